@@ -1,0 +1,51 @@
+/**
+ * Errors as typed values with stable codes. Every code maps to one HTTP status and one problem type URI
+ * (`https://safeguard-gateway.example/problems/<code>`), so agency systems can branch on them safely.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unknown_word: 400,
+  invalid_request: 400,
+  unauthenticated: 401,
+  invalid_token: 401,
+  forbidden: 403,
+  policy_refused: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unprocessable: 422,
+  rate_limited: 429,
+  audit_unavailable: 503,
+  not_ready: 503,
+  internal: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** One problem with one part of the input (RFC 9457 extension member `errors`). */
+export interface InputProblem {
+  /** JSON Pointer into the request, e.g. `/facts/colour`. */
+  readonly pointer: string;
+  readonly detail: string;
+  /** For unknown words: the word given and the allowed values. */
+  readonly word?: string;
+  readonly allowed?: readonly string[];
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    /** Plain English, safe to show to the caller: never a stack trace, never a secret. */
+    readonly detail: string,
+    readonly extras: { readonly errors?: readonly InputProblem[]; readonly retryAfterSeconds?: number; readonly wwwAuthenticate?: string } = {},
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'GatewayError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+/** A result type for expected failures in security code (no exceptions for control flow there). */
+export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const err = <E>(error: E): Result<never, E> => ({ ok: false, error });
