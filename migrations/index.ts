@@ -1,0 +1,4 @@
+/** Every migration, in order. Listed explicitly (no globbing) so what runs is what you read here. */
+import { AppRoleAndAgencies1763880000000 } from './1763880000000-AppRoleAndAgencies';
+
+export const MIGRATIONS = [AppRoleAndAgencies1763880000000] as const;
