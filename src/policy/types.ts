@@ -2,7 +2,8 @@ import type { AgencyType, DecisionOutcome, Facts, Field, Purpose, Role, SubjectR
 
 /** What the decision engine is asked: may `from` disclose `fields` about a `subjectRole` to `to`, for `purpose`? */
 export interface DecisionInput {
-  readonly from: { readonly agencyType: AgencyType };
+  /** `role` is optional: the HTTP API does not send it; a rule that names `from.roles` never matches without it. */
+  readonly from: { readonly agencyType: AgencyType; readonly role?: Role };
   readonly to: { readonly agencyType: AgencyType; readonly role: Role };
   readonly purpose: Purpose;
   readonly subjectRole: SubjectRole;
@@ -48,7 +49,18 @@ export interface Decision {
   /** Who must decide, when decision is `refer` (or some fields need a referral). */
   readonly referTo?: Role;
   readonly policyVersion: string;
+  /** Set only when the engine could not evaluate the request at all; the decision is then always `deny`. */
+  readonly failure?: DecisionFailure;
 }
+
+/**
+ * Why a request could not be evaluated: `invalid_input` (a word or fact value outside the vocabulary reached the
+ * engine) or `policy_evaluation_error` (an internal fault). Both fail closed.
+ */
+export interface DecisionFailure {
+  readonly code: DecisionFailureCode;
+}
+export type DecisionFailureCode = 'invalid_input' | 'policy_evaluation_error';
 
 /** A loaded, compiled policy catalogue. */
 export interface PolicyEngine {

@@ -1,0 +1,320 @@
+/**
+ * The decision path — "may these fields about this person be shared by this agency with that one, for this
+ * purpose, in these circumstances?" Read top to bottom:
+ *
+ *   1. `decide` wraps everything: it never throws. An internal fault is a deny with a plain reason (fail closed).
+ *   2. `checkInput` re-checks every word and fact value against the vocabulary (the HTTP layer already did; the
+ *      engine does not rely on it). Anything outside the vocabulary is a deny that names the problem.
+ *   3. No fields asked for → deny: a policy grants fields, never whole records.
+ *   4. `judgeField` asks CASL about each field, in this order:
+ *        a deny rule matches           → withheld, `denied_by_rule`  (deny overrides every permit and refer)
+ *        a permit rule matches         → permitted
+ *        a refer rule matches          → withheld, `needs_referral`  (a named person must decide)
+ *        nothing matches               → withheld, `no_rule_permits` (default deny)
+ *      CASL's yes/no is cross-checked against the rules it reports; a disagreement is treated as a fault.
+ *   5. `assemble` turns the per-field verdicts into the answer: the outcome, every contributing rule, one lawful
+ *      basis per permit rule that granted a field, what to record, and reasons in plain English — permits too.
+ */
+import { subject as tagSubject } from '@casl/ability';
+import { err, ok, type Result } from '../errors';
+import {
+  FACT_SPECS, isAgencyType, isFactName, isField, isPurpose, isRole, isSubjectRole,
+  type Facts, type Field, type Role,
+} from '../vocabulary/vocabulary';
+import { DISCLOSURE, type CompiledPolicy, type Disclosure, type DisclosureSubject, type PolicyAction } from './compile';
+import type { PolicyCatalogue, PolicyRule, Selector } from './model';
+import type { Decision, DecisionFailureCode, DecisionInput, LawfulBasis, PolicyEngine, WithheldField } from './types';
+import { describeTest, discloserPhrase, fieldList, purposePhrase, recipientPhrase, referralTarget } from './words';
+
+export const EVALUATION_FAILED_REASON =
+  'The sharing policy could not be evaluated, so nothing may be shared. Ask your information governance team.';
+export const NO_FIELDS_REASON =
+  'The request named no fields, so nothing may be shared. Ask for the specific fields you need: policies grant fields, never whole records.';
+
+/** The engine plus what tests and tools need to see: the validated catalogue. */
+export interface PolicyCatalogueEngine extends PolicyEngine {
+  readonly catalogue: PolicyCatalogue;
+}
+
+export function createEngine(catalogue: PolicyCatalogue, compiled: CompiledPolicy): PolicyCatalogueEngine {
+  const version = catalogue.version;
+  return {
+    version,
+    catalogue,
+    decide(input: DecisionInput): Decision {
+      try {
+        const checked = checkInput(input);
+        if (!checked.ok) return refusal(version, 'invalid_input', checked.error, input);
+        return evaluate(checked.value, catalogue, compiled);
+      } catch {
+        return refusal(version, 'policy_evaluation_error', EVALUATION_FAILED_REASON, input);
+      }
+    },
+  };
+}
+
+// ─── 2. The request, checked against the vocabulary ────────────────────────────────────────────────────────────
+
+function checkInput(input: unknown): Result<DecisionInput, string> {
+  const bad = (what: string): Result<never, string> =>
+    err(`The request could not be understood, so nothing may be shared: ${what}.`);
+  if (!isObject(input)) return bad('it is not a decision request');
+  const { from, to, purpose, subjectRole, fields, facts } = input;
+  if (!isObject(from) || !isAgencyType(from.agencyType)) return bad(`from.agencyType ${show(isObject(from) ? from.agencyType : from)} is not a known agency type`);
+  if (from.role !== undefined && !isRole(from.role)) return bad(`from.role ${show(from.role)} is not a known role`);
+  if (!isObject(to) || !isAgencyType(to.agencyType)) return bad(`to.agencyType ${show(isObject(to) ? to.agencyType : to)} is not a known agency type`);
+  if (!isRole(to.role)) return bad(`to.role ${show(to.role)} is not a known role`);
+  if (!isPurpose(purpose)) return bad(`purpose ${show(purpose)} is not a known purpose`);
+  if (!isSubjectRole(subjectRole)) return bad(`subjectRole ${show(subjectRole)} is not a known subject role`);
+  if (!Array.isArray(fields)) return bad('fields is not a list of fields');
+  const unknownAt = fields.findIndex((f: unknown) => !isField(f));
+  if (unknownAt >= 0) return bad(`fields[${unknownAt}] ${show(fields[unknownAt])} is not a known field`);
+  const checkedFacts = checkFacts(facts);
+  if (!checkedFacts.ok) return bad(checkedFacts.error);
+  return ok({
+    from: { agencyType: from.agencyType, ...(from.role !== undefined ? { role: from.role } : {}) },
+    to: { agencyType: to.agencyType, role: to.role },
+    purpose,
+    subjectRole,
+    fields: fields.filter(isField),
+    facts: checkedFacts.value,
+  });
+}
+
+/** Facts: absent means none known. Each must be a vocabulary fact with a value of its kind. */
+function checkFacts(facts: unknown): Result<Facts, string> {
+  if (facts === undefined) return ok({});
+  if (!isObject(facts) || Array.isArray(facts)) return err('facts is not a set of facts');
+  const checked: Record<string, boolean | number | string> = {};
+  for (const [name, value] of Object.entries(facts)) {
+    if (!isFactName(name)) return err(`${show(name)} is not a known fact`);
+    const spec = FACT_SPECS[name];
+    const fits = spec.kind === 'boolean' ? typeof value === 'boolean'
+      : spec.kind === 'number' ? typeof value === 'number' && Number.isFinite(value) && value >= spec.minimum
+      : typeof value === 'string' && (spec.values as readonly string[]).includes(value);
+    if (!fits) return err(`fact ${name} has the value ${show(value)}, which it cannot take`);
+    checked[name] = value as boolean | number | string;
+  }
+  return ok(checked as Facts);
+}
+
+// ─── 3 and 4. Each field, judged ───────────────────────────────────────────────────────────────────────────────
+
+type Verdict =
+  | { readonly field: Field; readonly kind: 'permitted'; readonly rules: readonly PolicyRule[] }
+  | { readonly field: Field; readonly kind: 'denied'; readonly rules: readonly PolicyRule[] }
+  | { readonly field: Field; readonly kind: 'referred'; readonly rules: readonly PolicyRule[] }
+  | { readonly field: Field; readonly kind: 'unmatched' };
+
+function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, compiled: CompiledPolicy): Decision {
+  const fields = [...new Set(request.fields)];
+  if (fields.length === 0) {
+    return { ...emptyDecision(catalogue.version), reasons: [NO_FIELDS_REASON] };
+  }
+  const disclosure = tagSubject(DISCLOSURE, {
+    fromAgencyType: request.from.agencyType,
+    ...(request.from.role !== undefined ? { fromRole: request.from.role } : {}),
+    toAgencyType: request.to.agencyType,
+    toRole: request.to.role,
+    purpose: request.purpose,
+    subjectRole: request.subjectRole,
+    facts: { ...request.facts },
+  } satisfies Disclosure);
+  const verdicts = fields.map((field) => judgeField(field, disclosure, compiled));
+  return assemble(request, verdicts, catalogue);
+}
+
+function judgeField(field: Field, disclosure: DisclosureSubject, compiled: CompiledPolicy): Verdict {
+  const { ability } = compiled;
+  /**
+   * The catalogue rules CASL finds for this action and field whose conditions hold, highest precedence first
+   * (the first is what `ability.relevantRuleFor` would return; we want them all, to name every contributor).
+   */
+  const matching = (action: PolicyAction, inverted: boolean): PolicyRule[] => {
+    const found: PolicyRule[] = [];
+    for (const caslRule of ability.rulesFor(action, DISCLOSURE, field)) {
+      if (caslRule.inverted !== inverted || !caslRule.matchesConditions(disclosure)) continue;
+      const rule = compiled.ruleOf(caslRule.origin);
+      if (!rule) throw new Error(`CASL rule without a catalogue rule (${action} ${field})`);
+      if (!found.includes(rule)) found.push(rule);
+    }
+    return found;
+  };
+
+  const denies = matching('disclose', true);
+  const permits = matching('disclose', false);
+  const mayDisclose = ability.can('disclose', disclosure, field);
+  if (mayDisclose !== (denies.length === 0 && permits.length > 0)) {
+    throw new Error(`CASL and the matched rules disagree about disclosing ${field}`);
+  }
+  if (denies.length > 0) return { field, kind: 'denied', rules: denies };
+  if (mayDisclose) return { field, kind: 'permitted', rules: permits };
+
+  const refers = matching('refer', false);
+  const mayRefer = ability.can('refer', disclosure, field);
+  if (mayRefer !== refers.length > 0) throw new Error(`CASL and the matched rules disagree about referring ${field}`);
+  if (mayRefer) return { field, kind: 'referred', rules: refers };
+  return { field, kind: 'unmatched' };
+}
+
+// ─── 5. The answer ─────────────────────────────────────────────────────────────────────────────────────────────
+
+function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogue: PolicyCatalogue): Decision {
+  const discloser = discloserPhrase(request.from.agencyType);
+  const recipient = recipientPhrase(request.to.agencyType, request.to.role);
+  const purpose = purposePhrase(request.purpose);
+  const noRule = (fields: readonly Field[]): string =>
+    `No sharing rule allows ${discloser} to share ${fieldList(fields)} with ${recipient} for ${purpose}.`;
+
+  const permittedFields: Field[] = [];
+  const withheldFields: WithheldField[] = [];
+  /** For each contributing rule, the fields it decided (the top rule of a field is the one named for it). */
+  const decided = new Map<PolicyRule, Field[]>();
+  const contribute = (rule: PolicyRule, field: Field): void => {
+    decided.set(rule, [...(decided.get(rule) ?? []), field]);
+  };
+  let referTo: Role | undefined;
+
+  for (const v of verdicts) {
+    switch (v.kind) {
+      case 'permitted':
+        permittedFields.push(v.field);
+        v.rules.forEach((r) => contribute(r, v.field));
+        break;
+      case 'denied': {
+        const top = v.rules[0] as PolicyRule;
+        withheldFields.push({ field: v.field, code: 'denied_by_rule', reason: top.reason ?? top.title, rule: top.id });
+        v.rules.forEach((r) => contribute(r, v.field));
+        break;
+      }
+      case 'referred': {
+        const top = v.rules[0] as PolicyRule;
+        const who = top.referTo as Role;
+        referTo ??= who;
+        withheldFields.push({
+          field: v.field,
+          code: 'needs_referral',
+          reason: `${capitalise(referralTarget(who))} must decide first. ${top.reason ?? ''}`.trim(),
+          rule: top.id,
+        });
+        v.rules.forEach((r) => contribute(r, v.field));
+        break;
+      }
+      case 'unmatched':
+        withheldFields.push({ field: v.field, code: 'no_rule_permits', reason: noRule([v.field]) });
+        break;
+    }
+  }
+
+  // Contributing rules: what may be shared first, then what is withheld and why; catalogue order within each
+  // effect, so the same request always gets the same answer, word for word.
+  const effectOrder = { permit: 0, deny: 1, refer: 2 } as const;
+  const contributing = catalogue.rules
+    .filter((r) => decided.has(r))
+    .sort((a, b) => effectOrder[a.effect] - effectOrder[b.effect]);
+  const reasons: string[] = [];
+  const lawfulBasis: LawfulBasis[] = [];
+  for (const rule of contributing) {
+    const fields = decided.get(rule) ?? [];
+    switch (rule.effect) {
+      case 'permit':
+        reasons.push(`${rule.title}: ${discloser} may share ${fieldList(fields)} with ${recipient} for ${purpose}.${rule.reason ? ` ${rule.reason}` : ''}`);
+        if (rule.lawfulBasis) lawfulBasis.push({ rule: rule.id, ...rule.lawfulBasis });
+        break;
+      case 'deny':
+        reasons.push(`${rule.title}: ${fieldList(fields)} ${fields.length === 1 ? 'is' : 'are'} withheld. ${rule.reason ?? ''}`.trim());
+        break;
+      case 'refer':
+        reasons.push(`${rule.title}: ${fieldList(fields)} need${fields.length === 1 ? 's' : ''} a decision by ${referralTarget(rule.referTo as Role)} before ${fields.length === 1 ? 'it' : 'they'} can be shared. ${rule.reason ?? ''}`.trim());
+        break;
+    }
+  }
+  const unmatched = verdicts.filter((v) => v.kind === 'unmatched').map((v) => v.field);
+  if (unmatched.length > 0) reasons.push(noRule(unmatched), ...nearMisses(request, unmatched, catalogue));
+
+  const referred = withheldFields.some((w) => w.code === 'needs_referral');
+  const decision = permittedFields.length === verdicts.length ? 'permit'
+    : permittedFields.length > 0 ? 'permit_partial'
+    : referred ? 'refer'
+    : 'deny';
+
+  return {
+    decision,
+    permittedFields,
+    withheldFields,
+    rules: contributing.map((r) => r.id),
+    lawfulBasis,
+    reasons,
+    mustRecord: [...new Set(contributing.flatMap((r) => r.mustRecord))],
+    ...(referTo !== undefined ? { referTo } : {}),
+    policyVersion: catalogue.version,
+  };
+}
+
+/**
+ * For fields no rule allowed: the permit rules that would have allowed them for these agencies, roles, purpose
+ * and subject, but whose conditions on the facts did not hold — so the practitioner learns what is missing.
+ * (Explanation only: the decision above is CASL's.)
+ */
+function nearMisses(request: DecisionInput, fields: readonly Field[], catalogue: PolicyCatalogue): string[] {
+  const out: string[] = [];
+  for (const rule of catalogue.rules) {
+    if (rule.effect !== 'permit' || rule.fields === 'all') continue;
+    const grantable = fields.filter((f) => (rule.fields as readonly Field[]).includes(f));
+    if (grantable.length === 0) continue;
+    const fits = selects(rule.from.agencyTypes, request.from.agencyType) && selects(rule.from.roles, request.from.role)
+      && selects(rule.to.agencyTypes, request.to.agencyType) && selects(rule.to.roles, request.to.role)
+      && selects(rule.purposes, request.purpose) && selects(rule.subjectRoles, request.subjectRole);
+    if (!fits) continue;
+    const all = rule.when.map(describeTest);
+    const any = rule.whenAny.map((group) => group.map(describeTest).join(' and '));
+    const conditions = [...all, ...(any.length ? [`one of: ${any.join('; or ')}`] : [])];
+    out.push(`"${rule.title}" (${rule.id}) would allow ${fieldList(grantable)} only when ${conditions.join(', and ')}. Check the facts given.`);
+  }
+  return out;
+}
+
+function selects(selector: Selector<string>, value: string | undefined): boolean {
+  if (selector.kind === 'any') return true;
+  if (value === undefined) return false;
+  return selector.kind === 'only' ? selector.values.includes(value) : !selector.values.includes(value);
+}
+
+// ─── Refusals that never reach the rules ───────────────────────────────────────────────────────────────────────
+
+function emptyDecision(policyVersion: string): Decision {
+  return { decision: 'deny', permittedFields: [], withheldFields: [], rules: [], lawfulBasis: [], reasons: [], mustRecord: [], policyVersion };
+}
+
+/** A deny for a request that could not be evaluated. Builds only from constants and checked words: cannot throw. */
+function refusal(policyVersion: string, code: DecisionFailureCode, reason: string, input: unknown): Decision {
+  const withheldFields: WithheldField[] = [];
+  try {
+    const fields: unknown = isObject(input) ? input.fields : undefined;
+    if (Array.isArray(fields)) {
+      for (const f of new Set<unknown>(fields)) if (isField(f)) withheldFields.push({ field: f, code: 'no_rule_permits', reason });
+    }
+  } catch {
+    withheldFields.length = 0;
+  }
+  return { ...emptyDecision(policyVersion), withheldFields, reasons: [reason], failure: { code } };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** A caller's value quoted for a message, never long. */
+function show(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = typeof value;
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
