@@ -1,0 +1,182 @@
+/**
+ * The auditor's view of the ledger: filtered, newest first, keyset-paged by seq (stable under concurrent appends:
+ * a page never repeats or skips an entry). Parameterised SQL only; the cursor is opaque (base64url), bound to the
+ * filters it was issued for, and validated — a bad cursor is a GatewayError('bad_request') → 400.
+ */
+import type { Pool } from 'pg';
+import { GatewayError } from '../errors';
+import type { Purpose } from '../vocabulary/vocabulary';
+import { contentHash, type JsonValue } from './ledger';
+import { LEDGER_COLUMNS, seqOf, type LedgerRow } from './rows';
+
+export interface LedgerFilters {
+  /** recorded_at >= since */
+  readonly since?: Date;
+  /** recorded_at <= until */
+  readonly until?: Date;
+  readonly agencyId?: string;
+  readonly purpose?: Purpose;
+  readonly outcome?: string;
+  /** Entries whose matched rules include this rule id. */
+  readonly rule?: string;
+  readonly kind?: string;
+}
+
+export interface LedgerPageRequest {
+  /** `nextCursor` from the previous page of the same query. */
+  readonly cursor?: string;
+  /** 1–200, default 50. */
+  readonly limit?: number;
+}
+
+export interface LedgerEntryView {
+  readonly seq: number;
+  readonly entryId: string;
+  /** ISO 8601, ms. */
+  readonly recordedAt: string;
+  readonly kind: string;
+  readonly outcome: string;
+  readonly requestId: string;
+  readonly actor: {
+    readonly agencyId: string | null;
+    readonly agencyType: string | null;
+    readonly clientId: string | null;
+    readonly practitioner: string | null;
+    readonly role: string | null;
+    readonly issuer: string | null;
+  } | null;
+  readonly purpose: string | null;
+  readonly rules: readonly string[];
+  readonly payload: JsonValue;
+  readonly prevHash: string;
+  readonly entryHash: string;
+}
+
+export interface LedgerPage {
+  readonly entries: LedgerEntryView[];
+  /** Present when there may be more (older) entries. */
+  readonly nextCursor?: string;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+/** A cursor this gateway did not issue, or issued for a different query. Answered as 400. */
+export class InvalidCursorError extends GatewayError {
+  constructor(detail = 'The cursor is not valid for this query: start again without a cursor.') {
+    super('bad_request', detail, { errors: [{ pointer: '/cursor', detail }] });
+    this.name = 'InvalidCursorError';
+  }
+}
+
+interface CursorBody {
+  readonly v: 1;
+  /** Return entries with seq below this. */
+  readonly b: number;
+  /** Fingerprint of the filters the cursor belongs to. */
+  readonly f: string;
+}
+
+function filtersFingerprint(filters: LedgerFilters): string {
+  return contentHash({
+    since: filters.since?.toISOString() ?? null,
+    until: filters.until?.toISOString() ?? null,
+    agencyId: filters.agencyId ?? null,
+    purpose: filters.purpose ?? null,
+    outcome: filters.outcome ?? null,
+    rule: filters.rule ?? null,
+    kind: filters.kind ?? null,
+  }).slice('sha256:'.length, 'sha256:'.length + 16);
+}
+
+function encodeCursor(body: CursorBody): string {
+  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, fingerprint: string): number {
+  if (cursor.length === 0 || cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError();
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidCursorError();
+  const { v, b, f } = body as Record<string, unknown>;
+  if (v !== 1 || typeof b !== 'number' || !Number.isSafeInteger(b) || b < 1 || typeof f !== 'string') throw new InvalidCursorError();
+  if (f !== fingerprint) throw new InvalidCursorError('The cursor belongs to a query with different filters: start again without a cursor.');
+  return b;
+}
+
+function validDate(d: Date | undefined, name: string): void {
+  if (d !== undefined && Number.isNaN(d.getTime())) {
+    throw new GatewayError('bad_request', `${name} is not a valid date-time.`, { errors: [{ pointer: `/${name}`, detail: 'not a valid date-time' }] });
+  }
+}
+
+export function toEntryView(row: LedgerRow): LedgerEntryView {
+  const hasActor = [row.agency_id, row.agency_type, row.client_id, row.practitioner, row.role, row.issuer].some((v) => v !== null);
+  return {
+    seq: seqOf(row),
+    entryId: row.entry_id,
+    recordedAt: row.recorded_at.toISOString(),
+    kind: row.kind,
+    outcome: row.outcome,
+    requestId: row.request_id,
+    actor: hasActor
+      ? { agencyId: row.agency_id, agencyType: row.agency_type, clientId: row.client_id, practitioner: row.practitioner, role: row.role, issuer: row.issuer }
+      : null,
+    purpose: row.purpose,
+    rules: row.rules,
+    payload: row.payload,
+    prevHash: row.prev_hash,
+    entryHash: row.entry_hash,
+  };
+}
+
+export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest = {}): Promise<LedgerPage> {
+  const limit = page.limit ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }] });
+  }
+  validDate(filters.since, 'since');
+  validDate(filters.until, 'until');
+  const fingerprint = filtersFingerprint(filters);
+
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const add = (sql: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (filters.since) add((p) => `recorded_at >= ${p}::timestamptz`, filters.since.toISOString());
+  if (filters.until) add((p) => `recorded_at <= ${p}::timestamptz`, filters.until.toISOString());
+  if (filters.agencyId !== undefined) add((p) => `agency_id = ${p}`, filters.agencyId);
+  if (filters.purpose !== undefined) add((p) => `purpose = ${p}`, filters.purpose);
+  if (filters.outcome !== undefined) add((p) => `outcome = ${p}`, filters.outcome);
+  if (filters.kind !== undefined) add((p) => `kind = ${p}`, filters.kind);
+  if (filters.rule !== undefined) add((p) => `rules @> ARRAY[${p}::text]`, filters.rule);
+  if (page.cursor !== undefined) add((p) => `seq < ${p}::bigint`, String(decodeCursor(page.cursor, fingerprint)));
+  params.push(limit + 1);
+
+  const { rows } = await pool.query<LedgerRow>(
+    `SELECT ${LEDGER_COLUMNS} FROM audit_ledger
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY audit_ledger.seq DESC LIMIT $${params.length}`,
+    params,
+  );
+  const entries = rows.slice(0, limit).map(toEntryView);
+  const last = entries[entries.length - 1];
+  if (rows.length > limit && last) return { entries, nextCursor: encodeCursor({ v: 1, b: last.seq, f: fingerprint }) };
+  return { entries };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One entry by its id, or null (also for a string that is not a UUID). */
+export async function getEntry(pool: Pool, entryId: string): Promise<LedgerEntryView | null> {
+  if (!UUID.test(entryId)) return null;
+  const { rows } = await pool.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE entry_id = $1::uuid`, [entryId]);
+  const row = rows[0];
+  return row ? toEntryView(row) : null;
+}
