@@ -1,0 +1,86 @@
+/**
+ * Configuration from the environment, checked once at start-up. A bad value stops start-up with a message that
+ * names the variable; nothing is guessed. (Which database: DATABASE_URL / PG_PORT / DATA_DIR, read by src/db/resolve.ts.) README.md "Configuration" lists every variable.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface GatewayConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** The application role's connection; absent → derived from the owner's with a fresh password. */
+  readonly appDatabaseUrl?: string;
+  readonly audience: string;
+  readonly agenciesFile: string;
+  readonly devIdp: { readonly enabled: boolean; readonly port: number };
+  /** Plain-http issuers are accepted only for the bundled development provider (never by default otherwise). */
+  readonly allowInsecureIssuers: boolean;
+  readonly policyDir: string;
+  readonly limits: { readonly bodyBytes: number; readonly perAgencyPerMinute: number; readonly perIpPerMinute: number };
+  readonly logLevel: string;
+  readonly pseudonymKey: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
+}
+
+/** The key that turns subject references into pseudonyms in the ledger: from AUDIT_PSEUDONYM_KEY, or made once and kept in the data directory. */
+function pseudonymKey(env: NodeJS.ProcessEnv, dataDir: string): string {
+  if (env.AUDIT_PSEUDONYM_KEY) {
+    if (env.AUDIT_PSEUDONYM_KEY.length < 32) throw new ConfigError('AUDIT_PSEUDONYM_KEY must be at least 32 characters');
+    return env.AUDIT_PSEUDONYM_KEY;
+  }
+  const file = path.join(dataDir, 'audit-pseudonym-key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+export const DEV_AGENCIES_FILE = 'config/agencies.dev.json';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const dataDir = path.resolve(env.DATA_DIR ?? 'data');
+  const agenciesFile = env.AGENCIES_FILE ?? DEV_AGENCIES_FILE;
+  const devIdpEnabled = flag(env, 'DEV_IDP', agenciesFile === DEV_AGENCIES_FILE);
+  const audience = env.GATEWAY_AUDIENCE ?? 'urn:safeguard-gateway';
+  if (!/^(urn:|https?:\/\/)\S+$/.test(audience)) throw new ConfigError(`GATEWAY_AUDIENCE must be a URN or URL, got "${audience}"`);
+  return {
+    host: env.HOST ?? '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 1, 65535),
+    dataDir,
+    ...(env.APP_DATABASE_URL ? { appDatabaseUrl: env.APP_DATABASE_URL } : {}),
+    audience,
+    agenciesFile,
+    devIdp: { enabled: devIdpEnabled, port: integer(env, 'DEV_IDP_PORT', 9400, 1, 65535) },
+    allowInsecureIssuers: flag(env, 'ALLOW_INSECURE_ISSUERS', devIdpEnabled),
+    policyDir: env.POLICY_DIR ?? 'policies',
+    limits: {
+      bodyBytes: integer(env, 'BODY_LIMIT_BYTES', 32 * 1024, 1024, 10 * 1024 * 1024),
+      perAgencyPerMinute: integer(env, 'RATE_LIMIT_PER_AGENCY_PER_MINUTE', 6000, 1, 10_000_000),
+      perIpPerMinute: integer(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 12000, 1, 10_000_000),
+    },
+    logLevel: env.LOG_LEVEL ?? 'info',
+    pseudonymKey: pseudonymKey(env, dataDir),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The decision path shared by the API (POST /v1/decisions) and the practitioners' pages ("Can I share this?"):
+ *
+ *   1. the caller may only ask about sharing FROM its own agency (else a refusal, recorded by the caller's error path);
+ *   2. the policy engine decides (it never throws; an internal error is a deny);
+ *   3. the decision is appended to the audit ledger and COMMITTED — the promise resolves only after COMMIT;
+ *   4. only then does the caller get the answer to send. If step 3 fails this throws and nothing may be sent.
+ *
+ * The ledger entry holds field names, rule ids, facts, a pseudonym of the subject reference and a hash of the
+ * answer: never record values.
+ */
+import { GatewayError } from '../errors';
+import type { Decision, DecisionInput, PolicyEngine } from '../policy/types';
+import { contentHash, type AppendedEntry, type AuditActor, type AuditLedger } from '../audit/ledger';
+import type { Pseudonymiser } from '../audit/pseudonym';
+import type { Principal } from '../auth/principal';
+
+export interface DecisionAnswer {
+  readonly decision: Decision['decision'];
+  readonly permittedFields: Decision['permittedFields'];
+  readonly withheldFields: Decision['withheldFields'];
+  readonly rules: Decision['rules'];
+  readonly lawfulBasis: Decision['lawfulBasis'];
+  readonly reasons: Decision['reasons'];
+  readonly mustRecord: Decision['mustRecord'];
+  readonly referTo?: Decision['referTo'];
+  readonly policyVersion: string;
+}
+
+export interface RecordedDecision {
+  readonly answer: DecisionAnswer;
+  readonly entry: AppendedEntry;
+}
+
+export interface DecisionServiceDeps {
+  readonly engine: PolicyEngine;
+  readonly ledger: AuditLedger;
+  readonly pseudonymise: Pseudonymiser;
+}
+
+export function actorOf(principal: Principal): AuditActor {
+  return {
+    agencyId: principal.agency.id,
+    agencyType: principal.agency.agencyType,
+    clientId: principal.clientId,
+    role: principal.role,
+    ...(principal.practitioner ? { practitioner: principal.practitioner.subject } : {}),
+    issuer: principal.issuer,
+  };
+}
+
+export async function decideAndRecord(
+  deps: DecisionServiceDeps,
+  principal: Principal,
+  input: DecisionInput,
+  context: { readonly requestId: string; readonly subjectRef?: string | undefined },
+): Promise<RecordedDecision> {
+  if (input.from.agencyType !== principal.agency.agencyType) {
+    throw new GatewayError(
+      'policy_refused',
+      `You can only ask about sharing from your own agency (${principal.agency.agencyType}); this request named ${input.from.agencyType}.`,
+    );
+  }
+
+  // The sharer's role is the caller's own, from its token: never taken from the body.
+  const decision = deps.engine.decide({ ...input, from: { agencyType: input.from.agencyType, role: principal.role } });
+  const answer: DecisionAnswer = {
+    decision: decision.decision,
+    permittedFields: decision.permittedFields,
+    withheldFields: decision.withheldFields,
+    rules: decision.rules,
+    lawfulBasis: decision.lawfulBasis,
+    reasons: decision.reasons,
+    mustRecord: decision.mustRecord,
+    ...(decision.referTo ? { referTo: decision.referTo } : {}),
+    policyVersion: decision.policyVersion,
+  };
+
+  const entry = await deps.ledger.append({
+    kind: 'decision',
+    outcome: decision.decision,
+    requestId: context.requestId,
+    actor: actorOf(principal),
+    purpose: input.purpose,
+    rules: decision.rules,
+    payload: {
+      from: input.from.agencyType,
+      to: { agencyType: input.to.agencyType, role: input.to.role },
+      subjectRole: input.subjectRole,
+      subjectRef: context.subjectRef ? deps.pseudonymise(context.subjectRef) : null,
+      fieldsRequested: [...input.fields],
+      permittedFields: [...decision.permittedFields],
+      withheldFields: decision.withheldFields.map((w) => ({ field: w.field, code: w.code, rule: w.rule ?? null })),
+      facts: { ...input.facts },
+      referTo: decision.referTo ?? null,
+      policyVersion: decision.policyVersion,
+      answerHash: contentHash(answer),
+    },
+  });
+  return { answer, entry };
+}

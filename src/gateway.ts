@@ -1,0 +1,130 @@
+/**
+ * The composition root: builds every part from configuration and wires them together. Nothing else constructs
+ * a database pool, a ledger, a verifier or a policy engine.
+ *
+ * Two halves, so that several worker processes can serve one prepared environment (WORKERS > 1):
+ *   prepare — database (embedded or DATABASE_URL) → migrations as owner → development OpenID provider (if enabled)
+ *             → trust registry (config → database). Runs once, in the primary process.
+ *   serve   — policies (a bad file stops start-up) → app-role pool → audit ledger → token verifier → keys
+ *             → Express app → listen. Runs in every worker (or in the one process).
+ */
+import type { Server } from 'node:http';
+import { Pool } from 'pg';
+import pino, { type Logger } from 'pino';
+import type { GatewayConfig } from './config';
+import { resolveDatabase } from './db/resolve';
+import { prepareDatabase } from './db/bootstrap';
+import { syncAgencies } from './db/registry-sync';
+import { loadPolicyCatalogue } from './policy';
+import { loadAgencyRegistry, type Agency } from './auth/registry';
+import { createTokenVerifier } from './auth/token-verifier';
+import { startDevIdp, type DevIdp } from './devidp/dev-idp';
+import { PgAuditLedger } from './audit/ledger';
+import { pseudonymiser } from './audit/pseudonym';
+import { createApp } from './http/app';
+import { loadGatewayKeys } from './keys/gateway-keys';
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'safeguard-gateway', pid: process.pid },
+    // Tokens, cookies and secrets never reach the log.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.client_secret', '*.access_token', '*.token'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** What `prepare` hands to every serving process (plain data: it crosses process boundaries as JSON). */
+export interface PreparedEnvironment {
+  readonly appDatabaseUrl: string;
+  readonly agencies: readonly Agency[];
+  readonly embeddedDatabase: boolean;
+  readonly devIdpBaseUrl?: string;
+}
+
+export interface Prepared {
+  readonly environment: PreparedEnvironment;
+  readonly devIdp?: DevIdp;
+  close(): Promise<void>;
+}
+
+type Closer = () => Promise<void>;
+function closerStack(logger: Logger): { push(fn: Closer): void; close(): Promise<void> } {
+  const closers: Closer[] = [];
+  return {
+    push: (fn) => void closers.push(fn),
+    async close() {
+      while (closers.length) await closers.pop()!().catch((e: unknown) => logger.warn({ err: e }, 'error while closing'));
+    },
+  };
+}
+
+export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Prepared> {
+  const closers = closerStack(logger);
+  try {
+    const database = await resolveDatabase(env, (line) => logger.debug({ postgres: line }));
+    closers.push(() => database.stop());
+    const db = await prepareDatabase({ ownerUrl: database.ownerUrl, ...(config.appDatabaseUrl ? { appUrl: config.appDatabaseUrl } : {}) });
+    if (db.applied.length) logger.info({ migrations: db.applied }, 'migrations applied');
+
+    let agencies: readonly Agency[] = loadAgencyRegistry(config.agenciesFile);
+    let devIdp: DevIdp | undefined;
+    if (config.devIdp.enabled) {
+      const idp = await startDevIdp({ host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir });
+      devIdp = idp;
+      closers.push(() => idp.close());
+      agencies = agencies.map((a) => ({ ...a, issuer: idp.issuerFor(a.id) }));
+    }
+    await syncAgencies(db.ownerUrl, agencies);
+    return {
+      environment: { appDatabaseUrl: db.appUrl, agencies, embeddedDatabase: database.embedded, ...(devIdp ? { devIdpBaseUrl: devIdp.baseUrl } : {}) },
+      ...(devIdp ? { devIdp } : {}),
+      close: () => closers.close(),
+    };
+  } catch (e) {
+    await closers.close();
+    throw e;
+  }
+}
+
+export interface Serving {
+  readonly url: string;
+  readonly policyVersion: string;
+  close(): Promise<void>;
+}
+
+export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepared: PreparedEnvironment, logger: Logger): Promise<Serving> {
+  const closers = closerStack(logger);
+  try {
+    const engine = loadPolicyCatalogue(config.policyDir);
+    const pool = new Pool({ connectionString: prepared.appDatabaseUrl, max: 10, application_name: 'safeguard-gateway' });
+    pool.on('error', (e) => logger.error({ err: e }, 'database pool error'));
+    closers.push(() => pool.end());
+    const ledger = new PgAuditLedger(pool);
+    closers.push(() => ledger.close());
+    const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
+    const app = createApp({
+      engine,
+      ledger,
+      verifier,
+      pool,
+      logger,
+      pseudonymise: pseudonymiser(config.pseudonymKey),
+      keys: await loadGatewayKeys(config.dataDir, env),
+      limits: config.limits,
+    });
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    return { url: `http://${config.host}:${port}`, policyVersion: engine.version, close: () => closers.close() };
+  } catch (e) {
+    await closers.close();
+    throw e;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The Express application: middleware order is part of the security design, so it is spelled out here.
+ *
+ *   request id → structured log → security headers → per-IP limit → [ /v1: authenticate → per-agency limit →
+ *   parse JSON (size-capped) → route ] → not found → error handler (audits refusals, answers problem+json)
+ *
+ * Authentication runs before the body is parsed, so nobody unauthenticated makes the gateway read a body.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { Pool } from 'pg';
+import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+import { GatewayError } from '../errors';
+import type { PolicyEngine } from '../policy/types';
+import type { AuditLedger } from '../audit/ledger';
+import { AuditUnavailableError } from '../audit/ledger';
+import type { TokenVerifier } from '../auth/token-verifier';
+import { requireAuth } from '../auth/middleware';
+import type { Principal } from '../auth/principal';
+import type { Pseudonymiser } from '../audit/pseudonym';
+import type { GatewayKeys } from '../keys/gateway-keys';
+import { sendProblem } from './problem';
+import { actorOf } from './context';
+import { decisionsRouter } from './routes/decisions';
+import { auditRouter } from './routes/audit';
+import { healthRouter } from './routes/health';
+import { openApiDocument } from './openapi';
+import { metricsRouter, countRequest } from './metrics';
+
+export interface AppDeps {
+  readonly engine: PolicyEngine;
+  readonly ledger: AuditLedger;
+  readonly verifier: TokenVerifier;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly pseudonymise: Pseudonymiser;
+  readonly keys: GatewayKeys;
+  readonly limits: {
+    readonly bodyBytes: number;
+    /** Requests per agency per minute. */
+    readonly perAgencyPerMinute: number;
+    /** Requests per client IP per minute (before authentication). */
+    readonly perIpPerMinute: number;
+  };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    next();
+  });
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (_req, res) => String(res.locals.requestId),
+      customProps: (_req, res) => ({ agency: (res.locals.principal as Principal | undefined)?.agency.id }),
+      serializers: { req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: req.url }) },
+    }),
+  );
+  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } } }));
+  app.use(countRequest);
+
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: deps.limits.perIpPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+      handler: rateLimited('Too many requests from this address.'),
+    }),
+  );
+
+  app.use(healthRouter({ pool: deps.pool, verifier: deps.verifier, policyVersion: deps.engine.version }));
+  app.use(metricsRouter());
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(deps.keys.jwks());
+  });
+
+  const v1 = express.Router();
+  v1.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  v1.use(requireAuth(deps.verifier));
+  v1.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: deps.limits.perAgencyPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: (_req, res) => `agency:${(res.locals.principal as Principal).agency.id}`,
+      handler: rateLimited('Your agency has sent too many requests this minute.'),
+    }),
+  );
+  v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
+  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool }));
+  app.use('/v1', v1);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new GatewayError('not_found', `There is nothing at ${req.method} ${req.originalUrl.split('?')[0] ?? ''}.`));
+  });
+  app.use(errorHandler(deps));
+  return app;
+}
+
+function rateLimited(detail: string) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+    const retryAfterSeconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
+    next(new GatewayError('rate_limited', `${detail} Try again in ${retryAfterSeconds} seconds.`, { retryAfterSeconds }));
+  };
+}
+
+/** Body-parser and other framework errors become typed GatewayErrors; anything unexpected is a 500 with no detail. */
+function toGatewayError(err: unknown, logger: Logger): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof AuditUnavailableError) {
+    return new GatewayError('audit_unavailable', 'The audit ledger could not record this request, so nothing was disclosed. Try again shortly.', { retryAfterSeconds: 5 });
+  }
+  const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
+  switch (type) {
+    case 'entity.too.large':
+      return new GatewayError('payload_too_large', 'The request body is larger than the gateway accepts.');
+    case 'entity.parse.failed':
+      return new GatewayError('bad_request', 'The request body is not valid JSON.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new GatewayError('bad_request', 'The request body must be UTF-8 JSON.');
+    case 'entity.verify.failed':
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new GatewayError('bad_request', 'The request body could not be read.');
+  }
+  logger.error({ err }, 'unexpected error');
+  return new GatewayError('internal', 'The gateway could not complete this request. It has been logged; nothing was disclosed.');
+}
+
+/**
+ * Every refusal of a /v1 request is recorded in the ledger before the refusal is sent (who, what route, which
+ * problem code and input pointers; no values). If even that cannot be recorded, the answer is 503.
+ */
+function errorHandler(deps: AppDeps): ErrorRequestHandler {
+  return async (err: unknown, req, res, _next) => {
+    let error = toGatewayError(err, deps.logger);
+    if (res.headersSent) return;
+    if (req.originalUrl.startsWith('/v1/') && error.status >= 400 && error.status < 500) {
+      const principal = res.locals.principal as Principal | undefined;
+      try {
+        await deps.ledger.append({
+          kind: 'request_refused',
+          outcome: error.code,
+          requestId: String(res.locals.requestId),
+          actor: principal ? actorOf(principal) : null,
+          payload: {
+            method: req.method,
+            path: req.originalUrl.split('?')[0]?.slice(0, 200) ?? '',
+            status: error.status,
+            problems: (error.extras.errors ?? []).slice(0, 20).map((p) => ({ pointer: p.pointer.slice(0, 100), word: p.word?.slice(0, 60) ?? null })),
+          },
+        });
+      } catch (auditError) {
+        deps.logger.error({ err: auditError }, 'could not record a refusal in the audit ledger');
+        error = toGatewayError(new AuditUnavailableError('refusal not recorded'), deps.logger);
+      }
+    }
+    sendProblem(res, error);
+  };
+}

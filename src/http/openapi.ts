@@ -1,0 +1,110 @@
+/**
+ * The OpenAPI 3.1 description of every route, built from the same JSON Schemas that validate requests.
+ * tests/integration/decisions-api.test.ts requests every described route and checks the list is complete.
+ */
+import { auditQuerySchema, decisionRequestSchema, decisionResponseSchema } from './schemas';
+import { ERROR_STATUS } from '../errors';
+
+const problem = {
+  type: 'object',
+  description: 'RFC 9457 problem details',
+  required: ['type', 'title', 'status', 'code'],
+  properties: {
+    type: { type: 'string', format: 'uri' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string', enum: Object.keys(ERROR_STATUS) },
+    requestId: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['pointer', 'detail'],
+        properties: { pointer: { type: 'string' }, detail: { type: 'string' }, word: { type: 'string' }, allowed: { type: 'array', items: { type: 'string' } } },
+      },
+    },
+  },
+};
+
+function problems(...statuses: number[]): Record<string, unknown> {
+  const descriptions: Record<number, string> = {
+    400: 'Invalid request or unknown vocabulary word', 401: 'Missing or invalid access token', 403: 'Not allowed',
+    404: 'Not found', 413: 'Body too large', 429: 'Rate limited (Retry-After)', 503: 'Audit ledger unavailable: nothing disclosed',
+  };
+  return Object.fromEntries(
+    statuses.map((s) => [String(s), { description: descriptions[s] ?? 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),
+  );
+}
+
+function withoutId(schema: object): object {
+  const { $id: _ignored, ...rest } = schema as { $id?: string };
+  return rest;
+}
+
+const queryParameters = Object.entries(auditQuerySchema.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Safeguard Gateway',
+      version: '0.1.0',
+      description:
+        'Secure information sharing between agencies protecting children living with domestic abuse. Every decision is recorded in an immutable, hash-chained audit ledger before the answer is sent.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ agencyToken: [] }],
+    components: {
+      securitySchemes: {
+        agencyToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (at+jwt) from the agency\'s own OpenID provider' },
+      },
+      schemas: {
+        Problem: problem,
+        DecisionRequest: withoutId(decisionRequestSchema),
+        Decision: decisionResponseSchema,
+      },
+    },
+    paths: {
+      '/v1/decisions': {
+        post: {
+          summary: 'May this information be shared? (decided by policy, recorded in the ledger before answering)',
+          description: 'Requires scope `decisions`. `from.agencyType` must be the caller\'s own agency type.',
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DecisionRequest' } } } },
+          responses: {
+            '200': { description: 'The decision, its rules and lawful basis, and its audit receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Decision' } } } },
+            ...problems(400, 401, 403, 413, 429, 503),
+          },
+        },
+      },
+      '/v1/audit': {
+        get: {
+          summary: 'The disclosure log (auditor role). Newest first, cursor paging. The read is itself audited.',
+          parameters: queryParameters,
+          responses: {
+            '200': { description: 'A page of ledger entries', content: { 'application/json': { schema: { type: 'object', properties: { entries: { type: 'array', items: { type: 'object' } }, nextCursor: { type: 'string' } } } } } },
+            ...problems(400, 401, 403, 429, 503),
+          },
+        },
+      },
+      '/v1/audit/entries/{entryId}': {
+        get: {
+          summary: 'One ledger entry (auditor role)',
+          parameters: [{ name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: { '200': { description: 'The entry' }, ...problems(401, 403, 404, 429, 503) },
+        },
+      },
+      '/v1/audit/verify': {
+        get: {
+          summary: 'Verify the whole hash chain (auditor role)',
+          responses: { '200': { description: 'Verification report: ok, entries checked, first bad entry' }, ...problems(401, 403, 429, 503) },
+        },
+      },
+      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'Alive' } } } },
+      '/readyz': { get: { summary: 'Readiness: database and every trusted issuer', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics in the Prometheus text format' } } } },
+      '/.well-known/jwks.json': { get: { summary: 'The gateway\'s public signing keys (ledger checkpoints, notifications)', security: [], responses: { '200': { description: 'JWKS' } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+    },
+  };
+}

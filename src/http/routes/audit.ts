@@ -1,0 +1,81 @@
+/**
+ * The auditor's read API. Auditor role only; every read is itself recorded in the ledger (what was asked, how many
+ * entries were returned and a hash of the page) before the page is sent.
+ */
+import { Router } from 'express';
+import type { Pool } from 'pg';
+import { GatewayError } from '../../errors';
+import type { AuditLedger } from '../../audit/ledger';
+import { contentHash } from '../../audit/ledger';
+import { getEntry, queryLedger, type LedgerFilters } from '../../audit/query';
+import { verifyLedger } from '../../audit/verify';
+import { principalOf, requireRole } from '../../auth/middleware';
+import { actorOf, requestIdOf } from '../context';
+import { queryValidator } from '../validation';
+import { auditQuerySchema } from '../schemas';
+
+interface AuditQuery {
+  since?: string; until?: string; agencyId?: string; purpose?: LedgerFilters['purpose']; outcome?: string;
+  rule?: string; kind?: string; cursor?: string; limit?: number;
+}
+const validateAuditQuery = queryValidator<AuditQuery>(auditQuerySchema, 'audit query');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function auditRouter(deps: { ledger: AuditLedger; pool: Pool }): Router {
+  const router = Router();
+  router.use('/audit', requireRole('auditor'));
+
+  router.get('/audit', async (req, res) => {
+    const q = validateAuditQuery({ ...req.query });
+    const filters: LedgerFilters = {
+      ...(q.since ? { since: new Date(q.since) } : {}),
+      ...(q.until ? { until: new Date(q.until) } : {}),
+      ...(q.agencyId ? { agencyId: q.agencyId } : {}),
+      ...(q.purpose ? { purpose: q.purpose } : {}),
+      ...(q.outcome ? { outcome: q.outcome } : {}),
+      ...(q.rule ? { rule: q.rule } : {}),
+      ...(q.kind ? { kind: q.kind } : {}),
+    };
+    const page = await queryLedger(deps.pool, filters, { ...(q.cursor ? { cursor: q.cursor } : {}), limit: q.limit ?? 50 });
+    const body = { entries: page.entries, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    const entry = await deps.ledger.append({
+      kind: 'audit_read',
+      outcome: 'served',
+      requestId: requestIdOf(res),
+      actor: actorOf(principalOf(res)),
+      payload: { query: { ...q }, returned: page.entries.length, pageHash: contentHash(body) },
+    });
+    res.setHeader('X-Audit-Entry-Id', entry.entryId);
+    res.json(body);
+  });
+
+  router.get('/audit/entries/:entryId', async (req, res) => {
+    const entryId = String(req.params.entryId);
+    if (!UUID.test(entryId)) throw new GatewayError('not_found', 'There is no audit entry with that id.');
+    const found = await getEntry(deps.pool, entryId);
+    if (!found) throw new GatewayError('not_found', 'There is no audit entry with that id.');
+    const entry = await deps.ledger.append({
+      kind: 'audit_read',
+      outcome: 'served',
+      requestId: requestIdOf(res),
+      actor: actorOf(principalOf(res)),
+      payload: { entryId, returned: 1, pageHash: contentHash(found) },
+    });
+    res.setHeader('X-Audit-Entry-Id', entry.entryId);
+    res.json(found);
+  });
+
+  router.get('/audit/verify', async (_req, res) => {
+    const report = await verifyLedger(deps.pool);
+    const entry = await deps.ledger.append({
+      kind: 'audit_verify',
+      outcome: report.ok ? 'intact' : 'broken',
+      requestId: requestIdOf(res),
+      actor: actorOf(principalOf(res)),
+      payload: { entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null },
+    });
+    res.setHeader('X-Audit-Entry-Id', entry.entryId);
+    res.json(report);
+  });
+  return router;
+}

@@ -1,0 +1,29 @@
+/**
+ * POST /v1/decisions — "may this be shared?"
+ * Authentication ran before this handler (src/http/app.ts). Here: scope check, vocabulary validation (unknown word
+ * → 400 naming it), then src/decisions/decide-and-record.ts, which returns only once the ledger has COMMITTED the
+ * decision. Only then is the answer sent; if the ledger fails, the error handler answers 503 and nothing leaves.
+ */
+import { Router } from 'express';
+import type { DecisionInput } from '../../policy/types';
+import { principalOf, requireScope } from '../../auth/middleware';
+import { decideAndRecord, type DecisionServiceDeps } from '../../decisions/decide-and-record';
+import { requestIdOf } from '../context';
+import { bodyValidator } from '../validation';
+import { decisionRequestSchema } from '../schemas';
+import { decisionsTotal } from '../metrics';
+
+type DecisionRequest = DecisionInput & { readonly subjectRef?: string };
+const validateDecisionRequest = bodyValidator<DecisionRequest>(decisionRequestSchema, 'decision request');
+
+export function decisionsRouter(deps: DecisionServiceDeps): Router {
+  const router = Router();
+  router.post('/decisions', requireScope('decisions'), async (req, res) => {
+    const { subjectRef, ...request } = validateDecisionRequest(req.body ?? {});
+    const input: DecisionInput = { ...request, facts: request.facts ?? {} };
+    const { answer, entry } = await decideAndRecord(deps, principalOf(res), input, { requestId: requestIdOf(res), subjectRef });
+    decisionsTotal.inc({ outcome: answer.decision });
+    res.status(200).json({ ...answer, auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
+  });
+  return router;
+}

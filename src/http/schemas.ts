@@ -1,0 +1,118 @@
+/**
+ * JSON Schemas of the API, built from the sharing vocabulary. The same objects validate requests (ajv) and describe
+ * them in the OpenAPI document, so the two cannot drift apart.
+ */
+import {
+  AGENCY_TYPES, DECISIONS, FACT_SPECS, FIELDS, PURPOSES, ROLES, SUBJECT_ROLES, type FactSpec,
+} from '../vocabulary/vocabulary';
+
+function factSchema(spec: FactSpec): Record<string, unknown> {
+  switch (spec.kind) {
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'number':
+      return { type: 'number', minimum: spec.minimum, maximum: 1e6 };
+    case 'enum':
+      return { type: 'string', enum: [...spec.values] };
+  }
+}
+
+export const agencyTypeSchema = { type: 'string', enum: [...AGENCY_TYPES], description: 'Agency type (vocabulary)' } as const;
+export const roleSchema = { type: 'string', enum: [...ROLES], description: 'Role (vocabulary)' } as const;
+export const purposeSchema = { type: 'string', enum: [...PURPOSES], description: 'Purpose (vocabulary)' } as const;
+export const subjectRoleSchema = { type: 'string', enum: [...SUBJECT_ROLES] } as const;
+export const fieldSchema = { type: 'string', enum: [...FIELDS] } as const;
+
+export const factsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(Object.entries(FACT_SPECS).map(([name, spec]) => [name, factSchema(spec)])),
+} as const;
+
+/** A pseudonymous reference to the person the request is about (e.g. a case number); stored only as a keyed hash. */
+export const subjectRefSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' } as const;
+
+export const decisionRequestSchema = {
+  $id: 'DecisionRequest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to', 'purpose', 'subjectRole', 'fields'],
+  properties: {
+    from: { type: 'object', additionalProperties: false, required: ['agencyType'], properties: { agencyType: agencyTypeSchema } },
+    to: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['agencyType', 'role'],
+      properties: { agencyType: agencyTypeSchema, role: roleSchema },
+    },
+    purpose: purposeSchema,
+    subjectRole: subjectRoleSchema,
+    subjectRef: subjectRefSchema,
+    fields: { type: 'array', minItems: 1, maxItems: FIELDS.length, uniqueItems: true, items: fieldSchema },
+    facts: factsSchema,
+  },
+} as const;
+
+const lawfulBasisSchema = {
+  type: 'object',
+  required: ['rule', 'statute', 'ukGdprArticle6'],
+  properties: {
+    rule: { type: 'string' },
+    statute: { type: 'string' },
+    ukGdprArticle6: { type: 'string' },
+    ukGdprArticle9: { type: 'string' },
+    dpa2018Schedule1: { type: 'string' },
+  },
+} as const;
+
+export const decisionResponseSchema = {
+  type: 'object',
+  required: ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'policyVersion', 'receipt'],
+  properties: {
+    decision: { type: 'string', enum: [...DECISIONS] },
+    permittedFields: { type: 'array', items: fieldSchema },
+    withheldFields: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['field', 'code', 'reason'],
+        properties: {
+          field: fieldSchema,
+          code: { type: 'string', enum: ['no_rule_permits', 'denied_by_rule', 'needs_referral'] },
+          reason: { type: 'string' },
+          rule: { type: 'string' },
+        },
+      },
+    },
+    rules: { type: 'array', items: { type: 'string' } },
+    lawfulBasis: { type: 'array', items: lawfulBasisSchema },
+    reasons: { type: 'array', items: { type: 'string' } },
+    mustRecord: { type: 'array', items: { type: 'string' } },
+    referTo: roleSchema,
+    policyVersion: { type: 'string' },
+    auditEntryId: { type: 'string', format: 'uuid' },
+    receipt: {
+      type: 'object',
+      description: 'Where the decision stands in the audit ledger; verify with `npm run audit:verify`.',
+      required: ['seq', 'entryHash'],
+      properties: { seq: { type: 'integer' }, entryHash: { type: 'string' } },
+    },
+  },
+} as const;
+
+export const auditQuerySchema = {
+  $id: 'AuditQuery',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
+    agencyId: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' },
+    purpose: purposeSchema,
+    outcome: { type: 'string', pattern: '^[a-z_]{1,40}$' },
+    rule: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,99}$' },
+    kind: { type: 'string', pattern: '^[a-z_]{1,40}$' },
+    cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
+    limit: { type: 'integer', minimum: 1, maximum: 200 },
+  },
+} as const;

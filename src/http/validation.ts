@@ -1,0 +1,71 @@
+/**
+ * Request validation: ajv against the schemas in schemas.ts. Every problem is reported with a JSON Pointer; an
+ * unknown vocabulary word is reported with the word given and the allowed values — never guessed or coerced.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { GatewayError, type InputProblem } from '../errors';
+import { FACT_NAMES } from '../vocabulary/vocabulary';
+
+const strict = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+addFormats(strict);
+/** Query strings arrive as text: numbers are coerced, nothing else. */
+const forQuery = new Ajv({ allErrors: true, strict: true, coerceTypes: true });
+addFormats(forQuery);
+
+function describe(e: ErrorObject, data: unknown): InputProblem {
+  const pointer = e.instancePath || '/';
+  if (e.keyword === 'enum') {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+    const word = valueAt(data, e.instancePath);
+    return { pointer, word: String(word), allowed, detail: `"${String(word)}" is not a word the gateway knows here. Allowed: ${allowed.join(', ')}` };
+  }
+  if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties') {
+    const member = (e.params as { additionalProperty: string }).additionalProperty;
+    if (e.instancePath === '/facts') {
+      return { pointer: `/facts/${member}`, word: member, allowed: FACT_NAMES, detail: `"${member}" is not a known fact. Allowed: ${FACT_NAMES.join(', ')}` };
+    }
+    return { pointer: `${e.instancePath}/${member}`, word: member, detail: `"${member}" is not part of this request` };
+  }
+  if (e.keyword === 'required') {
+    const member = (e.params as { missingProperty: string }).missingProperty;
+    return { pointer: `${e.instancePath}/${member}`, detail: `${member} is required` };
+  }
+  return { pointer, detail: `${pointer} ${e.message ?? 'is not valid'}` };
+}
+
+function valueAt(data: unknown, pointer: string): unknown {
+  let current: unknown = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+export interface Validator<T> {
+  (data: unknown): T;
+}
+
+function toValidator<T>(fn: ValidateFunction, what: string): Validator<T> {
+  return (data: unknown): T => {
+    if (fn(data)) return data as T;
+    const problems = (fn.errors ?? []).map((e) => describe(e, data));
+    const unknownWord = problems.some((p) => p.word !== undefined && (p.allowed !== undefined));
+    const first = problems[0];
+    throw new GatewayError(
+      unknownWord ? 'unknown_word' : 'invalid_request',
+      `The ${what} is not valid: ${first ? first.detail : 'see errors'}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}.`,
+      { errors: problems },
+    );
+  };
+}
+
+export function bodyValidator<T>(schema: object, what: string): Validator<T> {
+  return toValidator<T>(strict.compile(schema), what);
+}
+
+export function queryValidator<T>(schema: object, what: string): Validator<T> {
+  return toValidator<T>(forQuery.compile(schema), what);
+}

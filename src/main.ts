@@ -1,0 +1,103 @@
+/**
+ * `npm start`: the gateway with everything it needs for development — an embedded PostgreSQL under ./data, the
+ * bundled development OpenID provider with the demo agencies of "Northshire" — or external services when
+ * DATABASE_URL / AGENCIES_FILE say so. WORKERS=N runs N serving processes (node:cluster) on one port, all appending
+ * to the one ledger; the primary prepares the database and the identity provider once.
+ */
+import 'reflect-metadata';
+import cluster from 'node:cluster';
+import { loadConfig, type GatewayConfig } from './config';
+import { createLogger, prepare, serve, type PreparedEnvironment } from './gateway';
+
+const PREPARED_ENV = 'SAFEGUARD_PREPARED_ENVIRONMENT';
+
+function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: string, policyVersion: string, workers: number): string {
+  const lines = [
+    '',
+    'Safeguard Gateway is running.',
+    `  Gateway:         ${url}   (OpenAPI: ${url}/openapi.json, readiness: ${url}/readyz)`,
+    `  Workers:         ${workers}`,
+    `  Database:        ${prepared.embeddedDatabase ? `embedded PostgreSQL, data in ${config.dataDir}/pg` : 'external (DATABASE_URL)'}`,
+    `  Policies:        ${config.policyDir}/ (version ${policyVersion})`,
+    `  Agencies:        ${prepared.agencies.length} trusted (${config.agenciesFile})`,
+  ];
+  if (prepared.devIdpBaseUrl) {
+    lines.push(`  Development IdP: ${prepared.devIdpBaseUrl} — one issuer per agency:`);
+    for (const a of prepared.agencies) lines.push(`      ${a.id.padEnd(28)} ${a.agencyType.padEnd(22)} ${a.issuer}`);
+    lines.push(
+      '',
+      'Get a demo token (client credentials with private_key_jwt) and ask for a decision:',
+      '  TOKEN=$(npm run -s demo:token -- --agency northshire-police)',
+      `  curl -s -X POST ${url}/v1/decisions -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
+      `    -d '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name","incident_date","child_involvement","incident_full_report"],"facts":{"child_present_at_incident":true,"hours_since_incident":10}}'`,
+    );
+  }
+  lines.push('', 'Stop with Ctrl-C.', '', '');
+  return lines.join('\n');
+}
+
+function onSignals(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void stop(signal).finally(() => process.exit(0));
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  const workers = Number.parseInt(process.env.WORKERS ?? '1', 10);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`WORKERS must be a whole number from 1 to 64, got "${process.env.WORKERS}"`);
+
+  if (cluster.isWorker) {
+    const prepared = JSON.parse(process.env[PREPARED_ENV] ?? 'null') as PreparedEnvironment;
+    const serving = await serve(config, process.env, prepared, logger);
+    onSignals(() => serving.close());
+    return;
+  }
+
+  const prepared = await prepare(config, process.env, logger);
+  if (workers === 1) {
+    const serving = await serve(config, process.env, prepared.environment, logger);
+    process.stdout.write(banner(config, prepared.environment, serving.url, serving.policyVersion, 1));
+    onSignals(async (signal) => {
+      logger.info({ signal }, 'stopping');
+      await serving.close();
+      await prepared.close();
+    });
+    return;
+  }
+
+  // Several serving processes sharing the port; the primary keeps the database and the identity provider.
+  const started: Array<Promise<void>> = [];
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork({ [PREPARED_ENV]: JSON.stringify(prepared.environment) });
+    started.push(new Promise((resolve, reject) => {
+      worker.once('listening', () => resolve());
+      worker.once('exit', (code) => reject(new Error(`worker ${worker.process.pid} exited with code ${code} during start-up`)));
+    }));
+  }
+  await Promise.all(started);
+  const url = `http://${config.host}:${config.port}`;
+  process.stdout.write(banner(config, prepared.environment, url, 'see /readyz', workers));
+  cluster.on('exit', (worker, code) => {
+    if (code !== 0) logger.error({ pid: worker.process.pid, code }, 'a worker stopped unexpectedly');
+  });
+  onSignals(async (signal) => {
+    logger.info({ signal }, 'stopping');
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await prepared.close();
+  });
+}
+
+main().catch((e: unknown) => {
+  // Start-up errors are configuration, database or policy problems: say what is wrong, without a stack trace.
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  process.stderr.write(`\nSafeguard Gateway did not start.\n  ${message}\n\n`);
+  process.exit(1);
+});
