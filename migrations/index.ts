@@ -1,5 +1,6 @@
 /** Every migration, in order. Listed explicitly (no globbing) so what runs is what you read here. */
 import { AppRoleAndAgencies1763880000000 } from './1763880000000-AppRoleAndAgencies';
 import { AuditLedger1763880100000 } from './1763880100000-AuditLedger';
+import { Records1763880200000 } from './1763880200000-Records';
 
-export const MIGRATIONS = [AppRoleAndAgencies1763880000000, AuditLedger1763880100000] as const;
+export const MIGRATIONS = [AppRoleAndAgencies1763880000000, AuditLedger1763880100000, Records1763880200000] as const;

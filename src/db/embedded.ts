@@ -59,15 +59,49 @@ async function waitForExit(pid: number, ms: number): Promise<boolean> {
   return !isAlive(pid);
 }
 
+/** The parent of a process (Linux /proc). A postgres whose node parent was killed is re-parented (to 1 or a subreaper). */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isNodeProcess(pid: number): boolean {
+  try {
+    return /node/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')) || /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '');
+  } catch {
+    return false;
+  }
+}
+
+type ExistingServer =
+  | { readonly state: 'none' }
+  | { readonly state: 'in_use'; readonly pid: number; readonly owner: number; readonly port: number }
+  | { readonly state: 'stale'; readonly pid: number };
+
 /**
- * A server left behind by a killed earlier run (`kill -9` of node leaves its postgres child running, and a new
- * start would fail with no reason given). Say so clearly, stop it with a fast shutdown, then go on.
+ * Is a server already running on this data directory? Either a live gateway owns it (its node parent is alive):
+ * then we connect to it and leave it alone (e.g. `npm run audit:verify` beside `npm start`). Or an earlier run was
+ * killed (`kill -9` of node leaves its postgres child running, and a new start would fail with no reason given).
  */
-async function stopStaleServer(clusterDir: string, log: (line: string) => void): Promise<void> {
+function existingServer(clusterDir: string): ExistingServer {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // PostgreSQL removes a dead server's pid file itself.
+  if (!existsSync(pidFile)) return { state: 'none' };
+  // postmaster.pid: line 1 the pid, line 4 the port.
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return { state: 'none' }; // PostgreSQL removes a dead server's pid file itself.
+  const owner = parentOf(pid);
+  if (owner !== undefined && owner > 1 && isNodeProcess(owner)) return { state: 'in_use', pid, owner, port: Number.parseInt(lines[3] ?? '', 10) };
+  return { state: 'stale', pid };
+}
+
+/** Say so clearly, stop the stale server with a fast shutdown, then go on. */
+async function stopStaleServer(clusterDir: string, pid: number, log: (line: string) => void): Promise<void> {
   log(`A PostgreSQL server from an earlier run is still running on ${clusterDir} (pid ${pid}); stopping it.`);
   process.kill(pid, 'SIGINT');
   if (!(await waitForExit(pid, 15_000))) {
@@ -102,11 +136,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (e) => log(`[postgres] ${e instanceof Error ? e.message : String(e)}`),
   });
 
+  const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`;
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     log(`Creating a new PostgreSQL cluster in ${clusterDir} (first run only)`);
     await server.initialise();
   } else {
-    await stopStaleServer(clusterDir, log);
+    const existing = existingServer(clusterDir);
+    if (existing.state === 'in_use') {
+      log(`Using the PostgreSQL server (pid ${existing.pid}) that process ${existing.owner} runs on ${clusterDir}.`);
+      const port = Number.isInteger(existing.port) ? existing.port : options.port;
+      return { adminUrl: adminUrl.replace(`:${options.port}/`, `:${port}/`), port, stop: async () => undefined };
+    }
+    if (existing.state === 'stale') await stopStaleServer(clusterDir, existing.pid, log);
   }
   try {
     await server.start();
@@ -119,7 +160,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     );
   }
   return {
-    adminUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`,
+    adminUrl,
     port: options.port,
     stop: () => server.stop(),
   };

@@ -1,0 +1,39 @@
+/**
+ * Compiles a TypeScript entry point and the relative modules it requires (swc, no type-check) into a temp dir
+ * mirroring the repository, so a separate `node` process can run the real code (Node loads the ESM-only packages
+ * itself there, which Jest's module loader cannot).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { transformFileSync } from '@swc/core';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export function compileForNode(entry: string, outRoot: string): string {
+  const done = new Set<string>();
+  const visit = (file: string): void => {
+    if (done.has(file)) return;
+    done.add(file);
+    const { code } = transformFileSync(file, {
+      jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' },
+      module: { type: 'commonjs' },
+    });
+    const out = path.join(outRoot, path.relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, code);
+    for (const m of code.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
+      const base = path.resolve(path.dirname(file), m[1] as string);
+      const found = [`${base}.ts`, path.join(base, 'index.ts')].find((c) => {
+        try {
+          readFileSync(c);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (found) visit(found);
+    }
+  };
+  visit(path.join(ROOT, entry));
+  return path.join(outRoot, entry.replace(/\.ts$/, '.js'));
+}
