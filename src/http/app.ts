@@ -25,6 +25,7 @@ import type { GatewayKeys } from '../keys/gateway-keys';
 import { sendProblem } from './problem';
 import { actorOf } from './context';
 import { decisionsRouter } from './routes/decisions';
+import { recordsRouter } from './routes/records';
 import { auditRouter } from './routes/audit';
 import { healthRouter } from './routes/health';
 import { openApiDocument } from './openapi';
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
   v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
+  v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
   v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool }));
   app.use('/v1', v1);
 

@@ -4,6 +4,7 @@
  */
 import { auditQuerySchema, decisionRequestSchema, decisionResponseSchema } from './schemas';
 import { ERROR_STATUS } from '../errors';
+import { recordsOpenApi } from './routes/records';
 
 const problem = {
   type: 'object',
@@ -45,6 +46,7 @@ function withoutId(schema: object): object {
 const queryParameters = Object.entries(auditQuerySchema.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
 
 export function openApiDocument(): Record<string, unknown> {
+  const records = recordsOpenApi();
   return {
     openapi: '3.1.0',
     info: {
@@ -63,9 +65,11 @@ export function openApiDocument(): Record<string, unknown> {
         Problem: problem,
         DecisionRequest: withoutId(decisionRequestSchema),
         Decision: decisionResponseSchema,
+        ...records.schemas,
       },
     },
     paths: {
+      ...records.paths,
       '/v1/decisions': {
         post: {
           summary: 'May this information be shared? (decided by policy, recorded in the ledger before answering)',
