@@ -72,7 +72,10 @@ export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, log
     let agencies: readonly Agency[] = loadAgencyRegistry(config.agenciesFile);
     let devIdp: DevIdp | undefined;
     if (config.devIdp.enabled) {
-      const idp = await startDevIdp({ host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir });
+      const idp = await startDevIdp({
+        host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir,
+        webRedirectUri: `http://${config.host}:${config.port}/auth/callback`,
+      });
       devIdp = idp;
       closers.push(() => idp.close());
       agencies = agencies.map((a) => ({ ...a, issuer: idp.issuerFor(a.id) }));

@@ -194,6 +194,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw new Error(`agency "${agency.id}": issuer ${agency.issuer} is not https (plain http is accepted only with ALLOW_INSECURE_ISSUERS, for development)`);
     }
     const list = byIssuer.get(agency.issuer) ?? [];
+    const clash = list.find((other) => other.clientIds.some((c) => agency.clientIds.includes(c)));
+    if (clash) throw new Error(`agencies "${clash.id}" and "${agency.id}" share a client id at issuer ${agency.issuer}; a client may act for one agency only`);
     list.push(agency);
     byIssuer.set(agency.issuer, list);
   }

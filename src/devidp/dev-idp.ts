@@ -13,12 +13,13 @@
  *     is oidc-provider's devInteractions form; the password is checked here against the demo account.
  *   - Access tokens: JWT (`typ: at+jwt`, ES256) for the gateway audience (resource indicators), with `role`,
  *     `name` and `agency_id` claims.
- * Issuer signing keys: `<dataDir>/dev-idp/issuers/<agencyId>.jwks.json` (0600), kept across restarts.
+ * Issuer signing keys: `<dataDir>/dev-idp/issuers/<agencyId>.jwks.json` (0600), kept across restarts. Each issuer has
+ * its own in-memory store (memory-adapter.ts): nothing can be looked up through another agency's issuer.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import Provider, { errors as oidcErrors, type AdapterPayload, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors as oidcErrors, type AdapterPayload, type ClientMetadata, type JWK as OidcJWK, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { DEV_IDP_ISSUER_PREFIX, type Agency } from '../auth/registry';
 import type { Role } from '../vocabulary/vocabulary';
 import { DEFAULT_DEVIDP_CONFIG_FILE, GATEWAY_SCOPES, loadDevIdpConfig, type DevAgencyConfig } from './config';
@@ -102,6 +103,10 @@ function passwordGate(agency: Agency, accounts: ReadonlyMap<string, DevIdpAccoun
         return;
       }
       const form = new URLSearchParams(req.body);
+      if (form.getAll('prompt').length !== 1 || form.getAll('login').length > 1 || form.getAll('password').length > 1) {
+        res.status(400).type('text/plain').send('The sign-in form was not filled in as expected.');
+        return;
+      }
       if (form.get('prompt') === 'login') {
         const account = accounts.get(form.get('login') ?? '');
         if (!account || !samePassword(form.get('password') ?? '', account.password)) {
@@ -154,7 +159,7 @@ async function buildProvider(
         client_id: c.clientId,
         token_endpoint_auth_method: 'private_key_jwt',
         token_endpoint_auth_signing_alg: 'ES256',
-        jwks: { keys: [publicJwk(privateJwk) as never] },
+        jwks: { keys: [publicJwk(privateJwk) as OidcJWK] },
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],

@@ -3,7 +3,7 @@
  * random port, tokens obtained exactly as agency systems and practitioners would (openid-client: client credentials
  * with private_key_jwt; authorization code + PKCE through the login form), verified over real discovery + JWKS.
  */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -30,6 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await idp?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 const verifierFor = (list: readonly Agency[]) => createTokenVerifier({ agencies: list, audience: AUDIENCE, allowInsecureIssuers: true });
@@ -205,6 +206,14 @@ describe('practitioner sign-in (authorization code + PKCE, devInteractions login
     const otherAgency = await flow.browser.go(flow.submitUrl, { method: 'POST', form: { prompt: 'login', login: 'officer@northshire-police', password: 'northshire-demo' } });
     expect(otherAgency.status).toBe(401);
     expect(otherAgency.body).toContain('Riverside Primary School');
+    // Smuggling a second login past the password check.
+    const smuggled = await fetch(flow.submitUrl, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'prompt=login&login=dsl%40northshire-school&password=northshire-demo&login=teacher%40northshire-school',
+    });
+    expect(smuggled.status).toBe(400);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -379,6 +379,10 @@ describe('start-up refuses an unsafe configuration', () => {
   it('an unresolved development issuer template', () => {
     expect(() => createTokenVerifier({ agencies: [{ ...agency, issuer: 'devidp:a' }], audience: 'urn:x', allowInsecureIssuers: true })).toThrow(/development template/);
   });
+  it('one client id at one issuer registered to two agencies', () => {
+    const twice = [{ ...agency, issuer: 'https://idp.example/r' }, { ...agency, id: 'b', issuer: 'https://idp.example/r' }];
+    expect(() => createTokenVerifier({ agencies: twice, audience: 'urn:x', allowInsecureIssuers: false })).toThrow(/share a client id/);
+  });
   it('symmetric or "none" algorithms', () => {
     expect(() => createTokenVerifier({ agencies: [], audience: 'urn:x', allowInsecureIssuers: false, algorithms: ['ES256', 'HS256'] })).toThrow(/asymmetric/);
     expect(() => createTokenVerifier({ agencies: [], audience: 'urn:x', allowInsecureIssuers: false, algorithms: ['none'] })).toThrow(/asymmetric/);
@@ -392,6 +396,7 @@ describe('the trust registry file', () => {
     writeFileSync(file, JSON.stringify({ agencies }));
     return file;
   };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const base = { id: 'x-police', name: 'X Police', agencyType: 'police', issuer: 'https://idp.example/x', clientIds: ['x-system'], allowedRoles: ['system'] };
 
   it('the demo registry loads: Northshire agencies, each with its own issuer', () => {
@@ -530,6 +535,7 @@ describe('through Express (requireAuth, requireRole, requireScope)', () => {
     } finally {
       server.closeAllConnections();
       server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
