@@ -62,7 +62,10 @@ async function main(): Promise<void> {
 
   const prepared = await prepare(config, process.env, logger);
   if (workers === 1) {
-    const serving = await serve(config, process.env, prepared.environment, logger);
+    const serving = await serve(config, process.env, prepared.environment, logger).catch(async (e: unknown) => {
+      await prepared.close();
+      throw e;
+    });
     process.stdout.write(banner(config, prepared.environment, serving.url, serving.policyVersion, 1));
     onSignals(async (signal) => {
       logger.info({ signal }, 'stopping');
