@@ -21,6 +21,8 @@ export interface GatewayConfig {
   readonly limits: { readonly bodyBytes: number; readonly perAgencyPerMinute: number; readonly perIpPerMinute: number };
   readonly logLevel: string;
   readonly pseudonymKey: string;
+  /** The practitioners' pages: where agencies' identity providers send them back, and the session cookie key. */
+  readonly web: { readonly redirectUri: string; readonly sessionSecret: string };
 }
 
 export class ConfigError extends Error {
@@ -43,13 +45,14 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
-/** The key that turns subject references into pseudonyms in the ledger: from AUDIT_PSEUDONYM_KEY, or made once and kept in the data directory. */
-function pseudonymKey(env: NodeJS.ProcessEnv, dataDir: string): string {
-  if (env.AUDIT_PSEUDONYM_KEY) {
-    if (env.AUDIT_PSEUDONYM_KEY.length < 32) throw new ConfigError('AUDIT_PSEUDONYM_KEY must be at least 32 characters');
-    return env.AUDIT_PSEUDONYM_KEY;
+/** A secret from the environment, or made once and kept in the data directory (0600). */
+function secret(env: NodeJS.ProcessEnv, name: string, dataDir: string, fileName: string): string {
+  const given = env[name];
+  if (given) {
+    if (given.length < 32) throw new ConfigError(`${name} must be at least 32 characters`);
+    return given;
   }
-  const file = path.join(dataDir, 'audit-pseudonym-key');
+  const file = path.join(dataDir, fileName);
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
@@ -81,6 +84,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       perIpPerMinute: integer(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 12000, 1, 10_000_000),
     },
     logLevel: env.LOG_LEVEL ?? 'info',
-    pseudonymKey: pseudonymKey(env, dataDir),
+    pseudonymKey: secret(env, 'AUDIT_PSEUDONYM_KEY', dataDir, 'audit-pseudonym-key'),
+    web: {
+      redirectUri: env.WEB_REDIRECT_URI ?? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? '8080'}/auth/callback`,
+      sessionSecret: secret(env, 'WEB_SESSION_SECRET', dataDir, 'web-session-secret'),
+    },
   };
 }

@@ -23,6 +23,7 @@ import { PgAuditLedger } from './audit/ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
 import { loadGatewayKeys } from './keys/gateway-keys';
+import { webRouter } from './web';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -42,6 +43,8 @@ export interface PreparedEnvironment {
   readonly agencies: readonly Agency[];
   readonly embeddedDatabase: boolean;
   readonly devIdpBaseUrl?: string;
+  /** Development only: each agency's web client at the dev IdP (the pages sign practitioners in with it). */
+  readonly webClients: Readonly<Record<string, { readonly clientId: string; readonly clientSecret: string }>>;
 }
 
 export interface Prepared {
@@ -74,7 +77,7 @@ export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, log
     if (config.devIdp.enabled) {
       const idp = await startDevIdp({
         host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir,
-        webRedirectUri: `http://${config.host}:${config.port}/auth/callback`,
+        webRedirectUri: config.web.redirectUri,
       });
       devIdp = idp;
       closers.push(() => idp.close());
@@ -82,7 +85,16 @@ export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, log
     }
     await syncAgencies(db.ownerUrl, agencies);
     return {
-      environment: { appDatabaseUrl: db.appUrl, agencies, embeddedDatabase: database.embedded, ...(devIdp ? { devIdpBaseUrl: devIdp.baseUrl } : {}) },
+      environment: {
+        appDatabaseUrl: db.appUrl,
+        agencies,
+        embeddedDatabase: database.embedded,
+        ...(devIdp ? { devIdpBaseUrl: devIdp.baseUrl } : {}),
+        webClients: Object.fromEntries(agencies.flatMap((a) => {
+          const client = devIdp?.webClient(a.id);
+          return client ? [[a.id, client]] : [];
+        })),
+      },
       ...(devIdp ? { devIdp } : {}),
       close: () => closers.close(),
     };
@@ -108,13 +120,20 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
     const ledger = new PgAuditLedger(pool);
     closers.push(() => ledger.close());
     const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
+    const pseudonymise = pseudonymiser(config.pseudonymKey);
+    const web = webRouter({
+      engine, ledger, pool, verifier, pseudonymise, logger,
+      agencies: prepared.agencies,
+      oidc: {
+        redirectUri: config.web.redirectUri,
+        clientFor: (agencyId) => prepared.webClients[agencyId],
+        audience: config.audience,
+        allowInsecureIssuers: config.allowInsecureIssuers,
+      },
+      session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:') },
+    });
     const app = createApp({
-      engine,
-      ledger,
-      verifier,
-      pool,
-      logger,
-      pseudonymise: pseudonymiser(config.pseudonymKey),
+      engine, ledger, verifier, pool, logger, pseudonymise, web,
       keys: await loadGatewayKeys(config.dataDir, env),
       limits: config.limits,
     });

@@ -7,7 +7,7 @@
  * Authentication runs before the body is parsed, so nobody unauthenticated makes the gateway read a body.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response, type Router } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
@@ -39,6 +39,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly pseudonymise: Pseudonymiser;
   readonly keys: GatewayKeys;
+  /** The practitioners' and auditors' pages (src/web), when served. */
+  readonly web?: Router;
   readonly limits: {
     readonly bodyBytes: number;
     /** Requests per agency per minute. */
@@ -94,6 +96,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(deps.keys.jwks());
   });
+  if (deps.web) app.use(deps.web);
 
   const v1 = express.Router();
   v1.use((_req, res, next) => {

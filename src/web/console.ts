@@ -1,0 +1,445 @@
+/**
+ * The auditor console (role `auditor` only): the disclosure log with filters and cursor paging, one entry in
+ * full, the chain verification, a CSV export and charts. Like the API's reads, every read is appended to the
+ * ledger (kind `audit_read`: what was asked, how many entries, a hash of what was shown) BEFORE the page is sent;
+ * a verification is appended as `audit_verify`. If the ledger cannot record the read, the page is not shown.
+ */
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Pool } from 'pg';
+import { contentHash, type AuditLedger, type JsonObject } from '../audit/ledger';
+import { getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
+import { verifyLedger } from '../audit/verify';
+import { actorOf } from '../decisions/decide-and-record';
+import { GatewayError } from '../errors';
+import type { PolicyCatalogueEngine } from '../policy';
+import { DECISIONS, PURPOSES, isFactName, isField, isPurpose, type Purpose } from '../vocabulary/vocabulary';
+import { horizontalBarChart, stackedBarChart } from './charts';
+import { toCsv } from './csv';
+import { describeFactValue } from './journey';
+import {
+  AGENCY_TYPE_LABELS, FACT_LABELS, FIELD_LABELS, KIND_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, ROLE_LABELS,
+  SUBJECT_ROLE_LABELS, WITHHELD_CODE_LABELS, labelOf,
+} from './labels';
+import { AUDITOR_ROLES, pageContext, type WebAgency } from './page';
+import { requestIdOf } from './share';
+import { webPrincipal } from './session';
+import type { Renderer } from './views';
+import { escapeXml } from './xml';
+
+interface ConsoleDeps {
+  readonly ledger: AuditLedger;
+  readonly pool: Pool;
+  readonly agencies: readonly WebAgency[];
+  readonly engine: PolicyCatalogueEngine;
+  readonly render: Renderer;
+}
+
+export function requireRoles(roles: readonly string[]) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const principal = webPrincipal(res);
+    if (!principal) {
+      req.session.returnTo = req.originalUrl;
+      return res.redirect(303, '/sign-in');
+    }
+    if (!roles.includes(principal.role)) return next(new GatewayError('forbidden', 'This page is for other roles.'));
+    next();
+  };
+}
+
+const KINDS = ['decision', 'request_refused', 'audit_read', 'audit_verify'] as const;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Rows in one CSV export at most (the filters narrow it further). */
+export const EXPORT_MAX_ROWS = 10_000;
+
+interface FilterForm {
+  readonly since: string; readonly until: string; readonly agencyId: string; readonly purpose: string;
+  readonly outcome: string; readonly rule: string; readonly kind: string;
+}
+
+function q(req: Request, name: string): string {
+  const v = req.query[name];
+  return typeof v === 'string' ? v.trim().slice(0, 200) : '';
+}
+
+function parseDay(text: string, endOfDay: boolean): Date | undefined {
+  if (!DATE.test(text)) return undefined;
+  const d = new Date(`${text}T${endOfDay ? '23:59:59.999' : '00:00:00.000'}Z`);
+  return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== text ? undefined : d;
+}
+
+/** The console's filters, checked: unknown values are errors on the page, never passed on. */
+function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filters: LedgerFilters; errors: Array<{ text: string; href: string }> } {
+  const form: FilterForm = {
+    since: q(req, 'since'), until: q(req, 'until'), agencyId: q(req, 'agencyId'), purpose: q(req, 'purpose'),
+    outcome: q(req, 'outcome'), rule: q(req, 'rule'), kind: q(req, 'kind'),
+  };
+  const errors: Array<{ text: string; href: string }> = [];
+  const since = form.since ? parseDay(form.since, false) : undefined;
+  const until = form.until ? parseDay(form.until, true) : undefined;
+  if (form.since && !since) errors.push({ text: 'Enter the “from” date as a real date in the format 2026-11-23', href: '#since' });
+  if (form.until && !until) errors.push({ text: 'Enter the “to” date as a real date in the format 2026-11-23', href: '#until' });
+  if (since && until && since > until) errors.push({ text: 'The “from” date must be the same as or before the “to” date', href: '#since' });
+  if (form.agencyId && !deps.agencies.some((a) => a.id === form.agencyId)) errors.push({ text: 'Select an agency from the list', href: '#agencyId' });
+  if (form.purpose && !isPurpose(form.purpose)) errors.push({ text: 'Select a purpose from the list', href: '#purpose' });
+  if (form.outcome && !Object.prototype.hasOwnProperty.call(OUTCOME_LABELS, form.outcome)) errors.push({ text: 'Select an outcome from the list', href: '#outcome' });
+  if (form.rule && !deps.engine.catalogue.rules.some((r) => r.id === form.rule)) errors.push({ text: 'Select a rule from the list', href: '#rule' });
+  if (form.kind && !(KINDS as readonly string[]).includes(form.kind)) errors.push({ text: 'Select a kind of entry from the list', href: '#kind' });
+  const filters: LedgerFilters = errors.length > 0 ? {} : {
+    ...(since ? { since } : {}),
+    ...(until ? { until } : {}),
+    ...(form.agencyId ? { agencyId: form.agencyId } : {}),
+    ...(form.purpose && isPurpose(form.purpose) ? { purpose: form.purpose as Purpose } : {}),
+    ...(form.outcome ? { outcome: form.outcome } : {}),
+    ...(form.rule ? { rule: form.rule } : {}),
+    ...(form.kind ? { kind: form.kind } : {}),
+  };
+  return { form, filters, errors };
+}
+
+function queryString(form: FilterForm, extra: Record<string, string> = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...form, ...extra })) if (v) params.set(k, v);
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+function options(selected: string, items: ReadonlyArray<{ value: string; text: string }>, anyText: string): Array<{ value: string; text: string; selected?: boolean }> {
+  return [{ value: '', text: anyText }, ...items].map((i) => ({ ...i, ...(i.value === selected ? { selected: true } : {}) }));
+}
+
+function payloadOf(entry: LedgerEntryView): Record<string, unknown> {
+  return typeof entry.payload === 'object' && entry.payload !== null && !Array.isArray(entry.payload) ? (entry.payload as Record<string, unknown>) : {};
+}
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function consoleRouter(deps: ConsoleDeps): Router {
+  const router = Router();
+  router.use('/audit', requireRoles(AUDITOR_ROLES));
+
+  /** Appends the read; resolves only once it is committed (the page is sent after). */
+  const recordRead = async (res: Response, payload: JsonObject, outcome = 'served'): Promise<string> => {
+    const principal = webPrincipal(res);
+    if (!principal) throw new GatewayError('unauthenticated', 'Sign in first.');
+    const entry = await deps.ledger.append({
+      kind: 'audit_read', outcome, requestId: requestIdOf(res), actor: actorOf(principal), payload: { via: 'web', ...payload },
+    });
+    res.setHeader('X-Audit-Entry-Id', entry.entryId);
+    return entry.entryId;
+  };
+
+  const agencyName = (id: string | null | undefined): string => (id ? (deps.agencies.find((a) => a.id === id)?.name ?? id) : '');
+  const ruleTitle = (id: string): string => deps.engine.catalogue.rules.find((r) => r.id === id)?.title ?? id;
+
+  router.get('/audit', async (req, res) => {
+    const { form, filters, errors } = readFilters(req, deps);
+    const cursor = errors.length === 0 ? q(req, 'cursor') : '';
+    let entries: LedgerEntryView[] = [];
+    let nextCursor: string | undefined;
+    let cursorError = false;
+    if (errors.length === 0) {
+      try {
+        const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: 25 });
+        entries = page.entries;
+        nextCursor = page.nextCursor;
+      } catch (err) {
+        if (!(err instanceof GatewayError)) throw err;
+        cursorError = true;
+      }
+    }
+    const rows = entries.map((e) => ({
+      seq: e.seq,
+      entryId: e.entryId,
+      recordedAt: e.recordedAt.replace('T', ' ').slice(0, 19),
+      kind: labelOf(KIND_LABELS, e.kind),
+      outcome: e.outcome,
+      outcomeLabel: labelOf(OUTCOME_LABELS, e.outcome),
+      agency: agencyName(e.actor?.agencyId),
+      role: labelOf(ROLE_LABELS, e.actor?.role),
+      purpose: labelOf(PURPOSE_LABELS, e.purpose),
+      rules: e.rules.join(', '),
+    }));
+    await recordRead(res, {
+      view: 'log',
+      query: { ...form, cursor: cursor || null },
+      returned: entries.length,
+      pageHash: contentHash(entries.map((e) => e.entryHash)),
+    });
+    const allErrors = [...errors, ...(cursorError ? [{ text: 'That page link has expired or belongs to other filters. Start again from the first page.', href: '#results' }] : [])];
+    res.send(deps.render('console/log.njk', {
+      ...pageContext(req, res, { pageTitle: 'Audit log' }),
+      errors: allErrors,
+      errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])),
+      form,
+      agencyOptions: options(form.agencyId, deps.agencies.map((a) => ({ value: a.id, text: a.name })), 'Any agency'),
+      purposeOptions: options(form.purpose, PURPOSES.map((p) => ({ value: p, text: PURPOSE_LABELS[p] })), 'Any purpose'),
+      outcomeOptions: options(form.outcome, [...DECISIONS, 'served', 'intact', 'broken'].map((o) => ({ value: o, text: labelOf(OUTCOME_LABELS, o) })), 'Any outcome'),
+      ruleOptions: options(form.rule, deps.engine.catalogue.rules.map((r) => ({ value: r.id, text: `${r.title} (${r.id})` })), 'Any rule'),
+      kindOptions: options(form.kind, KINDS.map((k) => ({ value: k, text: labelOf(KIND_LABELS, k) })), 'Any kind'),
+      rows,
+      nextHref: nextCursor ? `/audit${queryString(form, { cursor: nextCursor })}` : undefined,
+      firstHref: cursor ? `/audit${queryString(form)}` : undefined,
+      exportHref: `/audit/export.csv${queryString(form)}`,
+      chartsHref: `/audit/charts${queryString({ ...form, agencyId: '', purpose: '', outcome: '', rule: '', kind: '' })}`,
+    }));
+  });
+
+  router.get('/audit/entries/:entryId', async (req, res) => {
+    const entryId = String(req.params.entryId);
+    const entry = await getEntry(deps.pool, entryId);
+    if (!entry) throw new GatewayError('not_found', 'There is no audit entry with that reference.');
+    await recordRead(res, { view: 'entry', entryId: entry.entryId, returned: 1, pageHash: contentHash(entry) });
+    res.send(deps.render('console/entry.njk', {
+      ...pageContext(req, res, { pageTitle: `Audit entry ${entry.seq}`, backLink: '/audit' }),
+      entry,
+      sections: entrySections(entry, agencyName, ruleTitle),
+    }));
+  });
+
+  router.get('/audit/verify', async (req, res) => {
+    const principal = webPrincipal(res);
+    if (!principal) throw new GatewayError('unauthenticated', 'Sign in first.');
+    const report = await verifyLedger(deps.pool);
+    const entry = await deps.ledger.append({
+      kind: 'audit_verify',
+      outcome: report.ok ? 'intact' : 'broken',
+      requestId: requestIdOf(res),
+      actor: actorOf(principal),
+      payload: { via: 'web', entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null },
+    });
+    res.setHeader('X-Audit-Entry-Id', entry.entryId);
+    res.send(deps.render('console/verify.njk', {
+      ...pageContext(req, res, { pageTitle: 'Verify the audit ledger' }),
+      report,
+      checkedAt: new Date().toISOString().replace('T', ' ').slice(0, 19),
+      verifyEntry: { entryId: entry.entryId, seq: entry.seq },
+    }));
+  });
+
+  router.get('/audit/export.csv', async (req, res) => {
+    const { form, filters, errors } = readFilters(req, deps);
+    if (errors.length > 0) return res.redirect(303, `/audit${queryString(form)}`);
+    const entries: LedgerEntryView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: MAX_PAGE_SIZE });
+      entries.push(...page.entries);
+      cursor = page.nextCursor;
+    } while (cursor && entries.length < EXPORT_MAX_ROWS);
+    const rows = entries.slice(0, EXPORT_MAX_ROWS).map(csvRowOf);
+    const csv = toCsv(CSV_HEADER, rows);
+    await recordRead(res, { view: 'export', query: { ...form }, returned: rows.length, pageHash: contentHash(csv) });
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="audit-log-${new Date().toISOString().slice(0, 10)}.csv"`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.send(csv);
+  });
+
+  router.get('/audit/charts', async (req, res) => {
+    const today = new Date();
+    const defaultSince = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - 13));
+    const sinceText = q(req, 'since') || defaultSince.toISOString().slice(0, 10);
+    const untilText = q(req, 'until') || today.toISOString().slice(0, 10);
+    const since = parseDay(sinceText, false);
+    const until = parseDay(untilText, true);
+    const errors: Array<{ text: string; href: string }> = [];
+    if (!since) errors.push({ text: 'Enter the “from” date as a real date in the format 2026-11-23', href: '#since' });
+    if (!until) errors.push({ text: 'Enter the “to” date as a real date in the format 2026-11-23', href: '#until' });
+    if (since && until && (since > until || until.getTime() - since.getTime() > 366 * 86_400_000)) {
+      errors.push({ text: 'Choose a period of one year or less, with the “from” date first', href: '#since' });
+    }
+    let view: Record<string, unknown> = {};
+    if (errors.length === 0 && since && until) {
+      const stats = await decisionStats(deps.pool, since, until);
+      const days: string[] = [];
+      for (let d = new Date(since); d <= until; d = new Date(d.getTime() + 86_400_000)) days.push(d.toISOString().slice(0, 10));
+      const count = (day: string, outcome: string): number => stats.byDay.find((r) => r.day === day && r.outcome === outcome)?.n ?? 0;
+      const series = [
+        { key: 'permit', label: 'Share', colour: '#00703c' },
+        { key: 'permit_partial', label: 'Share some', colour: '#1d70b8' },
+        { key: 'refer', label: 'Refer', colour: '#f47738' },
+        { key: 'deny', label: 'Do not share', colour: '#d4351c' },
+      ];
+      const total = stats.byDay.reduce((s, r) => s + r.n, 0);
+      const reasons = stats.withheld.map((w) => ({
+        label: w.rule ? ruleTitle(w.rule) : labelOf(WITHHELD_CODE_LABELS, w.code),
+        value: w.n,
+        code: labelOf(WITHHELD_CODE_LABELS, w.code),
+        rule: w.rule ?? '',
+      }));
+      view = {
+        total,
+        overTimeSvg: stackedBarChart({
+          id: 'decisions-over-time',
+          title: `Sharing decisions per day, ${sinceText} to ${untilText}`,
+          description: `${total} decisions in the period, stacked by outcome: share, share some, refer, do not share. The table below gives the same numbers.`,
+          categories: days,
+          series,
+          value: count,
+        }),
+        overTimeTable: {
+          head: [{ text: 'Day' }, ...series.map((s) => ({ text: s.label, format: 'numeric' }))],
+          rows: days.filter((d) => series.some((s) => count(d, s.key) > 0)).map((d) => [{ text: d }, ...series.map((s) => ({ text: String(count(d, s.key)), format: 'numeric' }))]),
+        },
+        reasonsSvg: horizontalBarChart({
+          id: 'denials-by-reason',
+          title: `Information withheld, by reason, ${sinceText} to ${untilText}`,
+          description: `How many requested items were withheld for each reason or rule. ${reasons.length} reasons. The table below gives the same numbers.`,
+          bars: reasons.map((r) => ({ label: r.label, value: r.value })),
+          colour: '#d4351c',
+        }),
+        reasonsTable: {
+          head: [{ text: 'Reason' }, { text: 'Kind' }, { text: 'Rule' }, { text: 'Items withheld', format: 'numeric' }],
+          rows: reasons.map((r) => [{ text: r.label }, { text: r.code }, { text: r.rule }, { text: String(r.value), format: 'numeric' }]),
+        },
+      };
+      await recordRead(res, { view: 'charts', query: { since: sinceText, until: untilText }, returned: total, pageHash: contentHash(stats) });
+    } else {
+      await recordRead(res, { view: 'charts', query: { since: sinceText, until: untilText }, returned: 0, pageHash: contentHash(null) });
+    }
+    res.status(errors.length ? 400 : 200).send(deps.render('console/charts.njk', {
+      ...pageContext(req, res, { pageTitle: 'Charts of sharing decisions' }),
+      errors,
+      errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])),
+      form: { since: sinceText, until: untilText },
+      ...view,
+    }));
+  });
+
+  return router;
+}
+
+// ─── Aggregates for the charts (read-only SQL on the ledger the app role may SELECT) ────────────────────────
+
+interface DecisionStats {
+  readonly byDay: Array<{ day: string; outcome: string; n: number }>;
+  readonly withheld: Array<{ code: string; rule: string | null; n: number }>;
+}
+
+async function decisionStats(pool: Pool, since: Date, until: Date): Promise<DecisionStats> {
+  const range = [since.toISOString(), until.toISOString()];
+  const byDay = await pool.query<{ day: string; outcome: string; n: number }>(
+    `SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, outcome, count(*)::int AS n
+       FROM audit_ledger
+      WHERE kind = 'decision' AND recorded_at >= $1::timestamptz AND recorded_at <= $2::timestamptz
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    range,
+  );
+  const withheld = await pool.query<{ code: string; rule: string | null; n: number }>(
+    `SELECT w->>'code' AS code, w->>'rule' AS rule, count(*)::int AS n
+       FROM audit_ledger,
+            jsonb_array_elements(CASE WHEN jsonb_typeof(payload->'withheldFields') = 'array' THEN payload->'withheldFields' ELSE '[]'::jsonb END) AS w
+      WHERE kind = 'decision' AND recorded_at >= $1::timestamptz AND recorded_at <= $2::timestamptz
+      GROUP BY 1, 2 ORDER BY n DESC, code, rule LIMIT 20`,
+    range,
+  );
+  return { byDay: byDay.rows, withheld: withheld.rows };
+}
+
+// ─── CSV ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+const CSV_HEADER = [
+  'seq', 'entry_id', 'recorded_at', 'kind', 'outcome', 'agency_id', 'agency_type', 'role', 'practitioner', 'client_id',
+  'purpose', 'rules', 'to_agency_type', 'to_role', 'subject_role', 'subject_pseudonym', 'fields_requested',
+  'permitted_fields', 'withheld_fields', 'refer_to', 'policy_version', 'request_id', 'prev_hash', 'entry_hash',
+] as const;
+
+function csvRowOf(e: LedgerEntryView): Array<string | number | null> {
+  const p = payloadOf(e);
+  const to = typeof p.to === 'object' && p.to !== null ? (p.to as Record<string, unknown>) : {};
+  const withheld = Array.isArray(p.withheldFields)
+    ? p.withheldFields.map((w) => {
+        const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
+        return [str(r.field), str(r.code), str(r.rule)].filter(Boolean).join(':');
+      }).join(';')
+    : '';
+  return [
+    e.seq, e.entryId, e.recordedAt, e.kind, e.outcome, e.actor?.agencyId ?? null, e.actor?.agencyType ?? null,
+    e.actor?.role ?? null, e.actor?.practitioner ?? null, e.actor?.clientId ?? null, e.purpose, e.rules.join(';'),
+    str(to.agencyType) ?? null, str(to.role) ?? null, str(p.subjectRole) ?? null, str(p.subjectRef) ?? null,
+    strings(p.fieldsRequested).join(';'), strings(p.permittedFields).join(';'), withheld, str(p.referTo) ?? null,
+    str(p.policyVersion) ?? null, e.requestId, e.prevHash, e.entryHash,
+  ];
+}
+
+// ─── One entry, in words ────────────────────────────────────────────────────────────────────────────────────
+
+type Row = { key: { text: string }; value: { text?: string; html?: string } };
+
+function entrySections(e: LedgerEntryView, agencyName: (id: string | null | undefined) => string, ruleTitle: (id: string) => string): Array<{ title: string; rows: Row[] }> {
+  const row = (key: string, text: string | number | null | undefined): Row => ({ key: { text: key }, value: { text: text === null || text === undefined || text === '' ? '—' : String(text) } });
+  const list = (key: string, items: readonly string[]): Row => ({ key: { text: key }, value: items.length ? { html: `<ul class="govuk-list">${items.map((i) => `<li>${escapeXml(i)}</li>`).join('')}</ul>` } : { text: 'None' } });
+  const mono = (key: string, text: string): Row => ({ key: { text: key }, value: { html: `<span class="app-hash">${escapeXml(text)}</span>` } });
+  const p = payloadOf(e);
+  const sections: Array<{ title: string; rows: Row[] }> = [
+    {
+      title: 'What happened',
+      rows: [
+        row('What', labelOf(KIND_LABELS, e.kind)),
+        row('Outcome', labelOf(OUTCOME_LABELS, e.outcome)),
+        row('Recorded at', e.recordedAt),
+        row('Purpose', labelOf(PURPOSE_LABELS, e.purpose)),
+        list('Rules', e.rules.map((r) => `${ruleTitle(r)} (${r})`)),
+      ],
+    },
+    {
+      title: 'Who',
+      rows: e.actor
+        ? [
+            row('Agency', `${agencyName(e.actor.agencyId)} (${e.actor.agencyId ?? '—'})`),
+            row('Agency type', labelOf(AGENCY_TYPE_LABELS, e.actor.agencyType)),
+            row('Role', labelOf(ROLE_LABELS, e.actor.role)),
+            row('Practitioner (identifier at their agency)', e.actor.practitioner),
+            row('Client', e.actor.clientId),
+            row('Signed in at', e.actor.issuer),
+          ]
+        : [row('Who', 'Not identified (the request was refused before sign-in was checked)')],
+    },
+  ];
+  if (e.kind === 'decision') {
+    const to = typeof p.to === 'object' && p.to !== null ? (p.to as Record<string, unknown>) : {};
+    const facts = typeof p.facts === 'object' && p.facts !== null && !Array.isArray(p.facts) ? (p.facts as Record<string, unknown>) : {};
+    const withheld = Array.isArray(p.withheldFields) ? p.withheldFields : [];
+    const fieldLabel = (f: string): string => (isField(f) ? `${FIELD_LABELS[f]} (${f})` : f);
+    sections.push({
+      title: 'What was asked and decided',
+      rows: [
+        row('Shared with', `${labelOf(ROLE_LABELS, str(to.role))}, ${labelOf(AGENCY_TYPE_LABELS, str(to.agencyType))}`),
+        row('About', labelOf(SUBJECT_ROLE_LABELS, str(p.subjectRole))),
+        row('Subject pseudonym', str(p.subjectRef) ?? 'No case reference given'),
+        list('Information asked for', strings(p.fieldsRequested).map(fieldLabel)),
+        list('May be shared', strings(p.permittedFields).map(fieldLabel)),
+        list('Withheld', withheld.map((w) => {
+          const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
+          const code = str(r.code) ?? '';
+          const rule = str(r.rule);
+          return `${fieldLabel(str(r.field) ?? '')}: ${labelOf(WITHHELD_CODE_LABELS, code)}${rule ? ` — ${ruleTitle(rule)} (${rule})` : ''}`;
+        })),
+        list('Facts given', Object.entries(facts).filter(([k]) => isFactName(k)).map(([k, v]) => {
+          const name = k as keyof typeof FACT_LABELS;
+          return `${FACT_LABELS[name]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(name, v) : String(v)}`;
+        })),
+        row('Refer to', labelOf(ROLE_LABELS, str(p.referTo))),
+        row('Policy version', str(p.policyVersion)),
+        mono('Hash of the answer given', str(p.answerHash) ?? '—'),
+      ],
+    });
+  } else {
+    sections.push({ title: 'Details recorded', rows: [{ key: { text: 'Payload' }, value: { html: `<pre class="app-hash govuk-body-s">${escapeXml(JSON.stringify(e.payload, null, 2))}</pre>` } }] });
+  }
+  sections.push({
+    title: 'Position in the chain',
+    rows: [
+      row('Sequence number', e.seq),
+      mono('Reference', e.entryId),
+      mono('Request id', e.requestId),
+      mono('Hash of the previous entry', e.prevHash),
+      mono('Hash of this entry', e.entryHash),
+    ],
+  });
+  return sections;
+}
