@@ -23,6 +23,8 @@ export interface GatewayConfig {
   readonly pseudonymKey: string;
   /** The practitioners' pages: where agencies' identity providers send them back, and the session cookie key. */
   readonly web: { readonly redirectUri: string; readonly sessionSecret: string };
+  /** Signed ledger checkpoints: where they are exported (and mirrored), and how often the ledger is sealed (0 = only on demand). */
+  readonly checkpoints: { readonly exportDir: string; readonly mirrorDir?: string; readonly intervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -60,6 +62,12 @@ function secret(env: NodeJS.ProcessEnv, name: string, dataDir: string, fileName:
   return readFileSync(file, 'utf8').trim();
 }
 
+function checkpointInterval(env: NodeJS.ProcessEnv): number {
+  const ms = integer(env, 'CHECKPOINT_INTERVAL_MS', 300_000, 0, 86_400_000);
+  if (ms !== 0 && ms < 1000) throw new ConfigError('CHECKPOINT_INTERVAL_MS must be 0 (seal only on demand) or at least 1000');
+  return ms;
+}
+
 export const DEV_AGENCIES_FILE = 'config/agencies.dev.json';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -85,6 +93,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     logLevel: env.LOG_LEVEL ?? 'info',
     pseudonymKey: secret(env, 'AUDIT_PSEUDONYM_KEY', dataDir, 'audit-pseudonym-key'),
+    checkpoints: {
+      exportDir: path.resolve(env.CHECKPOINT_EXPORT_DIR ?? path.join(dataDir, 'checkpoints')),
+      ...(env.CHECKPOINT_MIRROR_DIR ? { mirrorDir: path.resolve(env.CHECKPOINT_MIRROR_DIR) } : {}),
+      intervalMs: checkpointInterval(env),
+    },
     web: {
       redirectUri: env.WEB_REDIRECT_URI ?? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? '8080'}/auth/callback`,
       sessionSecret: secret(env, 'WEB_SESSION_SECRET', dataDir, 'web-session-secret'),

@@ -24,6 +24,7 @@ import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
+import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -120,6 +121,14 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
     const ledger = new PgAuditLedger(pool);
     closers.push(() => ledger.close());
     const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
+    const keys = await loadGatewayKeys(config.dataDir, env);
+    // Signed checkpoints: exported to a directory and its mirror; one process seals (SAFEGUARD_SEALER=off in the others).
+    const sinks = directorySinks({ exportDir: config.checkpoints.exportDir, mirrorDir: config.checkpoints.mirrorDir });
+    const cache = new SubtreeCache();
+    const checkpointer = config.checkpoints.intervalMs > 0 && env.SAFEGUARD_SEALER !== 'off'
+      ? startCheckpointer({ pool, keys, intervalMs: config.checkpoints.intervalMs, sinks, logger, cache })
+      : undefined;
+    if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
     const web = webRouter({
       engine, ledger, pool, verifier, pseudonymise, logger,
@@ -133,8 +142,8 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
       session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:') },
     });
     const app = createApp({
-      engine, ledger, verifier, pool, logger, pseudonymise, web,
-      keys: await loadGatewayKeys(config.dataDir, env),
+      engine, ledger, verifier, pool, logger, pseudonymise, web, keys,
+      checkpoints: { sinks, cache, ...(checkpointer ? { checkpointer } : {}) },
       limits: config.limits,
     });
     const server = await new Promise<Server>((resolve, reject) => {

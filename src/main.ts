@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   // Several serving processes sharing the port; the primary keeps the database and the identity provider.
   const started: Array<Promise<void>> = [];
   for (let i = 0; i < workers; i++) {
-    const worker = cluster.fork({ [PREPARED_ENV]: JSON.stringify(prepared.environment) });
+    // Only the first worker seals the ledger periodically; every worker can seal on demand.
+    const worker = cluster.fork({ [PREPARED_ENV]: JSON.stringify(prepared.environment), ...(i > 0 ? { SAFEGUARD_SEALER: 'off' } : {}) });
     started.push(new Promise((resolve, reject) => {
       worker.once('listening', () => resolve());
       worker.once('exit', (code) => reject(new Error(`worker ${worker.process.pid} exited with code ${code} during start-up`)));

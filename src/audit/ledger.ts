@@ -34,7 +34,7 @@ export interface JsonObject {
 }
 
 /** What an entry records. Add new kinds here (the column is free text; no migration needed). */
-export type AuditKind = 'decision' | 'request_refused' | 'audit_read' | 'audit_verify' | 'disclosure' | 'contribution';
+export type AuditKind = 'decision' | 'request_refused' | 'audit_read' | 'audit_verify' | 'disclosure' | 'contribution' | 'ledger_checkpoint';
 
 /** Who acted: from the verified token, never from a request body. */
 export interface AuditActor {

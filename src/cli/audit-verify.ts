@@ -4,6 +4,10 @@
  *   exit 0  intact          exit 1  not intact (the first bad entry and what is wrong are printed)
  *   exit 2  could not verify (no database, no ledger, bad option)
  *
+ * Then checks every signed checkpoint (signature against the gateway's ledger key from DATA_DIR or GATEWAY_LEDGER_KEY,
+ * root against the entries now in the database, consistency, and the exported copies in CHECKPOINT_EXPORT_DIR,
+ * default DATA_DIR/checkpoints) so that a database rolled back or rewritten is found even where the chain is whole.
+ *
  * Uses DATABASE_URL, or the embedded database under DATA_DIR (default ./data) — see src/db/resolve.ts. It connects
  * with the URL it is given and only reads, inside a READ ONLY transaction.
  */
@@ -12,6 +16,10 @@ import { SingleBar } from 'cli-progress';
 import { Pool } from 'pg';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve';
 import { verifyLedger, type VerifyReport } from '../audit/verify';
+import { DirectoryCheckpointSink, verifyCheckpoints } from '../audit/checkpoints';
+import { describeVerifyReport } from './checkpoint';
+import { loadGatewayKeys } from '../keys/gateway-keys';
+import path from 'node:path';
 
 /** Below this many entries the check is quick and a progress bar would only flicker. */
 const PROGRESS_THRESHOLD = 20_000;
@@ -84,8 +92,12 @@ async function run(opts: Options): Promise<number> {
     });
     bar?.stop();
     bar = undefined;
-    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report));
-    return report.ok ? 0 : 1;
+    const dataDir = path.resolve(process.env.DATA_DIR ?? 'data');
+    const keys = await loadGatewayKeys(dataDir, process.env);
+    const exportDir = path.resolve(process.env.CHECKPOINT_EXPORT_DIR ?? path.join(dataDir, 'checkpoints'));
+    const checkpoints = await verifyCheckpoints(pool, keys.jwks(), { exported: new DirectoryCheckpointSink(exportDir) });
+    process.stdout.write(opts.json ? `${JSON.stringify({ chain: report, checkpoints }, null, 2)}\n` : describe(report) + describeVerifyReport(checkpoints));
+    return report.ok && checkpoints.ok ? 0 : 1;
   } catch (e) {
     bar?.stop();
     const message = e instanceof Error ? e.message : String(e);

@@ -27,6 +27,8 @@ import { actorOf } from './context';
 import { decisionsRouter } from './routes/decisions';
 import { recordsRouter } from './routes/records';
 import { auditRouter } from './routes/audit';
+import { ledgerProofsRouter } from './routes/ledger-proofs';
+import { SubtreeCache, type CheckpointSink, type Checkpointer } from '../audit/checkpoints';
 import { healthRouter } from './routes/health';
 import { openApiDocument } from './openapi';
 import { metricsRouter, countRequest } from './metrics';
@@ -41,6 +43,8 @@ export interface AppDeps {
   readonly keys: GatewayKeys;
   /** The practitioners' and auditors' pages (src/web), when served. */
   readonly web?: Router;
+  /** Signed ledger checkpoints: where they are exported, the shared subtree cache, the periodic sealer if this process runs it (absent: no export, on-demand sealing only). */
+  readonly checkpoints?: { readonly sinks: readonly CheckpointSink[]; readonly cache: SubtreeCache; readonly checkpointer?: Checkpointer };
   readonly limits: {
     readonly bodyBytes: number;
     /** Requests per agency per minute. */
@@ -117,7 +121,10 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
   v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
-  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool }));
+  // Before the auditor-only audit router: an agency may fetch the receipt of its own entries.
+  const checkpoints = deps.checkpoints ?? { sinks: [], cache: new SubtreeCache() };
+  v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));
+  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, exported: checkpoints.sinks[0] }));
   app.use('/v1', v1);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

@@ -420,7 +420,7 @@ describe('audit-verify CLI', () => {
   });
 
   const verify = (args: string[]) =>
-    run(process.execPath, [cli, ...args], { env: { ...process.env, DATABASE_URL: db.ownerUrl, NODE_PATH: path.join(ROOT, 'node_modules') } }).then(
+    run(process.execPath, [cli, ...args], { env: { ...process.env, DATABASE_URL: db.ownerUrl, DATA_DIR: buildDir, NODE_PATH: path.join(ROOT, 'node_modules') } }).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
     );
@@ -432,7 +432,9 @@ describe('audit-verify CLI', () => {
     expect(text.stdout).toMatch(/Entries checked: 20/);
     const json = await verify(['--json', '--batch-size', '3']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual(expect.objectContaining({ ok: true, entriesChecked: 20, lastSeq: 20 }));
+    const parsed = JSON.parse(json.stdout) as { chain: unknown; checkpoints: { ok: boolean; checkpointsChecked: number } };
+    expect(parsed.chain).toEqual(expect.objectContaining({ ok: true, entriesChecked: 20, lastSeq: 20 }));
+    expect(parsed.checkpoints).toEqual(expect.objectContaining({ ok: true, checkpointsChecked: 0 }));
   });
 
   it('exits 1 and names the first bad entry when the chain is broken, 2 on a bad option', async () => {

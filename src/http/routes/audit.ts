@@ -9,6 +9,8 @@ import type { AuditLedger } from '../../audit/ledger';
 import { contentHash } from '../../audit/ledger';
 import { getEntry, queryLedger, type LedgerFilters } from '../../audit/query';
 import { verifyLedger } from '../../audit/verify';
+import { verifyCheckpoints, type CheckpointSink } from '../../audit/checkpoints';
+import type { GatewayKeys } from '../../keys/gateway-keys';
 import { principalOf, requireRole } from '../../auth/middleware';
 import { actorOf, requestIdOf } from '../context';
 import { queryValidator } from '../validation';
@@ -21,7 +23,7 @@ interface AuditQuery {
 const validateAuditQuery = queryValidator<AuditQuery>(auditQuerySchema, 'audit query');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function auditRouter(deps: { ledger: AuditLedger; pool: Pool }): Router {
+export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: GatewayKeys; exported?: CheckpointSink | undefined }): Router {
   const router = Router();
   router.use('/audit', requireRole('auditor'));
 
@@ -66,13 +68,15 @@ export function auditRouter(deps: { ledger: AuditLedger; pool: Pool }): Router {
   });
 
   router.get('/audit/verify', async (_req, res) => {
-    const report = await verifyLedger(deps.pool);
+    const chain = await verifyLedger(deps.pool);
+    const checkpoints = await verifyCheckpoints(deps.pool, deps.keys.jwks(), deps.exported ? { exported: deps.exported } : {});
+    const report = { ...chain, ok: chain.ok && checkpoints.ok, trustedUpTo: Math.min(chain.trustedUpTo, checkpoints.trustedUpTo), checkpoints };
     const entry = await deps.ledger.append({
       kind: 'audit_verify',
       outcome: report.ok ? 'intact' : 'broken',
       requestId: requestIdOf(res),
       actor: actorOf(principalOf(res)),
-      payload: { entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null },
+      payload: { entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null, trustedUpTo: report.trustedUpTo, checkpointsChecked: checkpoints.checkpointsChecked },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
     res.json(report);
