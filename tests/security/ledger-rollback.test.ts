@@ -53,6 +53,8 @@ interface Sealed {
 async function sealedLedger(sizes: number[]): Promise<Sealed> {
   const db = await createTestDatabase();
   const pool = new Pool({ connectionString: db.appUrl, max: 3 });
+  // As in the gateway (src/gateway.ts): an idle client the server ends (e.g. DROP DATABASE ... FORCE at teardown) must not crash the run.
+  pool.on('error', () => undefined);
   const ledger = new PgAuditLedger(pool);
   const keys = await loadGatewayKeys(tmp('sg-keys-'), {});
   const exported = new DirectoryCheckpointSink(tmp('sg-export-'));
