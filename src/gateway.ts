@@ -118,7 +118,12 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
     const pool = new Pool({ connectionString: prepared.appDatabaseUrl, max: 10, application_name: 'safeguard-gateway' });
     pool.on('error', (e) => logger.error({ err: e }, 'database pool error'));
     closers.push(() => pool.end());
-    const ledger = new PgAuditLedger(pool);
+    // The ledger has a pool of its own: a contribution holds a connection from `pool` in its transaction while it
+    // waits for its ledger entry, so sharing one pool could exhaust it under load. One flush runs at a time.
+    const ledgerPool = new Pool({ connectionString: prepared.appDatabaseUrl, max: 2, application_name: 'safeguard-gateway-ledger' });
+    ledgerPool.on('error', (e) => logger.error({ err: e }, 'ledger pool error'));
+    closers.push(() => ledgerPool.end());
+    const ledger = new PgAuditLedger(ledgerPool);
     closers.push(() => ledger.close());
     const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
     const keys = await loadGatewayKeys(config.dataDir, env);
