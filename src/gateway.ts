@@ -25,6 +25,8 @@ import { createApp } from './http/app';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
 import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
+import { loadNotificationConfig } from './notifications/config';
+import { startDispatcher } from './notifications/dispatcher';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -135,6 +137,18 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
       : undefined;
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
+    // Notifications: the outbox dispatcher delivers signed webhooks (each attempt recorded in the ledger first).
+    const notify = loadNotificationConfig(env);
+    const dispatcher = startDispatcher({
+      pool, ledger, engine, keys, logger, pseudonymise,
+      intervalMs: notify.intervalMs,
+      allowInsecureWebhooks: notify.allowInsecureWebhooks,
+      maxAttempts: notify.maxAttempts,
+      backoffBaseMs: notify.backoffBaseMs,
+      backoffMaxMs: notify.backoffMaxMs,
+      timeoutMs: notify.timeoutMs,
+    });
+    closers.push(() => dispatcher.stop());
     const web = webRouter({
       engine, ledger, pool, verifier, pseudonymise, logger,
       agencies: prepared.agencies,
@@ -148,6 +162,8 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
     });
     const app = createApp({
       engine, ledger, verifier, pool, logger, pseudonymise, web, keys,
+      webhooks: { allowInsecure: notify.allowInsecureWebhooks },
+      notifications: { schoolCalendar: notify.schoolCalendar },
       checkpoints: { sinks, cache, ...(checkpointer ? { checkpointer } : {}) },
       limits: config.limits,
     });

@@ -34,7 +34,9 @@ export interface JsonObject {
 }
 
 /** What an entry records. Add new kinds here (the column is free text; no migration needed). */
-export type AuditKind = 'decision' | 'request_refused' | 'audit_read' | 'audit_verify' | 'disclosure' | 'contribution' | 'ledger_checkpoint';
+export type AuditKind = 'decision' | 'request_refused' | 'audit_read' | 'audit_verify' | 'disclosure' | 'contribution' | 'ledger_checkpoint'
+  // src/notifications/: a message's disclosure (committed before it is POSTed), each delivery attempt's result, webhook changes.
+  | 'notification' | 'alert' | 'notification_attempt' | 'webhook';
 
 /** Who acted: from the verified token, never from a request body. */
 export interface AuditActor {

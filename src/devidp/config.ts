@@ -10,7 +10,7 @@ import type { Agency } from '../auth/registry';
 
 export const DEFAULT_DEVIDP_CONFIG_FILE = 'config/devidp.json';
 /** The scopes of the gateway API (the resource server every dev token is for). */
-export const GATEWAY_SCOPES = ['decisions', 'records:read', 'records:write', 'audit:read'] as const;
+export const GATEWAY_SCOPES = ['decisions', 'records:read', 'records:write', 'audit:read', 'webhooks'] as const;
 
 export interface DevClientConfig {
   readonly clientId: string;

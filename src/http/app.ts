@@ -26,6 +26,8 @@ import { sendProblem } from './problem';
 import { actorOf } from './context';
 import { decisionsRouter } from './routes/decisions';
 import { recordsRouter } from './routes/records';
+import { notificationsRouter } from './routes/notifications';
+import type { OutboxSettings } from '../notifications/outbox';
 import { auditRouter } from './routes/audit';
 import { ledgerProofsRouter } from './routes/ledger-proofs';
 import { SubtreeCache, type CheckpointSink, type Checkpointer } from '../audit/checkpoints';
@@ -43,6 +45,10 @@ export interface AppDeps {
   readonly keys: GatewayKeys;
   /** The practitioners' and auditors' pages (src/web), when served. */
   readonly web?: Router;
+  /** Webhook registration: plain-http loopback URLs allowed (development only). */
+  readonly webhooks?: { readonly allowInsecure: boolean };
+  /** Outbox settings (the school calendar for Operation Encompass deadlines). */
+  readonly notifications?: OutboxSettings;
   /** Signed ledger checkpoints: where they are exported, the shared subtree cache, the periodic sealer if this process runs it (absent: no export, on-demand sealing only). */
   readonly checkpoints?: { readonly sinks: readonly CheckpointSink[]; readonly cache: SubtreeCache; readonly checkpointer?: Checkpointer };
   readonly limits: {
@@ -120,7 +126,8 @@ export function createApp(deps: AppDeps): express.Express {
   );
   v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
-  v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
+  v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, ...(deps.notifications ? { notifications: deps.notifications } : {}) }));
+  v1.use(notificationsRouter({ pool: deps.pool, ledger: deps.ledger, allowInsecureWebhooks: deps.webhooks?.allowInsecure ?? false }));
   // Before the auditor-only audit router: an agency may fetch the receipt of its own entries.
   const checkpoints = deps.checkpoints ?? { sinks: [], cache: new SubtreeCache() };
   v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));

@@ -5,6 +5,7 @@
 import { auditQuerySchema, decisionRequestSchema, decisionResponseSchema } from './schemas';
 import { ERROR_STATUS } from '../errors';
 import { recordsOpenApi } from './routes/records';
+import { notificationsOpenApi } from './routes/notifications';
 
 const problem = {
   type: 'object',
@@ -31,7 +32,7 @@ const problem = {
 function problems(...statuses: number[]): Record<string, unknown> {
   const descriptions: Record<number, string> = {
     400: 'Invalid request or unknown vocabulary word', 401: 'Missing or invalid access token', 403: 'Not allowed',
-    404: 'Not found', 413: 'Body too large', 429: 'Rate limited (Retry-After)', 503: 'Audit ledger unavailable: nothing disclosed',
+    404: 'Not found', 409: 'Conflict', 413: 'Body too large', 429: 'Rate limited (Retry-After)', 503: 'Audit ledger unavailable: nothing disclosed',
   };
   return Object.fromEntries(
     statuses.map((s) => [String(s), { description: descriptions[s] ?? 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),
@@ -47,6 +48,7 @@ const queryParameters = Object.entries(auditQuerySchema.properties).map(([name, 
 
 export function openApiDocument(): Record<string, unknown> {
   const records = recordsOpenApi();
+  const notifications = notificationsOpenApi();
   return {
     openapi: '3.1.0',
     info: {
@@ -66,10 +68,12 @@ export function openApiDocument(): Record<string, unknown> {
         DecisionRequest: withoutId(decisionRequestSchema),
         Decision: decisionResponseSchema,
         ...records.schemas,
+        ...notifications.schemas,
       },
     },
     paths: {
       ...records.paths,
+      ...notifications.paths,
       '/v1/decisions': {
         post: {
           summary: 'May this information be shared? (decided by policy, recorded in the ledger before answering)',
@@ -96,6 +100,30 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'One ledger entry (auditor role)',
           parameters: [{ name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
           responses: { '200': { description: 'The entry' }, ...problems(401, 403, 404, 429, 503) },
+        },
+      },
+      '/v1/audit/entries/{entryId}/proof': {
+        get: {
+          summary: 'A receipt for one entry: its hash and, once sealed, the signed checkpoint (JWS) and the Merkle inclusion proof (auditor, or the agency that made the entry)',
+          parameters: [
+            { name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+            { name: 'treeSize', in: 'query', required: false, schema: { type: 'integer', minimum: 1 }, description: 'Prove against the checkpoint of this size (default: the latest covering the entry)' },
+          ],
+          responses: { '200': { description: 'The receipt (`sealed: false` until a checkpoint covers the entry)' }, ...problems(400, 401, 404, 429, 503) },
+        },
+      },
+      '/v1/audit/checkpoints': {
+        get: {
+          summary: 'Signed ledger checkpoints, newest first (auditor role)',
+          parameters: [
+            { name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200 } },
+          ],
+          responses: { '200': { description: 'A page of checkpoints' }, ...problems(400, 401, 403, 429) },
+        },
+        post: {
+          summary: 'Seal the ledger now (auditor role): a new signed checkpoint, exported; refused if the database no longer matches the last checkpoint',
+          responses: { '201': { description: 'Sealed' }, '200': { description: 'Nothing new to seal' }, ...problems(401, 403, 409, 429, 503) },
         },
       },
       '/v1/audit/verify': {

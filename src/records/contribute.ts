@@ -24,10 +24,13 @@ import { IDENTIFIERS, type Classification, type Identifier, type PersonField, ty
 import type { Answer } from './idempotency';
 import { agencyKnowsPerson, findRecord, isUniqueViolation, recordOf, RECORD_COLUMNS } from './store';
 import type { FieldValues } from './validation';
+import { onHouseholdMemberWritten, onRecordWritten, type OutboxSettings } from '../notifications/outbox';
 
 export interface ContributionDeps {
   readonly ledger: AuditLedger;
   readonly pseudonymise: Pseudonymiser;
+  /** Settings of the transactional outbox hooks (src/notifications/outbox.ts); default: the default school calendar. */
+  readonly notifications?: OutboxSettings;
 }
 
 export interface ContributionContext {
@@ -188,6 +191,7 @@ export async function addHouseholdMember(deps: ContributionDeps, ctx: Contributi
     'INSERT INTO household_members (id, household_id, person_id, subject_role, from_date, to_date, recorded_by_agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
     [id, householdId, input.personId, input.subjectRole, input.from, input.to ?? null, agencyId],
   );
+  await onHouseholdMemberWritten(client, householdId); // transactional outbox: perpetrator-move alerts
   await record(deps, ctx, 'created', {
     action: 'add_household_member',
     householdId,
@@ -257,6 +261,7 @@ export async function createRecord(
     [randomUUID(), input.kind, input.subjectPersonId, input.subjectRole, agencyId, input.classification, input.occurredAt, JSON.stringify(input.fields), JSON.stringify(input.facts)],
   );
   const created = recordOf(rows[0] as Parameters<typeof recordOf>[0]);
+  await onRecordWritten(client, created, deps.notifications); // transactional outbox: Operation Encompass
   await record(deps, ctx, 'created', contributionPayload(deps, created, 'create_record'));
   return recordAnswer(created, 201);
 }
@@ -293,6 +298,7 @@ export async function updateRecord(
   );
   if (!rows[0]) throw new GatewayError('conflict', 'The record changed while your update was being applied. Read it again and re-apply your change.');
   const updated = recordOf(rows[0] as Parameters<typeof recordOf>[0]);
+  await onRecordWritten(client, updated, deps.notifications); // transactional outbox: Operation Encompass
   await record(deps, ctx, 'updated', contributionPayload(deps, updated, 'update_record'));
   return recordAnswer(updated, 200);
 }

@@ -14,6 +14,7 @@
  *   GET /v1/subjects/{personId}/records
  *   GET /v1/subjects/{personId}/chronology   time-ordered, with cumulative risk signals
  */
+import type { OutboxSettings } from '../../notifications/outbox';
 import { Router, type Request, type Response } from 'express';
 import type { Pool, PoolClient } from 'pg';
 import { GatewayError, type InputProblem } from '../../errors';
@@ -39,6 +40,8 @@ export interface RecordsRouterDeps {
   readonly pseudonymise: Pseudonymiser;
   /** The clock (tests may fix it). */
   readonly now?: () => Date;
+  /** Outbox settings (school calendar) for the notifications a contribution queues in its own transaction. */
+  readonly notifications?: OutboxSettings;
 }
 
 interface PersonBody { identifiers?: Partial<Record<Identifier, string>>; localId?: string; fields?: Record<string, unknown> }
@@ -83,7 +86,7 @@ export function recordsRouter(deps: RecordsRouterDeps): Router {
   const router = Router();
   const write = requireScope('records:write');
   const read = requireScope('records:read');
-  const contributionDeps = { ledger: deps.ledger, pseudonymise: deps.pseudonymise };
+  const contributionDeps = { ledger: deps.ledger, pseudonymise: deps.pseudonymise, ...(deps.notifications ? { notifications: deps.notifications } : {}) };
 
   /** Idempotency-Key first (400 without one), then the body, then the work in one transaction with the key. */
   async function contribute(req: Request, res: Response, work: (client: PoolClient, ctx: { principal: ReturnType<typeof principalOf>; requestId: string }) => Promise<Answer>): Promise<void> {
