@@ -61,6 +61,27 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+const MAX_JSON_DEPTH = 16;
+
+/** Iterative (no recursion, so no stack overflow on hostile input). */
+function tooDeep(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** PostgreSQL unreachable or restarting (connection refused, connection exceptions 08xxx, admin shutdown 57P0x). */
+function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as { message?: unknown }).message));
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || code.startsWith('08') || code.startsWith('57P');
+}
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -125,6 +146,10 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  v1.use((req, _res, next) => {
+    // No request of this API nests deeper than a few levels: refuse deep JSON before any recursive code sees it.
+    next(tooDeep(req.body, MAX_JSON_DEPTH) ? new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`) : undefined);
+  });
   v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
   v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, ...(deps.notifications ? { notifications: deps.notifications } : {}) }));
   v1.use(notificationsRouter({ pool: deps.pool, ledger: deps.ledger, allowInsecureWebhooks: deps.webhooks?.allowInsecure ?? false }));
@@ -168,6 +193,10 @@ function toGatewayError(err: unknown, logger: Logger): GatewayError {
     case 'request.aborted':
     case 'request.size.invalid':
       return new GatewayError('bad_request', 'The request body could not be read.');
+  }
+  if (isDatabaseUnavailable(err)) {
+    logger.error({ err }, 'database unavailable');
+    return new GatewayError('not_ready', 'The gateway cannot reach its database just now, so nothing was disclosed. Try again shortly.', { retryAfterSeconds: 5 });
   }
   logger.error({ err }, 'unexpected error');
   return new GatewayError('internal', 'The gateway could not complete this request. It has been logged; nothing was disclosed.');
