@@ -35,7 +35,7 @@ import type { Logger } from 'pino';
 import type { GatewayKeys, SigningKey } from '../keys/gateway-keys';
 import { err, ok, type Result } from '../errors';
 import { entryHash, GENESIS_HASH } from './ledger';
-import { LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
+import { inSnapshot, LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
 import {
   assembleProof,
   consistencyRanges,
@@ -818,20 +818,7 @@ export async function verifyCheckpoints(pool: Pool, jwks: JSONWebKeySet, options
   if (!Number.isInteger(maxProblems) || maxProblems < 0) throw new RangeError('maxProblems must be a non-negative integer');
   const exportedSizes = options.exported ? await options.exported.sizes() : [];
 
-  const client = await pool.connect();
-  let failed = false;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const report = await new CheckpointVerifier(client, jwks, options.exported, exportedSizes, batchSize, maxProblems).run();
-    await client.query('COMMIT');
-    return report;
-  } catch (e) {
-    failed = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release(failed ? true : undefined);
-  }
+  return inSnapshot(pool, (client) => new CheckpointVerifier(client, jwks, options.exported, exportedSizes, batchSize, maxProblems).run());
 }
 
 class CheckpointVerifier {

@@ -29,7 +29,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { entryHash, GENESIS_HASH, type LedgerHashInput } from './ledger';
-import { LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
+import { inSnapshot, LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
 
 export type LedgerProblemKind = 'altered' | 'missing' | 'reordered' | 'inserted' | 'broken_link';
 
@@ -72,10 +72,7 @@ export async function verifyLedger(pool: Pool, options: VerifyOptions = {}): Pro
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
   if (!Number.isInteger(maxProblems) || maxProblems < 0) throw new RangeError('maxProblems must be a non-negative integer');
 
-  const client = await pool.connect();
-  let failed = false;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return inSnapshot(pool, async (client) => {
     const verifier = new ChainVerifier(client, maxProblems);
     const head = await client.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM audit_ledger');
     const total = head.rows[0]?.max ? Number(head.rows[0].max) : 0;
@@ -92,15 +89,8 @@ export async function verifyLedger(pool: Pool, options: VerifyOptions = {}): Pro
       if (!last || rows.length < batchSize) break;
       after = last.seq;
     }
-    await client.query('COMMIT');
     return verifier.report();
-  } catch (e) {
-    failed = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release(failed ? true : undefined);
-  }
+  });
 }
 
 class ChainVerifier {

@@ -6,7 +6,8 @@ import {
   AGENCY_TYPES, DECISIONS, FACT_SPECS, FIELDS, PURPOSES, ROLES, SUBJECT_ROLES, type FactSpec,
 } from '../vocabulary/vocabulary';
 
-function factSchema(spec: FactSpec): Record<string, unknown> {
+/** The JSON Schema of one fact's value (shared by the decision and the record schemas). */
+export function factSchema(spec: FactSpec): Record<string, unknown> {
   switch (spec.kind) {
     case 'boolean':
       return { type: 'boolean' };

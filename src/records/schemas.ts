@@ -5,8 +5,8 @@
  * `fields` and `facts` members are checked word by word in ./validation.ts first (so an unknown word is a 400 that
  * names it and lists the allowed words), then each value against the schema of its field here.
  */
-import { DASH_RISK_LEVELS, FACT_SPECS, type FactSpec, type Field } from '../vocabulary/vocabulary';
-import { purposeSchema, subjectRoleSchema } from '../http/schemas';
+import { DASH_RISK_LEVELS, FACT_SPECS, type Field } from '../vocabulary/vocabulary';
+import { factSchema, purposeSchema, subjectRoleSchema } from '../http/schemas';
 import { CHILD_INVOLVEMENT, CLASSIFICATIONS, DERIVED_FACTS, IDENTIFIERS, RECORD_KINDS } from './model';
 
 const text = (maxLength: number): Record<string, unknown> => ({ type: 'string', minLength: 1, maxLength });
@@ -57,17 +57,6 @@ export const FIELD_VALUE_SCHEMAS: { readonly [F in Field]: Record<string, unknow
   phone_number: { type: 'string', pattern: '^[+0-9 ()-]{6,20}$' },
   email: { type: 'string', format: 'email', maxLength: 254 },
 };
-
-function factSchema(spec: FactSpec): Record<string, unknown> {
-  switch (spec.kind) {
-    case 'boolean':
-      return { type: 'boolean' };
-    case 'number':
-      return { type: 'number', minimum: spec.minimum, maximum: 1e6 };
-    case 'enum':
-      return { type: 'string', enum: [...spec.values] };
-  }
-}
 
 /** Facts a contribution may state: every vocabulary fact except those the gateway derives itself. */
 export const contributedFactsSchema = {
