@@ -43,6 +43,12 @@ export interface TokenVerifierOptions {
   readonly discoveryRetrySeconds?: number;
   /** Timeout for discovery and JWKS requests (default 5 s). */
   readonly httpTimeoutSeconds?: number;
+  /**
+   * How long a successfully verified token is remembered (default 60 s; 0 turns the cache off), never beyond its `exp`.
+   * Signature checking is the largest single cost of a request. The trade-off: an issuer key withdrawn from its JWKS,
+   * or a token passing its maximum age, is still accepted for at most this long.
+   */
+  readonly cacheSeconds?: number;
 }
 
 export interface VerifyContext {
@@ -174,6 +180,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     maxTokenAgeSeconds = 86_400,
     discoveryRetrySeconds = 5,
     httpTimeoutSeconds = 5,
+    cacheSeconds = 60,
   } = options;
   if (!audience) throw new Error('createTokenVerifier: an audience is required');
   if (algorithms.some((a) => a === 'none' || a.startsWith('HS'))) throw new Error('createTokenVerifier: only asymmetric signature algorithms may be allowed');
@@ -379,5 +386,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     );
   }
 
-  return { verify, checkIssuers };
+  // Successful verifications only, keyed by the exact header AND the client certificate presented (so a
+  // certificate-bound token is never accepted from the cache on a connection without its certificate).
+  const MAX_CACHED = 10_000;
+  const cache = new Map<string, { readonly principal: Principal; readonly until: number }>();
+  async function cachedVerify(authorization: string | undefined, ctx: VerifyContext): Promise<Result<Principal, GatewayError>> {
+    if (cacheSeconds <= 0 || authorization === undefined || authorization.length > maxTokenBytes + 16) return verify(authorization, ctx);
+    const key = `${ctx.clientCertThumbprint ?? ''} ${authorization}`;
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.until > now) return { ok: true, value: hit.principal };
+    if (hit) cache.delete(key);
+    const result = await verify(authorization, ctx);
+    if (result.ok) {
+      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+      cache.set(key, { principal: result.value, until: Math.min(now + cacheSeconds * 1000, result.value.expiresAt.getTime()) });
+    }
+    return result;
+  }
+
+  return { verify: cachedVerify, checkIssuers };
 }

@@ -17,8 +17,8 @@ function describe(e: ErrorObject, data: unknown): InputProblem {
   const pointer = e.instancePath || '/';
   if (e.keyword === 'enum') {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
-    const word = valueAt(data, e.instancePath);
-    return { pointer, word: String(word), allowed, detail: `"${String(word)}" is not a word the gateway knows here. Allowed: ${allowed.join(', ')}` };
+    const word = shown(valueAt(data, e.instancePath));
+    return { pointer, word, allowed, detail: `"${word}" is not a word the gateway knows here. Allowed: ${allowed.join(', ')}` };
   }
   if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties') {
     const member = (e.params as { additionalProperty: string }).additionalProperty;
@@ -32,6 +32,13 @@ function describe(e: ErrorObject, data: unknown): InputProblem {
     return { pointer: `${e.instancePath}/${member}`, detail: `${member} is required` };
   }
   return { pointer, detail: `${pointer} ${e.message ?? 'is not valid'}` };
+}
+
+/** What the caller sent, as a short string: never a whole structure, never more than 100 characters. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 100);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? '(a list)' : '(an object)';
 }
 
 function valueAt(data: unknown, pointer: string): unknown {

@@ -94,6 +94,26 @@ describe('a valid token', () => {
   });
 });
 
+describe('the verified-token cache', () => {
+  it('remembers a token no longer than its expiry', async () => {
+    const token = bearer(await issuers.token({ agency: 'test-police', expiresIn: 2 }));
+    expect((await verifier.verify(token, {})).ok).toBe(true);
+    expect((await verifier.verify(token, {})).ok).toBe(true);
+    // Past exp + the 30 s clock tolerance is too long to wait: a fresh verifier with no tolerance shows the bound.
+    const strict = createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true, clockToleranceSeconds: 0 });
+    const short = bearer(await issuers.token({ agency: 'test-police', expiresIn: 1 }));
+    expect((await strict.verify(short, {})).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await strict.verify(short, {});
+    expect(again.ok).toBe(false);
+  });
+  it('never remembers a refusal: a token refused once is refused again, and a good one is still accepted', async () => {
+    const forged = `${(await issuers.token({ agency: 'test-police' })).slice(0, -4)}AAAA`;
+    expect((await verifier.verify(bearer(forged), {})).ok).toBe(false);
+    expect((await verifier.verify(bearer(forged), {})).ok).toBe(false);
+  });
+});
+
 describe('the Authorization header', () => {
   it('missing → 401 unauthenticated with a bare Bearer challenge (RFC 6750 §3.1)', async () => {
     const e = await refused(undefined, 401, 'unauthenticated');
@@ -325,6 +345,13 @@ describe('certificate-bound tokens (RFC 8705)', () => {
   it('with the right certificate → accepted', async () => {
     const result = await verifier.verify(bearer(await bound()), { clientCertThumbprint: thumbprint });
     expect(result.ok).toBe(true);
+  });
+  it('a certificate-bound token accepted once is not accepted from the cache without its certificate', async () => {
+    const token = bearer(await bound());
+    expect((await verifier.verify(token, { clientCertThumbprint: thumbprint })).ok).toBe(true);
+    await refused(token, 401, 'invalid_token', /bound to a client certificate/);
+    const other = createHash('sha256').update('another certificate').digest('base64url');
+    await refused(token, 401, 'invalid_token', /different client certificate/, { clientCertThumbprint: other });
   });
   it('a DPoP-bound token (cnf.jkt) presented as Bearer → 401', async () => {
     await refused(bearer(await issuers.token({ agency: 'test-police', claims: { cnf: { jkt: thumbprint } } })), 401, 'invalid_token', /does not support/);
