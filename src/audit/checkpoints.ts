@@ -35,7 +35,8 @@ import type { Logger } from 'pino';
 import type { GatewayKeys, SigningKey } from '../keys/gateway-keys';
 import { err, ok, type Result } from '../errors';
 import { entryHash, GENESIS_HASH } from './ledger';
-import { inSnapshot, LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
+import { LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
+import { inSnapshot } from '../db/snapshot';
 import {
   assembleProof,
   consistencyRanges,

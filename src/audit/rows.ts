@@ -2,7 +2,6 @@
  * How a stored ledger row is read back: one column list and one mapping, shared by the verifier and the queries,
  * so what is verified is exactly what is shown.
  */
-import type { Pool, PoolClient } from 'pg';
 import type { JsonValue, LedgerHashInput } from './ledger';
 
 /** node-pg returns bigint as a string; everything else as its natural JS type. */
@@ -58,23 +57,3 @@ export function toHashInput(row: LedgerRow): LedgerHashInput {
   };
 }
 
-/**
- * Runs `work` in one READ ONLY, REPEATABLE READ transaction: a consistent snapshot of the ledger however long the
- * reading takes, while appends go on. A client that failed is discarded, not returned to the pool.
- */
-export async function inSnapshot<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let failed = false;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (e) {
-    failed = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release(failed ? true : undefined);
-  }
-}

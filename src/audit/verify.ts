@@ -29,7 +29,8 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { entryHash, GENESIS_HASH, type LedgerHashInput } from './ledger';
-import { inSnapshot, LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
+import { LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
+import { inSnapshot } from '../db/snapshot';
 
 export type LedgerProblemKind = 'altered' | 'missing' | 'reordered' | 'inserted' | 'broken_link';
 

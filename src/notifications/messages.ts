@@ -16,6 +16,7 @@
  *   access_notice        to the agency that holds a disclosed record: who, purpose, which fields (names only). Its own
  *                        accountability information: rule `access-notice-to-data-owner`, no policy decision.
  */
+import { inSnapshot } from '../db/snapshot';
 import type { Pool, PoolClient } from 'pg';
 import type { JsonObject, JsonValue } from '../audit/ledger';
 import type { Pseudonymiser } from '../audit/pseudonym';
@@ -81,24 +82,6 @@ export interface BuiltMessage {
 
 type Db = Pool | PoolClient;
 
-/** Every read of one build sees one snapshot. */
-async function snapshot<T>(pool: Pool, work: (db: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const result = await work(client);
-    await client.query('COMMIT');
-    client.release();
-    return result;
-  } catch (error) {
-    let broken = false;
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    client.release(broken ? true : undefined);
-    throw error;
-  }
-}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
@@ -348,7 +331,7 @@ async function buildAccessNotice(deps: BuildDeps, db: PoolClient, m: OutboxMessa
 
 /** Builds the message of one outbox row from what is stored now. Never throws for a refusal (see `refusal`). */
 export async function buildMessage(deps: BuildDeps, m: OutboxMessage): Promise<BuiltMessage> {
-  return snapshot(deps.pool, (db) => {
+  return inSnapshot(deps.pool, (db) => {
     switch (m.kind) {
       case 'operation_encompass':
         return buildEncompass(deps, db, m);

@@ -21,6 +21,7 @@
  * An agency reading back its own record gets it whole (reading what you hold is not a disclosure), unless it acts
  * for someone else (`onBehalfOf`) or for a subject access request: then the policy decides, as for anyone.
  */
+import { inSnapshot } from '../db/snapshot';
 import type { Pool, PoolClient } from 'pg';
 import { GatewayError } from '../errors';
 import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject, type JsonValue, type NewAuditEntry } from '../audit/ledger';
@@ -99,24 +100,6 @@ export const recordNotFound = (): GatewayError => new GatewayError('not_found', 
 
 // ─── Reads: one consistent snapshot ────────────────────────────────────────────────────────────────────────────
 
-/** Every read of one request sees one snapshot (REPEATABLE READ, READ ONLY); the connection is released before the ledger is written. */
-async function snapshot<T>(pool: Pool, work: (db: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const result = await work(client);
-    await client.query('COMMIT');
-    client.release();
-    return result;
-  } catch (error) {
-    let broken = false;
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    client.release(broken ? true : undefined);
-    throw error;
-  }
-}
 
 async function resolveRequester(db: Db, ctx: ReadContext): Promise<Requester> {
   if (ctx.onBehalfOf === undefined) return {};
@@ -304,7 +287,7 @@ const receipted = (e: AppendedEntry): Receipted => ({ auditEntryId: e.entryId, r
 // ─── The three reads ───────────────────────────────────────────────────────────────────────────────────────────
 
 export async function readRecord(deps: DisclosureDeps, ctx: ReadContext, recordId: string): Promise<SentRecord> {
-  const gathered = await snapshot(deps.pool, async (db) => {
+  const gathered = await inSnapshot(deps.pool, async (db) => {
     if (!UUID.test(recordId)) throw recordNotFound();
     const record = await findRecord(db, recordId);
     if (!record) throw recordNotFound();
@@ -321,7 +304,7 @@ export async function readRecord(deps: DisclosureDeps, ctx: ReadContext, recordI
 }
 
 async function subjectGathered(deps: DisclosureDeps, ctx: ReadContext, personId: string): Promise<Gathered> {
-  return snapshot(deps.pool, async (db) => {
+  return inSnapshot(deps.pool, async (db) => {
     if (!UUID.test(personId) || !(await agencyKnowsPerson(db, personId, ctx.principal.agency.id))) throw personNotFound();
     return gather(db, ctx, personId, await recordsOfSubject(db, personId));
   });
