@@ -15,10 +15,10 @@
  * Options: --duration=<s> (10) --connections=<n> (32) --append-entries=<n> (20000) --verify-entries=<n> (1000000)
  *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger
  */
+import { freePort } from '../src/db/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -65,18 +65,6 @@ function parseOptions(argv: readonly string[]): Options {
     skipVerify: argv.includes('--skip-verify'),
     skipLedger: argv.includes('--skip-ledger'),
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function getStatus(port: number, urlPath: string): Promise<number> {

@@ -3,22 +3,13 @@
  *  - a second start beside a live owner reuses its server and leaves it running (e.g. audit:verify beside npm start);
  *  - a server orphaned by `kill -9` of its node parent is reported, stopped and replaced by a fresh start.
  */
+import { freePort } from '../../src/db/free-port';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { compileForNode, ROOT } from '../support/compile-for-node';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function canQuery(url: string): Promise<boolean> {
   const c = new Client({ connectionString: url });

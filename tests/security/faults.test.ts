@@ -9,10 +9,10 @@
  *                     concurrent decisions; `kill -9`; then every 200 a client received must be in the ledger with
  *                     the entry hash of its receipt, and the chain must verify.
  */
+import { freePort } from '../../src/db/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
@@ -50,18 +50,6 @@ const cscAsk = {
   facts: {},
 };
 const DECISION_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'receipt'];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A separate embedded PostgreSQL (src/db/embedded.ts `startEmbeddedPostgres`, its own temp dir and free port),

@@ -3,23 +3,11 @@
  * unless TEST_DATABASE_URL names an external server (a superuser URL). Each test file then creates its own
  * database on it (tests/support/db.ts).
  */
+import { freePort } from '../../src/db/free-port';
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 declare global {
   // eslint-disable-next-line no-var

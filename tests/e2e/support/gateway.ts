@@ -4,9 +4,9 @@
  * OpenID provider (one issuer per demo agency, its devInteractions login form), and the pages mounted in front of
  * the API exactly as src/http/app.ts mounts them.
  */
+import { freePort } from '../../../src/db/free-port';
 import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -48,18 +48,6 @@ export interface E2eGateway {
 }
 
 const AUDIENCE = 'urn:safeguard-gateway';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startE2eGateway(): Promise<E2eGateway> {
   const closers: Array<() => Promise<unknown>> = [];
