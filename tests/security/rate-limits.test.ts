@@ -4,21 +4,8 @@
  * (draft-8), nothing decided, the refusal recorded in the ledger. Real tokens, real PostgreSQL; small limits
  * so the test needs only a handful of requests.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Pool } from 'pg';
-import pino from 'pino';
 import request, { type Response } from 'supertest';
-import { createApp } from '../../src/http/app';
-import { loadPolicyCatalogue } from '../../src/policy';
-import { PgAuditLedger } from '../../src/audit/ledger';
-import { pseudonymiser } from '../../src/audit/pseudonym';
-import { createTokenVerifier } from '../../src/auth/token-verifier';
-import { loadGatewayKeys } from '../../src/keys/gateway-keys';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { startTestIssuers, type TestIssuers } from '../support/token-factory';
 
 const PER_AGENCY = 5;
 
@@ -128,46 +115,24 @@ describe('per-agency limit', () => {
 
 describe('per-address limit (before authentication)', () => {
   const PER_IP = 3;
-  let db: TestDatabase;
-  let issuers: TestIssuers;
-  let pool: Pool;
-  let ledger: PgAuditLedger;
-  let app: ReturnType<typeof createApp>;
-  let keysDir: string | undefined;
+  let gw: TestGateway;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    issuers = await startTestIssuers(['police', 'csc']);
-    pool = new Pool({ connectionString: db.appUrl, max: 3 });
-    ledger = new PgAuditLedger(pool);
-    app = createApp({
-      engine: loadPolicyCatalogue('policies'),
-      ledger,
-      verifier: createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true }),
-      pool,
-      logger: pino({ level: 'silent' }),
-      pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
-      keys: await loadGatewayKeys((keysDir = mkdtempSync(path.join(os.tmpdir(), 'sg-keys-'))), {}),
-      limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 1000, perIpPerMinute: PER_IP },
-    });
+    gw = await startTestGateway({ perAgencyPerMinute: 1000, perIpPerMinute: PER_IP });
   });
   afterAll(async () => {
-    await ledger?.close();
-    await pool?.end();
-    await issuers?.close();
-    await db?.drop();
-    if (keysDir) rmSync(keysDir, { recursive: true, force: true });
+    await gw?.close();
   });
 
   it('refuses an address over its limit even with no token (429 before any token is checked), and records it', async () => {
     for (let i = 0; i < PER_IP; i++) {
-      const res = await request(app).post('/v1/decisions').send(encompass);
+      const res = await request(gw.app).post('/v1/decisions').send(encompass);
       expect(res.status).toBe(401);
     }
-    const police = await issuers.token({ agency: 'test-police' });
-    const res = await request(app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass);
+    const police = await gw.issuers.token({ agency: 'test-police' });
+    const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass);
     expect429(res, PER_IP);
     expect(res.body.detail).toMatch(/this address/);
-    const rows = await db.asOwner<{ kind: string; outcome: string; agency_id: string | null }>('SELECT kind, outcome, agency_id FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
+    const rows = await gw.db.asOwner<{ kind: string; outcome: string; agency_id: string | null }>('SELECT kind, outcome, agency_id FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
     // Refused before authentication: no actor is known.
     expect(rows).toEqual([{ kind: 'request_refused', outcome: 'rate_limited', agency_id: null }]);
   });

@@ -29,7 +29,7 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(options: { perAgencyPerMinute?: number; bodyBytes?: number } = {}): Promise<TestGateway> {
+export async function startTestGateway(options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number } = {}): Promise<TestGateway> {
   const db = await createTestDatabase();
   const issuers = await startTestIssuers();
   const engine = loadPolicyCatalogue('policies');
@@ -45,7 +45,7 @@ export async function startTestGateway(options: { perAgencyPerMinute?: number; b
     logger: pino({ level: 'silent' }),
     pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
     keys: await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {}),
-    limits: { bodyBytes: options.bodyBytes ?? 32 * 1024, perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000, perIpPerMinute: 100_000 },
+    limits: { bodyBytes: options.bodyBytes ?? 32 * 1024, perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000, perIpPerMinute: options.perIpPerMinute ?? 100_000 },
   });
   return {
     app,
