@@ -1,5 +1,5 @@
 /**
- * `node dist/src/cli/checkpoint.js <command>`: signed checkpoints of the audit ledger (src/audit/checkpoints.ts).
+ * `node dist/src/cli/checkpoint.js <command>`: signed checkpoints of the audit ledger (src/audit/checkpoints/).
  *
  *   seal      seal every entry so far into a new signed checkpoint and export it
  *   verify    check every checkpoint: signature (JWKS), root against the entries now in the database, consistency,

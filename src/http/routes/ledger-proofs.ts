@@ -1,5 +1,5 @@
 /**
- * Proofs about the audit ledger that anybody can check without trusting the gateway (src/audit/checkpoints.ts,
+ * Proofs about the audit ledger that anybody can check without trusting the gateway (src/audit/checkpoints/,
  * src/audit/receipts.ts):
  *
  *   GET  /v1/audit/entries/{id}/proof  a receipt for one entry: the signed checkpoint covering it and its inclusion

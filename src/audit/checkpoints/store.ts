@@ -1,0 +1,121 @@
+/**
+ * Reading checkpoints and ledger entries from the database (keyset-paged, bounded windows).
+ */
+import type { Pool, PoolClient } from 'pg';
+import { LEDGER_COLUMNS, seqOf, type LedgerRow } from '../rows';
+import type { CheckpointRecord } from './statement';
+
+
+interface CheckpointRow {
+  readonly tree_size: string;
+  readonly root_hash: string;
+  readonly last_entry_hash: string;
+  readonly signed_at: Date;
+  readonly jws: string;
+  readonly kid: string;
+  readonly prev_tree_size: string | null;
+  readonly consistency_proof: string[];
+}
+
+const CHECKPOINT_COLUMNS =
+  'tree_size::text AS tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size::text AS prev_tree_size, consistency_proof';
+
+function toRecord(row: CheckpointRow): CheckpointRecord {
+  return {
+    treeSize: Number(row.tree_size),
+    rootHash: row.root_hash,
+    lastEntryHash: row.last_entry_hash,
+    signedAt: row.signed_at.toISOString(),
+    kid: row.kid,
+    jws: row.jws,
+    consistency: row.prev_tree_size === null ? null : { fromTreeSize: Number(row.prev_tree_size), proof: row.consistency_proof },
+  };
+}
+
+/** Anything that runs a query: a Pool or a PoolClient. */
+export type Queryable = Pick<Pool, 'query'> | Pick<PoolClient, 'query'>;
+
+export async function rowsOf<T extends object>(db: Queryable, sql: string, params: unknown[]): Promise<T[]> {
+  // Both pg overloads return the same shape; one call site keeps the union callable.
+  const result = await (db as Pick<Pool, 'query'>).query<T & Record<string, unknown>>(sql, params);
+  return result.rows;
+}
+
+export async function latestCheckpoint(db: Queryable): Promise<CheckpointRecord | null> {
+  const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`, []);
+  return row ? toRecord(row) : null;
+}
+
+export async function checkpointAt(db: Queryable, treeSize: number): Promise<CheckpointRecord | null> {
+  const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = $1::bigint`, [String(treeSize)]);
+  return row ? toRecord(row) : null;
+}
+
+/** The smallest checkpoint covering `treeSize` entries or more, or null. */
+export async function checkpointCovering(db: Queryable, treeSize: number): Promise<CheckpointRecord | null> {
+  const [row] = await rowsOf<CheckpointRow>(
+    db,
+    `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size >= $1::bigint ORDER BY ledger_checkpoints.tree_size LIMIT 1`,
+    [String(treeSize)],
+  );
+  return row ? toRecord(row) : null;
+}
+
+/** Checkpoints newest first, keyset-paged by tree size (`before`: only those smaller). */
+export async function listCheckpoints(db: Queryable, page: { before?: number; limit: number }): Promise<CheckpointRecord[]> {
+  const rows = page.before === undefined
+    ? await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT $1`, [page.limit])
+    : await rowsOf<CheckpointRow>(
+        db,
+        `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size < $1::bigint ORDER BY ledger_checkpoints.tree_size DESC LIMIT $2`,
+        [String(page.before), page.limit],
+      );
+  return rows.map(toRecord);
+}
+
+/** Checkpoints oldest first with tree_size > after, keyset-paged. */
+export async function checkpointsAfter(db: Queryable, after: number, limit: number): Promise<CheckpointRecord[]> {
+  const rows = await rowsOf<CheckpointRow>(
+    db,
+    `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size > $1::bigint ORDER BY ledger_checkpoints.tree_size LIMIT $2`,
+    [String(after), limit],
+  );
+  return rows.map(toRecord);
+}
+
+export interface Leaf {
+  readonly seq: number;
+  readonly entryHash: string;
+}
+
+/**
+ * Entries with afterSeq < seq <= toSeq, ascending, read in windows of `batchSize` seqs: each query asks for one
+ * bounded seq range (an index range of at most batchSize rows), never "everything after x", which the planner may
+ * answer by sorting the whole remainder. Gaps are the caller's to see.
+ */
+async function* windows<T>(db: Queryable, sql: string, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<T> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+  for (let after = afterSeq; after < toSeq; ) {
+    const to = Math.min(toSeq, after + batchSize);
+    yield* await rowsOf<T & object>(db, sql, [String(after), String(to)]);
+    after = to;
+  }
+}
+
+/** Leaves (seq, entry_hash) of the entries with afterSeq < seq <= toSeq, ascending. */
+export async function* ledgerLeaves(db: Queryable, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<Leaf> {
+  const sql = 'SELECT seq::text AS seq, entry_hash FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq';
+  for await (const r of windows<{ seq: string; entry_hash: string }>(db, sql, afterSeq, toSeq, batchSize)) yield { seq: seqOf(r), entryHash: r.entry_hash };
+}
+
+/** Whole rows of the entries with afterSeq < seq <= toSeq, ascending. */
+export function ledgerRows(db: Queryable, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<LedgerRow> {
+  const sql = `SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq`;
+  return windows<LedgerRow>(db, sql, afterSeq, toSeq, batchSize);
+}
+
+export async function lastSeqIn(db: Queryable): Promise<number> {
+  const [row] = await rowsOf<{ max: string | null }>(db, 'SELECT max(seq)::text AS max FROM audit_ledger', []);
+  return row?.max ? Number(row.max) : 0;
+}
+
