@@ -75,7 +75,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const agenciesFile = env.AGENCIES_FILE ?? DEV_AGENCIES_FILE;
   const devIdpEnabled = flag(env, 'DEV_IDP', agenciesFile === DEV_AGENCIES_FILE);
   const audience = env.GATEWAY_AUDIENCE ?? 'urn:safeguard-gateway';
-  if (!/^(urn:|https?:\/\/)\S+$/.test(audience)) throw new ConfigError(`GATEWAY_AUDIENCE must be a URN or URL, got "${audience}"`);
+  // Any non-empty string: a URN, a URL, an Entra application id (GUID) or `api://…` URI.
+  if (audience.trim() === '' || audience !== audience.trim()) throw new ConfigError(`GATEWAY_AUDIENCE must be a non-empty string without surrounding spaces, got "${audience}"`);
   return {
     host: env.HOST ?? '127.0.0.1',
     port: integer(env, 'PORT', 8080, 1, 65535),

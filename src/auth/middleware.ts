@@ -10,7 +10,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../errors';
 import type { Role } from '../vocabulary/vocabulary';
 import type { Principal } from './principal';
-import { bearerChallenge, type TokenVerifier } from './token-verifier';
+import { bearerChallenge } from './refusals';
+import type { TokenVerifier } from './token-verifier';
 
 /** base64url SHA-256 of the DER client certificate on a TLS connection (RFC 8705 `x5t#S256`), if one was presented. */
 export function clientCertThumbprint(socket: Socket): string | undefined {
@@ -24,7 +25,11 @@ export function clientCertThumbprint(socket: Socket): string | undefined {
 export function requireAuth(verifier: TokenVerifier): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const thumbprint = clientCertThumbprint(req.socket);
-    const result = await verifier.verify(req.headers.authorization, thumbprint ? { clientCertThumbprint: thumbprint } : {});
+    const hint = req.headers['x-agency-id'];
+    const result = await verifier.verify(req.headers.authorization, {
+      ...(thumbprint ? { clientCertThumbprint: thumbprint } : {}),
+      ...(typeof hint === 'string' && hint !== '' ? { agencyHint: hint.slice(0, 64) } : {}),
+    });
     if (!result.ok) return next(result.error);
     res.locals.principal = result.value;
     next();
