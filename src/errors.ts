@@ -11,8 +11,10 @@ export const ERROR_STATUS = {
   forbidden: 403,
   policy_refused: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
   audit_unavailable: 503,
@@ -37,7 +39,7 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     /** Plain English, safe to show to the caller: never a stack trace, never a secret. */
     readonly detail: string,
-    readonly extras: { readonly errors?: readonly InputProblem[]; readonly retryAfterSeconds?: number; readonly wwwAuthenticate?: string } = {},
+    readonly extras: { readonly errors?: readonly InputProblem[]; readonly retryAfterSeconds?: number; readonly wwwAuthenticate?: string; readonly allow?: readonly string[] } = {},
   ) {
     super(`${code}: ${detail}`);
     this.name = 'GatewayError';

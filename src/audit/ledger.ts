@@ -22,6 +22,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Pool, PoolClient } from 'pg';
 import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
+import type { AuditKind } from './kinds';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Types
@@ -33,10 +34,8 @@ export interface JsonObject {
   readonly [key: string]: JsonValue | undefined;
 }
 
-/** What an entry records. Add new kinds here (the column is free text; no migration needed). */
-export type AuditKind = 'decision' | 'request_refused' | 'audit_read' | 'audit_verify' | 'disclosure' | 'contribution' | 'ledger_checkpoint'
-  // src/notifications/: a message's disclosure (committed before it is POSTed), each delivery attempt's result, webhook changes.
-  | 'notification' | 'alert' | 'notification_attempt' | 'webhook';
+/** What an entry records: one list, with its labels, in ./kinds.ts (add new kinds there). */
+export type { AuditKind } from './kinds';
 
 /** Who acted: from the verified token, never from a request body. */
 export interface AuditActor {

@@ -20,6 +20,12 @@ export interface LedgerFilters {
   /** Entries whose matched rules include this rule id. */
   readonly rule?: string;
   readonly kind?: string;
+  /** Leave out entries of these kinds (the console hides reads unless asked). */
+  readonly excludeKinds?: readonly string[];
+  /** Entries of one request. */
+  readonly requestId?: string;
+  /** Entries about one person: their pseudonym (decisions' `subjectRef`, disclosures' and messages' `subject`). */
+  readonly subjectPseudonym?: string;
 }
 
 export interface LedgerPageRequest {
@@ -86,6 +92,9 @@ function filtersFingerprint(filters: LedgerFilters): string {
     outcome: filters.outcome ?? null,
     rule: filters.rule ?? null,
     kind: filters.kind ?? null,
+    excludeKinds: filters.excludeKinds ? [...filters.excludeKinds].sort() : null,
+    requestId: filters.requestId ?? null,
+    subject: filters.subjectPseudonym ?? null,
   }).slice('sha256:'.length, 'sha256:'.length + 16);
 }
 
@@ -134,15 +143,7 @@ export function toEntryView(row: LedgerRow): LedgerEntryView {
   };
 }
 
-export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest = {}): Promise<LedgerPage> {
-  const limit = page.limit ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }] });
-  }
-  validDate(filters.since, 'since');
-  validDate(filters.until, 'until');
-  const fingerprint = filtersFingerprint(filters);
-
+function whereOf(filters: LedgerFilters): { params: unknown[]; where: string[] } {
   const params: unknown[] = [];
   const where: string[] = [];
   const add = (sql: (p: string) => string, value: unknown): void => {
@@ -155,7 +156,36 @@ export async function queryLedger(pool: Pool, filters: LedgerFilters, page: Ledg
   if (filters.purpose !== undefined) add((p) => `purpose = ${p}`, filters.purpose);
   if (filters.outcome !== undefined) add((p) => `outcome = ${p}`, filters.outcome);
   if (filters.kind !== undefined) add((p) => `kind = ${p}`, filters.kind);
+  if (filters.excludeKinds?.length) add((p) => `kind <> ALL(${p}::text[])`, [...filters.excludeKinds]);
+  if (filters.requestId !== undefined) add((p) => `request_id = ${p}`, filters.requestId);
+  if (filters.subjectPseudonym !== undefined) add((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.subjectPseudonym);
   if (filters.rule !== undefined) add((p) => `rules @> ARRAY[${p}::text]`, filters.rule);
+  return { params, where };
+}
+
+/** How many entries match the filters (the console's result count). */
+export async function countLedger(pool: Pool, filters: LedgerFilters): Promise<number> {
+  validDate(filters.since, 'since');
+  validDate(filters.until, 'until');
+  const { params, where } = whereOf(filters);
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_ledger ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`, params);
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest = {}): Promise<LedgerPage> {
+  const limit = page.limit ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }] });
+  }
+  validDate(filters.since, 'since');
+  validDate(filters.until, 'until');
+  const fingerprint = filtersFingerprint(filters);
+
+  const { params, where } = whereOf(filters);
+  const add = (sql: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
   if (page.cursor !== undefined) add((p) => `seq < ${p}::bigint`, String(decodeCursor(page.cursor, fingerprint)));
   params.push(limit + 1);
 

@@ -32,7 +32,7 @@ import { auditRouter } from './routes/audit';
 import { ledgerProofsRouter } from './routes/ledger-proofs';
 import { SubtreeCache, type CheckpointSink, type Checkpointer } from '../audit/checkpoints';
 import { healthRouter } from './routes/health';
-import { openApiDocument } from './openapi';
+import { describedMethods, openApiDocument } from './openapi';
 import { metricsRouter, countRequest } from './metrics';
 
 export interface AppDeps {
@@ -60,6 +60,7 @@ export interface AppDeps {
   };
 }
 
+const JSON_TYPES = ['application/json', 'application/*+json'];
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 const MAX_JSON_DEPTH = 16;
 
@@ -101,7 +102,14 @@ export function createApp(deps: AppDeps): express.Express {
       logger: deps.logger,
       genReqId: (_req, res) => String(res.locals.requestId),
       customProps: (_req, res) => ({ agency: (res.locals.principal as Principal | undefined)?.agency.id }),
-      serializers: { req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: req.url }) },
+      // What an operator needs, not every header: method, path (no query: it may carry case words), status, time.
+      serializers: {
+        req: (req: { method: string; url: string; id: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0], remoteAddress: req.remoteAddress }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      customSuccessMessage: (req, res, responseTime) => `${req.method} ${(req.url ?? '').split('?')[0] ?? ''} ${res.statusCode} ${Math.round(responseTime)}ms`,
+      customErrorMessage: (req, res) => `${req.method} ${(req.url ?? '').split('?')[0] ?? ''} ${res.statusCode} failed`,
     }),
   );
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } } }));
@@ -145,7 +153,15 @@ export function createApp(deps: AppDeps): express.Express {
       handler: rateLimited('Your agency has sent too many requests this minute.'),
     }),
   );
-  v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  v1.use((req, _res, next) => {
+    // A body that is not JSON is refused by its media type (415), not misread as an empty request (400).
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if (hasBody && !req.is(JSON_TYPES)) {
+      return next(new GatewayError('unsupported_media_type', `The request body must be JSON (Content-Type: application/json); this one was ${req.get('content-type')?.slice(0, 80) ?? 'not labelled'}.`));
+    }
+    next();
+  });
+  v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: JSON_TYPES }));
   v1.use((req, _res, next) => {
     // No request of this API nests deeper than a few levels: refuse deep JSON before any recursive code sees it.
     next(tooDeep(req.body, MAX_JSON_DEPTH) ? new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`) : undefined);
@@ -156,10 +172,15 @@ export function createApp(deps: AppDeps): express.Express {
   // Before the auditor-only audit router: an agency may fetch the receipt of its own entries.
   const checkpoints = deps.checkpoints ?? { sinks: [], cache: new SubtreeCache() };
   v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));
-  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, exported: checkpoints.sinks[0] }));
+  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, pseudonymise: deps.pseudonymise, exported: checkpoints.sinks[0] }));
   app.use('/v1', v1);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
+    const path = req.originalUrl.split('?')[0] ?? '';
+    const allow = describedMethods(path);
+    if (allow && !allow.includes(req.method)) {
+      return next(new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path.slice(0, 200)}. Allowed: ${allow.join(', ')}.`, { allow }));
+    }
     next(new GatewayError('not_found', `There is nothing at ${req.method} ${req.originalUrl.split('?')[0] ?? ''}.`));
   });
   app.use(errorHandler(deps));

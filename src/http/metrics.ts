@@ -4,6 +4,9 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
+// prom-client names three gauges `…_total`, which Prometheus reserves for counters (`promtool check metrics`
+// objects). The same numbers stay published as nodejs_active_handles, nodejs_active_requests, nodejs_active_resources.
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
 
 const requests = new Counter({
   name: 'safeguard_http_requests_total',
@@ -14,7 +17,7 @@ const requests = new Counter({
 
 export const decisionsTotal = new Counter({
   name: 'safeguard_decisions_total',
-  help: 'Disclosure decisions by outcome (each one recorded in the audit ledger)',
+  help: 'Disclosure decisions by outcome, through the API and the pages (each one recorded in the audit ledger)',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });

@@ -140,3 +140,21 @@ export function openApiDocument(): Record<string, unknown> {
     },
   };
 }
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+let pathIndex: Array<{ readonly pattern: RegExp; readonly methods: readonly string[] }> | undefined;
+
+/**
+ * The methods the document describes for a concrete path (`/v1/records/123` matches `/v1/records/{recordId}`),
+ * or undefined when no described path matches. Drives 405 + `Allow`, and tells the pages which paths are the API's.
+ */
+export function describedMethods(path: string): readonly string[] | undefined {
+  pathIndex ??= Object.entries(openApiDocument().paths as Record<string, Record<string, unknown>>).map(([template, item]) => {
+    const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`);
+    const methods = METHODS.filter((m) => m in item).map((m) => m.toUpperCase());
+    return { pattern, methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
+  });
+  const found = pathIndex.filter((p) => p.pattern.test(path));
+  if (found.length === 0) return undefined;
+  return [...new Set(found.flatMap((p) => p.methods))];
+}

@@ -18,8 +18,10 @@ const TITLES: Record<ErrorCode, string> = {
   forbidden: 'Not allowed for your role or agency',
   policy_refused: 'Refused by the sharing policy',
   not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
   conflict: 'Conflict',
   payload_too_large: 'The request is too large',
+  unsupported_media_type: 'The request body must be JSON',
   unprocessable: 'The request cannot be processed',
   rate_limited: 'Too many requests',
   audit_unavailable: 'The audit ledger could not record this request, so nothing was disclosed',
@@ -41,6 +43,7 @@ export function problemBody(error: GatewayError, requestId: string | undefined, 
 export function sendProblem(res: Response, error: GatewayError, extra: Record<string, unknown> = {}): void {
   const requestId = typeof res.locals.requestId === 'string' ? res.locals.requestId : undefined;
   if (error.extras.wwwAuthenticate) res.setHeader('WWW-Authenticate', error.extras.wwwAuthenticate);
+  if (error.extras.allow?.length) res.setHeader('Allow', error.extras.allow.join(', '));
   if (error.extras.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.extras.retryAfterSeconds));
   res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(error, requestId, extra)));
 }

@@ -5,6 +5,7 @@
 import {
   AGENCY_TYPES, DECISIONS, FACT_SPECS, FIELDS, PURPOSES, ROLES, SUBJECT_ROLES, type FactSpec,
 } from '../vocabulary/vocabulary';
+import { AUDIT_KINDS, AUDIT_OUTCOMES } from '../audit/kinds';
 
 /** The JSON Schema of one fact's value (shared by the decision and the record schemas). */
 export function factSchema(spec: FactSpec): Record<string, unknown> {
@@ -110,9 +111,11 @@ export const auditQuerySchema = {
     until: { type: 'string', format: 'date-time' },
     agencyId: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' },
     purpose: purposeSchema,
-    outcome: { type: 'string', pattern: '^[a-z_]{1,40}$' },
+    outcome: { type: 'string', enum: [...AUDIT_OUTCOMES], description: 'Entry outcome (decision, refusal code, `served`, `intact`, …)' },
     rule: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,99}$' },
-    kind: { type: 'string', pattern: '^[a-z_]{1,40}$' },
+    kind: { type: 'string', enum: [...AUDIT_KINDS], description: 'Entry kind' },
+    requestId: { type: 'string', pattern: '^[A-Za-z0-9._-]{8,64}$', description: 'Entries of one request (the X-Request-Id it was answered with)' },
+    subjectRef: { type: 'string', minLength: 1, maxLength: 128, description: 'A case reference or person id: entries about that person (matched by its pseudonym)' },
     cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
     limit: { type: 'integer', minimum: 1, maximum: 200 },
   },

@@ -9,10 +9,11 @@ import type { Pool } from 'pg';
 import { contentHash, type AuditLedger, type JsonObject } from '../audit/ledger';
 import { getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
 import { verifyLedger } from '../audit/verify';
+import { AUDIT_KINDS, AUDIT_OUTCOMES, isAuditKind } from '../audit/kinds';
 import { actorOf } from '../decisions/decide-and-record';
 import { GatewayError } from '../errors';
 import type { PolicyCatalogueEngine } from '../policy';
-import { DECISIONS, PURPOSES, isFactName, isField, isPurpose, type Purpose } from '../vocabulary/vocabulary';
+import { PURPOSES, isFactName, isField, isPurpose, type Purpose } from '../vocabulary/vocabulary';
 import { horizontalBarChart, stackedBarChart } from './charts';
 import { toCsv } from './csv';
 import { describeFactValue } from './journey';
@@ -46,7 +47,6 @@ export function requireRoles(roles: readonly string[]) {
   };
 }
 
-const KINDS = ['decision', 'request_refused', 'audit_read', 'audit_verify'] as const;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Rows in one CSV export at most (the filters narrow it further). */
 export const EXPORT_MAX_ROWS = 10_000;
@@ -83,7 +83,7 @@ function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filte
   if (form.purpose && !isPurpose(form.purpose)) errors.push({ text: 'Select a purpose from the list', href: '#purpose' });
   if (form.outcome && !Object.prototype.hasOwnProperty.call(OUTCOME_LABELS, form.outcome)) errors.push({ text: 'Select an outcome from the list', href: '#outcome' });
   if (form.rule && !deps.engine.catalogue.rules.some((r) => r.id === form.rule)) errors.push({ text: 'Select a rule from the list', href: '#rule' });
-  if (form.kind && !(KINDS as readonly string[]).includes(form.kind)) errors.push({ text: 'Select a kind of entry from the list', href: '#kind' });
+  if (form.kind && !isAuditKind(form.kind)) errors.push({ text: 'Select a kind of entry from the list', href: '#kind' });
   const filters: LedgerFilters = errors.length > 0 ? {} : {
     ...(since ? { since } : {}),
     ...(until ? { until } : {}),
@@ -177,9 +177,9 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       form,
       agencyOptions: options(form.agencyId, deps.agencies.map((a) => ({ value: a.id, text: a.name })), 'Any agency'),
       purposeOptions: options(form.purpose, PURPOSES.map((p) => ({ value: p, text: PURPOSE_LABELS[p] })), 'Any purpose'),
-      outcomeOptions: options(form.outcome, [...DECISIONS, 'served', 'intact', 'broken'].map((o) => ({ value: o, text: labelOf(OUTCOME_LABELS, o) })), 'Any outcome'),
+      outcomeOptions: options(form.outcome, AUDIT_OUTCOMES.map((o) => ({ value: o, text: labelOf(OUTCOME_LABELS, o) })), 'Any outcome'),
       ruleOptions: options(form.rule, deps.engine.catalogue.rules.map((r) => ({ value: r.id, text: `${r.title} (${r.id})` })), 'Any rule'),
-      kindOptions: options(form.kind, KINDS.map((k) => ({ value: k, text: labelOf(KIND_LABELS, k) })), 'Any kind'),
+      kindOptions: options(form.kind, AUDIT_KINDS.map((k) => ({ value: k, text: labelOf(KIND_LABELS, k) })), 'Any kind'),
       rows,
       nextHref: nextCursor ? `/audit${queryString(form, { cursor: nextCursor })}` : undefined,
       firstHref: cursor ? `/audit${queryString(form)}` : undefined,

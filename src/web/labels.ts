@@ -6,6 +6,7 @@ import type {
   AgencyType, Consent, DashRiskLevel, DecisionOutcome, FactName, Field, FieldGroup, Purpose, Role, SubjectRole,
 } from '../vocabulary/vocabulary';
 import type { WithheldCode } from '../policy/types';
+import { AUDIT_KIND_LABELS, AUDIT_OUTCOME_LABELS } from '../audit/kinds';
 
 export const AGENCY_TYPE_LABELS: Record<AgencyType, string> = {
   police: 'Police',
@@ -222,23 +223,9 @@ export const OUTCOME_HEADINGS: Record<DecisionOutcome, string> = {
   refer: 'Ask your manager',
 };
 
-/** Short outcome names for tables and filters. */
-export const OUTCOME_LABELS: Record<string, string> = {
-  permit: 'Share',
-  permit_partial: 'Share some',
-  deny: 'Do not share',
-  refer: 'Refer',
-  served: 'Served',
-  intact: 'Chain intact',
-  broken: 'Chain broken',
-};
-
-export const KIND_LABELS: Record<string, string> = {
-  decision: 'Sharing decision',
-  request_refused: 'Request refused',
-  audit_read: 'Audit log read',
-  audit_verify: 'Ledger verification',
-};
+/** Short names of every ledger outcome and kind, for tables and filters: one list each, in src/audit/kinds.ts. */
+export const OUTCOME_LABELS: Readonly<Record<string, string>> = AUDIT_OUTCOME_LABELS;
+export const KIND_LABELS: Readonly<Record<string, string>> = AUDIT_KIND_LABELS;
 
 export const WITHHELD_CODE_LABELS: Record<WithheldCode, string> = {
   no_rule_permits: 'No rule allows it',

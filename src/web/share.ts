@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { AuditUnavailableError } from '../audit/ledger';
 import { decideAndRecord, type DecisionAnswer, type DecisionServiceDeps } from '../decisions/decide-and-record';
 import { GatewayError } from '../errors';
+import { decisionsTotal } from '../http/metrics';
 import type { PolicyCatalogueEngine } from '../policy';
 import type { DecisionInput } from '../policy/types';
 import { referralTarget } from '../policy/words';
@@ -157,6 +158,7 @@ export function shareRouter(deps: ShareDeps): Router {
     try {
       // Decided and COMMITTED to the ledger before anything of the answer is shown.
       const { answer, entry } = await decideAndRecord(deps.decisions, principal, input, { requestId: requestIdOf(res), subjectRef: journey.subjectRef });
+      decisionsTotal.inc({ outcome: answer.decision });
       req.session.answer = {
         answer,
         entryId: entry.entryId,

@@ -11,6 +11,7 @@ import { getEntry, queryLedger, type LedgerFilters } from '../../audit/query';
 import { verifyLedger } from '../../audit/verify';
 import { verifyCheckpoints, type CheckpointSink } from '../../audit/checkpoints';
 import type { GatewayKeys } from '../../keys/gateway-keys';
+import type { Pseudonymiser } from '../../audit/pseudonym';
 import { principalOf, requireRole } from '../../auth/middleware';
 import { actorOf, requestIdOf } from '../context';
 import { queryValidator } from '../validation';
@@ -18,17 +19,21 @@ import { auditQuerySchema } from '../schemas';
 
 interface AuditQuery {
   since?: string; until?: string; agencyId?: string; purpose?: LedgerFilters['purpose']; outcome?: string;
-  rule?: string; kind?: string; cursor?: string; limit?: number;
+  rule?: string; kind?: string; requestId?: string; subjectRef?: string; cursor?: string; limit?: number;
 }
 const validateAuditQuery = queryValidator<AuditQuery>(auditQuerySchema, 'audit query');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: GatewayKeys; exported?: CheckpointSink | undefined }): Router {
+export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: GatewayKeys; pseudonymise?: Pseudonymiser; exported?: CheckpointSink | undefined }): Router {
   const router = Router();
   router.use('/audit', requireRole('auditor'));
 
   router.get('/audit', async (req, res) => {
     const q = validateAuditQuery({ ...req.query });
+    const pseudonymOf = (ref: string): string => {
+      if (!deps.pseudonymise) throw new GatewayError('bad_request', 'This gateway cannot search by subject.');
+      return deps.pseudonymise(ref);
+    };
     const filters: LedgerFilters = {
       ...(q.since ? { since: new Date(q.since) } : {}),
       ...(q.until ? { until: new Date(q.until) } : {}),
@@ -37,6 +42,8 @@ export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: Gatew
       ...(q.outcome ? { outcome: q.outcome } : {}),
       ...(q.rule ? { rule: q.rule } : {}),
       ...(q.kind ? { kind: q.kind } : {}),
+      ...(q.requestId ? { requestId: q.requestId } : {}),
+      ...(q.subjectRef ? { subjectPseudonym: pseudonymOf(q.subjectRef) } : {}),
     };
     const page = await queryLedger(deps.pool, filters, { ...(q.cursor ? { cursor: q.cursor } : {}), limit: q.limit ?? 50 });
     const body = { entries: page.entries, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
@@ -45,7 +52,7 @@ export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: Gatew
       outcome: 'served',
       requestId: requestIdOf(res),
       actor: actorOf(principalOf(res)),
-      payload: { query: { ...q }, returned: page.entries.length, pageHash: contentHash(body) },
+      payload: { query: { ...q, ...(q.subjectRef ? { subjectRef: pseudonymOf(q.subjectRef) } : {}) }, returned: page.entries.length, pageHash: contentHash(body) },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
     res.json(body);
