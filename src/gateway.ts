@@ -9,10 +9,10 @@
  *             → Express app → listen. Runs in every worker (or in the one process).
  */
 import type { Server } from 'node:http';
-import { Pool } from 'pg';
 import pino, { type Logger } from 'pino';
 import type { GatewayConfig } from './config';
 import { resolveDatabase } from './db/resolve';
+import { createPool } from './db/pool';
 import { prepareDatabase } from './db/bootstrap';
 import { syncAgencies } from './db/registry-sync';
 import { loadPolicyCatalogue } from './policy';
@@ -53,6 +53,8 @@ export interface PreparedEnvironment {
 export interface Prepared {
   readonly environment: PreparedEnvironment;
   readonly devIdp?: DevIdp;
+  /** Synchronous, first thing on a stop signal: from now on the database stopping is expected (no restart). */
+  beginShutdown(): void;
   close(): Promise<void>;
 }
 
@@ -70,7 +72,7 @@ function closerStack(logger: Logger): { push(fn: Closer): void; close(): Promise
 export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Prepared> {
   const closers = closerStack(logger);
   try {
-    const database = await resolveDatabase(env, (line) => logger.debug({ postgres: line }));
+    const database = await resolveDatabase(env, (line) => logger.debug({ postgres: line }), logger);
     closers.push(() => database.stop());
     const db = await prepareDatabase({ ownerUrl: database.ownerUrl, ...(config.appDatabaseUrl ? { appUrl: config.appDatabaseUrl } : {}) });
     if (db.applied.length) logger.info({ migrations: db.applied }, 'migrations applied');
@@ -99,7 +101,11 @@ export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, log
         })),
       },
       ...(devIdp ? { devIdp } : {}),
-      close: () => closers.close(),
+      beginShutdown: () => database.beginShutdown(),
+      close: () => {
+        database.beginShutdown();
+        return closers.close();
+      },
     };
   } catch (e) {
     await closers.close();
@@ -117,13 +123,12 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
   const closers = closerStack(logger);
   try {
     const engine = loadPolicyCatalogue(config.policyDir);
-    const pool = new Pool({ connectionString: prepared.appDatabaseUrl, max: 10, application_name: 'safeguard-gateway' });
-    pool.on('error', (e) => logger.error({ err: e }, 'database pool error'));
+    // Every pool and every client in it has an error listener (src/db/pool.ts): a killed database is a 503, not a crash.
+    const pool = createPool({ connectionString: prepared.appDatabaseUrl, max: 10, name: 'safeguard-gateway' }, logger);
     closers.push(() => pool.end());
     // The ledger has a pool of its own: a contribution holds a connection from `pool` in its transaction while it
     // waits for its ledger entry, so sharing one pool could exhaust it under load. One flush runs at a time.
-    const ledgerPool = new Pool({ connectionString: prepared.appDatabaseUrl, max: 2, application_name: 'safeguard-gateway-ledger' });
-    ledgerPool.on('error', (e) => logger.error({ err: e }, 'ledger pool error'));
+    const ledgerPool = createPool({ connectionString: prepared.appDatabaseUrl, max: 2, name: 'safeguard-gateway-ledger' }, logger);
     closers.push(() => ledgerPool.end());
     const ledger = new PgAuditLedger(ledgerPool);
     closers.push(() => ledger.close());
@@ -174,7 +179,17 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    return { url: `http://${config.host}:${port}`, policyVersion: engine.version, close: () => closers.close() };
+    // Shutdown order: stop accepting and finish requests, stop the background tasks, settle the ledger, end the
+    // pools — and only then (Prepared.close) stop the database. Connection errors while stopping are not errors.
+    return {
+      url: `http://${config.host}:${port}`,
+      policyVersion: engine.version,
+      close: () => {
+        pool.markClosing();
+        ledgerPool.markClosing();
+        return closers.close();
+      },
+    };
   } catch (e) {
     await closers.close();
     throw e;

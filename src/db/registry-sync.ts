@@ -2,11 +2,11 @@
  * The trust registry is configuration (AGENCIES_FILE); at start-up it is written to the `agencies` table as the
  * owner, so that what the gateway trusted at any time is visible in the database. The app role can only read it.
  */
-import { Client } from 'pg';
+import { createClient } from './pool';
 import type { Agency } from '../auth/registry';
 
 export async function syncAgencies(ownerUrl: string, agencies: readonly Agency[]): Promise<void> {
-  const db = new Client({ connectionString: ownerUrl });
+  const db = createClient(ownerUrl);
   await db.connect();
   try {
     await db.query('BEGIN');

@@ -3,17 +3,23 @@
  * mirroring the repository, so a separate `node` process can run the real code (Node loads the ESM-only packages
  * itself there, which Jest's module loader cannot).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
-export function compileForNode(entry: string, outRoot: string): string {
+/**
+ * `withAssets`: link the non-TypeScript neighbours of every compiled module (templates, JSON, static files) beside
+ * them, so a whole gateway (src/main.ts) runs from `outRoot`.
+ */
+export function compileForNode(entry: string, outRoot: string, options: { withAssets?: boolean } = {}): string {
   const done = new Set<string>();
+  const dirs = new Set<string>();
   const visit = (file: string): void => {
     if (done.has(file)) return;
     done.add(file);
+    dirs.add(path.dirname(file));
     const { code } = transformFileSync(file, {
       jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' },
       module: { type: 'commonjs' },
@@ -35,5 +41,16 @@ export function compileForNode(entry: string, outRoot: string): string {
     }
   };
   visit(path.join(ROOT, entry));
+  if (options.withAssets) {
+    for (const dir of dirs) {
+      for (const name of readdirSync(dir)) {
+        const source = path.join(dir, name);
+        const target = path.join(outRoot, path.relative(ROOT, source));
+        if (name.endsWith('.ts') || existsSync(target)) continue;
+        if (lstatSync(source).isDirectory() && [...dirs].some((d) => d === source || d.startsWith(`${source}${path.sep}`))) continue;
+        symlinkSync(source, target);
+      }
+    }
+  }
   return path.join(outRoot, entry.replace(/\.ts$/, '.js'));
 }
