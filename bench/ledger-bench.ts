@@ -10,7 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
-import { entryHash, GENESIS_HASH, PgAuditLedger, type NewAuditEntry } from '../src/audit/ledger';
+import { entryHash, GENESIS_HASH, type NewAuditEntry } from '../src/audit/entry';
+import { PgAuditLedger } from '../src/audit/pg-ledger';
 import { verifyLedger } from '../src/audit/verify';
 import type { Purpose } from '../src/vocabulary/vocabulary';
 

@@ -25,7 +25,7 @@ export interface ProfileSummary {
   readonly topFunctions: Array<{ fn: string; module: string; selfMs: number; selfPct: number }>;
 }
 
-/** `jose`, `pg`, `src/audit/ledger.ts`, `node:internal/...`, `(garbage collector)`, ... */
+/** `jose`, `pg`, `src/audit/pg-ledger.ts`, `node:internal/...`, `(garbage collector)`, ... */
 function moduleOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const nm = url.lastIndexOf('/node_modules/');

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The audit ledger: an append-only, hash-chained record of every disclosure decision (src/audit/ledger.ts).
+ * The audit ledger: an append-only, hash-chained record of every disclosure decision (src/audit/entry.ts, written by src/audit/pg-ledger.ts).
  *
  * Immutability is enforced by the database itself, not only by the application:
  *   - the application role `safeguard_app` gets SELECT and INSERT only (no UPDATE, DELETE or TRUNCATE privilege);
@@ -69,7 +69,7 @@ export class AuditLedger1763880100000 implements MigrationInterface {
       'Append-only, hash-chained audit ledger of disclosure decisions. UPDATE, DELETE and TRUNCATE are refused by '
       'triggers for every role; the application role safeguard_app may only SELECT and INSERT. seq is gapless '
       '(assigned by the appender under an advisory lock); entry_hash = SHA-256 of the RFC 8785 canonical entry '
-      'including prev_hash (see src/audit/ledger.ts entryHash). payload holds field names and content hashes, '
+      'including prev_hash (see src/audit/entry.ts entryHash). payload holds field names and content hashes, '
       'never sensitive values. Verify with npm run audit:verify.'`);
   }
 

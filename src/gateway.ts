@@ -19,7 +19,7 @@ import { loadPolicyCatalogue } from './policy';
 import { loadAgencyRegistry, type Agency } from './auth/registry';
 import { createTokenVerifier } from './auth/token-verifier';
 import { startDevIdp, type DevIdp } from './devidp/dev-idp';
-import { PgAuditLedger } from './audit/ledger';
+import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
 import { loadGatewayKeys } from './keys/gateway-keys';

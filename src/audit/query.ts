@@ -6,7 +6,7 @@
 import type { Pool } from 'pg';
 import { GatewayError } from '../errors';
 import type { Purpose } from '../vocabulary/vocabulary';
-import { contentHash, type JsonValue } from './ledger';
+import { contentHash, type JsonValue } from './entry';
 import { LEDGER_COLUMNS, seqOf, type LedgerRow } from './rows';
 
 export interface LedgerFilters {
@@ -209,4 +209,30 @@ export async function getEntry(pool: Pool, entryId: string): Promise<LedgerEntry
   const { rows } = await pool.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE entry_id = $1::uuid`, [entryId]);
   const row = rows[0];
   return row ? toEntryView(row) : null;
+}
+
+/** Aggregates of decisions for the auditor's charts: outcomes per day (UTC) and the 20 most frequent withheld (code, rule). */
+export interface DecisionStats {
+  readonly byDay: Array<{ day: string; outcome: string; n: number }>;
+  readonly withheld: Array<{ code: string; rule: string | null; n: number }>;
+}
+
+export async function decisionStats(pool: Pool, since: Date, until: Date): Promise<DecisionStats> {
+  const range = [since.toISOString(), until.toISOString()];
+  const byDay = await pool.query<{ day: string; outcome: string; n: number }>(
+    `SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, outcome, count(*)::int AS n
+       FROM audit_ledger
+      WHERE kind = 'decision' AND recorded_at >= $1::timestamptz AND recorded_at <= $2::timestamptz
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    range,
+  );
+  const withheld = await pool.query<{ code: string; rule: string | null; n: number }>(
+    `SELECT w->>'code' AS code, w->>'rule' AS rule, count(*)::int AS n
+       FROM audit_ledger,
+            jsonb_array_elements(CASE WHEN jsonb_typeof(payload->'withheldFields') = 'array' THEN payload->'withheldFields' ELSE '[]'::jsonb END) AS w
+      WHERE kind = 'decision' AND recorded_at >= $1::timestamptz AND recorded_at <= $2::timestamptz
+      GROUP BY 1, 2 ORDER BY n DESC, code, rule LIMIT 20`,
+    range,
+  );
+  return { byDay: byDay.rows, withheld: withheld.rows };
 }

@@ -17,7 +17,7 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Pool } from 'pg';
 import { err, ok, type Result } from '../errors';
-import { entryHash, type JsonValue } from './ledger';
+import { entryHash, type JsonValue } from './entry';
 import { seqOf } from './rows';
 import {
   checkpointCovering,
@@ -26,8 +26,8 @@ import {
   SubtreeCache,
   verifyCheckpointJws,
   type CheckpointRecord,
-  type Queryable,
 } from './checkpoints';
+import type { Db } from '../db/tx';
 import {
   assembleProof,
   fromHex,
@@ -165,7 +165,7 @@ function sealedReceipt(base: ReceiptBase, checkpoint: CheckpointRecord, signedAt
 }
 
 /** The audit path of `leafIndex` in the tree of `treeSize`, from cached subtrees and as few leaves as possible. */
-export async function inclusionPath(db: Queryable, leafIndex: number, treeSize: number, cache: SubtreeCache | undefined, batchSize = 5000): Promise<Buffer[]> {
+export async function inclusionPath(db: Db, leafIndex: number, treeSize: number, cache: SubtreeCache | undefined, batchSize = 5000): Promise<Buffer[]> {
   const ranges = inclusionRanges(leafIndex, treeSize);
   const hashes = new Map<string, Buffer>();
   const missing: Subtree[] = [];

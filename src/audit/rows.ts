@@ -1,8 +1,8 @@
 /**
- * How a stored ledger row is read back: one column list and one mapping, shared by the verifier and the queries,
- * so what is verified is exactly what is shown.
+ * The audit_ledger table's one column list (how a row is written by ./pg-ledger.ts and read back here), and one
+ * mapping, shared by the verifier and the queries, so what is verified is exactly what is shown.
  */
-import type { JsonValue, LedgerHashInput } from './ledger';
+import type { JsonValue, LedgerHashInput } from './entry';
 
 /** node-pg returns bigint as a string; everything else as its natural JS type. */
 export interface LedgerRow {
@@ -25,9 +25,40 @@ export interface LedgerRow {
   readonly entry_hash: string;
 }
 
-export const LEDGER_COLUMNS =
-  'seq::text AS seq, entry_id::text AS entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, ' +
-  'client_id, practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash';
+export type LedgerColumn = keyof LedgerRow;
+
+/** Every column in table order, with its PostgreSQL type. A column missing here, or not in LedgerRow, does not compile. */
+const COLUMN_TYPES = {
+  seq: 'bigint',
+  entry_id: 'uuid',
+  recorded_at: 'timestamptz',
+  kind: 'text',
+  outcome: 'text',
+  request_id: 'text',
+  agency_id: 'text',
+  agency_type: 'text',
+  client_id: 'text',
+  practitioner: 'text',
+  role: 'text',
+  issuer: 'text',
+  purpose: 'text',
+  rules: 'text[]',
+  payload: 'jsonb',
+  prev_hash: 'text',
+  entry_hash: 'text',
+} as const satisfies Record<LedgerColumn, string>;
+
+export const LEDGER_COLUMN_NAMES = Object.keys(COLUMN_TYPES) as readonly LedgerColumn[];
+
+/** The cast each bound parameter gets in an INSERT (`''` for text). */
+export const LEDGER_INSERT_CASTS = Object.fromEntries(
+  LEDGER_COLUMN_NAMES.map((c) => [c, COLUMN_TYPES[c] === 'text' ? '' : `::${COLUMN_TYPES[c]}`]),
+) as Readonly<Record<LedgerColumn, string>>;
+
+/** The SELECT list that gives a `LedgerRow` (bigint and uuid as text: node-pg would lose precision or shape). */
+export const LEDGER_COLUMNS = LEDGER_COLUMN_NAMES.map((c) =>
+  COLUMN_TYPES[c] === 'bigint' || COLUMN_TYPES[c] === 'uuid' ? `${c}::text AS ${c}` : c,
+).join(', ');
 
 export function seqOf(row: Pick<LedgerRow, 'seq'>): number {
   const seq = Number(row.seq);
@@ -35,7 +66,7 @@ export function seqOf(row: Pick<LedgerRow, 'seq'>): number {
   return seq;
 }
 
-/** The row as the hash preimage sees it (`entryHash` in ./ledger.ts). */
+/** The row as the hash preimage sees it (`entryHash` in ./entry.ts). */
 export function toHashInput(row: LedgerRow): LedgerHashInput {
   return {
     seq: seqOf(row),

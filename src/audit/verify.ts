@@ -28,9 +28,9 @@
  * published checkpoint).
  */
 import type { Pool, PoolClient } from 'pg';
-import { entryHash, GENESIS_HASH, type LedgerHashInput } from './ledger';
+import { entryHash, GENESIS_HASH, type LedgerHashInput } from './entry';
 import { LEDGER_COLUMNS, seqOf, toHashInput, type LedgerRow } from './rows';
-import { inSnapshot } from '../db/snapshot';
+import { inSnapshot } from '../db/tx';
 
 export type LedgerProblemKind = 'altered' | 'missing' | 'reordered' | 'inserted' | 'broken_link';
 

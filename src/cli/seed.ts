@@ -13,7 +13,7 @@ import { parseOrExitCode, runAndExit } from './process';
 import path from 'node:path';
 import { Command } from 'commander';
 import { Pool } from 'pg';
-import { PgAuditLedger } from '../audit/ledger';
+import { PgAuditLedger } from '../audit/pg-ledger';
 import { loadAgencyRegistry } from '../auth/registry';
 import { DEV_AGENCIES_FILE } from '../config';
 import { runMigrations } from '../db/bootstrap';

@@ -11,9 +11,10 @@
  */
 import { GatewayError } from '../errors';
 import type { Decision, DecisionInput, PolicyEngine } from '../policy/types';
-import { contentHash, type AppendedEntry, type AuditActor, type AuditLedger } from '../audit/ledger';
+import { contentHash, type AppendedEntry, type AuditLedger } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
+import { actorOf } from '../audit/actor';
 
 export interface DecisionAnswer {
   readonly decision: Decision['decision'];
@@ -36,17 +37,6 @@ export interface DecisionServiceDeps {
   readonly engine: PolicyEngine;
   readonly ledger: AuditLedger;
   readonly pseudonymise: Pseudonymiser;
-}
-
-export function actorOf(principal: Principal): AuditActor {
-  return {
-    agencyId: principal.agency.id,
-    agencyType: principal.agency.agencyType,
-    clientId: principal.clientId,
-    role: principal.role,
-    ...(principal.practitioner ? { practitioner: principal.practitioner.subject } : {}),
-    issuer: principal.issuer,
-  };
 }
 
 export async function decideAndRecord(

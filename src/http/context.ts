@@ -1,8 +1,6 @@
 /** Per-request context shared by the routes. */
 import type { Response } from 'express';
 
-export { actorOf } from '../decisions/decide-and-record';
-
 export function requestIdOf(res: Response): string {
   const id: unknown = res.locals.requestId;
   if (typeof id !== 'string') throw new Error('request id middleware did not run');

@@ -16,8 +16,8 @@
  * and access notices themselves. A subscription hears of disclosures recorded after it was created.
  */
 import type { Pool } from 'pg';
-import type { JsonObject } from '../audit/ledger';
-import { inTransaction } from '../records/store';
+import type { JsonObject } from '../audit/entry';
+import { inTransaction } from '../db/tx';
 import { EVENT_OF_KIND } from './events';
 import { enqueue, type NewOutboxMessage } from './outbox';
 

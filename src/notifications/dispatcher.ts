@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { CompactSign } from 'jose';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
-import { contentHash, type AppendedEntry, type AuditLedger, type NewAuditEntry } from '../audit/ledger';
+import { contentHash, type AppendedEntry, type AuditLedger, type NewAuditEntry } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { GatewayKeys } from '../keys/gateway-keys';
 import type { PolicyEngine } from '../policy/types';

@@ -16,9 +16,9 @@
  *   access_notice        to the agency that holds a disclosed record: who, purpose, which fields (names only). Its own
  *                        accountability information: rule `access-notice-to-data-owner`, no policy decision.
  */
-import { inSnapshot } from '../db/snapshot';
+import { inSnapshot, type Db } from '../db/tx';
 import type { Pool, PoolClient } from 'pg';
-import type { JsonObject, JsonValue } from '../audit/ledger';
+import type { JsonObject, JsonValue } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import { agreementsFor, agreementStatus, englandDate, type AgreementStatus } from '../records/agreements';
 import { decisionFacts } from '../records/facts';
@@ -80,7 +80,6 @@ export interface BuiltMessage {
   readonly refusal?: string;
 }
 
-type Db = Pool | PoolClient;
 
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);

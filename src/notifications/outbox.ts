@@ -29,7 +29,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { JsonObject } from '../audit/ledger';
+import type { Db } from '../db/tx';
+import type { JsonObject } from '../audit/entry';
 import { englandDate } from '../records/agreements';
 import { incidentTime } from '../records/facts';
 import type { StoredRecord } from '../records/model';
@@ -133,7 +134,7 @@ const covers = (m: MemberRow, date: string): boolean => m.from_date <= date && (
  * The perpetrator joins in a household that call for an alert today (see the file comment). Used when queueing and
  * again when delivering (the fact `perpetrator_joined_household_with_children` is derived, never taken from anyone).
  */
-export async function perpetratorJoins(db: Pick<PoolClient, 'query'>, householdId: string, today: string): Promise<PerpetratorJoin[]> {
+export async function perpetratorJoins(db: Db, householdId: string, today: string): Promise<PerpetratorJoin[]> {
   const { rows: members } = await db.query<MemberRow>(
     `SELECT id, person_id, subject_role, from_date::text AS from_date, to_date::text AS to_date
        FROM household_members WHERE household_id = $1 ORDER BY from_date, id`,

@@ -7,10 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { GatewayError, type InputProblem } from '../errors';
-import type { AuditLedger } from '../audit/ledger';
+import type { AuditLedger } from '../audit/entry';
 import type { Principal } from '../auth/principal';
-import { actorOf } from '../decisions/decide-and-record';
-import { inTransaction, isUniqueViolation } from '../records/store';
+import { actorOf } from '../audit/actor';
+import { inTransaction } from '../db/tx';
+import { isUniqueViolation } from '../records/store';
 import { EVENT_SUBSCRIBERS, type WebhookEvent } from './events';
 import { verifyWebhookUrl, type Resolver, type UrlPolicy } from './webhook-url';
 

@@ -6,7 +6,7 @@
  * "Today" is the calendar date in England (Europe/London): an agreement that ends on 31 March covers the whole of
  * 31 March there, and has lapsed on 1 April.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Db } from '../db/tx';
 import type { Purpose } from '../vocabulary/vocabulary';
 
 export interface SharingAgreement {
@@ -105,7 +105,7 @@ interface AgreementRow {
 }
 
 /** Every agreement the requesting agency is a party to for this purpose (dates as text: no time zone games). */
-export async function agreementsFor(db: Pool | PoolClient, requesterAgencyId: string, purpose: Purpose): Promise<SharingAgreement[]> {
+export async function agreementsFor(db: Db, requesterAgencyId: string, purpose: Purpose): Promise<SharingAgreement[]> {
   const { rows } = await db.query<AgreementRow>(
     `SELECT id, title, parties, purposes, starts_on::text AS starts_on, ends_on::text AS ends_on,
             review_on::text AS review_on, dpia_reference

@@ -15,10 +15,10 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { GatewayError } from '../errors';
-import { contentHash, type AuditLedger, type JsonObject } from '../audit/ledger';
+import { contentHash, type AuditLedger, type JsonObject } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
-import { actorOf } from '../decisions/decide-and-record';
+import { actorOf } from '../audit/actor';
 import type { Facts, SubjectRole } from '../vocabulary/vocabulary';
 import { IDENTIFIERS, type Classification, type Identifier, type PersonField, type RecordKind, type StoredRecord } from './model';
 import type { Answer } from './idempotency';

@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Ajv from 'ajv';
 import type { Pool } from 'pg';
-import { contentHash, type AuditLedger } from '../audit/ledger';
+import { contentHash, type AuditLedger } from '../audit/entry';
 import type { Agency } from '../auth/registry';
 import type { InputProblem } from '../errors';
 import { AGENCY_TYPES, PURPOSES, SUBJECT_ROLES, type AgencyType, type SubjectRole } from '../vocabulary/vocabulary';
 import { CLASSIFICATIONS, IDENTIFIERS, RECORD_KINDS, type Classification, type RecordKind } from './model';
 import { FIELD_VALUE_SCHEMAS } from './schemas';
-import { inTransaction } from './store';
+import { inTransaction } from '../db/tx';
 import { checkContributedFacts, checkIdentifiers, checkPersonFields, checkRecordFields } from './validation';
 import { CONTRIBUTION_KIND } from './contribute';
 

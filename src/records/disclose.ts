@@ -21,20 +21,20 @@
  * An agency reading back its own record gets it whole (reading what you hold is not a disclosure), unless it acts
  * for someone else (`onBehalfOf`) or for a subject access request: then the policy decides, as for anyone.
  */
-import { inSnapshot } from '../db/snapshot';
+import { inSnapshot, type Db } from '../db/tx';
 import type { Pool, PoolClient } from 'pg';
 import { GatewayError } from '../errors';
-import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject, type JsonValue, type NewAuditEntry } from '../audit/ledger';
+import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject, type JsonValue, type NewAuditEntry } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
-import { actorOf } from '../decisions/decide-and-record';
+import { actorOf } from '../audit/actor';
 import type { Decision, PolicyEngine } from '../policy/types';
 import { DASH_RISK_LEVELS, isAgencyType, isField, type AgencyType, type DashRiskLevel, type Facts, type Field, type Purpose } from '../vocabulary/vocabulary';
 import { agreementReason, agreementStatus, agreementsFor, agreementSummary, englandDate, type AgreementStatus, type SharingAgreement } from './agreements';
 import { decisionFacts, incidentTime, type Requester } from './facts';
 import type { HouseholdMembership, StoredRecord } from './model';
 import { riskSignals, type RiskSignal, type SignalRecord } from './risk-signals';
-import { agencyKnowsPerson, findRecord, isRecordedPerpetrator, membershipsAround, personFieldsBy, recordsOfSubject, type Db } from './store';
+import { agencyKnowsPerson, findRecord, isRecordedPerpetrator, membershipsAround, personFieldsBy, recordsOfSubject } from './store';
 
 export interface DisclosureDeps {
   readonly pool: Pool;

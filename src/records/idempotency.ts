@@ -13,8 +13,8 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { GatewayError } from '../errors';
-import type { JsonObject } from '../audit/ledger';
-import { inTransaction } from './store';
+import type { JsonObject } from '../audit/entry';
+import { inTransaction } from '../db/tx';
 
 export interface Answer {
   readonly status: number;

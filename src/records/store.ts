@@ -2,36 +2,9 @@
  * SQL for the record store (tables: migrations/1763880200000-Records.ts). Parameterised queries only; every
  * function takes the connection to use, so a caller's transaction covers everything it does.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Db } from '../db/tx';
 import { isAgencyType, isSubjectRole, type AgencyType } from '../vocabulary/vocabulary';
 import { isRecordKind, type Classification, type HouseholdMembership, type StoredRecord } from './model';
-
-export type Db = Pool | PoolClient;
-
-/**
- * Runs `work` in one transaction on one connection: COMMIT if it resolves, ROLLBACK if it throws (so nothing is
- * half-written). A connection whose state is unknown after a failed ROLLBACK is destroyed, not reused.
- */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let result: T;
-  try {
-    await client.query('BEGIN');
-    result = await work(client);
-    const commit = await client.query('COMMIT');
-    // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an error.
-    if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}`);
-  } catch (error) {
-    let broken = false;
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    client.release(broken ? true : undefined);
-    throw error;
-  }
-  client.release();
-  return result;
-}
 
 interface RecordRow {
   id: string;

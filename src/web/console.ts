@@ -6,11 +6,11 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
-import { contentHash, type AuditLedger, type JsonObject } from '../audit/ledger';
-import { getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
+import { contentHash, type AuditLedger, type JsonObject } from '../audit/entry';
+import { decisionStats, getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
 import { verifyLedger } from '../audit/verify';
 import { AUDIT_KINDS, AUDIT_OUTCOMES, isAuditKind } from '../audit/kinds';
-import { actorOf } from '../decisions/decide-and-record';
+import { actorOf } from '../audit/actor';
 import { GatewayError } from '../errors';
 import type { PolicyCatalogueEngine } from '../policy';
 import { PURPOSES, isFactName, isField, isPurpose, type Purpose } from '../vocabulary/vocabulary';
@@ -311,33 +311,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   });
 
   return router;
-}
-
-// ─── Aggregates for the charts (read-only SQL on the ledger the app role may SELECT) ────────────────────────
-
-interface DecisionStats {
-  readonly byDay: Array<{ day: string; outcome: string; n: number }>;
-  readonly withheld: Array<{ code: string; rule: string | null; n: number }>;
-}
-
-async function decisionStats(pool: Pool, since: Date, until: Date): Promise<DecisionStats> {
-  const range = [since.toISOString(), until.toISOString()];
-  const byDay = await pool.query<{ day: string; outcome: string; n: number }>(
-    `SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, outcome, count(*)::int AS n
-       FROM audit_ledger
-      WHERE kind = 'decision' AND recorded_at >= $1::timestamptz AND recorded_at <= $2::timestamptz
-      GROUP BY 1, 2 ORDER BY 1, 2`,
-    range,
-  );
-  const withheld = await pool.query<{ code: string; rule: string | null; n: number }>(
-    `SELECT w->>'code' AS code, w->>'rule' AS rule, count(*)::int AS n
-       FROM audit_ledger,
-            jsonb_array_elements(CASE WHEN jsonb_typeof(payload->'withheldFields') = 'array' THEN payload->'withheldFields' ELSE '[]'::jsonb END) AS w
-      WHERE kind = 'decision' AND recorded_at >= $1::timestamptz AND recorded_at <= $2::timestamptz
-      GROUP BY 1, 2 ORDER BY n DESC, code, rule LIMIT 20`,
-    range,
-  );
-  return { byDay: byDay.rows, withheld: withheld.rows };
 }
 
 // ─── CSV ────────────────────────────────────────────────────────────────────────────────────────────────────

@@ -15,8 +15,8 @@ import express, { Router, type ErrorRequestHandler, type Request } from 'express
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
-import type { AuditLedger } from '../audit/ledger';
-import { AuditUnavailableError } from '../audit/ledger';
+import type { AuditLedger } from '../audit/entry';
+import { AuditUnavailableError } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { TokenVerifier } from '../auth/token-verifier';
 import { GatewayError } from '../errors';

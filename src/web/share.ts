@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { AuditUnavailableError } from '../audit/ledger';
+import { AuditUnavailableError } from '../audit/entry';
 import { decideAndRecord, type DecisionAnswer, type DecisionServiceDeps } from '../decisions/decide-and-record';
 import { GatewayError } from '../errors';
 import { decisionsTotal } from '../http/metrics';

@@ -11,17 +11,8 @@ import { promisify } from 'node:util';
 import { compileForNode, ROOT } from '../support/compile-for-node';
 import { Client, Pool } from 'pg';
 import { GatewayError } from '../../src/errors';
-import {
-  AuditUnavailableError,
-  contentHash,
-  entryHash,
-  GENESIS_HASH,
-  LEDGER_LOCK_KEY,
-  PgAuditLedger,
-  type AppendedEntry,
-  type AuditActor,
-  type NewAuditEntry,
-} from '../../src/audit/ledger';
+import { AuditUnavailableError, contentHash, entryHash, GENESIS_HASH, type AppendedEntry, type AuditActor, type NewAuditEntry } from '../../src/audit/entry';
+import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
 import { getEntry, InvalidCursorError, queryLedger, type LedgerEntryView, type LedgerFilters } from '../../src/audit/query';
 import { toHashInput, LEDGER_COLUMNS, type LedgerRow } from '../../src/audit/rows';
 import { verifyLedger } from '../../src/audit/verify';
@@ -162,7 +153,7 @@ describe('audit ledger', () => {
     const pools = [0, 1, 2].map(() => new Pool({ connectionString: db.appUrl, max: 2 }));
     const ledgers = pools.map((p) => new PgAuditLedger(p, { maxBatch: 32 }));
 
-    const ledgerJs = compileForNode('src/audit/ledger.ts', buildDir);
+    const ledgerJs = compileForNode('src/audit/pg-ledger.ts', buildDir);
     const childScript = path.join(buildDir, 'append-child.js');
     writeFileSync(childScript, `
       const { Pool } = require('pg');

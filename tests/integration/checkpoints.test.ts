@@ -11,7 +11,8 @@ import path from 'node:path';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { contentHash, PgAuditLedger, type AppendedEntry } from '../../src/audit/ledger';
+import { contentHash, type AppendedEntry } from '../../src/audit/entry';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { getEntry } from '../../src/audit/query';
 import {
   CHECKPOINT_TYP,

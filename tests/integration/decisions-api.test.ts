@@ -3,7 +3,7 @@
  * Each test names the invariant (DEVELOPERS.md) it proves.
  */
 import request from 'supertest';
-import { contentHash } from '../../src/audit/ledger';
+import { contentHash } from '../../src/audit/entry';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
 
 const encompass = {

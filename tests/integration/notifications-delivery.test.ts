@@ -14,7 +14,8 @@ import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKe
 import { Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
-import { contentHash, PgAuditLedger } from '../../src/audit/ledger';
+import { contentHash } from '../../src/audit/entry';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { pseudonymiser } from '../../src/audit/pseudonym';
 import { requireAuth } from '../../src/auth/middleware';
 import { createTokenVerifier } from '../../src/auth/token-verifier';

@@ -5,7 +5,8 @@
  */
 import { Pool } from 'pg';
 import request from 'supertest';
-import { contentHash, PgAuditLedger } from '../../src/audit/ledger';
+import { contentHash } from '../../src/audit/entry';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { syncAgencies } from '../../src/db/registry-sync';
 import { loadStory, seedStory, storyId, type Story } from '../../src/records/demo-seed';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { contentHash } from '../../src/audit/ledger';
+import { contentHash } from '../../src/audit/entry';
 import { syncAgencies } from '../../src/db/registry-sync';
 import { PURPOSES } from '../../src/vocabulary/vocabulary';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';

@@ -21,7 +21,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/http/app';
 import { loadPolicyCatalogue } from '../../src/policy';
-import { PgAuditLedger } from '../../src/audit/ledger';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { verifyLedger } from '../../src/audit/verify';
 import { pseudonymiser } from '../../src/audit/pseudonym';
 import { createTokenVerifier } from '../../src/auth/token-verifier';

@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CompactSign } from 'jose';
 import { Pool } from 'pg';
-import { contentHash, entryHash, GENESIS_HASH, PgAuditLedger, type AppendedEntry } from '../../src/audit/ledger';
+import { contentHash, entryHash, GENESIS_HASH, type AppendedEntry } from '../../src/audit/entry';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { LEDGER_COLUMNS, toHashInput, type LedgerRow } from '../../src/audit/rows';
 import { verifyLedger } from '../../src/audit/verify';
 import {

@@ -7,7 +7,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
-import { contentHash, entryHash, PgAuditLedger, type AppendedEntry } from '../../src/audit/ledger';
+import { contentHash, entryHash, type AppendedEntry } from '../../src/audit/entry';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { LEDGER_COLUMNS, toHashInput, type LedgerRow } from '../../src/audit/rows';
 import { verifyLedger, type VerifyReport } from '../../src/audit/verify';
 import { createTestDatabase, type TestDatabase } from '../support/db';

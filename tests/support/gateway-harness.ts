@@ -8,7 +8,7 @@ import type { Express } from 'express';
 import { createApp } from '../../src/http/app';
 import { loadPolicyCatalogue } from '../../src/policy';
 import type { PolicyEngine } from '../../src/policy/types';
-import { PgAuditLedger } from '../../src/audit/ledger';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { pseudonymiser } from '../../src/audit/pseudonym';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
 import { loadGatewayKeys } from '../../src/keys/gateway-keys';

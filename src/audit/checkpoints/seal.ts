@@ -5,7 +5,8 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Pool, PoolClient } from 'pg';
 import type { SigningKey } from '../../keys/gateway-keys';
-import { entryHash, GENESIS_HASH } from '../ledger';
+import { inTransaction } from '../../db/tx';
+import { entryHash, GENESIS_HASH } from '../entry';
 import { seqOf, toHashInput } from '../rows';
 import {
   assembleProof,
@@ -99,12 +100,8 @@ export async function sealLedger(pool: Pool, key: SigningKey, options: SealOptio
     }
   }
 
-  const client = await pool.connect();
-  let failed = false;
-  let result: { created: boolean; checkpoint: CheckpointRecord | null };
-  try {
-    await client.query(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SELECT pg_advisory_xact_lock(${CHECKPOINT_LOCK_KEY})`);
-    // READ COMMITTED: each statement after the lock sees the previous sealer's committed checkpoint.
+  // READ COMMITTED: each statement after the lock sees the previous sealer's committed checkpoint.
+  const result = await inTransaction(pool, async (client): Promise<{ created: boolean; checkpoint: CheckpointRecord | null }> => {
     const prev = await latestCheckpoint(client);
     if (prev) {
       const v = await verifyCheckpointJws(prev.jws, jwks);
@@ -127,30 +124,18 @@ export async function sealLedger(pool: Pool, key: SigningKey, options: SealOptio
     }
     const n = await lastSeqIn(client);
     if (n < m) throw new CheckpointError('rolled_back', `the database holds ${n} entries but checkpoint ${m} covered ${m}: entries were removed`);
-    if (n === m) {
-      await client.query('COMMIT');
-      result = { created: false, checkpoint: prev };
-    } else {
-      const record = await sealRange(client, key, prev, n, batchSize, options.cache);
-      await client.query(
-        `INSERT INTO ledger_checkpoints (tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size, consistency_proof)
-         VALUES ($1::bigint, $2, $3, $4::timestamptz, $5, $6, $7::bigint, $8::text[])`,
-        [
-          String(record.treeSize), record.rootHash, record.lastEntryHash, record.signedAt, record.jws, record.kid,
-          record.consistency ? String(record.consistency.fromTreeSize) : null, record.consistency?.proof ?? [],
-        ],
-      );
-      const commit = await client.query('COMMIT');
-      if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}`);
-      result = { created: true, checkpoint: record };
-    }
-  } catch (e) {
-    failed = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release(failed ? true : undefined);
-  }
+    if (n === m) return { created: false, checkpoint: prev };
+    const record = await sealRange(client, key, prev, n, batchSize, options.cache);
+    await client.query(
+      `INSERT INTO ledger_checkpoints (tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size, consistency_proof)
+       VALUES ($1::bigint, $2, $3, $4::timestamptz, $5, $6, $7::bigint, $8::text[])`,
+      [
+        String(record.treeSize), record.rootHash, record.lastEntryHash, record.signedAt, record.jws, record.kid,
+        record.consistency ? String(record.consistency.fromTreeSize) : null, record.consistency?.proof ?? [],
+      ],
+    );
+    return { created: true, checkpoint: record };
+  }, { statementTimeoutMs: timeoutMs, advisoryLock: CHECKPOINT_LOCK_KEY });
 
   for (const { sink, latest } of exported) {
     try {

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { isHash } from '../merkle';
 import type { CheckpointRecord, ExportedCheckpointFile } from './statement';
-import { checkpointsAfter, type Queryable } from './store';
+import type { Db } from '../../db/tx';
+import { checkpointsAfter } from './store';
 
 
 export interface CheckpointSink {
@@ -139,7 +140,7 @@ export function directorySinks(dirs: { exportDir?: string | undefined; mirrorDir
 }
 
 /** Exports every database checkpoint with tree size above `after` to `sink`, oldest first. */
-export async function exportAfter(db: Queryable, sink: CheckpointSink, after: number, batchSize: number): Promise<number> {
+export async function exportAfter(db: Db, sink: CheckpointSink, after: number, batchSize: number): Promise<number> {
   let exported = 0;
   let from = after;
   for (;;) {

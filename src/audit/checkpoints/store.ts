@@ -1,10 +1,10 @@
 /**
  * Reading checkpoints and ledger entries from the database (keyset-paged, bounded windows).
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import type { Db } from '../../db/tx';
 import { LEDGER_COLUMNS, seqOf, type LedgerRow } from '../rows';
 import type { CheckpointRecord } from './statement';
-
 
 interface CheckpointRow {
   readonly tree_size: string;
@@ -32,27 +32,24 @@ function toRecord(row: CheckpointRow): CheckpointRecord {
   };
 }
 
-/** Anything that runs a query: a Pool or a PoolClient. */
-export type Queryable = Pick<Pool, 'query'> | Pick<PoolClient, 'query'>;
-
-export async function rowsOf<T extends object>(db: Queryable, sql: string, params: unknown[]): Promise<T[]> {
+export async function rowsOf<T extends object>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
   // Both pg overloads return the same shape; one call site keeps the union callable.
   const result = await (db as Pick<Pool, 'query'>).query<T & Record<string, unknown>>(sql, params);
   return result.rows;
 }
 
-export async function latestCheckpoint(db: Queryable): Promise<CheckpointRecord | null> {
+export async function latestCheckpoint(db: Db): Promise<CheckpointRecord | null> {
   const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`, []);
   return row ? toRecord(row) : null;
 }
 
-export async function checkpointAt(db: Queryable, treeSize: number): Promise<CheckpointRecord | null> {
+export async function checkpointAt(db: Db, treeSize: number): Promise<CheckpointRecord | null> {
   const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = $1::bigint`, [String(treeSize)]);
   return row ? toRecord(row) : null;
 }
 
 /** The smallest checkpoint covering `treeSize` entries or more, or null. */
-export async function checkpointCovering(db: Queryable, treeSize: number): Promise<CheckpointRecord | null> {
+export async function checkpointCovering(db: Db, treeSize: number): Promise<CheckpointRecord | null> {
   const [row] = await rowsOf<CheckpointRow>(
     db,
     `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size >= $1::bigint ORDER BY ledger_checkpoints.tree_size LIMIT 1`,
@@ -62,7 +59,7 @@ export async function checkpointCovering(db: Queryable, treeSize: number): Promi
 }
 
 /** Checkpoints newest first, keyset-paged by tree size (`before`: only those smaller). */
-export async function listCheckpoints(db: Queryable, page: { before?: number; limit: number }): Promise<CheckpointRecord[]> {
+export async function listCheckpoints(db: Db, page: { before?: number; limit: number }): Promise<CheckpointRecord[]> {
   const rows = page.before === undefined
     ? await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT $1`, [page.limit])
     : await rowsOf<CheckpointRow>(
@@ -74,7 +71,7 @@ export async function listCheckpoints(db: Queryable, page: { before?: number; li
 }
 
 /** Checkpoints oldest first with tree_size > after, keyset-paged. */
-export async function checkpointsAfter(db: Queryable, after: number, limit: number): Promise<CheckpointRecord[]> {
+export async function checkpointsAfter(db: Db, after: number, limit: number): Promise<CheckpointRecord[]> {
   const rows = await rowsOf<CheckpointRow>(
     db,
     `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size > $1::bigint ORDER BY ledger_checkpoints.tree_size LIMIT $2`,
@@ -93,7 +90,7 @@ export interface Leaf {
  * bounded seq range (an index range of at most batchSize rows), never "everything after x", which the planner may
  * answer by sorting the whole remainder. Gaps are the caller's to see.
  */
-async function* windows<T>(db: Queryable, sql: string, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<T> {
+async function* windows<T>(db: Db, sql: string, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<T> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
   for (let after = afterSeq; after < toSeq; ) {
     const to = Math.min(toSeq, after + batchSize);
@@ -103,18 +100,18 @@ async function* windows<T>(db: Queryable, sql: string, afterSeq: number, toSeq: 
 }
 
 /** Leaves (seq, entry_hash) of the entries with afterSeq < seq <= toSeq, ascending. */
-export async function* ledgerLeaves(db: Queryable, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<Leaf> {
+export async function* ledgerLeaves(db: Db, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<Leaf> {
   const sql = 'SELECT seq::text AS seq, entry_hash FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq';
   for await (const r of windows<{ seq: string; entry_hash: string }>(db, sql, afterSeq, toSeq, batchSize)) yield { seq: seqOf(r), entryHash: r.entry_hash };
 }
 
 /** Whole rows of the entries with afterSeq < seq <= toSeq, ascending. */
-export function ledgerRows(db: Queryable, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<LedgerRow> {
+export function ledgerRows(db: Db, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<LedgerRow> {
   const sql = `SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq`;
   return windows<LedgerRow>(db, sql, afterSeq, toSeq, batchSize);
 }
 
-export async function lastSeqIn(db: Queryable): Promise<number> {
+export async function lastSeqIn(db: Db): Promise<number> {
   const [row] = await rowsOf<{ max: string | null }>(db, 'SELECT max(seq)::text AS max FROM audit_ledger', []);
   return row?.max ? Number(row.max) : 0;
 }

@@ -3,9 +3,9 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import type { Pool, PoolClient } from 'pg';
-import { entryHash } from '../ledger';
+import { entryHash } from '../entry';
 import { seqOf, toHashInput, type LedgerRow } from '../rows';
-import { inSnapshot } from '../../db/snapshot';
+import { inSnapshot } from '../../db/tx';
 import { fromHex, ledgerLeafData, MerkleAccumulator, toHex, verifyConsistency } from '../merkle';
 import { recordMatchesPayload, verifyCheckpointJws, type CheckpointPayload, type CheckpointRecord } from './statement';
 import type { CheckpointSink } from './sinks';

@@ -5,15 +5,16 @@
 import { Router } from 'express';
 import type { Pool } from 'pg';
 import { GatewayError } from '../../errors';
-import type { AuditLedger } from '../../audit/ledger';
-import { contentHash } from '../../audit/ledger';
+import type { AuditLedger } from '../../audit/entry';
+import { contentHash } from '../../audit/entry';
 import { getEntry, queryLedger, type LedgerFilters } from '../../audit/query';
 import { verifyLedger } from '../../audit/verify';
 import { verifyCheckpoints, type CheckpointSink } from '../../audit/checkpoints';
 import type { GatewayKeys } from '../../keys/gateway-keys';
 import type { Pseudonymiser } from '../../audit/pseudonym';
 import { principalOf, requireRole } from '../../auth/middleware';
-import { actorOf, requestIdOf } from '../context';
+import { actorOf } from '../../audit/actor';
+import { requestIdOf } from '../context';
 import { queryValidator } from '../validation';
 import { auditQuerySchema } from '../schemas';
 

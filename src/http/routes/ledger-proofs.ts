@@ -15,7 +15,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors';
-import { contentHash, type AuditKind, type AuditLedger } from '../../audit/ledger';
+import { contentHash, type AuditKind, type AuditLedger } from '../../audit/entry';
 import {
   CheckpointError,
   listCheckpoints,
@@ -29,7 +29,8 @@ import {
 import { buildReceipt, findEntryForProof, LedgerIntegrityError } from '../../audit/receipts';
 import { principalOf, requireRole } from '../../auth/middleware';
 import type { GatewayKeys } from '../../keys/gateway-keys';
-import { actorOf, requestIdOf } from '../context';
+import { actorOf } from '../../audit/actor';
+import { requestIdOf } from '../context';
 
 /** The ledger kind recorded for POST /v1/audit/checkpoints. Switch to 'ledger_checkpoint' once AuditKind has it. */
 export const CHECKPOINT_AUDIT_KIND: AuditKind = 'ledger_checkpoint';

@@ -12,7 +12,7 @@
  */
 import { Router } from 'express';
 import type { Pool } from 'pg';
-import type { AuditLedger } from '../../audit/ledger';
+import type { AuditLedger } from '../../audit/entry';
 import { principalOf, requireScope } from '../../auth/middleware';
 import { requestIdOf } from '../context';
 import { bodyValidator } from '../validation';

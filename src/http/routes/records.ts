@@ -18,7 +18,7 @@ import type { OutboxSettings } from '../../notifications/outbox';
 import { Router, type Request, type Response } from 'express';
 import type { Pool, PoolClient } from 'pg';
 import { GatewayError, type InputProblem } from '../../errors';
-import { contentHash, type AuditLedger } from '../../audit/ledger';
+import { contentHash, type AuditLedger } from '../../audit/entry';
 import type { Pseudonymiser } from '../../audit/pseudonym';
 import { principalOf, requireScope } from '../../auth/middleware';
 import type { PolicyEngine } from '../../policy/types';
@@ -30,7 +30,7 @@ import { readChronology, readRecord, readSubjectRecords, type ReadContext } from
 import { idempotent, type Answer } from '../../records/idempotency';
 import { NON_READING_PURPOSES, type Classification, type Identifier, type RecordKind } from '../../records/model';
 import { addMemberSchema, createHouseholdSchema, createPersonSchema, createRecordSchema, readQuerySchema, updateRecordSchema } from '../../records/schemas';
-import { inTransaction } from '../../records/store';
+import { inTransaction } from '../../db/tx';
 import { checkContributedFacts, checkIdentifiers, checkPersonFields, checkRecordFields, parseIdempotencyKey, parseIfMatch, throwIfProblems } from '../../records/validation';
 
 export interface RecordsRouterDeps {

@@ -1,0 +1,232 @@
+/**
+ * The audit entry: what an entry is (types and kinds), how it is hashed (ONE definition, used by the writer and the
+ * verifier) and how a new entry is validated before it may join a batch. The PostgreSQL group-commit writer is
+ * ./pg-ledger.ts; how a stored row is read back is ./rows.ts.
+ *
+ * WHAT GOES IN A PAYLOAD (invariant 3): field names, rule ids, vocabulary words, counts, pseudonyms
+ * (./pseudonym.ts) and content hashes (`contentHash` below) — NEVER a sensitive value (names, addresses, dates of
+ * birth, report text, free text from a request). If you need to prove what was sent, store `contentHash(answer)`.
+ *
+ * Entries are hash-chained: each carries the SHA-256 of its predecessor, so any later edit, deletion, insertion or
+ * reordering is found by `verifyLedger` (./verify.ts).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
+import { isAuditKind, type AuditKind } from './kinds';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Types
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | readonly JsonValue[] | JsonObject;
+/** `undefined` members are dropped, as JSON.stringify does. */
+export interface JsonObject {
+  readonly [key: string]: JsonValue | undefined;
+}
+
+/** What an entry records: one list, with its labels, in ./kinds.ts (add new kinds there). */
+export type { AuditKind } from './kinds';
+
+/** Who acted: from the verified token, never from a request body. */
+export interface AuditActor {
+  readonly agencyId: string;
+  readonly agencyType: AgencyType;
+  readonly clientId: string;
+  readonly role: Role;
+  /** The practitioner's subject identifier at their agency's IdP (absent for system clients). */
+  readonly practitioner?: string;
+  readonly issuer: string;
+}
+
+export interface NewAuditEntry {
+  readonly kind: AuditKind;
+  /** e.g. a decision (`permit`), a problem code (`forbidden`), `served`, `intact`. */
+  readonly outcome: string;
+  readonly requestId: string;
+  /** null when the caller could not be identified (e.g. a refused unauthenticated request). */
+  readonly actor: AuditActor | null;
+  readonly purpose?: Purpose;
+  /** Policy rule ids that matched. */
+  readonly rules?: readonly string[];
+  /** Field names, words, counts, pseudonyms and content hashes only — never sensitive values. */
+  readonly payload: JsonObject;
+}
+
+export interface AppendedEntry {
+  readonly seq: number;
+  readonly entryId: string;
+  readonly entryHash: string;
+  readonly prevHash: string;
+  readonly recordedAt: Date;
+}
+
+/** What the rest of the gateway depends on (the composition root builds a PgAuditLedger). */
+export interface AuditLedger {
+  /** Resolves only after the entry is durably committed; rejects with AuditUnavailableError otherwise. */
+  append(entry: NewAuditEntry): Promise<AppendedEntry>;
+  close(): Promise<void>;
+}
+
+/** The hash preimage of one entry: exactly the stored columns (camelCase), nothing derived. */
+export interface LedgerHashInput {
+  readonly seq: number;
+  readonly entryId: string;
+  readonly recordedAt: Date;
+  readonly kind: string;
+  readonly outcome: string;
+  readonly requestId: string;
+  readonly agencyId: string | null;
+  readonly agencyType: string | null;
+  readonly clientId: string | null;
+  readonly practitioner: string | null;
+  readonly role: string | null;
+  readonly issuer: string | null;
+  readonly purpose: string | null;
+  readonly rules: readonly string[];
+  readonly payload: JsonValue;
+  readonly prevHash: string;
+}
+
+export type AuditUnavailableReason = 'database' | 'invalid_entry' | 'closed';
+
+/**
+ * The entry could not be durably recorded, so nothing may be disclosed. The HTTP layer answers 503
+ * (`audit_unavailable`). `message` is for logs (no entry content in it); callers must not show it.
+ */
+export class AuditUnavailableError extends Error {
+  readonly code = 'audit_unavailable' as const;
+  override readonly name = 'AuditUnavailableError';
+  constructor(
+    message: string,
+    readonly reason: AuditUnavailableReason = 'database',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Hashing: ONE definition, used by the appender and the verifier.
+
+/** prev_hash of the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
+/** Version of the hash preimage layout; bump only together with a verifier that knows both. */
+export const ENTRY_HASH_VERSION = 1;
+
+function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value has no JSON representation');
+  return text;
+}
+
+/**
+ * entry_hash = hex SHA-256 of the RFC 8785 canonical JSON of
+ * `{ v, seq, entryId, recordedAt (ISO 8601, ms), kind, outcome, requestId, agencyId, agencyType, clientId,
+ *    practitioner, role, issuer, purpose, rules, payload, prevHash }` — absent values are `null`, never omitted.
+ */
+export function entryHash(row: LedgerHashInput): string {
+  const preimage = {
+    v: ENTRY_HASH_VERSION,
+    seq: row.seq,
+    entryId: row.entryId,
+    recordedAt: row.recordedAt.toISOString(),
+    kind: row.kind,
+    outcome: row.outcome,
+    requestId: row.requestId,
+    agencyId: row.agencyId,
+    agencyType: row.agencyType,
+    clientId: row.clientId,
+    practitioner: row.practitioner,
+    role: row.role,
+    issuer: row.issuer,
+    purpose: row.purpose,
+    rules: row.rules,
+    payload: row.payload,
+    prevHash: row.prevHash,
+  };
+  return createHash('sha256').update(canonicalJson(preimage), 'utf8').digest('hex');
+}
+
+/**
+ * `sha256:<hex>` of the RFC 8785 canonical JSON of `value`: how a payload refers to content it must not contain
+ * (an answer, a page of results, a document). Equal JSON values give equal hashes whatever their key order.
+ */
+export function contentHash(value: unknown): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex')}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Validation: a bad entry is refused on its own, before it can join (and poison) a batch.
+
+const MAX_TEXT = 1000;
+/** PostgreSQL text and jsonb refuse NUL and unpaired UTF-16 surrogates. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function storableText(value: unknown, what: string, optional: boolean): string | null {
+  if (value === undefined || value === null) {
+    if (optional) return null;
+    throw new TypeError(`${what} is required`);
+  }
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${what} must be a non-empty string`);
+  if (value.length > MAX_TEXT) throw new TypeError(`${what} is longer than ${MAX_TEXT} characters`);
+  if (UNSTORABLE.test(value)) throw new TypeError(`${what} contains characters PostgreSQL cannot store`);
+  return value;
+}
+
+function knownKind(kind: unknown): AuditKind {
+  if (!isAuditKind(kind)) throw new TypeError('kind is not one of AUDIT_KINDS (./kinds.ts)');
+  return kind;
+}
+
+function checkJsonStrings(value: unknown, path: string): void {
+  if (typeof value === 'string') {
+    if (UNSTORABLE.test(value)) throw new TypeError(`payload${path} contains characters PostgreSQL cannot store`);
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => checkJsonStrings(v, `${path}/${i}`));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (UNSTORABLE.test(k)) throw new TypeError(`a payload key under payload${path} contains characters PostgreSQL cannot store`);
+      checkJsonStrings(v, `${path}/${k}`);
+    }
+  }
+}
+
+/** A validated new entry: the hash preimage less what only the writer knows (seq, time, predecessor). */
+export type PreparedEntry = Omit<LedgerHashInput, 'seq' | 'recordedAt' | 'prevHash'> & {
+  /** `payload` is the payload exactly as jsonb will give it back (a JSON round trip); this is its JSON text. */
+  readonly payloadJson: string;
+};
+
+/** Validates and normalises a new entry; throws TypeError naming what is wrong (no entry content in the message). */
+export function prepareEntry(entry: NewAuditEntry, maxPayloadBytes: number): PreparedEntry {
+  const a = entry.actor;
+  const rules = (entry.rules ?? []).map((r, i) => storableText(r, `rules[${i}]`, false) as string);
+  if (entry.payload === null || typeof entry.payload !== 'object' || Array.isArray(entry.payload)) {
+    throw new TypeError('payload must be a JSON object');
+  }
+  // JSON.stringify throws on cycles and BigInt; NaN/Infinity would silently become null, so refuse them first.
+  const payloadJson = JSON.stringify(entry.payload, (_k, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError('payload contains a non-finite number');
+    return v;
+  });
+  if (Buffer.byteLength(payloadJson, 'utf8') > maxPayloadBytes) throw new TypeError(`payload is larger than ${maxPayloadBytes} bytes`);
+  const payload = JSON.parse(payloadJson) as JsonValue;
+  checkJsonStrings(payload, '');
+  return {
+    entryId: randomUUID(),
+    kind: knownKind(entry.kind),
+    outcome: storableText(entry.outcome, 'outcome', false) as string,
+    requestId: storableText(entry.requestId, 'requestId', false) as string,
+    agencyId: a ? storableText(a.agencyId, 'actor.agencyId', false) : null,
+    agencyType: a ? storableText(a.agencyType, 'actor.agencyType', false) : null,
+    clientId: a ? storableText(a.clientId, 'actor.clientId', false) : null,
+    practitioner: a ? storableText(a.practitioner, 'actor.practitioner', true) : null,
+    role: a ? storableText(a.role, 'actor.role', false) : null,
+    issuer: a ? storableText(a.issuer, 'actor.issuer', false) : null,
+    purpose: storableText(entry.purpose, 'purpose', true),
+    rules,
+    payload,
+    payloadJson,
+  };
+}
