@@ -9,6 +9,9 @@ export const AUDIT_KINDS = [
   'decision', 'disclosure', 'contribution', 'request_refused', 'audit_read', 'audit_verify', 'ledger_checkpoint',
   // src/notifications/: a message's disclosure (committed before it is POSTed), each delivery attempt's result, webhook changes.
   'notification', 'alert', 'notification_attempt', 'webhook',
+  // src/workflows/: a referral flagged overdue, a decider's decision (points at the original decision entry), a request
+  // for information created or flagged overdue, an asked agency's answer or decline.
+  'referral', 'referral_decision', 'information_request', 'information_response',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -24,6 +27,10 @@ export const AUDIT_KIND_LABELS: Record<AuditKind, string> = {
   alert: 'Alert sent',
   notification_attempt: 'Notification delivery attempt',
   webhook: 'Webhook registration changed',
+  referral: 'Referral past its time limit',
+  referral_decision: 'Referral decided',
+  information_request: 'Request for information',
+  information_response: 'Request for information answered',
 };
 
 /** Kinds that record someone looking at the ledger: hidden from the console's log unless asked for. */
@@ -55,6 +62,13 @@ const NON_ERROR_OUTCOME_LABELS = {
   dead_letter: 'Delivery abandoned',
   registered: 'Registered',
   removed: 'Removed',
+  // workflows: referral decisions, requests for information
+  share: 'Decider: share',
+  share_some: 'Decider: share some',
+  do_not_share: 'Decider: do not share',
+  overdue: 'Overdue',
+  answered: 'Answered',
+  declined: 'Declined',
 } as const;
 
 /** Refusals are recorded with their problem code as the outcome. */

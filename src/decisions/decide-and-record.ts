@@ -15,6 +15,7 @@ import { contentHash, type AppendedEntry, type AuditLedger } from '../audit/entr
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
+import type { ReferralOpener } from '../workflows/referrals';
 
 export interface DecisionAnswer {
   readonly decision: Decision['decision'];
@@ -26,6 +27,8 @@ export interface DecisionAnswer {
   readonly mustRecord: Decision['mustRecord'];
   readonly referTo?: Decision['referTo'];
   readonly policyVersion: string;
+  /** The referral a `refer` decision opened (src/workflows/referrals.ts): where the decider will find it. */
+  readonly referral?: { readonly id: string; readonly deciderRole: string; readonly dueAt: string };
 }
 
 export interface RecordedDecision {
@@ -37,6 +40,8 @@ export interface DecisionServiceDeps {
   readonly engine: PolicyEngine;
   readonly ledger: AuditLedger;
   readonly pseudonymise: Pseudonymiser;
+  /** Opens a referral for every decision with fields a named person must decide (absent: none is opened). */
+  readonly referrals?: ReferralOpener;
 }
 
 export async function decideAndRecord(
@@ -54,7 +59,7 @@ export async function decideAndRecord(
 
   // The sharer's role is the caller's own, from its token: never taken from the body.
   const decision = deps.engine.decide({ ...input, from: { agencyType: input.from.agencyType, role: principal.role } });
-  const answer: DecisionAnswer = {
+  const decided: DecisionAnswer = {
     decision: decision.decision,
     permittedFields: decision.permittedFields,
     withheldFields: decision.withheldFields,
@@ -65,6 +70,11 @@ export async function decideAndRecord(
     ...(decision.referTo ? { referTo: decision.referTo } : {}),
     policyVersion: decision.policyVersion,
   };
+  // A referral's id and time limit go into the decision's own entry; its row is written once that entry has committed.
+  const planned = deps.referrals?.plan(principal, decided);
+  const answer: DecisionAnswer = planned
+    ? { ...decided, referral: { id: planned.id, deciderRole: planned.deciderRole, dueAt: planned.dueAt.toISOString() } }
+    : decided;
 
   const entry = await deps.ledger.append({
     kind: 'decision',
@@ -83,9 +93,11 @@ export async function decideAndRecord(
       withheldFields: decision.withheldFields.map((w) => ({ field: w.field, code: w.code, rule: w.rule ?? null })),
       facts: { ...input.facts },
       referTo: decision.referTo ?? null,
+      ...(planned ? { referral: { id: planned.id, deciderRole: planned.deciderRole, dueAt: planned.dueAt.toISOString(), fields: [...planned.referredFields] } } : {}),
       policyVersion: decision.policyVersion,
       answerHash: contentHash(answer),
     },
   });
+  if (planned && deps.referrals) await deps.referrals.open(planned, principal, input, decided, entry, context.subjectRef);
   return { answer, entry };
 }

@@ -34,6 +34,9 @@ import { SubtreeCache, type CheckpointSink, type Checkpointer } from '../audit/c
 import { healthRouter } from './routes/health';
 import { describedMethods, openApiDocument } from './openapi';
 import { metricsRouter, countRequest } from './metrics';
+import { workflowsRouter } from '../workflows/routes';
+import { referralOpener } from '../workflows/referrals';
+import { DEFAULT_WORKFLOW_SETTINGS, type WorkflowSettings } from '../workflows/settings';
 
 export interface AppDeps {
   readonly engine: PolicyEngine;
@@ -51,6 +54,8 @@ export interface AppDeps {
   readonly notifications?: OutboxSettings;
   /** Signed ledger checkpoints: where they are exported, the shared subtree cache, the periodic sealer if this process runs it (absent: no export, on-demand sealing only). */
   readonly checkpoints?: { readonly sinks: readonly CheckpointSink[]; readonly cache: SubtreeCache; readonly checkpointer?: Checkpointer };
+  /** Referrals, requests for information, triage: time limits (default: DEFAULT_WORKFLOW_SETTINGS). */
+  readonly workflows?: WorkflowSettings;
   readonly limits: {
     readonly bodyBytes: number;
     /** Requests per agency per minute. */
@@ -166,7 +171,9 @@ export function createApp(deps: AppDeps): express.Express {
     // No request of this API nests deeper than a few levels: refuse deep JSON before any recursive code sees it.
     next(tooDeep(req.body, MAX_JSON_DEPTH) ? new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`) : undefined);
   });
-  v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }));
+  const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
+  v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, referrals: referralOpener(workflows) }));
+  v1.use(workflowsRouter(workflows));
   v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, ...(deps.notifications ? { notifications: deps.notifications } : {}) }));
   v1.use(notificationsRouter({ pool: deps.pool, ledger: deps.ledger, allowInsecureWebhooks: deps.webhooks?.allowInsecure ?? false }));
   // Before the auditor-only audit router: an agency may fetch the receipt of its own entries.

@@ -6,6 +6,7 @@ import { auditQuerySchema, decisionRequestSchema, decisionResponseSchema } from 
 import { ERROR_STATUS } from '../errors';
 import { recordsOpenApi } from './routes/records';
 import { notificationsOpenApi } from './routes/notifications';
+import { workflowsOpenApi } from '../workflows/openapi';
 
 const problem = {
   type: 'object',
@@ -49,6 +50,7 @@ const queryParameters = Object.entries(auditQuerySchema.properties).map(([name, 
 export function openApiDocument(): Record<string, unknown> {
   const records = recordsOpenApi();
   const notifications = notificationsOpenApi();
+  const workflows = workflowsOpenApi();
   return {
     openapi: '3.1.0',
     info: {
@@ -69,11 +71,13 @@ export function openApiDocument(): Record<string, unknown> {
         Decision: decisionResponseSchema,
         ...records.schemas,
         ...notifications.schemas,
+        ...workflows.schemas,
       },
     },
     paths: {
       ...records.paths,
       ...notifications.paths,
+      ...workflows.paths,
       '/v1/decisions': {
         post: {
           summary: 'May this information be shared? (decided by policy, recorded in the ledger before answering)',

@@ -91,6 +91,12 @@ export const decisionResponseSchema = {
     reasons: { type: 'array', items: { type: 'string' } },
     mustRecord: { type: 'array', items: { type: 'string' } },
     referTo: roleSchema,
+    referral: {
+      type: 'object',
+      description: 'The referral this decision opened (GET /v1/referrals/{id}): who must decide, and by when.',
+      required: ['id', 'deciderRole', 'dueAt'],
+      properties: { id: { type: 'string', format: 'uuid' }, deciderRole: roleSchema, dueAt: { type: 'string', format: 'date-time' } },
+    },
     policyVersion: { type: 'string' },
     auditEntryId: { type: 'string', format: 'uuid' },
     receipt: {

@@ -31,6 +31,7 @@ import {
 } from '../vocabulary/vocabulary';
 import { ACCESS_NOTICE_REASON, ACCESS_NOTICE_RULE, ALERT_RECIPIENTS, ENCOMPASS_RECIPIENT_ROLE, ENCOMPASS_RECIPIENT_TYPES, type OutboxKind } from './events';
 import { perpetratorJoins } from './outbox';
+import { buildWorkflowNotice } from '../workflows/notices';
 
 export interface OutboxMessage {
   readonly id: string;
@@ -338,6 +339,12 @@ export async function buildMessage(deps: BuildDeps, m: OutboxMessage): Promise<B
         return buildAlert(deps, db, m);
       case 'access_notice':
         return buildAccessNotice(deps, db, m);
+      case 'referral_decided':
+      case 'referral_overdue':
+      case 'information_request_received':
+      case 'information_request_answered':
+      case 'information_request_overdue':
+        return buildWorkflowNotice(deps, db, { ...m, kind: m.kind });
     }
   });
 }

@@ -225,7 +225,9 @@ describe('operability', () => {
     expect(doc.openapi).toBe('3.1.0');
     const described = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     expect(described.sort()).toEqual(
-      ['POST /v1/decisions', 'GET /v1/audit', 'GET /v1/audit/entries/{entryId}', 'GET /v1/audit/verify', 'GET /v1/audit/entries/{entryId}/proof', 'GET /v1/audit/checkpoints', 'POST /v1/audit/checkpoints', 'POST /v1/webhooks', 'GET /v1/webhooks', 'DELETE /v1/webhooks/{webhookId}', 'POST /v1/persons', 'POST /v1/households', 'POST /v1/households/{householdId}/members', 'POST /v1/records', 'GET /v1/records/{recordId}', 'PUT /v1/records/{recordId}', 'GET /v1/subjects/{personId}/records', 'GET /v1/subjects/{personId}/chronology', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /.well-known/jwks.json'].sort(),
+      ['POST /v1/decisions', 'GET /v1/audit', 'GET /v1/audit/entries/{entryId}', 'GET /v1/audit/verify', 'GET /v1/audit/entries/{entryId}/proof', 'GET /v1/audit/checkpoints', 'POST /v1/audit/checkpoints', 'POST /v1/webhooks', 'GET /v1/webhooks', 'DELETE /v1/webhooks/{webhookId}', 'POST /v1/persons', 'POST /v1/households', 'POST /v1/households/{householdId}/members', 'POST /v1/records', 'GET /v1/records/{recordId}', 'PUT /v1/records/{recordId}', 'GET /v1/subjects/{personId}/records', 'GET /v1/subjects/{personId}/chronology', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /.well-known/jwks.json',
+        'GET /v1/referrals', 'GET /v1/referrals/{id}', 'POST /v1/referrals/{id}/decision', 'POST /v1/information-requests', 'GET /v1/information-requests',
+        'GET /v1/information-requests/{id}', 'POST /v1/information-requests/{id}/responses', 'GET /v1/information-requests/{id}/picture', 'GET /v1/triage/daily'].sort(),
     );
     const auditor = await gw.issuers.token({ agency: 'test-csc', role: 'auditor', sub: 'a', scope: 'audit:read' });
     for (const route of described) {
