@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Pool } from 'pg';
 import { syncAgencies } from '../../src/db/registry-sync';
-import { PgAuditLedger } from '../../src/audit/ledger';
+import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { flagOverdueInformationRequests } from '../../src/workflows/information-requests';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
 
