@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ConfigError, flag, integer } from './env';
 
 export interface GatewayConfig {
   readonly host: string;
@@ -25,26 +26,6 @@ export interface GatewayConfig {
   readonly web: { readonly redirectUri: string; readonly sessionSecret: string };
   /** Signed ledger checkpoints: where they are exported (and mirrored), and how often the ledger is sealed (0 = only on demand). */
   readonly checkpoints: { readonly exportDir: string; readonly mirrorDir?: string; readonly intervalMs: number };
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return value;
-}
-
-function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
-  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
 /** A secret from the environment, or made once and kept in the data directory (0600). */

@@ -1,5 +1,15 @@
 /**
- * Errors as typed values with stable codes. Every code maps to one HTTP status and one problem type URI
+ * The one error model (as jose's JOSEError): every error the gateway throws on purpose extends `SafeguardError`
+ * and carries a stable `code` — branch on the class or the code, never on the message.
+ *
+ *   SafeguardError                       base; `code` stable, `message` for logs (no secrets, no record values)
+ *   ├─ GatewayError                      a refusal of the caller's request: a problem code below, plain-English
+ *   │                                    `detail` safe to show, input pointers; answered as RFC 9457 problem+json
+ *   └─ every domain error                AuditUnavailableError, CheckpointError, PolicyLoadError, ConfigError, …
+ *                                        each with its own code; the HTTP edge (`toProblem` in src/http/problem.ts)
+ *                                        is the one place that maps them to a problem (a 503, a 409, or a 500)
+ *
+ * Problem codes: each maps to one HTTP status and one problem type URI
  * (`https://safeguard-gateway.example/problems/<code>`), so agency systems can branch on them safely.
  */
 export const ERROR_STATUS = {
@@ -33,7 +43,17 @@ export interface InputProblem {
   readonly allowed?: readonly string[];
 }
 
-export class GatewayError extends Error {
+/** The base of every error the gateway throws on purpose. Subclasses fix `code`; `name` is the class's name. */
+export abstract class SafeguardError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A refusal of the caller's request, with a problem code (see the file comment). */
+export class GatewayError extends SafeguardError {
   readonly status: number;
   constructor(
     readonly code: ErrorCode,
@@ -42,7 +62,6 @@ export class GatewayError extends Error {
     readonly extras: { readonly errors?: readonly InputProblem[]; readonly retryAfterSeconds?: number; readonly wwwAuthenticate?: string; readonly allow?: readonly string[] } = {},
   ) {
     super(`${code}: ${detail}`);
-    this.name = 'GatewayError';
     this.status = ERROR_STATUS[code];
   }
 }

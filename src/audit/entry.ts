@@ -14,6 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
 import { isAuditKind, type AuditKind } from './kinds';
+import { SafeguardError } from '../errors';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Types
@@ -94,9 +95,8 @@ export type AuditUnavailableReason = 'database' | 'invalid_entry' | 'closed';
  * The entry could not be durably recorded, so nothing may be disclosed. The HTTP layer answers 503
  * (`audit_unavailable`). `message` is for logs (no entry content in it); callers must not show it.
  */
-export class AuditUnavailableError extends Error {
+export class AuditUnavailableError extends SafeguardError {
   readonly code = 'audit_unavailable' as const;
-  override readonly name = 'AuditUnavailableError';
   constructor(
     message: string,
     readonly reason: AuditUnavailableReason = 'database',

@@ -16,7 +16,7 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import type { Pool } from 'pg';
-import { err, ok, type Result } from '../errors';
+import { err, ok, type Result, SafeguardError } from '../errors';
 import { entryHash, type JsonValue } from './entry';
 import { seqOf } from './rows';
 import {
@@ -87,8 +87,8 @@ export interface ProofSubject {
 }
 
 /** The ledger contradicts its own signed checkpoint: the proof could not be made to verify. */
-export class LedgerIntegrityError extends Error {
-  override readonly name = 'LedgerIntegrityError';
+export class LedgerIntegrityError extends SafeguardError {
+  readonly code = 'ledger_integrity' as const;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

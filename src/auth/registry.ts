@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import { AGENCY_TYPES, ROLES, type AgencyType, type Role } from '../vocabulary/vocabulary';
 import { TOKEN_PROFILES, type TokenProfileId } from './profiles';
+import { SafeguardError } from '../errors';
 
 /** RFC 7662 introspection of this agency's opaque access tokens, with client authentication to the endpoint. */
 export interface IntrospectionSettings {
@@ -68,8 +69,8 @@ export interface Agency {
 /** The prefix of an issuer template resolved by the development OpenID provider at start-up. */
 export const DEV_IDP_ISSUER_PREFIX = 'devidp:';
 
-export class AgencyRegistryError extends Error {
-  override readonly name = 'AgencyRegistryError';
+export class AgencyRegistryError extends SafeguardError {
+  readonly code = 'registry_invalid' as const;
   constructor(
     readonly file: string,
     readonly problems: readonly string[],

@@ -31,8 +31,11 @@ import {
   type CheckpointSink,
   type CheckpointVerifyReport,
 } from '../audit/checkpoints';
+import { SafeguardError } from '../errors';
 
-class UsageError extends Error {}
+class UsageError extends SafeguardError {
+  readonly code = 'usage' as const;
+}
 
 interface Common {
   readonly json: boolean;

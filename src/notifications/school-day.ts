@@ -1,3 +1,4 @@
+import { SafeguardError } from '../errors';
 /**
  * When does the next school day start? Pure functions, no I/O, no clock: the Operation Encompass deadline.
  *
@@ -61,8 +62,8 @@ const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const MAX_DAYS_AHEAD = 400;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export class SchoolCalendarError extends Error {
-  override readonly name = 'SchoolCalendarError';
+export class SchoolCalendarError extends SafeguardError {
+  readonly code = 'school_calendar_invalid' as const;
 }
 
 function isDate(value: string): boolean {

@@ -21,6 +21,7 @@ import { FIELD_VALUE_SCHEMAS } from './schemas';
 import { inTransaction } from '../db/tx';
 import { checkContributedFacts, checkIdentifiers, checkPersonFields, checkRecordFields } from './validation';
 import { CONTRIBUTION_KIND } from './contribute';
+import { SafeguardError } from '../errors';
 
 export interface StoryAgreement {
   readonly id: string;
@@ -132,8 +133,8 @@ const storySchema = {
 } as const;
 const validateStory = new Ajv({ allErrors: true, strict: true }).compile<Story>(storySchema);
 
-export class StoryError extends Error {
-  override readonly name = 'StoryError';
+export class StoryError extends SafeguardError {
+  readonly code = 'story_invalid' as const;
 }
 
 /** Reads and checks a story file: its shape, its keys, and every field and fact against the API's own rules. */

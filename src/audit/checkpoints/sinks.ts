@@ -10,6 +10,7 @@ import { isHash } from '../merkle';
 import type { CheckpointRecord, ExportedCheckpointFile } from './statement';
 import type { Db } from '../../db/tx';
 import { checkpointsAfter } from './store';
+import { SafeguardError } from '../../errors';
 
 
 export interface CheckpointSink {
@@ -26,8 +27,8 @@ export interface CheckpointSink {
   get(treeSize: number): Promise<CheckpointRecord | null>;
 }
 
-export class CheckpointSinkConflictError extends Error {
-  override readonly name = 'CheckpointSinkConflictError';
+export class CheckpointSinkConflictError extends SafeguardError {
+  readonly code = 'checkpoint_sink_conflict' as const;
 }
 
 const FILE_PATTERN = /^checkpoint-(\d{16})\.json$/;

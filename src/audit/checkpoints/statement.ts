@@ -4,7 +4,7 @@
  */
 import { CompactSign, compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import type { SigningKey } from '../../keys/gateway-keys';
-import { err, ok, type Result } from '../../errors';
+import { err, ok, SafeguardError, type Result } from '../../errors';
 import { isHash } from '../merkle';
 
 
@@ -116,8 +116,7 @@ export function recordMatchesPayload(record: CheckpointRecord, v: VerifiedCheckp
 export type CheckpointErrorCode = 'rolled_back' | 'inconsistent' | 'bad_signature' | 'chain_broken' | 'missing_entries';
 
 /** Sealing was refused because the ledger (or its checkpoints) is not what was signed before. Nothing was signed. */
-export class CheckpointError extends Error {
-  override readonly name = 'CheckpointError';
+export class CheckpointError extends SafeguardError {
   constructor(
     readonly code: CheckpointErrorCode,
     message: string,

@@ -1,0 +1,52 @@
+/**
+ * One error model: every error class the gateway exports extends SafeguardError and carries a stable code, and
+ * no module in src/ declares an error class on plain Error.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { GatewayError, SafeguardError } from '../../src/errors';
+import { AuditUnavailableError } from '../../src/audit/entry';
+import { CheckpointError } from '../../src/audit/checkpoints';
+import { LedgerIntegrityError } from '../../src/audit/receipts';
+import { AgencyRegistryError } from '../../src/auth/registry';
+import { ConfigError } from '../../src/env';
+import { NotificationConfigError } from '../../src/notifications/config';
+import { SchoolCalendarError } from '../../src/notifications/school-day';
+import { PolicyLoadError } from '../../src/policy/errors';
+import { StoryError } from '../../src/records/demo-seed';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? sources(full) : name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+describe('the error base', () => {
+  it.each([
+    [new GatewayError('not_found', 'nothing here'), 'not_found', 'GatewayError'],
+    [new AuditUnavailableError('down'), 'audit_unavailable', 'AuditUnavailableError'],
+    [new CheckpointError('rolled_back', 'rolled back'), 'rolled_back', 'CheckpointError'],
+    [new LedgerIntegrityError('x'), 'ledger_integrity', 'LedgerIntegrityError'],
+    [new AgencyRegistryError('f.json', ['bad']), 'registry_invalid', 'AgencyRegistryError'],
+    [new ConfigError('PORT must be…'), 'config_invalid', 'ConfigError'],
+    [new NotificationConfigError('NOTIFY_…'), 'config_invalid', 'NotificationConfigError'],
+    [new SchoolCalendarError('x'), 'school_calendar_invalid', 'SchoolCalendarError'],
+    [new PolicyLoadError('policies/a.yaml', 'r1', 'bad'), 'policy_load_error', 'PolicyLoadError'],
+    [new StoryError('x'), 'story_invalid', 'StoryError'],
+  ])('%s has a stable code and its class name', (error, code, name) => {
+    expect(error).toBeInstanceOf(SafeguardError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe(code);
+    expect(error.name).toBe(name);
+  });
+
+  it('no error class in src/ extends plain Error except the base', () => {
+    const offenders = sources(path.join(ROOT, 'src'))
+      .filter((f) => /class \w+ extends Error\b/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(ROOT, f));
+    expect(offenders).toEqual(['src/errors.ts']);
+  });
+});
