@@ -11,6 +11,7 @@ import type { PolicyEngine } from '../../src/policy/types';
 import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { pseudonymiser } from '../../src/audit/pseudonym';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
+import type { Agency } from '../../src/auth/registry';
 import { loadGatewayKeys } from '../../src/keys/gateway-keys';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -29,14 +30,16 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string } = {},
+): Promise<TestGateway> {
   const db = await createTestDatabase();
   const issuers = await startTestIssuers();
   const engine = loadPolicyCatalogue('policies');
   const pool = new Pool({ connectionString: db.appUrl, max: 5 });
   pool.on('error', () => undefined); // as in src/gateway.ts: an idle client ended by the server is not a crash
   const ledger = new PgAuditLedger(pool);
-  const verifier = createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true });
+  const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(options.extraAgencies ?? [])], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
   const app = createApp({
     engine,
     ledger,
