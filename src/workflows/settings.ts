@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import Ajv from 'ajv';
+import { SafeguardError } from '../errors';
 
 export const PRIORITIES = ['red', 'amber', 'green'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -35,8 +36,8 @@ export const DEFAULT_WORKFLOW_SETTINGS: WorkflowSettings = {
   sweepIntervalMs: 60_000,
 };
 
-export class WorkflowSettingsError extends Error {
-  override readonly name = 'WorkflowSettingsError';
+export class WorkflowSettingsError extends SafeguardError {
+  readonly code = 'workflow_settings_invalid' as const;
 }
 
 const hours = { type: 'number', exclusiveMinimum: 0, maximum: 24 * 366 } as const;
