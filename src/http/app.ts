@@ -24,6 +24,8 @@ import type { Pseudonymiser } from '../audit/pseudonym';
 import type { GatewayKeys } from '../keys/gateway-keys';
 import { sendProblem } from './problem';
 import { actorOf } from '../audit/actor';
+import { jsonBody } from './body';
+import { printable } from '../db/text';
 import { decisionsRouter } from './routes/decisions';
 import { recordsRouter } from './routes/records';
 import { notificationsRouter } from './routes/notifications';
@@ -67,18 +69,11 @@ export interface AppDeps {
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
-const MAX_JSON_DEPTH = 16;
-
-/** Iterative (no recursion, so no stack overflow on hostile input). */
-function tooDeep(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
-  }
-  return false;
+/** PostgreSQL refused text: NUL in text (22021), \u0000 or a lone surrogate in jsonb (22P05, or 22P02 naming Unicode). */
+function isUnstorableText(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === '22021' || code === '22P05' || (code === '22P02' && /unicode|surrogate/i.test(String(message)));
 }
 
 /** PostgreSQL unreachable or restarting (connection refused, connection exceptions 08xxx, admin shutdown 57P0x). */
@@ -166,11 +161,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     next();
   });
-  v1.use(express.json({ limit: deps.limits.bodyBytes, strict: true, type: JSON_TYPES }));
-  v1.use((req, _res, next) => {
-    // No request of this API nests deeper than a few levels: refuse deep JSON before any recursive code sees it.
-    next(tooDeep(req.body, MAX_JSON_DEPTH) ? new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`) : undefined);
-  });
+  // Encoding, charset, strict JSON, duplicate keys, depth (src/http/body.ts).
+  v1.use(jsonBody({ limitBytes: deps.limits.bodyBytes, types: JSON_TYPES }));
   const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
   v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, referrals: referralOpener(workflows) }));
   v1.use(workflowsRouter(workflows));
@@ -222,6 +214,10 @@ function toGatewayError(err: unknown, logger: Logger): GatewayError {
     case 'request.size.invalid':
       return new GatewayError('bad_request', 'The request body could not be read.');
   }
+  if (isUnstorableText(err)) {
+    // A safety net: text the validators let through that PostgreSQL cannot store is the caller's input (400), not a 500.
+    return new GatewayError('bad_request', 'The request contains a NUL character (\\u0000) or a broken UTF-16 character, which the gateway cannot store.');
+  }
   if (isDatabaseUnavailable(err)) {
     logger.error({ err }, 'database unavailable');
     return new GatewayError('not_ready', 'The gateway cannot reach its database just now, so nothing was disclosed. Try again shortly.', { retryAfterSeconds: 5 });
@@ -250,7 +246,8 @@ function errorHandler(deps: AppDeps): ErrorRequestHandler {
             method: req.method,
             path: req.originalUrl.split('?')[0]?.slice(0, 200) ?? '',
             status: error.status,
-            problems: (error.extras.errors ?? []).slice(0, 20).map((p) => ({ pointer: p.pointer.slice(0, 100), word: p.word?.slice(0, 60) ?? null })),
+            // printable: a word with a NUL in it is recorded escaped (PostgreSQL cannot store NUL), never lost.
+            problems: (error.extras.errors ?? []).slice(0, 20).map((p) => ({ pointer: printable(p.pointer.slice(0, 100)), word: p.word === undefined ? null : printable(p.word.slice(0, 60)) })),
           },
         });
       } catch (auditError) {

@@ -6,6 +6,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { GatewayError, type InputProblem } from '../errors';
 import { FACT_NAMES } from '../vocabulary/vocabulary';
+import { findUnstorable, printable } from '../db/text';
 
 const strict = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats(strict);
@@ -21,22 +22,22 @@ function describe(e: ErrorObject, data: unknown): InputProblem {
     return { pointer, word, allowed, detail: `"${word}" is not a word the gateway knows here. Allowed: ${allowed.join(', ')}` };
   }
   if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties') {
-    const member = (e.params as { additionalProperty: string }).additionalProperty;
+    const member = printable((e.params as { additionalProperty: string }).additionalProperty.slice(0, 100));
     if (e.instancePath === '/facts') {
       return { pointer: `/facts/${member}`, word: member, allowed: FACT_NAMES, detail: `"${member}" is not a known fact. Allowed: ${FACT_NAMES.join(', ')}` };
     }
     return { pointer: `${e.instancePath}/${member}`, word: member, detail: `"${member}" is not part of this request` };
   }
   if (e.keyword === 'required') {
-    const member = (e.params as { missingProperty: string }).missingProperty;
+    const member = printable((e.params as { missingProperty: string }).missingProperty);
     return { pointer: `${e.instancePath}/${member}`, detail: `${member} is required` };
   }
   return { pointer, detail: `${pointer} ${e.message ?? 'is not valid'}` };
 }
 
-/** What the caller sent, as a short string: never a whole structure, never more than 100 characters. */
+/** What the caller sent, as a short string: never a whole structure, never more than 100 characters; control characters (NUL…) escaped. */
 function shown(value: unknown): string {
-  if (typeof value === 'string') return value.slice(0, 100);
+  if (typeof value === 'string') return printable(value.slice(0, 100));
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
   return Array.isArray(value) ? '(a list)' : '(an object)';
 }
@@ -57,7 +58,16 @@ export interface Validator<T> {
 
 function toValidator<T>(fn: ValidateFunction, what: string): Validator<T> {
   return (data: unknown): T => {
-    if (fn(data)) return data as T;
+    if (fn(data)) {
+      // Valid by the schema, so any text left is free text (words would have failed the schema): it must be
+      // storable. Named by pointer only — free text may be sensitive, so it is neither echoed nor recorded.
+      const unstorable = findUnstorable(data);
+      if (unstorable) {
+        const detail = `${unstorable.inKey ? 'a member name' : 'the text'} at ${unstorable.pointer} contains a NUL character (\\u0000) or a broken UTF-16 character, which the gateway cannot store`;
+        throw new GatewayError('invalid_request', `The ${what} is not valid: ${detail}.`, { errors: [{ pointer: unstorable.pointer, detail }] });
+      }
+      return data as T;
+    }
     const problems = (fn.errors ?? []).map((e) => describe(e, data));
     const unknownWord = problems.some((p) => p.word !== undefined && (p.allowed !== undefined));
     const first = problems[0];
