@@ -8,7 +8,6 @@
  *   serve   — policies (a bad file stops start-up) → app-role pool → audit ledger → token verifier → keys
  *             → Express app → listen. Runs in every worker (or in the one process).
  */
-import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { GatewayConfig } from './config';
 import { resolveDatabase } from './db/resolve';
@@ -22,6 +21,7 @@ import { startDevIdp, type DevIdp } from './devidp/dev-idp';
 import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
+import { listen } from './http/server';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
 import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
@@ -172,10 +172,8 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
       checkpoints: { sinks, cache, ...(checkpointer ? { checkpointer } : {}) },
       limits: config.limits,
     });
-    const server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s));
-      s.once('error', reject);
-    });
+    // src/http/server.ts: requests Node's parser refuses are answered as problem+json too.
+    const server = await listen(app, config.port, config.host, { logger });
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -87,6 +87,7 @@ const ERROR_OUTCOME_LABELS: Record<ErrorCode, string> = {
   unsupported_media_type: 'Refused: not JSON',
   unprocessable: 'Refused: cannot be processed',
   rate_limited: 'Refused: too many requests',
+  headers_too_large: 'Refused: headers too large',
   audit_unavailable: 'Audit ledger unavailable',
   not_ready: 'Database unavailable',
   internal: 'Internal error',

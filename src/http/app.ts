@@ -1,8 +1,10 @@
 /**
  * The Express application: middleware order is part of the security design, so it is spelled out here.
  *
- *   request id → structured log → security headers → per-IP limit → [ /v1: authenticate → per-agency limit →
- *   parse JSON (size-capped) → route ] → not found → error handler (audits refusals, answers problem+json)
+ *   request id → structured log → security headers → health + metrics (never rate limited) → per-IP limit →
+ *   [ /v1: one Authorization header → authenticate → per-agency limit → body (src/http/body.ts: encoding, UTF-8,
+ *   strict JSON, no duplicate keys, depth; size-capped) → route ] → not found → error handler (audits refusals,
+ *   answers problem+json). Requests Node's HTTP parser refuses are answered in src/http/server.ts.
  *
  * Authentication runs before the body is parsed, so nobody unauthenticated makes the gateway read a body.
  */
@@ -25,6 +27,7 @@ import type { GatewayKeys } from '../keys/gateway-keys';
 import { sendProblem } from './problem';
 import { actorOf } from '../audit/actor';
 import { jsonBody } from './body';
+import { oneAuthorizationHeader } from './headers';
 import { printable } from '../db/text';
 import { decisionsRouter } from './routes/decisions';
 import { recordsRouter } from './routes/records';
@@ -114,6 +117,10 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } } }));
   app.use(countRequest);
+  // Health and metrics come BEFORE the per-address limit: an orchestrator probing a busy gateway from one address
+  // must never get a 429 and restart a healthy gateway (whatever limiter implementation sits below).
+  app.use(healthRouter({ pool: deps.pool, verifier: deps.verifier, policyVersion: deps.engine.version }));
+  app.use(metricsRouter());
 
   app.use(
     rateLimit({
@@ -126,8 +133,6 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.use(healthRouter({ pool: deps.pool, verifier: deps.verifier, policyVersion: deps.engine.version }));
-  app.use(metricsRouter());
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
@@ -142,6 +147,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  v1.use(oneAuthorizationHeader);
   v1.use(requireAuth(deps.verifier));
   v1.use(
     rateLimit({

@@ -24,6 +24,7 @@ const TITLES: Record<ErrorCode, string> = {
   unsupported_media_type: 'The request body must be JSON',
   unprocessable: 'The request cannot be processed',
   rate_limited: 'Too many requests',
+  headers_too_large: 'The request headers are too large',
   audit_unavailable: 'The audit ledger could not record this request, so nothing was disclosed',
   not_ready: 'The gateway is not ready',
   internal: 'Something went wrong in the gateway',
