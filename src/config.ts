@@ -1,11 +1,22 @@
 /**
- * Configuration from the environment, checked once at start-up. A bad value stops start-up with a message that
- * names the variable; nothing is guessed. (Which database: DATABASE_URL / PG_PORT / DATA_DIR, read by src/db/resolve.ts.) README.md "Configuration" lists every variable.
+ * The one configuration path: `loadConfig` reads the environment (through src/env.ts) once and returns everything —
+ * database, keys, notifications, sealer, workers. Nothing else reads `process.env`: the composition root
+ * (src/gateway.ts), main.ts and the CLIs take a `GatewayConfig`. A bad value stops start-up with a message that
+ * names the variable; nothing is guessed. README.md "Configuration" lists every variable.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, flag, integer } from './env';
+import { ConfigError, flag, integer, text, type Env } from './env';
+import { KEY_USES, type KeyUse } from './keys/gateway-keys';
+import { loadNotificationConfig, type NotificationConfig } from './notifications/config';
+
+/** Which PostgreSQL: an external server (DATABASE_URL; its user owns the schema) or the embedded one under DATA_DIR. */
+export type DatabaseConfig =
+  | { readonly kind: 'external'; readonly ownerUrl: string }
+  | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
+
+export const DEFAULT_PG_PORT = 54329;
 
 export interface GatewayConfig {
   readonly host: string;
@@ -25,11 +36,28 @@ export interface GatewayConfig {
   /** The practitioners' pages: where agencies' identity providers send them back, and the session cookie key. */
   readonly web: { readonly redirectUri: string; readonly sessionSecret: string };
   /** Signed ledger checkpoints: where they are exported (and mirrored), and how often the ledger is sealed (0 = only on demand). */
-  readonly checkpoints: { readonly exportDir: string; readonly mirrorDir?: string; readonly intervalMs: number };
+  readonly checkpoints: {
+    readonly exportDir: string;
+    readonly mirrorDir?: string;
+    readonly intervalMs: number;
+    /** This process seals periodically (SAFEGUARD_SEALER=off in all workers but the first). */
+    readonly sealer: boolean;
+  };
+  readonly database: DatabaseConfig;
+  /** The gateway's signing keys given as private JWK JSON (GATEWAY_<USE>_KEY); a use not given is made once in DATA_DIR/keys. */
+  readonly keys: Readonly<Partial<Record<KeyUse, string>>>;
+  readonly notifications: NotificationConfig;
+  /** Serving processes (node:cluster) sharing the port. */
+  readonly workers: number;
+  /** Set by the primary for its workers only (internal): the prepared environment as JSON. */
+  readonly preparedEnvironment?: string;
 }
 
+/** The environment variable through which the primary hands its workers the prepared environment. */
+export const PREPARED_ENV = 'SAFEGUARD_PREPARED_ENVIRONMENT';
+
 /** A secret from the environment, or made once and kept in the data directory (0600). */
-function secret(env: NodeJS.ProcessEnv, name: string, dataDir: string, fileName: string): string {
+function secret(env: Env, name: string, dataDir: string, fileName: string): string {
   const given = env[name];
   if (given) {
     if (given.length < 32) throw new ConfigError(`${name} must be at least 32 characters`);
@@ -43,7 +71,7 @@ function secret(env: NodeJS.ProcessEnv, name: string, dataDir: string, fileName:
   return readFileSync(file, 'utf8').trim();
 }
 
-function checkpointInterval(env: NodeJS.ProcessEnv): number {
+function checkpointInterval(env: Env): number {
   const ms = integer(env, 'CHECKPOINT_INTERVAL_MS', 300_000, 0, 86_400_000);
   if (ms !== 0 && ms < 1000) throw new ConfigError('CHECKPOINT_INTERVAL_MS must be 0 (seal only on demand) or at least 1000');
   return ms;
@@ -51,7 +79,22 @@ function checkpointInterval(env: NodeJS.ProcessEnv): number {
 
 export const DEV_AGENCIES_FILE = 'config/agencies.dev.json';
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
+  const url = text(env, 'DATABASE_URL');
+  if (url) return { kind: 'external', ownerUrl: url };
+  return { kind: 'embedded', dataDir, port: integer(env, 'PG_PORT', DEFAULT_PG_PORT, 1, 65535) };
+}
+
+function keysConfig(env: Env): Partial<Record<KeyUse, string>> {
+  const keys: Partial<Record<KeyUse, string>> = {};
+  for (const use of KEY_USES) {
+    const given = text(env, `GATEWAY_${use.toUpperCase()}_KEY`);
+    if (given) keys[use] = given;
+  }
+  return keys;
+}
+
+export function loadConfig(env: Env = process.env): GatewayConfig {
   const dataDir = path.resolve(env.DATA_DIR ?? 'data');
   const agenciesFile = env.AGENCIES_FILE ?? DEV_AGENCIES_FILE;
   const devIdpEnabled = flag(env, 'DEV_IDP', agenciesFile === DEV_AGENCIES_FILE);
@@ -79,7 +122,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       exportDir: path.resolve(env.CHECKPOINT_EXPORT_DIR ?? path.join(dataDir, 'checkpoints')),
       ...(env.CHECKPOINT_MIRROR_DIR ? { mirrorDir: path.resolve(env.CHECKPOINT_MIRROR_DIR) } : {}),
       intervalMs: checkpointInterval(env),
+      sealer: env.SAFEGUARD_SEALER !== 'off',
     },
+    database: databaseConfig(env, dataDir),
+    keys: keysConfig(env),
+    notifications: loadNotificationConfig(env),
+    workers: integer(env, 'WORKERS', 1, 1, 64),
+    ...(env[PREPARED_ENV] ? { preparedEnvironment: env[PREPARED_ENV] } : {}),
     web: {
       redirectUri: env.WEB_REDIRECT_URI ?? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? '8080'}/auth/callback`,
       sessionSecret: secret(env, 'WEB_SESSION_SECRET', dataDir, 'web-session-secret'),

@@ -25,7 +25,6 @@ import { listen } from './http/server';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
 import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
-import { loadNotificationConfig } from './notifications/config';
 import { startDispatcher } from './notifications/dispatcher';
 
 export function createLogger(level: string): Logger {
@@ -69,10 +68,10 @@ function closerStack(logger: Logger): { push(fn: Closer): void; close(): Promise
   };
 }
 
-export async function prepare(config: GatewayConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Prepared> {
+export async function prepare(config: GatewayConfig, logger: Logger): Promise<Prepared> {
   const closers = closerStack(logger);
   try {
-    const database = await resolveDatabase(env, (line) => logger.debug({ postgres: line }), logger);
+    const database = await resolveDatabase(config.database, (line) => logger.debug({ postgres: line }), logger);
     closers.push(() => database.stop());
     const db = await prepareDatabase({ ownerUrl: database.ownerUrl, ...(config.appDatabaseUrl ? { appUrl: config.appDatabaseUrl } : {}) });
     if (db.applied.length) logger.info({ migrations: db.applied }, 'migrations applied');
@@ -119,7 +118,7 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepared: PreparedEnvironment, logger: Logger): Promise<Serving> {
+export async function serve(config: GatewayConfig, prepared: PreparedEnvironment, logger: Logger): Promise<Serving> {
   const closers = closerStack(logger);
   try {
     const engine = loadPolicyCatalogue(config.policyDir);
@@ -133,17 +132,17 @@ export async function serve(config: GatewayConfig, env: NodeJS.ProcessEnv, prepa
     const ledger = new PgAuditLedger(ledgerPool);
     closers.push(() => ledger.close());
     const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
-    const keys = await loadGatewayKeys(config.dataDir, env);
+    const keys = await loadGatewayKeys(config.dataDir, config.keys);
     // Signed checkpoints: exported to a directory and its mirror; one process seals (SAFEGUARD_SEALER=off in the others).
     const sinks = directorySinks({ exportDir: config.checkpoints.exportDir, mirrorDir: config.checkpoints.mirrorDir });
     const cache = new SubtreeCache();
-    const checkpointer = config.checkpoints.intervalMs > 0 && env.SAFEGUARD_SEALER !== 'off'
+    const checkpointer = config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
       ? startCheckpointer({ pool, keys, intervalMs: config.checkpoints.intervalMs, sinks, logger, cache })
       : undefined;
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
     // Notifications: the outbox dispatcher delivers signed webhooks (each attempt recorded in the ledger first).
-    const notify = loadNotificationConfig(env);
+    const notify = config.notifications;
     const dispatcher = startDispatcher({
       pool, ledger, engine, keys, logger, pseudonymise,
       intervalMs: notify.intervalMs,

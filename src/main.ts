@@ -6,10 +6,8 @@
  */
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import { loadConfig, type GatewayConfig } from './config';
+import { loadConfig, PREPARED_ENV, type GatewayConfig } from './config';
 import { createLogger, prepare, serve, type PreparedEnvironment } from './gateway';
-
-const PREPARED_ENV = 'SAFEGUARD_PREPARED_ENVIRONMENT';
 
 function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: string, policyVersion: string, workers: number): string {
   const lines = [
@@ -56,21 +54,20 @@ function onSignals(stop: (signal: string) => Promise<void>, first: () => void = 
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const workers = Number.parseInt(process.env.WORKERS ?? '1', 10);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`WORKERS must be a whole number from 1 to 64, got "${process.env.WORKERS}"`);
+  const { workers } = config;
 
   if (cluster.isWorker) {
-    const prepared = JSON.parse(process.env[PREPARED_ENV] ?? 'null') as PreparedEnvironment;
-    const serving = await serve(config, process.env, prepared, logger);
+    const prepared = JSON.parse(config.preparedEnvironment ?? 'null') as PreparedEnvironment;
+    const serving = await serve(config, prepared, logger);
     onSignals(() => serving.close());
     return;
   }
 
-  const prepared = await prepare(config, process.env, logger);
+  const prepared = await prepare(config, logger);
   if (workers === 1) {
-    const serving = await serve(config, process.env, prepared.environment, logger).catch(async (e: unknown) => {
+    const serving = await serve(config, prepared.environment, logger).catch(async (e: unknown) => {
       await prepared.close();
       throw e;
     });

@@ -8,19 +8,19 @@
  * root against the entries now in the database, consistency, and the exported copies in CHECKPOINT_EXPORT_DIR,
  * default DATA_DIR/checkpoints) so that a database rolled back or rewritten is found even where the chain is whole.
  *
- * Uses DATABASE_URL, or the embedded database under DATA_DIR (default ./data) — see src/db/resolve.ts. It connects
+ * Uses DATABASE_URL, or the embedded database under DATA_DIR (default ./data) — see src/config.ts. It connects
  * with the URL it is given and only reads, inside a READ ONLY transaction.
  */
 import { parseOrExitCode, runAndExit } from './process';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Pool } from 'pg';
+import { loadConfig } from '../config';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve';
 import { verifyLedger, type VerifyReport } from '../audit/verify';
 import { DirectoryCheckpointSink, verifyCheckpoints } from '../audit/checkpoints';
 import { describeVerifyReport } from './checkpoint';
 import { loadGatewayKeys } from '../keys/gateway-keys';
-import path from 'node:path';
 
 /** Below this many entries the check is quick and a progress bar would only flicker. */
 const PROGRESS_THRESHOLD = 20_000;
@@ -66,7 +66,8 @@ async function run(opts: Options): Promise<number> {
   let pool: Pool | undefined;
   let bar: SingleBar | undefined;
   try {
-    db = await resolveDatabase(process.env, log);
+    const config = loadConfig();
+    db = await resolveDatabase(config.database, log);
     pool = new Pool({ connectionString: db.ownerUrl, max: 1, application_name: 'safeguard-audit-verify' });
     const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('public.audit_ledger')::text AS t`);
     if (!exists.rows[0]?.t) {
@@ -93,10 +94,8 @@ async function run(opts: Options): Promise<number> {
     });
     bar?.stop();
     bar = undefined;
-    const dataDir = path.resolve(process.env.DATA_DIR ?? 'data');
-    const keys = await loadGatewayKeys(dataDir, process.env);
-    const exportDir = path.resolve(process.env.CHECKPOINT_EXPORT_DIR ?? path.join(dataDir, 'checkpoints'));
-    const checkpoints = await verifyCheckpoints(pool, keys.jwks(), { exported: new DirectoryCheckpointSink(exportDir) });
+    const keys = await loadGatewayKeys(config.dataDir, config.keys);
+    const checkpoints = await verifyCheckpoints(pool, keys.jwks(), { exported: new DirectoryCheckpointSink(config.checkpoints.exportDir) });
     process.stdout.write(opts.json ? `${JSON.stringify({ chain: report, checkpoints }, null, 2)}\n` : describe(report) + describeVerifyReport(checkpoints));
     return report.ok && checkpoints.ok ? 0 : 1;
   } catch (e) {

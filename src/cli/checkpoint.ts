@@ -8,7 +8,7 @@
  *
  *   exit 0  done / all good      exit 1  refused / problems found (printed)      exit 2  could not run
  *
- * Database: DATABASE_URL, or the embedded database under DATA_DIR (src/db/resolve.ts). The ledger key comes from
+ * Database: DATABASE_URL, or the embedded database under DATA_DIR (src/config.ts). The ledger key comes from
  * GATEWAY_LEDGER_KEY or DATA_DIR/keys (this command never creates a key). Export directories: CHECKPOINT_EXPORT_DIR
  * (default DATA_DIR/checkpoints) and CHECKPOINT_MIRROR_DIR.
  */
@@ -19,6 +19,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import type { JSONWebKeySet } from 'jose';
 import { Pool } from 'pg';
+import { loadConfig, type GatewayConfig } from '../config';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve';
 import { loadGatewayKeys, type GatewayKeys } from '../keys/gateway-keys';
 import {
@@ -42,27 +43,23 @@ interface Common {
   readonly verbose: boolean;
 }
 
-function dataDir(env: NodeJS.ProcessEnv): string {
-  return path.resolve(env.DATA_DIR ?? 'data');
+function configuredSinks(config: GatewayConfig): CheckpointSink[] {
+  return directorySinks({ exportDir: config.checkpoints.exportDir, mirrorDir: config.checkpoints.mirrorDir });
 }
 
-function configuredSinks(env: NodeJS.ProcessEnv): CheckpointSink[] {
-  return directorySinks({ exportDir: env.CHECKPOINT_EXPORT_DIR ?? path.join(dataDir(env), 'checkpoints'), mirrorDir: env.CHECKPOINT_MIRROR_DIR });
-}
-
-async function existingKeys(env: NodeJS.ProcessEnv): Promise<GatewayKeys> {
-  const dir = dataDir(env);
-  if (!env.GATEWAY_LEDGER_KEY && !existsSync(path.join(dir, 'keys', 'ledger.private.jwk.json'))) {
+async function existingKeys(config: GatewayConfig): Promise<GatewayKeys> {
+  const dir = config.dataDir;
+  if (!config.keys.ledger && !existsSync(path.join(dir, 'keys', 'ledger.private.jwk.json'))) {
     throw new UsageError(`there is no ledger key (GATEWAY_LEDGER_KEY, or ${path.join(dir, 'keys')}): start the gateway once, or give --jwks`);
   }
-  return loadGatewayKeys(dir, env);
+  return loadGatewayKeys(dir, config.keys);
 }
 
-async function withPool<T>(verbose: boolean, fn: (pool: Pool) => Promise<T>): Promise<T> {
+async function withPool<T>(config: GatewayConfig, verbose: boolean, fn: (pool: Pool) => Promise<T>): Promise<T> {
   let db: ResolvedDatabase | undefined;
   let pool: Pool | undefined;
   try {
-    db = await resolveDatabase(process.env, (line) => {
+    db = await resolveDatabase(config.database, (line) => {
       if (verbose) process.stderr.write(`${line}\n`);
     });
     pool = new Pool({ connectionString: db.ownerUrl, max: 2, application_name: 'safeguard-checkpoint' });
@@ -91,9 +88,10 @@ export function describeVerifyReport(report: CheckpointVerifyReport): string {
 }
 
 async function seal(opts: Common): Promise<number> {
-  const keys = await existingKeys(process.env);
-  const sinks = configuredSinks(process.env);
-  return withPool(opts.verbose, async (pool) => {
+  const config = loadConfig();
+  const keys = await existingKeys(config);
+  const sinks = configuredSinks(config);
+  return withPool(config, opts.verbose, async (pool) => {
     try {
       const r = await sealLedger(pool, keys.key('ledger'), { sinks, jwks: keys.jwks() });
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -113,16 +111,17 @@ async function seal(opts: Common): Promise<number> {
 }
 
 async function verify(opts: Common & { jwks?: string; exportDir?: string }): Promise<number> {
+  const config = loadConfig();
   let jwks: JSONWebKeySet;
   if (opts.jwks) {
     const parsed = JSON.parse(await readFile(opts.jwks, 'utf8')) as unknown;
     if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys)) throw new UsageError(`${opts.jwks} is not a JWKS`);
     jwks = parsed as JSONWebKeySet;
   } else {
-    jwks = (await existingKeys(process.env)).jwks();
+    jwks = (await existingKeys(config)).jwks();
   }
-  const exportDir = opts.exportDir ?? process.env.CHECKPOINT_EXPORT_DIR ?? path.join(dataDir(process.env), 'checkpoints');
-  return withPool(opts.verbose, async (pool) => {
+  const exportDir = opts.exportDir ?? config.checkpoints.exportDir;
+  return withPool(config, opts.verbose, async (pool) => {
     const report = await verifyCheckpoints(pool, jwks, { exported: new DirectoryCheckpointSink(exportDir) });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describeVerifyReport(report));
     return report.ok ? 0 : 1;
@@ -130,8 +129,9 @@ async function verify(opts: Common & { jwks?: string; exportDir?: string }): Pro
 }
 
 async function exportAll(opts: Common): Promise<number> {
-  const sinks = configuredSinks(process.env);
-  return withPool(opts.verbose, async (pool) => {
+  const config = loadConfig();
+  const sinks = configuredSinks(config);
+  return withPool(config, opts.verbose, async (pool) => {
     const done = await exportAllCheckpoints(pool, sinks);
     if (opts.json) process.stdout.write(`${JSON.stringify(done, null, 2)}\n`);
     else for (const d of done) process.stdout.write(`${d.sink}: ${d.exported} checkpoint(s) exported\n`);

@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { loadAgencyRegistry } from '../auth/registry';
+import { loadConfig } from '../config';
 import { DEFAULT_DEVIDP_CONFIG_FILE, loadDevIdpConfig } from '../devidp/config';
 import { clientKeyFile } from '../devidp/keys';
 
@@ -90,16 +91,17 @@ interface CliOptions {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
+  const config = loadConfig();
   const program = new Command()
     .name('demo-token')
     .description('Print an access token from the development OpenID provider (client credentials, private_key_jwt).')
     .requiredOption('--agency <agencyId>', 'the demo agency, e.g. northshire-police')
     .option('--client <clientId>', "the client (default: the agency's system client)")
     .option('--scope <scopes>', "space-separated scopes (default: all the client may have, from config/devidp.json)")
-    .option('--data-dir <dir>', 'the gateway data directory holding dev-idp/clients/*.private.jwk.json', process.env.DATA_DIR ?? './data')
-    .option('--idp <url>', 'the development OpenID provider', `http://127.0.0.1:${process.env.DEV_IDP_PORT ?? '9400'}`)
-    .option('--audience <aud>', 'the gateway audience (resource indicator)', process.env.GATEWAY_AUDIENCE ?? 'urn:safeguard-gateway')
-    .option('--agencies <file>', 'the trust registry', process.env.AGENCIES_FILE ?? 'config/agencies.dev.json')
+    .option('--data-dir <dir>', 'the gateway data directory holding dev-idp/clients/*.private.jwk.json', config.dataDir)
+    .option('--idp <url>', 'the development OpenID provider', `http://127.0.0.1:${config.devIdp.port}`)
+    .option('--audience <aud>', 'the gateway audience (resource indicator)', config.audience)
+    .option('--agencies <file>', 'the trust registry', config.agenciesFile)
     .option('--devidp-config <file>', 'demo clients and accounts', DEFAULT_DEVIDP_CONFIG_FILE)
     .showHelpAfterError();
   program.parse([...argv]);

@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import { Pool } from 'pg';
 import { PgAuditLedger } from '../audit/pg-ledger';
 import { loadAgencyRegistry } from '../auth/registry';
-import { DEV_AGENCIES_FILE } from '../config';
+import { loadConfig } from '../config';
 import { runMigrations } from '../db/bootstrap';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve';
 import { loadStory, seedStory, storyId } from '../records/demo-seed';
@@ -31,8 +31,9 @@ async function run(opts: Options): Promise<number> {
   let ledger: PgAuditLedger | undefined;
   try {
     const story = loadStory(path.resolve(opts.story));
-    const registry = loadAgencyRegistry(process.env.AGENCIES_FILE ?? DEV_AGENCIES_FILE);
-    db = await resolveDatabase(process.env, (line) => {
+    const config = loadConfig();
+    const registry = loadAgencyRegistry(config.agenciesFile);
+    db = await resolveDatabase(config.database, (line) => {
       if (opts.verbose) process.stderr.write(`${line}\n`);
     });
     const applied = await runMigrations(db.ownerUrl);

@@ -38,9 +38,8 @@ async function fromJwk(use: KeyUse, privateJwk: JWK): Promise<SigningKey> {
   return { use, kid, alg: SIGNING_ALG, privateKey, publicJwk };
 }
 
-async function loadOrCreate(use: KeyUse, dataDir: string, env: NodeJS.ProcessEnv): Promise<SigningKey> {
-  const fromEnv = env[`GATEWAY_${use.toUpperCase()}_KEY`];
-  if (fromEnv) return fromJwk(use, JSON.parse(fromEnv) as JWK);
+async function loadOrCreate(use: KeyUse, dataDir: string, given: string | undefined): Promise<SigningKey> {
+  if (given) return fromJwk(use, JSON.parse(given) as JWK);
   const dir = path.join(dataDir, 'keys');
   const file = path.join(dir, `${use}.private.jwk.json`);
   if (!existsSync(file)) {
@@ -54,9 +53,10 @@ async function loadOrCreate(use: KeyUse, dataDir: string, env: NodeJS.ProcessEnv
   return fromJwk(use, JSON.parse(readFileSync(file, 'utf8')) as JWK);
 }
 
-export async function loadGatewayKeys(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayKeys> {
+/** `given`: private JWKs as JSON (config.keys, from GATEWAY_<USE>_KEY); a use not given is made once in `dataDir`/keys. */
+export async function loadGatewayKeys(dataDir: string, given: Readonly<Partial<Record<KeyUse, string>>>): Promise<GatewayKeys> {
   const keys = new Map<KeyUse, SigningKey>();
-  for (const use of KEY_USES) keys.set(use, await loadOrCreate(use, dataDir, env));
+  for (const use of KEY_USES) keys.set(use, await loadOrCreate(use, dataDir, given[use]));
   return {
     key(use) {
       const k = keys.get(use);

@@ -33,7 +33,8 @@ const integer = (env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   readInteger(env, name, fallback, min, max, NotificationConfigError);
 const flag = (env: NodeJS.ProcessEnv, name: string): boolean => readFlag(env, name, false, NotificationConfigError);
 
-export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env): NotificationConfig {
+/** Called by `loadConfig` (src/config.ts): the notifications part of the one configuration. */
+export function loadNotificationConfig(env: NodeJS.ProcessEnv): NotificationConfig {
   let holidays: SchoolCalendar['holidays'];
   let bankHolidays: readonly string[];
   try {
