@@ -24,6 +24,7 @@ import { createApp } from './http/app';
 import { listen } from './http/server';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
+import { webProofs } from './web/proofs';
 import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
 import { startDispatcher } from './notifications/dispatcher';
 
@@ -163,6 +164,8 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
         allowInsecureIssuers: config.allowInsecureIssuers,
       },
       session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:') },
+      ...webProofs({ pool, keys, sinks, cache }),
+      schoolCalendar: notify.schoolCalendar,
     });
     const app = createApp({
       engine, ledger, verifier, pool, logger, pseudonymise, web, keys,

@@ -26,6 +26,8 @@ export interface LedgerFilters {
   readonly requestId?: string;
   /** Entries about one person: their pseudonym (decisions' `subjectRef`, disclosures' and messages' `subject`). */
   readonly subjectPseudonym?: string;
+  /** A search box: entries matching ANY of these (an audit reference, a request id, a person's pseudonym). */
+  readonly anyOf?: { readonly entryId?: string; readonly requestId?: string; readonly subjectPseudonym?: string };
 }
 
 export interface LedgerPageRequest {
@@ -95,6 +97,7 @@ function filtersFingerprint(filters: LedgerFilters): string {
     excludeKinds: filters.excludeKinds ? [...filters.excludeKinds].sort() : null,
     requestId: filters.requestId ?? null,
     subject: filters.subjectPseudonym ?? null,
+    anyOf: filters.anyOf ? { entryId: filters.anyOf.entryId ?? null, requestId: filters.anyOf.requestId ?? null, subject: filters.anyOf.subjectPseudonym ?? null } : null,
   }).slice('sha256:'.length, 'sha256:'.length + 16);
 }
 
@@ -160,6 +163,17 @@ function whereOf(filters: LedgerFilters): { params: unknown[]; where: string[] }
   if (filters.requestId !== undefined) add((p) => `request_id = ${p}`, filters.requestId);
   if (filters.subjectPseudonym !== undefined) add((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.subjectPseudonym);
   if (filters.rule !== undefined) add((p) => `rules @> ARRAY[${p}::text]`, filters.rule);
+  if (filters.anyOf) {
+    const alternatives: string[] = [];
+    const alt = (sql: (p: string) => string, value: unknown): void => {
+      params.push(value);
+      alternatives.push(sql(`$${params.length}`));
+    };
+    if (filters.anyOf.entryId !== undefined && UUID.test(filters.anyOf.entryId)) alt((p) => `entry_id = ${p}::uuid`, filters.anyOf.entryId);
+    if (filters.anyOf.requestId !== undefined) alt((p) => `request_id = ${p}`, filters.anyOf.requestId);
+    if (filters.anyOf.subjectPseudonym !== undefined) alt((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.anyOf.subjectPseudonym);
+    where.push(alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'false');
+  }
   return { params, where };
 }
 

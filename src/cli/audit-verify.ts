@@ -11,6 +11,7 @@
  * Uses DATABASE_URL, or the embedded database under DATA_DIR (default ./data) — see src/config.ts. It connects
  * with the URL it is given and only reads, inside a READ ONLY transaction.
  */
+import { describeVerification } from '../audit/verification-wording';
 import { parseOrExitCode, runAndExit } from './process';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -41,16 +42,16 @@ function positiveInt(value: string): number {
 function describe(report: VerifyReport): string {
   const lines: string[] = [];
   if (report.ok) {
-    lines.push('Audit ledger: INTACT');
+    lines.push('Hash chain: intact');
     lines.push(`  Entries checked: ${report.entriesChecked}`);
     lines.push(`  Last entry:      seq ${report.lastSeq}, hash ${report.lastHash}`);
     lines.push('  Compare the last entry with a receipt or checkpoint held outside the database to rule out');
     lines.push('  removal of the newest entries.');
   } else {
-    lines.push('Audit ledger: NOT INTACT');
+    lines.push('Hash chain: NOT intact');
     lines.push(`  Entries checked: ${report.entriesChecked} (last seq ${report.lastSeq})`);
     lines.push(`  First bad entry: seq ${report.firstBadSeq ?? '?'}`);
-    lines.push(`  Trusted up to:   seq ${report.trustedUpTo}`);
+    lines.push(`  Intact to:       entry ${report.trustedUpTo}`);
     lines.push('  Problems:');
     for (const p of report.problems) lines.push(`    seq ${String(p.seq).padStart(8)}  ${p.problem.padEnd(11)}  ${p.detail}`);
     if (report.moreProblems > 0) lines.push(`    … and ${report.moreProblems} more`);
@@ -96,7 +97,13 @@ async function run(opts: Options): Promise<number> {
     bar = undefined;
     const keys = await loadGatewayKeys(config.dataDir, config.keys);
     const checkpoints = await verifyCheckpoints(pool, keys.jwks(), { exported: new DirectoryCheckpointSink(config.checkpoints.exportDir) });
-    process.stdout.write(opts.json ? `${JSON.stringify({ chain: report, checkpoints }, null, 2)}\n` : describe(report) + describeVerifyReport(checkpoints));
+    const summary = describeVerification(report, checkpoints);
+    process.stdout.write(opts.json
+      ? `${JSON.stringify({ summary, chain: report, checkpoints }, null, 2)}
+`
+      : `Audit ledger: ${summary}
+
+${describe(report)}${describeVerifyReport(checkpoints)}`);
     return report.ok && checkpoints.ok ? 0 : 1;
   } catch (e) {
     bar?.stop();

@@ -74,10 +74,10 @@ async function withPool<T>(config: GatewayConfig, verbose: boolean, fn: (pool: P
 
 export function describeVerifyReport(report: CheckpointVerifyReport): string {
   const lines = [
-    `Ledger checkpoints: ${report.ok ? 'VERIFIED' : 'NOT VERIFIED'}`,
+    `Signed checkpoints: ${report.ok ? (report.checkpointsChecked === 0 ? 'none yet (not sealed yet)' : 'match the database') : 'DO NOT match the database'}`,
     `  Checkpoints checked: ${report.checkpointsChecked} (${report.exportedCheckpoints} of them exported)`,
-    `  Last entry (seq):    ${report.lastSeq}`,
-    `  Trusted up to:       tree size ${report.trustedUpTo}`,
+    `  Last entry:          ${report.lastSeq}`,
+    `  Sealed and signed to: ${report.trustedUpTo === 0 ? 'not sealed yet' : `entry ${report.trustedUpTo}`}`,
   ];
   if (!report.ok) {
     lines.push('  Problems:');

@@ -7,25 +7,26 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import { contentHash, type AuditLedger, type JsonObject } from '../audit/entry';
-import { decisionStats, getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
+import { countLedger, decisionStats, getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
 import { verifyLedger } from '../audit/verify';
-import { AUDIT_KINDS, AUDIT_OUTCOMES, isAuditKind } from '../audit/kinds';
+import type { Pseudonymiser } from '../audit/pseudonym';
+import { describeVerification, type SealFacts } from '../audit/verification-wording';
+import { AUDIT_KINDS, AUDIT_OUTCOMES, READ_KINDS, isAuditKind } from '../audit/kinds';
 import { actorOf } from '../audit/actor';
 import { GatewayError } from '../errors';
 import type { PolicyCatalogueEngine } from '../policy';
-import { PURPOSES, isFactName, isField, isPurpose, type Purpose } from '../vocabulary/vocabulary';
+import { PURPOSES, isPurpose, type Purpose } from '../vocabulary/vocabulary';
+import { entryRouter } from './console-entry';
+import { londonDateTime } from './dates';
 import { horizontalBarChart, stackedBarChart } from './charts';
 import { toCsv } from './csv';
-import { describeFactValue } from './journey';
 import {
-  AGENCY_TYPE_LABELS, FACT_LABELS, FIELD_LABELS, KIND_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, ROLE_LABELS,
-  SUBJECT_ROLE_LABELS, WITHHELD_CODE_LABELS, labelOf,
+  KIND_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, ROLE_LABELS, WITHHELD_CODE_LABELS, labelOf,
 } from './labels';
 import { AUDITOR_ROLES, pageContext, type WebAgency } from './page';
 import { requestIdOf } from './share';
 import { webPrincipal } from './session';
 import type { Renderer } from './views';
-import { escapeXml } from './xml';
 
 interface ConsoleDeps {
   readonly ledger: AuditLedger;
@@ -33,6 +34,9 @@ interface ConsoleDeps {
   readonly agencies: readonly WebAgency[];
   readonly engine: PolicyCatalogueEngine;
   readonly render: Renderer;
+  readonly pseudonymise: Pseudonymiser;
+  readonly verifySeals?: () => Promise<SealFacts>;
+  readonly receiptFor?: (entry: LedgerEntryView) => Promise<unknown>;
 }
 
 export function requireRoles(roles: readonly string[]) {
@@ -52,9 +56,10 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 export const EXPORT_MAX_ROWS = 10_000;
 
 interface FilterForm {
-  readonly since: string; readonly until: string; readonly agencyId: string; readonly purpose: string;
-  readonly outcome: string; readonly rule: string; readonly kind: string;
+  readonly q: string; readonly since: string; readonly until: string; readonly agencyId: string; readonly purpose: string;
+  readonly outcome: string; readonly rule: string; readonly kind: string; readonly reads: string;
 }
+const SEARCH = /^[A-Za-z0-9][A-Za-z0-9 /._:-]{0,127}$/;
 
 function q(req: Request, name: string): string {
   const v = req.query[name];
@@ -70,6 +75,7 @@ function parseDay(text: string, endOfDay: boolean): Date | undefined {
 /** The console's filters, checked: unknown values are errors on the page, never passed on. */
 function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filters: LedgerFilters; errors: Array<{ text: string; href: string }> } {
   const form: FilterForm = {
+    q: q(req, 'q'), reads: q(req, 'reads') === 'shown' ? 'shown' : '',
     since: q(req, 'since'), until: q(req, 'until'), agencyId: q(req, 'agencyId'), purpose: q(req, 'purpose'),
     outcome: q(req, 'outcome'), rule: q(req, 'rule'), kind: q(req, 'kind'),
   };
@@ -84,6 +90,7 @@ function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filte
   if (form.outcome && !Object.prototype.hasOwnProperty.call(OUTCOME_LABELS, form.outcome)) errors.push({ text: 'Select an outcome from the list', href: '#outcome' });
   if (form.rule && !deps.engine.catalogue.rules.some((r) => r.id === form.rule)) errors.push({ text: 'Select a rule from the list', href: '#rule' });
   if (form.kind && !isAuditKind(form.kind)) errors.push({ text: 'Select a kind of entry from the list', href: '#kind' });
+  if (form.q && !SEARCH.test(form.q)) errors.push({ text: 'Enter an audit reference, a request id or a case reference, using only letters, numbers, spaces, hyphens, full stops, colons and slashes', href: '#q' });
   const filters: LedgerFilters = errors.length > 0 ? {} : {
     ...(since ? { since } : {}),
     ...(until ? { until } : {}),
@@ -92,6 +99,9 @@ function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filte
     ...(form.outcome ? { outcome: form.outcome } : {}),
     ...(form.rule ? { rule: form.rule } : {}),
     ...(form.kind ? { kind: form.kind } : {}),
+    // Reads of the ledger are hidden unless asked for (by the checkbox, or by choosing a read kind).
+    ...(form.kind || form.reads ? {} : { excludeKinds: READ_KINDS }),
+    ...(form.q ? { anyOf: { entryId: form.q.toLowerCase(), requestId: form.q, subjectPseudonym: deps.pseudonymise(form.q) } } : {}),
   };
   return { form, filters, errors };
 }
@@ -141,11 +151,13 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     let entries: LedgerEntryView[] = [];
     let nextCursor: string | undefined;
     let cursorError = false;
+    let total = 0;
     if (errors.length === 0) {
       try {
         const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: 25 });
         entries = page.entries;
         nextCursor = page.nextCursor;
+        total = await countLedger(deps.pool, filters);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;
         cursorError = true;
@@ -154,7 +166,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     const rows = entries.map((e) => ({
       seq: e.seq,
       entryId: e.entryId,
-      recordedAt: e.recordedAt.replace('T', ' ').slice(0, 19),
+      recordedAt: londonDateTime(e.recordedAt),
       kind: labelOf(KIND_LABELS, e.kind),
       outcome: e.outcome,
       outcomeLabel: labelOf(OUTCOME_LABELS, e.outcome),
@@ -165,7 +177,8 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     }));
     await recordRead(res, {
       view: 'log',
-      query: { ...form, cursor: cursor || null },
+      // The search words may be a case reference: only its pseudonym is recorded.
+      query: { ...form, q: form.q ? deps.pseudonymise(form.q) : '', cursor: cursor || null },
       returned: entries.length,
       pageHash: contentHash(entries.map((e) => e.entryHash)),
     });
@@ -181,41 +194,40 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       ruleOptions: options(form.rule, deps.engine.catalogue.rules.map((r) => ({ value: r.id, text: `${r.title} (${r.id})` })), 'Any rule'),
       kindOptions: options(form.kind, AUDIT_KINDS.map((k) => ({ value: k, text: labelOf(KIND_LABELS, k) })), 'Any kind'),
       rows,
+      total,
+      searched: form.q !== '',
+      readsShown: form.reads === 'shown' || READ_KINDS.some((k) => k === form.kind),
       nextHref: nextCursor ? `/audit${queryString(form, { cursor: nextCursor })}` : undefined,
       firstHref: cursor ? `/audit${queryString(form)}` : undefined,
       exportHref: `/audit/export.csv${queryString(form)}`,
-      chartsHref: `/audit/charts${queryString({ ...form, agencyId: '', purpose: '', outcome: '', rule: '', kind: '' })}`,
+      chartsHref: `/audit/charts${queryString({ ...form, q: '', reads: '', agencyId: '', purpose: '', outcome: '', rule: '', kind: '' })}`,
     }));
   });
 
-  router.get('/audit/entries/:entryId', async (req, res) => {
-    const entryId = String(req.params.entryId);
-    const entry = await getEntry(deps.pool, entryId);
-    if (!entry) throw new GatewayError('not_found', 'There is no audit entry with that reference.');
-    await recordRead(res, { view: 'entry', entryId: entry.entryId, returned: 1, pageHash: contentHash(entry) });
-    res.send(deps.render('console/entry.njk', {
-      ...pageContext(req, res, { pageTitle: `Audit entry ${entry.seq}`, backLink: '/audit' }),
-      entry,
-      sections: entrySections(entry, agencyName, ruleTitle),
-    }));
-  });
+  router.use(entryRouter({ ...deps, recordRead, agencyName, ruleTitle }));
 
   router.get('/audit/verify', async (req, res) => {
     const principal = webPrincipal(res);
     if (!principal) throw new GatewayError('unauthenticated', 'Sign in first.');
     const report = await verifyLedger(deps.pool);
+    const seals = deps.verifySeals ? await deps.verifySeals() : undefined;
+    const summary = describeVerification(report, seals);
+    const ok = report.ok && (seals?.ok ?? true);
     const entry = await deps.ledger.append({
       kind: 'audit_verify',
-      outcome: report.ok ? 'intact' : 'broken',
+      outcome: ok ? 'intact' : 'broken',
       requestId: requestIdOf(res),
       actor: actorOf(principal),
-      payload: { via: 'web', entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null },
+      payload: { via: 'web', entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null, trustedUpTo: report.trustedUpTo, sealedUpTo: seals?.trustedUpTo ?? null, summary },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
     res.send(deps.render('console/verify.njk', {
       ...pageContext(req, res, { pageTitle: 'Verify the audit ledger' }),
       report,
-      checkedAt: new Date().toISOString().replace('T', ' ').slice(0, 19),
+      ok,
+      summary,
+      sealedUpTo: seals ? Math.min(seals.trustedUpTo, report.lastSeq) : undefined,
+      checkedAt: londonDateTime(new Date().toISOString()),
       verifyEntry: { entryId: entry.entryId, seq: entry.seq },
     }));
   });
@@ -232,7 +244,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     } while (cursor && entries.length < EXPORT_MAX_ROWS);
     const rows = entries.slice(0, EXPORT_MAX_ROWS).map(csvRowOf);
     const csv = toCsv(CSV_HEADER, rows);
-    await recordRead(res, { view: 'export', query: { ...form }, returned: rows.length, pageHash: contentHash(csv) });
+    await recordRead(res, { view: 'export', query: { ...form, q: form.q ? deps.pseudonymise(form.q) : '' }, returned: rows.length, pageHash: contentHash(csv) });
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="audit-log-${new Date().toISOString().slice(0, 10)}.csv"`);
     res.setHeader('Cache-Control', 'no-store');
@@ -339,80 +351,3 @@ function csvRowOf(e: LedgerEntryView): Array<string | number | null> {
   ];
 }
 
-// ─── One entry, in words ────────────────────────────────────────────────────────────────────────────────────
-
-type Row = { key: { text: string }; value: { text?: string; html?: string } };
-
-function entrySections(e: LedgerEntryView, agencyName: (id: string | null | undefined) => string, ruleTitle: (id: string) => string): Array<{ title: string; rows: Row[] }> {
-  const row = (key: string, text: string | number | null | undefined): Row => ({ key: { text: key }, value: { text: text === null || text === undefined || text === '' ? '—' : String(text) } });
-  const list = (key: string, items: readonly string[]): Row => ({ key: { text: key }, value: items.length ? { html: `<ul class="govuk-list">${items.map((i) => `<li>${escapeXml(i)}</li>`).join('')}</ul>` } : { text: 'None' } });
-  const mono = (key: string, text: string): Row => ({ key: { text: key }, value: { html: `<span class="app-hash">${escapeXml(text)}</span>` } });
-  const p = payloadOf(e);
-  const sections: Array<{ title: string; rows: Row[] }> = [
-    {
-      title: 'What happened',
-      rows: [
-        row('What', labelOf(KIND_LABELS, e.kind)),
-        row('Outcome', labelOf(OUTCOME_LABELS, e.outcome)),
-        row('Recorded at', e.recordedAt),
-        row('Purpose', labelOf(PURPOSE_LABELS, e.purpose)),
-        list('Rules', e.rules.map((r) => `${ruleTitle(r)} (${r})`)),
-      ],
-    },
-    {
-      title: 'Who',
-      rows: e.actor
-        ? [
-            row('Agency', `${agencyName(e.actor.agencyId)} (${e.actor.agencyId ?? '—'})`),
-            row('Agency type', labelOf(AGENCY_TYPE_LABELS, e.actor.agencyType)),
-            row('Role', labelOf(ROLE_LABELS, e.actor.role)),
-            row('Practitioner (identifier at their agency)', e.actor.practitioner),
-            row('Client', e.actor.clientId),
-            row('Signed in at', e.actor.issuer),
-          ]
-        : [row('Who', 'Not identified (the request was refused before sign-in was checked)')],
-    },
-  ];
-  if (e.kind === 'decision') {
-    const to = typeof p.to === 'object' && p.to !== null ? (p.to as Record<string, unknown>) : {};
-    const facts = typeof p.facts === 'object' && p.facts !== null && !Array.isArray(p.facts) ? (p.facts as Record<string, unknown>) : {};
-    const withheld = Array.isArray(p.withheldFields) ? p.withheldFields : [];
-    const fieldLabel = (f: string): string => (isField(f) ? `${FIELD_LABELS[f]} (${f})` : f);
-    sections.push({
-      title: 'What was asked and decided',
-      rows: [
-        row('Shared with', `${labelOf(ROLE_LABELS, str(to.role))}, ${labelOf(AGENCY_TYPE_LABELS, str(to.agencyType))}`),
-        row('About', labelOf(SUBJECT_ROLE_LABELS, str(p.subjectRole))),
-        row('Subject pseudonym', str(p.subjectRef) ?? 'No case reference given'),
-        list('Information asked for', strings(p.fieldsRequested).map(fieldLabel)),
-        list('May be shared', strings(p.permittedFields).map(fieldLabel)),
-        list('Withheld', withheld.map((w) => {
-          const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
-          const code = str(r.code) ?? '';
-          const rule = str(r.rule);
-          return `${fieldLabel(str(r.field) ?? '')}: ${labelOf(WITHHELD_CODE_LABELS, code)}${rule ? ` — ${ruleTitle(rule)} (${rule})` : ''}`;
-        })),
-        list('Facts given', Object.entries(facts).filter(([k]) => isFactName(k)).map(([k, v]) => {
-          const name = k as keyof typeof FACT_LABELS;
-          return `${FACT_LABELS[name]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(name, v) : String(v)}`;
-        })),
-        row('Refer to', labelOf(ROLE_LABELS, str(p.referTo))),
-        row('Policy version', str(p.policyVersion)),
-        mono('Hash of the answer given', str(p.answerHash) ?? '—'),
-      ],
-    });
-  } else {
-    sections.push({ title: 'Details recorded', rows: [{ key: { text: 'Payload' }, value: { html: `<pre class="app-hash govuk-body-s">${escapeXml(JSON.stringify(e.payload, null, 2))}</pre>` } }] });
-  }
-  sections.push({
-    title: 'Position in the chain',
-    rows: [
-      row('Sequence number', e.seq),
-      mono('Reference', e.entryId),
-      mono('Request id', e.requestId),
-      mono('Hash of the previous entry', e.prevHash),
-      mono('Hash of this entry', e.entryHash),
-    ],
-  });
-  return sections;
-}

@@ -16,6 +16,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { AuditLedger } from '../audit/entry';
+import type { LedgerEntryView } from '../audit/query';
+import type { SealFacts } from '../audit/verification-wording';
+import type { SchoolCalendar } from '../notifications/school-day';
 import { AuditUnavailableError } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { TokenVerifier } from '../auth/token-verifier';
@@ -47,6 +50,12 @@ export interface WebDeps {
   readonly logger: Logger;
   readonly oidc: OidcOptions;
   readonly session: SessionOptions;
+  /** Checks the signed checkpoints (the console's "Verify ledger" says how far the ledger is sealed). */
+  readonly verifySeals?: () => Promise<SealFacts>;
+  /** Builds an entry's receipt ("Download receipt" on the entry page). */
+  readonly receiptFor?: (entry: LedgerEntryView) => Promise<unknown>;
+  /** The school calendar (when an Operation Encompass notification must reach the school). */
+  readonly schoolCalendar?: SchoolCalendar;
 }
 
 const PAGE_PREFIXES = ['/sign-in', '/auth/', '/sign-out', '/signed-out', '/share', '/audit', '/admin'] as const;
@@ -86,8 +95,8 @@ export function webRouter(deps: WebDeps): Router {
     }));
   });
   pages.use(signInRouter({ agencies: deps.agencies, verifier: deps.verifier, oidc: deps.oidc, render, logger: deps.logger }));
-  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }, engine: deps.engine, render, logger: deps.logger }));
-  pages.use(consoleRouter({ ledger: deps.ledger, pool: deps.pool, agencies: deps.agencies, engine: deps.engine, render }));
+  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
+  pages.use(consoleRouter({ ledger: deps.ledger, pool: deps.pool, agencies: deps.agencies, engine: deps.engine, render, pseudonymise: deps.pseudonymise, ...(deps.verifySeals ? { verifySeals: deps.verifySeals } : {}), ...(deps.receiptFor ? { receiptFor: deps.receiptFor } : {}) }));
   pages.use(adminRouter({ agencies: deps.agencies, engine: deps.engine, render }));
   pages.use((req, _res, next) => next(new GatewayError('not_found', `There is no page at ${req.path}.`)));
   pages.use(pageErrors(render, deps.logger));

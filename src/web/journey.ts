@@ -5,7 +5,7 @@
 import {
   AGENCY_TYPES, CONSENT_VALUES, DASH_RISK_LEVELS, FACT_SPECS, FIELD_GROUPS, PURPOSES, ROLES, SUBJECT_ROLES,
   isAgencyType, isField, isPurpose, isRole, isSubjectRole,
-  type FactName, type Facts, type Field, type FieldGroup,
+  type FactName, type Facts, type Field, type FieldGroup, type Role,
 } from '../vocabulary/vocabulary';
 import {
   AGENCY_TYPE_LABELS, CONSENT_LABELS, DASH_RISK_LABELS, FACT_LABELS, FACT_QUESTIONS, FIELD_GROUP_LABELS, FIELD_LABELS,
@@ -22,12 +22,13 @@ export type StepResult = { readonly ok: true; readonly journey: Journey } | { re
 
 export type Form = Readonly<Record<string, unknown>>;
 
-export const STEPS = ['recipient', 'purpose', 'subject', 'information', 'facts', 'check'] as const;
+export const STEPS = ['organisation', 'role', 'purpose', 'subject', 'information', 'facts', 'check'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** The first step not yet answered ('check' when all are). */
 export function nextUnanswered(j: Journey | undefined): Step {
-  if (!j?.toAgencyType || !j.toRole) return 'recipient';
+  if (!j?.toAgencyType) return 'organisation';
+  if (!j.toRole) return 'role';
   if (!j.purpose) return 'purpose';
   if (!j.subjectRole) return 'subject';
   if (!j.fields?.length) return 'information';
@@ -49,20 +50,30 @@ function list(form: Form, name: string): string[] {
   return [];
 }
 
-export function readRecipient(form: Form, journey: Journey): StepResult {
+export function readOrganisation(form: Form, journey: Journey): StepResult {
   const agency = text(form, 'toAgencyType');
+  if (!isAgencyType(agency)) return { ok: false, errors: [{ text: 'Select which organisation is asking for the information', href: '#toAgencyType' }] };
+  // Another organisation has other roles: ask the role again (and the facts, which depend on it).
+  if (agency === journey.toAgencyType) return { ok: true, journey };
+  const { toRole: _role, factsAnswered: _answered, ...rest } = journey;
+  return { ok: true, journey: { ...rest, toAgencyType: agency } };
+}
+
+export function readRole(form: Form, journey: Journey, roles: readonly Role[]): StepResult {
   const role = text(form, 'toRole');
-  const errors: FormError[] = [];
-  if (!isAgencyType(agency)) errors.push({ text: 'Select which organisation is asking for the information', href: '#toAgencyType' });
-  if (!isRole(role)) errors.push({ text: 'Select the role of the person asking', href: '#toRole' });
-  if (errors.length > 0 || !isAgencyType(agency) || !isRole(role)) return { ok: false, errors };
-  return { ok: true, journey: { ...journey, toAgencyType: agency, toRole: role } };
+  if (!isRole(role) || !roles.includes(role)) return { ok: false, errors: [{ text: 'Select the role of the person asking', href: '#toRole' }] };
+  if (role === journey.toRole) return { ok: true, journey };
+  const { factsAnswered: _answered, ...rest } = journey;
+  return { ok: true, journey: { ...rest, toRole: role } };
 }
 
 export function readPurpose(form: Form, journey: Journey): StepResult {
   const purpose = text(form, 'purpose');
   if (!isPurpose(purpose)) return { ok: false, errors: [{ text: 'Select why the information is needed', href: '#purpose' }] };
-  return { ok: true, journey: { ...journey, purpose } };
+  if (purpose === journey.purpose) return { ok: true, journey };
+  // Another purpose is decided by other rules, which may need other facts.
+  const { factsAnswered: _answered, ...rest } = journey;
+  return { ok: true, journey: { ...rest, purpose } };
 }
 
 const SUBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9 /._-]{0,63}$/;
@@ -111,11 +122,13 @@ export const FACT_SECTIONS: ReadonlyArray<{ readonly heading: string; readonly f
 export const UNKNOWN = 'unknown';
 const MAX_HOURS = 100_000;
 
-export function readFacts(form: Form, journey: Journey): StepResult {
+/** Reads the answers to the facts asked (`asked`: the facts the rules for this purpose use); others are dropped. */
+export function readFacts(form: Form, journey: Journey, asked: readonly FactName[]): StepResult {
   const facts: Record<string, boolean | number | string> = {};
   const errors: FormError[] = [];
   for (const section of FACT_SECTIONS) {
     for (const name of section.facts) {
+      if (!asked.includes(name)) continue;
       const spec = FACT_SPECS[name];
       const raw = text(form, name) ?? '';
       if (spec.kind === 'boolean') {
@@ -147,8 +160,8 @@ export function agencyTypeItems(selected?: string): Item[] {
   return AGENCY_TYPES.map((a) => ({ value: a, text: AGENCY_TYPE_LABELS[a], ...(a === selected ? { checked: true } : {}) }));
 }
 
-export function roleItems(selected?: string): Item[] {
-  return ROLES.filter((r) => r !== 'system').map((r) => {
+export function roleItems(selected: string | undefined, roles: readonly Role[]): Item[] {
+  return ROLES.filter((r) => roles.includes(r)).map((r) => {
     const hint = ROLE_HINTS[r];
     return { value: r, text: ROLE_LABELS[r], ...(hint ? { hint: { text: hint } } : {}), ...(r === selected ? { checked: true } : {}) };
   });
@@ -186,10 +199,10 @@ export interface FactQuestion {
   readonly error?: string;
 }
 
-export function factSections(facts: Facts = {}, errors: readonly FormError[] = [], submitted?: Form): Array<{ heading: string; questions: FactQuestion[] }> {
-  return FACT_SECTIONS.map((section) => ({
+export function factSections(asked: readonly FactName[], facts: Facts = {}, errors: readonly FormError[] = [], submitted?: Form): Array<{ heading: string; questions: FactQuestion[] }> {
+  return FACT_SECTIONS.filter((section) => section.facts.some((f) => asked.includes(f))).map((section) => ({
     heading: section.heading,
-    questions: section.facts.map((name): FactQuestion => {
+    questions: section.facts.filter((f) => asked.includes(f)).map((name): FactQuestion => {
       const spec = FACT_SPECS[name];
       const known = facts[name];
       const error = errors.find((e) => e.href === `#${name}`)?.text;

@@ -17,8 +17,11 @@ import { referralTarget } from '../policy/words';
 import { isFactName, type FactName, type Field } from '../vocabulary/vocabulary';
 import {
   agencyTypeItems, describeFactValue, factSections, fieldGroups, nextUnanswered, purposeItems, readFacts, readInformation,
-  readPurpose, readRecipient, readSubject, roleItems, subjectRoleItems, type Form, type FormError, type Step, type StepResult,
+  readOrganisation, readPurpose, readRole, readSubject, roleItems, subjectRoleItems, type Form, type FormError, type Step, type StepResult,
 } from './journey';
+import { factsUsed, rolesOf } from './questions';
+import { FACT_SPECS, type AgencyType } from '../vocabulary/vocabulary';
+import type { WebAgency } from './page';
 import {
   AGENCY_TYPE_LABELS, FACT_LABELS, FIELD_LABELS, OUTCOME_HEADINGS, PURPOSE_LABELS, ROLE_LABELS, SUBJECT_ROLE_LABELS,
   WITHHELD_CODE_LABELS, labelOf,
@@ -31,13 +34,16 @@ import { escapeXml } from './xml';
 interface ShareDeps {
   readonly decisions: DecisionServiceDeps;
   readonly engine: PolicyCatalogueEngine;
+  /** The trust registry: which roles each kind of organisation has. */
+  readonly agencies: readonly WebAgency[];
   readonly render: Renderer;
   readonly logger: Logger;
 }
 
 const PREVIOUS: Record<Step, string | undefined> = {
-  recipient: '/',
-  purpose: '/share/recipient',
+  organisation: '/',
+  role: '/share/organisation',
+  purpose: '/share/role',
   subject: '/share/purpose',
   information: '/share/subject',
   facts: '/share/information',
@@ -70,19 +76,35 @@ export function shareRouter(deps: ShareDeps): Router {
   const router = Router();
   router.use('/share', requireSharer);
 
+  const ALL_FACTS = Object.keys(FACT_SPECS) as FactName[];
+  /** The facts the rules that could decide this question test (none: the facts page is skipped). */
+  const factsFor = (j: Journey, from: AgencyType): FactName[] =>
+    j.toAgencyType && j.purpose ? factsUsed(deps.engine.catalogue, { from, to: j.toAgencyType, ...(j.toRole ? { role: j.toRole } : {}), purpose: j.purpose }, ALL_FACTS) : [];
+  const rolesFor = (j: Journey) => (j.toAgencyType ? rolesOf(j.toAgencyType, deps.engine.catalogue, deps.agencies) : []);
+  const fromOf = (res: Response): AgencyType => {
+    const principal = webPrincipal(res);
+    if (!principal) throw new GatewayError('unauthenticated', 'Sign in first.');
+    return principal.agency.agencyType;
+  };
+  /** With no fact to ask, the facts step is answered by itself (nothing asserted). */
+  const settle = (j: Journey, from: AgencyType): Journey =>
+    nextUnanswered(j) === 'facts' && factsFor(j, from).length === 0 ? { ...j, facts: {}, factsAnswered: true } : j;
+
   const step = (
     name: Exclude<Step, 'check'>,
-    title: string,
+    title: string | ((j: Journey) => string),
     template: string,
-    view: (j: Journey, submitted?: Form, errors?: readonly FormError[]) => Record<string, unknown>,
-    read: (form: Form, j: Journey) => StepResult,
+    view: (j: Journey, submitted: Form | undefined, errors: readonly FormError[] | undefined, from: AgencyType) => Record<string, unknown>,
+    read: (form: Form, j: Journey, from: AgencyType) => StepResult,
   ): void => {
     const show = (req: Request, res: Response, errors?: readonly FormError[], submitted?: Form): void => {
       const journey = req.session.journey ?? {};
+      const pageTitle = typeof title === 'string' ? title : title(journey);
       res.status(errors ? 400 : 200).send(
         deps.render(template, {
-          ...pageContext(req, res, { pageTitle: title, ...(PREVIOUS[name] ? { backLink: PREVIOUS[name] } : {}) }),
-          ...view(journey, submitted, errors),
+          ...pageContext(req, res, { pageTitle, ...(PREVIOUS[name] ? { backLink: PREVIOUS[name] } : {}) }),
+          heading: pageTitle,
+          ...view(journey, submitted, errors, fromOf(res)),
           ...(errors ? { errors, errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])) } : { errorFor: {} }),
         }),
       );
@@ -95,10 +117,12 @@ export function shareRouter(deps: ShareDeps): Router {
     });
     router.post(`/share/${name}`, csrf.csrfSynchronisedProtection, (req, res) => {
       const form = (req.body ?? {}) as Form;
-      const result = read(form, req.session.journey ?? {});
+      const from = fromOf(res);
+      const result = read(form, req.session.journey ?? {}, from);
       if (!result.ok) return show(req, res, result.errors, form);
-      req.session.journey = result.journey;
-      res.redirect(303, `/share/${nextUnanswered(result.journey)}`);
+      const journey = settle(result.journey, from);
+      req.session.journey = journey;
+      res.redirect(303, `/share/${nextUnanswered(journey)}`);
     });
   };
 
@@ -106,13 +130,18 @@ export function shareRouter(deps: ShareDeps): Router {
   router.get('/share/new', (req, res) => {
     delete req.session.journey;
     delete req.session.answer;
-    res.redirect(303, '/share/recipient');
+    res.redirect(303, '/share/organisation');
   });
+  // The old combined page's address still leads into the journey.
+  router.get('/share/recipient', (_req, res) => res.redirect(303, '/share/organisation'));
 
-  step('recipient', 'Who is asking for the information?', 'share/recipient.njk', (j, form) => ({
+  step('organisation', 'Which organisation is asking for the information?', 'share/organisation.njk', (j, form) => ({
     agencyItems: agencyTypeItems(stringOf(form?.toAgencyType) ?? j.toAgencyType),
-    roleItems: roleItems(stringOf(form?.toRole) ?? j.toRole),
-  }), readRecipient);
+  }), readOrganisation);
+
+  step('role', (j) => `What is their role at the ${labelOf(AGENCY_TYPE_LABELS, j.toAgencyType).toLowerCase()}?`, 'share/role.njk', (j, form) => ({
+    roleItems: roleItems(stringOf(form?.toRole) ?? j.toRole, rolesFor(j)),
+  }), (form, j) => readRole(form, j, rolesFor(j)));
 
   step('purpose', 'Why do they need the information?', 'share/purpose.njk', (j, form) => ({
     items: purposeItems(stringOf(form?.purpose) ?? j.purpose),
@@ -127,16 +156,16 @@ export function shareRouter(deps: ShareDeps): Router {
     groups: fieldGroups(form ? listOf(form.fields) : (j.fields ?? [])),
   }), readInformation);
 
-  step('facts', 'What do you know about the situation?', 'share/facts.njk', (j, form, errors) => ({
-    sections: factSections(j.facts ?? {}, errors ?? [], form),
-  }), readFacts);
+  step('facts', 'What do you know about the situation?', 'share/facts.njk', (j, form, errors, from) => ({
+    sections: factSections(factsFor(j, from), j.facts ?? {}, errors ?? [], form),
+  }), (form, j, from) => readFacts(form, j, factsFor(j, from)));
 
   router.get('/share/check', (req, res) => {
     const journey = req.session.journey;
     const first = nextUnanswered(journey);
     if (first !== 'check' || !journey) return res.redirect(303, `/share/${first}`);
     res.send(deps.render('share/check.njk', {
-      ...pageContext(req, res, { pageTitle: 'Check your answers', backLink: '/share/facts' }),
+      ...pageContext(req, res, { pageTitle: 'Check your answers', backLink: factsFor(journey, fromOf(res)).length > 0 ? '/share/facts' : '/share/information' }),
       rows: checkRows(journey, webPrincipal(res)?.agency.agencyType),
     }));
   });
@@ -146,7 +175,7 @@ export function shareRouter(deps: ShareDeps): Router {
     const principal = webPrincipal(res);
     if (!principal || !journey || nextUnanswered(journey) !== 'check') return res.redirect(303, `/share/${nextUnanswered(journey)}`);
     const { toAgencyType, toRole, purpose, subjectRole, fields = [], facts = {} } = journey;
-    if (!toAgencyType || !toRole || !purpose || !subjectRole) return res.redirect(303, '/share/recipient');
+    if (!toAgencyType || !toRole || !purpose || !subjectRole) return res.redirect(303, '/share/organisation');
     const input: DecisionInput = {
       from: { agencyType: principal.agency.agencyType },
       to: { agencyType: toAgencyType, role: toRole },
@@ -197,7 +226,7 @@ export function shareRouter(deps: ShareDeps): Router {
   return router;
 }
 
-const STEP_INDEX: Record<Step, number> = { recipient: 0, purpose: 1, subject: 2, information: 3, facts: 4, check: 5 };
+const STEP_INDEX: Record<Step, number> = { organisation: 0, role: 1, purpose: 2, subject: 3, information: 4, facts: 5, check: 6 };
 
 function stringOf(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
@@ -219,8 +248,8 @@ function checkRows(j: Journey, ownAgencyType: string | undefined): Array<Record<
   }
   return [
     row('Your organisation', { text: labelOf(AGENCY_TYPE_LABELS, ownAgencyType) }),
-    row('Organisation asking', { text: labelOf(AGENCY_TYPE_LABELS, j.toAgencyType) }, '/share/recipient', 'organisation asking'),
-    row('Role of the person asking', { text: labelOf(ROLE_LABELS, j.toRole) }, '/share/recipient', 'role of the person asking'),
+    row('Organisation asking', { text: labelOf(AGENCY_TYPE_LABELS, j.toAgencyType) }, '/share/organisation', 'organisation asking'),
+    row('Role of the person asking', { text: labelOf(ROLE_LABELS, j.toRole) }, '/share/role', 'role of the person asking'),
     row('Why they need it', { text: labelOf(PURPOSE_LABELS, j.purpose) }, '/share/purpose', 'why they need it'),
     row('Who it is about', { text: labelOf(SUBJECT_ROLE_LABELS, j.subjectRole) }, '/share/subject', 'who it is about'),
     row('Your case reference', { text: j.subjectRef ?? 'Not given' }, '/share/subject', 'case reference'),

@@ -419,11 +419,12 @@ describe('audit-verify CLI', () => {
   it('exits 0 with a readable report when intact, and prints JSON on request', async () => {
     const text = await verify([]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/Audit ledger: INTACT/);
+    expect(text.stdout).toMatch(/^Audit ledger: chain intact to entry 20; not sealed yet$/m);
     expect(text.stdout).toMatch(/Entries checked: 20/);
     const json = await verify(['--json', '--batch-size', '3']);
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.stdout) as { chain: unknown; checkpoints: { ok: boolean; checkpointsChecked: number } };
+    const parsed = JSON.parse(json.stdout) as { summary: string; chain: unknown; checkpoints: { ok: boolean; checkpointsChecked: number } };
+    expect(parsed.summary).toBe('chain intact to entry 20; not sealed yet');
     expect(parsed.chain).toEqual(expect.objectContaining({ ok: true, entriesChecked: 20, lastSeq: 20 }));
     expect(parsed.checkpoints).toEqual(expect.objectContaining({ ok: true, checkpointsChecked: 0 }));
   });
@@ -434,9 +435,9 @@ describe('audit-verify CLI', () => {
     await db.asOwner(`ALTER TABLE audit_ledger ENABLE TRIGGER USER`);
     const text = await verify([]);
     expect(text.code).toBe(1);
-    expect(text.stdout).toMatch(/NOT INTACT/);
+    expect(text.stdout).toMatch(/^Audit ledger: chain broken at entry 12: intact to entry 11/m);
     expect(text.stdout).toMatch(/First bad entry: seq 12/);
-    expect(text.stdout).toMatch(/Trusted up to:\s+seq 11/);
+    expect(text.stdout).toMatch(/Intact to:\s+entry 11/);
     expect((await verify(['--batch-size', 'lots'])).code).toBe(2);
   });
 });

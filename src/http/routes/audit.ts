@@ -9,6 +9,7 @@ import type { AuditLedger } from '../../audit/entry';
 import { contentHash } from '../../audit/entry';
 import { getEntry, queryLedger, type LedgerFilters } from '../../audit/query';
 import { verifyLedger } from '../../audit/verify';
+import { describeVerification } from '../../audit/verification-wording';
 import { verifyCheckpoints, type CheckpointSink } from '../../audit/checkpoints';
 import type { GatewayKeys } from '../../keys/gateway-keys';
 import type { Pseudonymiser } from '../../audit/pseudonym';
@@ -78,7 +79,7 @@ export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: Gatew
   router.get('/audit/verify', async (_req, res) => {
     const chain = await verifyLedger(deps.pool);
     const checkpoints = await verifyCheckpoints(deps.pool, deps.keys.jwks(), deps.exported ? { exported: deps.exported } : {});
-    const report = { ...chain, ok: chain.ok && checkpoints.ok, trustedUpTo: Math.min(chain.trustedUpTo, checkpoints.trustedUpTo), checkpoints };
+    const report = { summary: describeVerification(chain, checkpoints), ...chain, ok: chain.ok && checkpoints.ok, trustedUpTo: Math.min(chain.trustedUpTo, checkpoints.trustedUpTo), sealedUpTo: Math.min(checkpoints.trustedUpTo, chain.lastSeq), checkpoints };
     const entry = await deps.ledger.append({
       kind: 'audit_verify',
       outcome: report.ok ? 'intact' : 'broken',

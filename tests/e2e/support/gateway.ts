@@ -25,6 +25,8 @@ import { syncAgencies } from '../../../src/db/registry-sync';
 import { createApp } from '../../../src/http/app';
 import { loadGatewayKeys } from '../../../src/keys/gateway-keys';
 import { webRouter } from '../../../src/web';
+import { webProofs } from '../../../src/web/proofs';
+import { SubtreeCache } from '../../../src/audit/checkpoints';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
 export interface DemoAccount {
@@ -89,14 +91,16 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     const verifier = createTokenVerifier({ agencies, audience: AUDIENCE, allowInsecureIssuers: true });
     const pseudonymise = pseudonymiser('e2e-pseudonym-key-e2e-pseudonym-key-0000');
 
+    const keys = await loadGatewayKeys(dataDir, {});
     const web = webRouter({
       engine, ledger, pool, verifier, pseudonymise, agencies, logger,
+      ...webProofs({ pool, keys, sinks: [], cache: new SubtreeCache() }),
       oidc: { redirectUri, clientFor: (id) => devIdp.webClient(id), audience: AUDIENCE, allowInsecureIssuers: true },
       session: { secret: randomBytes(32).toString('base64url'), secureCookie: false },
     });
     const api = createApp({
       engine, ledger, verifier, pool, logger, pseudonymise,
-      keys: await loadGatewayKeys(dataDir, {}),
+      keys,
       limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 10_000, perIpPerMinute: 100_000 },
     });
     // In front of the API as src/http/app.ts mounts the pages: request id, then the same security headers.
