@@ -4,6 +4,7 @@
  */
 import { auditQuerySchema, decisionRequestSchema, decisionResponseSchema } from './schemas';
 import { ERROR_STATUS } from '../errors';
+import { AUDIT_KINDS, AUDIT_OUTCOMES } from '../audit/kinds';
 import { recordsOpenApi } from './routes/records';
 import { notificationsOpenApi } from './routes/notifications';
 import { workflowsOpenApi } from '../workflows/openapi';
@@ -29,6 +30,119 @@ const problem = {
     },
   },
 };
+
+const json = (schema: object): Record<string, unknown> => ({ 'application/json': { schema } });
+const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
+
+/** Response bodies of the audit, proof and operational routes (the records' and workflows' are with their routes). */
+const responseSchemas: Record<string, object> = {
+  LedgerEntry: {
+    type: 'object',
+    required: ['seq', 'entryId', 'recordedAt', 'kind', 'outcome', 'requestId', 'actor', 'purpose', 'rules', 'payload', 'prevHash', 'entryHash'],
+    properties: {
+      seq: { type: 'integer', minimum: 1 },
+      entryId: { type: 'string', format: 'uuid' },
+      recordedAt: { type: 'string', format: 'date-time' },
+      kind: { type: 'string', enum: [...AUDIT_KINDS] },
+      outcome: { type: 'string', enum: [...AUDIT_OUTCOMES] },
+      requestId: { type: 'string' },
+      actor: {
+        oneOf: [{ type: 'null' }, {
+          type: 'object',
+          required: ['agencyId', 'agencyType', 'clientId', 'practitioner', 'role', 'issuer'],
+          properties: Object.fromEntries(['agencyId', 'agencyType', 'clientId', 'practitioner', 'role', 'issuer'].map((k) => [k, { type: ['string', 'null'] }])),
+        }],
+      },
+      purpose: { type: ['string', 'null'] },
+      rules: { type: 'array', items: { type: 'string' } },
+      payload: { type: 'object', description: 'Field names, words, counts, pseudonyms and hashes: never values' },
+      prevHash: { type: 'string' },
+      entryHash: { type: 'string' },
+    },
+  },
+  LedgerPage: {
+    type: 'object', required: ['entries'],
+    properties: { entries: { type: 'array', items: ref('LedgerEntry') }, nextCursor: { type: 'string' } },
+  },
+  VerifyReport: {
+    type: 'object',
+    required: ['summary', 'ok', 'entriesChecked', 'lastSeq', 'lastHash', 'trustedUpTo', 'sealedUpTo', 'problems', 'moreProblems', 'checkpoints'],
+    properties: {
+      summary: { type: 'string', description: 'The one wording used everywhere, e.g. "chain intact to entry 19; sealed and signed to entry 12; entries 13 to 19 not sealed yet"' },
+      ok: { type: 'boolean' },
+      entriesChecked: { type: 'integer' },
+      lastSeq: { type: 'integer' },
+      lastHash: { type: 'string' },
+      firstBadSeq: { type: 'integer' },
+      trustedUpTo: { type: 'integer', description: 'Chain and checkpoints both hold up to this entry' },
+      sealedUpTo: { type: 'integer', description: 'A signed checkpoint the database still matches covers entries up to this one (0: not sealed yet)' },
+      problems: { type: 'array', items: { type: 'object' } },
+      moreProblems: { type: 'integer' },
+      checkpoints: { type: 'object', required: ['ok', 'checkpointsChecked', 'trustedUpTo'], properties: { ok: { type: 'boolean' }, checkpointsChecked: { type: 'integer' }, trustedUpTo: { type: 'integer' } } },
+    },
+  },
+  Receipt: {
+    type: 'object', required: ['type', 'v', 'entryId', 'seq', 'entryHash', 'sealed'],
+    properties: {
+      type: { type: 'string' }, v: { type: 'integer' }, entryId: { type: 'string', format: 'uuid' }, seq: { type: 'integer' },
+      entryHash: { type: 'string' }, sealed: { type: 'boolean' },
+    },
+  },
+  CheckpointPage: {
+    type: 'object', required: ['checkpoints'],
+    properties: { checkpoints: { type: 'array', items: { type: 'object', required: ['treeSize', 'rootHash'], properties: { treeSize: { type: 'integer' }, rootHash: { type: 'string' } } } }, nextBefore: { type: 'integer' } },
+  },
+  SealResult: {
+    type: 'object', required: ['created', 'checkpoint', 'exportedTo', 'exportFailures'],
+    properties: { created: { type: 'boolean' }, checkpoint: { oneOf: [{ type: 'null' }, { type: 'object' }] }, exportedTo: { type: 'integer' }, exportFailures: { type: 'integer' } },
+  },
+  Health: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
+  Readiness: {
+    type: 'object', required: ['status', 'database', 'issuers', 'policyVersion'],
+    properties: { status: { type: 'string', enum: ['ready', 'not_ready'] }, database: {}, issuers: {}, policyVersion: { type: 'string' } },
+  },
+  Jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' }, kid: { type: 'string' } } } } } },
+};
+
+/** Every operation's id, by "METHOD path" (routes described elsewhere set their own). */
+const OPERATION_IDS: Record<string, string> = {
+  'post /v1/decisions': 'decide',
+  'get /v1/audit': 'listAuditEntries',
+  'get /v1/audit/entries/{entryId}': 'getAuditEntry',
+  'get /v1/audit/entries/{entryId}/proof': 'getAuditEntryProof',
+  'get /v1/audit/checkpoints': 'listCheckpoints',
+  'post /v1/audit/checkpoints': 'sealLedger',
+  'get /v1/audit/verify': 'verifyLedger',
+  'get /healthz': 'getHealth',
+  'get /readyz': 'getReadiness',
+  'get /metrics': 'getMetrics',
+  'get /.well-known/jwks.json': 'getJwks',
+  'get /openapi.json': 'getOpenApi',
+  'post /v1/persons': 'registerPerson',
+  'post /v1/households': 'createHousehold',
+  'post /v1/households/{householdId}/members': 'addHouseholdMember',
+  'post /v1/records': 'createRecord',
+  'get /v1/records/{recordId}': 'getRecord',
+  'put /v1/records/{recordId}': 'updateRecord',
+  'get /v1/subjects/{personId}/records': 'getSubjectRecords',
+  'get /v1/subjects/{personId}/chronology': 'getSubjectChronology',
+  'get /v1/subjects/{personRef}/disclosures': 'getSubjectDisclosures',
+  'post /v1/webhooks': 'registerWebhook',
+  'get /v1/webhooks': 'listWebhooks',
+  'delete /v1/webhooks/{webhookId}': 'removeWebhook',
+};
+
+/** Gives every operation without one an operationId (from the list above, else from its method and path). */
+function withOperationIds(paths: Record<string, Record<string, Record<string, unknown>>>): typeof paths {
+  for (const [p, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (typeof op !== 'object' || op === null || op.operationId) continue;
+      op.operationId = OPERATION_IDS[`${method} ${p}`]
+        ?? `${method}${p.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`;
+    }
+  }
+  return paths;
+}
 
 function problems(...statuses: number[]): Record<string, unknown> {
   const descriptions: Record<number, string> = {
@@ -69,12 +183,13 @@ export function openApiDocument(): Record<string, unknown> {
         Problem: problem,
         DecisionRequest: withoutId(decisionRequestSchema),
         Decision: decisionResponseSchema,
+        ...responseSchemas,
         ...records.schemas,
         ...notifications.schemas,
         ...workflows.schemas,
       },
     },
-    paths: {
+    paths: withOperationIds({
       ...records.paths,
       ...notifications.paths,
       ...workflows.paths,
@@ -94,7 +209,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'The disclosure log (auditor role). Newest first, cursor paging. The read is itself audited.',
           parameters: queryParameters,
           responses: {
-            '200': { description: 'A page of ledger entries', content: { 'application/json': { schema: { type: 'object', properties: { entries: { type: 'array', items: { type: 'object' } }, nextCursor: { type: 'string' } } } } } },
+            '200': { description: 'A page of ledger entries', content: json(ref('LedgerPage')) },
             ...problems(400, 401, 403, 429, 503),
           },
         },
@@ -103,7 +218,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'One ledger entry (auditor role)',
           parameters: [{ name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-          responses: { '200': { description: 'The entry' }, ...problems(401, 403, 404, 429, 503) },
+          responses: { '200': { description: 'The entry', content: json(ref('LedgerEntry')) }, ...problems(401, 403, 404, 429, 503) },
         },
       },
       '/v1/audit/entries/{entryId}/proof': {
@@ -113,7 +228,7 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
             { name: 'treeSize', in: 'query', required: false, schema: { type: 'integer', minimum: 1 }, description: 'Prove against the checkpoint of this size (default: the latest covering the entry)' },
           ],
-          responses: { '200': { description: 'The receipt (`sealed: false` until a checkpoint covers the entry)' }, ...problems(400, 401, 404, 429, 503) },
+          responses: { '200': { description: 'The receipt (`sealed: false` until a checkpoint covers the entry)', content: json(ref('Receipt')) }, ...problems(400, 401, 404, 429, 503) },
         },
       },
       '/v1/audit/checkpoints': {
@@ -123,25 +238,25 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
             { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200 } },
           ],
-          responses: { '200': { description: 'A page of checkpoints' }, ...problems(400, 401, 403, 429) },
+          responses: { '200': { description: 'A page of checkpoints', content: json(ref('CheckpointPage')) }, ...problems(400, 401, 403, 429) },
         },
         post: {
           summary: 'Seal the ledger now (auditor role): a new signed checkpoint, exported; refused if the database no longer matches the last checkpoint',
-          responses: { '201': { description: 'Sealed' }, '200': { description: 'Nothing new to seal' }, ...problems(401, 403, 409, 429, 503) },
+          responses: { '201': { description: 'Sealed', content: json(ref('SealResult')) }, '200': { description: 'Nothing new to seal', content: json(ref('SealResult')) }, ...problems(401, 403, 409, 429, 503) },
         },
       },
       '/v1/audit/verify': {
         get: {
           summary: 'Verify the whole hash chain (auditor role)',
-          responses: { '200': { description: 'Verification report: ok, entries checked, first bad entry' }, ...problems(401, 403, 429, 503) },
+          responses: { '200': { description: 'Verification report: the summary sentence, entries checked, first bad entry, how far sealed', content: json(ref('VerifyReport')) }, ...problems(401, 403, 429, 503) },
         },
       },
-      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'Alive' } } } },
-      '/readyz': { get: { summary: 'Readiness: database and every trusted issuer', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics in the Prometheus text format' } } } },
-      '/.well-known/jwks.json': { get: { summary: 'The gateway\'s public signing keys (ledger checkpoints, notifications)', security: [], responses: { '200': { description: 'JWKS' } } } },
-      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
-    },
+      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'Alive', content: json(ref('Health')) } } } },
+      '/readyz': { get: { summary: 'Readiness: database and every trusted issuer', security: [], responses: { '200': { description: 'Ready', content: json(ref('Readiness')) }, '503': { description: 'Not ready', content: json(ref('Readiness')) } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics in the Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/.well-known/jwks.json': { get: { summary: 'The gateway\'s public signing keys (ledger checkpoints, notifications)', security: [], responses: { '200': { description: 'JWKS', content: json(ref('Jwks')) } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object', required: ['openapi', 'paths'] }) } } } },
+    }),
   };
 }
 

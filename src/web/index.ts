@@ -23,6 +23,7 @@ import { AuditUnavailableError } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { TokenVerifier } from '../auth/token-verifier';
 import { GatewayError } from '../errors';
+import { describedMethods } from '../http/openapi';
 import type { PolicyCatalogueEngine } from '../policy';
 import { adminRouter } from './admin';
 import { consoleRouter } from './console';
@@ -64,6 +65,16 @@ export function isPagePath(p: string): boolean {
   return p === '/' || PAGE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
 }
 
+/**
+ * A browser asking for an address that is neither a page nor the API's (a mistyped URL) gets the service's own
+ * "Page not found", not JSON. API paths (/v1, and every path the OpenAPI document describes) keep problem+json.
+ */
+function wantsPage(req: Request): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (req.path === '/v1' || req.path.startsWith('/v1/') || req.path.startsWith('/assets/') || describedMethods(req.path)) return false;
+  return req.accepts(['application/json', 'text/html']) === 'text/html';
+}
+
 export function webRouter(deps: WebDeps): Router {
   const render = createRenderer();
   const router = Router();
@@ -101,7 +112,7 @@ export function webRouter(deps: WebDeps): Router {
   pages.use((req, _res, next) => next(new GatewayError('not_found', `There is no page at ${req.path}.`)));
   pages.use(pageErrors(render, deps.logger));
 
-  router.use((req, res, next) => (isPagePath(req.path) ? pages(req, res, next) : next()));
+  router.use((req, res, next) => (isPagePath(req.path) || wantsPage(req) ? pages(req, res, next) : next()));
   return router;
 }
 

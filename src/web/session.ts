@@ -41,6 +41,7 @@ export interface StoredAnswer {
     readonly purpose: Purpose;
     readonly subjectRole: SubjectRole;
     readonly fields: readonly Field[];
+    readonly facts?: Facts;
   };
 }
 

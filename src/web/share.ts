@@ -22,6 +22,9 @@ import {
 import { factsUsed, rolesOf } from './questions';
 import { FACT_SPECS, type AgencyType } from '../vocabulary/vocabulary';
 import type { WebAgency } from './page';
+import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart, type SchoolCalendar } from '../notifications/school-day';
+import { londonDateTime, londonDeadline } from './dates';
+import { isField } from '../vocabulary/vocabulary';
 import {
   AGENCY_TYPE_LABELS, FACT_LABELS, FIELD_LABELS, OUTCOME_HEADINGS, PURPOSE_LABELS, ROLE_LABELS, SUBJECT_ROLE_LABELS,
   WITHHELD_CODE_LABELS, labelOf,
@@ -36,6 +39,8 @@ interface ShareDeps {
   readonly engine: PolicyCatalogueEngine;
   /** The trust registry: which roles each kind of organisation has. */
   readonly agencies: readonly WebAgency[];
+  /** When the next school day starts (Operation Encompass: tell the school before then). */
+  readonly schoolCalendar?: SchoolCalendar;
   readonly render: Renderer;
   readonly logger: Logger;
 }
@@ -194,7 +199,7 @@ export function shareRouter(deps: ShareDeps): Router {
         seq: entry.seq,
         entryHash: entry.entryHash,
         recordedAt: entry.recordedAt.toISOString(),
-        asked: { toAgencyType, toRole, purpose, subjectRole, fields: [...fields] },
+        asked: { toAgencyType, toRole, purpose, subjectRole, fields: [...fields], facts: { ...facts } },
       };
     } catch (err) {
       if (err instanceof AuditUnavailableError) {
@@ -219,7 +224,7 @@ export function shareRouter(deps: ShareDeps): Router {
     if (!stored) return res.redirect(303, '/share');
     res.send(deps.render('share/answer.njk', {
       ...pageContext(req, res, { pageTitle: OUTCOME_HEADINGS[stored.answer.decision] }),
-      ...answerView(stored, deps.engine),
+      ...answerView(stored, deps.engine, deps.schoolCalendar ?? DEFAULT_SCHOOL_CALENDAR),
     }));
   });
 
@@ -264,15 +269,48 @@ function bulletList(items: readonly string[]): string {
   return `<ul class="govuk-list govuk-list--bullet">${items.map((i) => `<li>${escapeXml(i)}</li>`).join('')}</ul>`;
 }
 
-function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine): Record<string, unknown> {
+/** Vocabulary words in quotes inside a policy's sentence ('incident_full_report') become their labels. */
+function inWords(text: string): string {
+  return text.replace(/[\'\u2018\u2019"`]([a-z][a-z0-9_]+)[\'\u2018\u2019"`]/g, (whole, word: string) => (isField(word) ? `“${FIELD_LABELS[word]}”` : whole));
+}
+
+const PERPETRATOR_RULES = /alleged-perpetrator|acts-for-perpetrator|perpetrator-seeking/;
+
+/** The one thing to do now, in a sentence. */
+function nextStep(stored: StoredAnswer, calendar: SchoolCalendar): string {
+  const { answer, asked } = stored;
+  const recipient = `the ${labelOf(ROLE_LABELS, asked.toRole).toLowerCase()} at the ${labelOf(AGENCY_TYPE_LABELS, asked.toAgencyType).toLowerCase()}`;
+  const facts = (asked.facts ?? {}) as Record<string, unknown>;
+  const perpetratorAsking = facts.requester_is_alleged_perpetrator === true || facts.requester_acts_for_alleged_perpetrator === true
+    || answer.rules.some((r) => PERPETRATOR_RULES.test(r));
+  if (answer.decision === 'deny' && perpetratorAsking) {
+    return 'Do not share anything. Tell the police and the MARAC that the alleged perpetrator is trying to find this information, and record the request and your refusal.';
+  }
+  if (answer.decision === 'deny') return 'Do not share anything. Record that you were asked, that you did not share, and why.';
+  if (answer.decision === 'refer') return `Do not share yet: ask ${answer.referTo ? referralTarget(answer.referTo) : 'your manager'} to decide, and record the request.`;
+  const what = answer.decision === 'permit' ? 'the information listed' : 'only the information under “You can share”';
+  if (asked.purpose === 'operation_encompass' && asked.toAgencyType === 'school') {
+    try {
+      const deadline = nextSchoolDayStart(new Date(stored.recordedAt), calendar);
+      return `Tell the school's designated safeguarding lead before ${londonDeadline(deadline)}: share ${what}.`;
+    } catch {
+      return `Tell the school's designated safeguarding lead before the start of the next school day: share ${what}.`;
+    }
+  }
+  return `Share ${what} with ${recipient}, and record what you shared and why.`;
+}
+
+function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine, calendar: SchoolCalendar): Record<string, unknown> {
   const { answer } = stored;
   const ruleTitle = (id: string): string => engine.catalogue.rules.find((r) => r.id === id)?.title ?? id;
-  const withheldView = (w: DecisionAnswer['withheldFields'][number]): Record<string, string | undefined> => ({
+  const withheldView = (w: DecisionAnswer['withheldFields'][number]): Record<string, unknown> => ({
     field: FIELD_LABELS[w.field],
-    why: WITHHELD_CODE_LABELS[w.code],
-    reason: w.reason,
-    rule: w.rule ? `${ruleTitle(w.rule)} (${w.rule})` : undefined,
+    why: w.code === 'needs_referral' && answer.referTo ? `${referralTarget(answer.referTo)} must decide` : WITHHELD_CODE_LABELS[w.code],
+    reason: inWords(w.reason),
+    rule: w.rule ? ruleTitle(w.rule) : undefined,
+    routes: routesOf(w),
   });
+  const shownInCards = new Set(answer.withheldFields.map((w) => w.reason));
   return {
     outcome: answer.decision,
     heading: OUTCOME_HEADINGS[answer.decision],
@@ -283,7 +321,9 @@ function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine): Record
     withheld: answer.withheldFields.filter((w) => w.code !== 'needs_referral').map(withheldView),
     referred: answer.withheldFields.filter((w) => w.code === 'needs_referral').map(withheldView),
     referTo: answer.referTo ? referralTarget(answer.referTo) : undefined,
-    reasons: answer.reasons,
+    // Each reason once: those already given beside a withheld item are not repeated.
+    reasons: answer.reasons.filter((r) => !shownInCards.has(r)).map(inWords),
+    nextStep: nextStep(stored, calendar),
     bases: answer.lawfulBasis.map((b) => ({
       rule: b.rule,
       title: ruleTitle(b.rule),
@@ -294,13 +334,39 @@ function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine): Record
         ...(b.dpa2018Schedule1 ? [{ key: { text: 'Data Protection Act 2018 condition' }, value: { text: b.dpa2018Schedule1 } }] : []),
       ],
     })),
-    mustRecord: answer.mustRecord,
+    mustRecord: answer.mustRecord.map(inWords),
     audit: {
       entryId: stored.entryId,
       seq: stored.seq,
       entryHash: stored.entryHash,
-      recordedAt: stored.recordedAt,
+      recordedAt: londonDateTime(stored.recordedAt, true),
       policyVersion: answer.policyVersion,
     },
   };
+}
+
+/**
+ * The lawful routes by which a withheld item could be shared (the decision API's `routes`, when the catalogue gives
+ * them): rule, the facts that would have to hold, another recipient or purpose, in words.
+ */
+function routesOf(w: DecisionAnswer['withheldFields'][number]): string[] {
+  const routes = (w as { routes?: unknown }).routes;
+  if (!Array.isArray(routes)) return [];
+  return routes.flatMap((r): string[] => {
+    if (typeof r !== 'object' || r === null) return [];
+    const route = r as Record<string, unknown>;
+    if (typeof route.summary === 'string') return [inWords(route.summary)];
+    if (typeof route.description === 'string') return [inWords(route.description)];
+    const parts: string[] = [];
+    const facts = route.facts ?? route.requiredFacts;
+    if (facts && typeof facts === 'object') {
+      const list = Object.entries(facts as Record<string, unknown>).map(([k, v]) => (isFactName(k) ? `${FACT_LABELS[k]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(k, v) : String(v)}` : k));
+      if (list.length) parts.push(`if ${list.join(', ')}`);
+    }
+    const to = route.to as Record<string, unknown> | undefined;
+    if (to && typeof to === 'object') parts.push(`to ${labelOf(ROLE_LABELS, typeof to.role === 'string' ? to.role : '')}${typeof to.agencyType === 'string' ? ` (${labelOf(AGENCY_TYPE_LABELS, to.agencyType)})` : ''}`.replace(/^to \(/, 'to ('));
+    if (typeof route.purpose === 'string') parts.push(`for ${labelOf(PURPOSE_LABELS, route.purpose)}`);
+    if (typeof route.rule === 'string') parts.push(`under “${route.rule}”`);
+    return parts.length ? [`It could be shared ${parts.join(', ')}.`] : [];
+  });
 }

@@ -5,6 +5,7 @@
  * the auditor console finding them, verifying the chain and exporting CSV. Every main page is checked with axe-core
  * (no serious or critical violations) and screenshotted into tests/e2e/artifacts/.
  */
+import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { expectAccessible, launchChromium, screenshot, watchPage } from './support/browser';
 import { startE2eGateway, type E2eGateway } from './support/gateway';
@@ -86,8 +87,14 @@ describe('pages for practitioners and auditors, in a real browser', () => {
   async function ask(page: Page, s: Scenario, name?: string): Promise<{ heading: string; entryId: string; seq: number }> {
     await page.goto(`${gw.url}/share/new`);
     await page.locator(`input[name=toAgencyType][value=${s.toAgencyType}]`).check();
+    if (name) await screenshot(page, `${name}-1-organisation`);
+    await continueButton(page).click();
+    // Only that organisation's roles are offered.
     await page.locator(`input[name=toRole][value=${s.toRole}]`).check();
-    if (name) await screenshot(page, `${name}-1-recipient`);
+    if (name) {
+      await check(page, 'role');
+      await screenshot(page, `${name}-1-role`);
+    }
     await continueButton(page).click();
     await page.locator(`input[name=purpose][value=${s.purpose}]`).check();
     if (name) await check(page, 'purpose');
@@ -101,16 +108,17 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       await screenshot(page, `${name}-2-information`);
     }
     await continueButton(page).click();
-    for (const [fact, value] of Object.entries(s.facts)) {
+    // The facts page asks only what the rules for this purpose use, and is skipped when they use none.
+    if (new URL(page.url()).pathname === '/share/facts') for (const [fact, value] of Object.entries(s.facts)) {
       const input = page.locator(`input[name=${fact}]`);
       if ((await input.first().getAttribute('type')) === 'radio') await page.locator(`input[name=${fact}][value=${value}]`).check();
       else await input.fill(value);
     }
-    if (name) {
+    if (name && new URL(page.url()).pathname === '/share/facts') {
       await check(page, 'facts');
       await screenshot(page, `${name}-3-facts`);
     }
-    await continueButton(page).click();
+    if (new URL(page.url()).pathname === '/share/facts') await continueButton(page).click();
     expect(await page.locator('h1').innerText()).toContain('Check your answers');
     if (name) {
       await check(page, 'check your answers');
@@ -158,8 +166,8 @@ describe('pages for practitioners and auditors, in a real browser', () => {
   it('answers "Yes, you can share" and has recorded the decision in the ledger before showing it', async () => {
     await policePage.goto(`${gw.url}/share/new`);
     await continueButton(policePage).click();
-    expect(await policePage.locator('.govuk-error-summary').innerText()).toContain('Select the role of the person asking');
-    await expectAccessible(policePage, 'recipient with errors');
+    expect(await policePage.locator('.govuk-error-summary').innerText()).toContain('Select which organisation is asking for the information');
+    await expectAccessible(policePage, 'organisation with errors');
     const a = await ask(policePage, encompass(['name', 'incident_date', 'child_involvement']), 'permit');
     expect(a.heading).toBe('Yes, you can share');
     expect(await policePage.locator('main').innerText()).toContain('Domestic Abuse Act 2021 s.49A');
@@ -178,6 +186,22 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     expect(main).toContain('Full police incident report');
     expect(main).toContain('A rule forbids it');
     expect(main).toContain('What you must record');
+    // The verdict in a panel, one thing to do now (Operation Encompass: before the next school day starts,
+    // from the school calendar), field labels never vocabulary keys, the time in words.
+    expect(await policePage.getByTestId('verdict').getAttribute('data-outcome')).toBe('permit_partial');
+    const next = await policePage.getByTestId('next-step').innerText();
+    expect(next).toMatch(/^What to do now: Tell the school's designated safeguarding lead before 8:30am on (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+: share only/);
+    expect(main).not.toMatch(/incident_full_report|child_involvement/);
+    expect(main).toMatch(/Recorded at\s+(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}:\d{2}[ap]m/);
+    expect(await policePage.getByRole('button', { name: 'Print or save this answer' }).isVisible()).toBe(true);
+    expect(await policePage.getByRole('button', { name: 'Copy reference' }).isVisible()).toBe(true);
+    // Printed: no menu, no buttons, the verdict and reference kept.
+    await policePage.emulateMedia({ media: 'print' });
+    expect(await policePage.locator('.govuk-service-navigation').isVisible()).toBe(false);
+    expect(await policePage.getByRole('button', { name: 'Print or save this answer' }).isVisible()).toBe(false);
+    expect(await policePage.getByTestId('entry-id').isVisible()).toBe(true);
+    await screenshot(policePage, 'partial-6-answer-printed');
+    await policePage.emulateMedia({ media: 'screen' });
     answers.partial = a;
   });
 
@@ -187,7 +211,11 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       fields: ['name', 'school_attended'], facts: { consent: 'not_sought' },
     });
     expect(a.heading).toBe('Ask your manager');
-    expect(await policePage.locator('main').innerText()).toContain('Ask a team manager to decide');
+    const main = await policePage.locator('main').innerText();
+    expect(await policePage.getByTestId('verdict').getAttribute('data-outcome')).toBe('refer');
+    // One named decider, in the warning and in what to do now.
+    expect(main).toContain('Ask a team manager to decide');
+    expect(await policePage.getByTestId('next-step').innerText()).toContain('ask a team manager to decide');
     await expectAccessible(policePage, 'answer refer');
     await screenshot(policePage, 'refer-5-answer');
   });
@@ -201,7 +229,6 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     await continueButton(page).click();
     const summary = await page.locator('.govuk-error-summary').innerText();
     expect(summary).toContain('Select which organisation is asking for the information');
-    expect(summary).toContain('Select the role of the person asking');
     expect(await page.title()).toMatch(/^Error: /);
     await screenshot(page, 'deny-0-errors');
     // A request id a spreadsheet would read as a formula: the CSV export must neutralise it.
@@ -270,6 +297,37 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       expect(await page.locator('.govuk-error-summary').innerText()).toContain('Enter the “from” date as a real date');
     });
 
+    it('hides reads by default, counts results, and searches by audit reference, request id and case reference', async () => {
+      await page.goto(`${gw.url}/audit`);
+      expect(await page.getByTestId('result-count').innerText()).toMatch(/^\d+ entries \(reads of the log hidden\)$/);
+      expect(await page.locator('td', { hasText: 'Audit log read' }).count()).toBe(0);
+      await page.getByLabel('Include reads of the audit log').check();
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      expect(await page.locator('td', { hasText: 'Audit log read' }).count()).toBeGreaterThan(0);
+      // By audit reference: exactly that entry.
+      await page.goto(`${gw.url}/audit`);
+      await page.getByLabel('Search by audit reference, request id or case reference').fill(answers.partial?.entryId ?? '');
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      expect(await page.getByTestId('result-count').innerText()).toContain('1 entry found');
+      expect(await page.locator(`tr[data-entry-id="${answers.partial?.entryId}"]`).count()).toBe(1);
+      await expectAccessible(page, 'audit search');
+      await screenshot(page, '10-audit-search');
+      // By case reference: every decision about that child (the reference is matched by its pseudonym).
+      await page.getByLabel('Search by audit reference, request id or case reference').fill('NP-2026-001234');
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      for (const a of [answers.permit, answers.partial, answers.deny]) expect(await page.locator(`tr[data-entry-id="${a?.entryId}"]`).count()).toBe(1);
+      // By request id: the formula-looking one the no-JavaScript journey sent.
+      await page.getByLabel('Search by audit reference, request id or case reference').fill('-e2e-formula-check');
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      expect(await page.locator('.govuk-error-summary').count()).toBe(1);
+      // At 375 px nothing is wider than the screen (the table scrolls inside its own region).
+      await page.setViewportSize({ width: 375, height: 800 });
+      await page.goto(`${gw.url}/audit`);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+      await screenshot(page, '10-audit-log-375px');
+      await page.setViewportSize({ width: 1280, height: 800 });
+    });
+
     it('shows one entry: who, which fields, which rule, its hashes and chain position', async () => {
       await page.goto(`${gw.url}/audit/entries/${answers.partial?.entryId}`);
       const main = await page.locator('main').innerText();
@@ -279,13 +337,18 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       expect(main).toContain('Hash of the previous entry');
       expect(main).toMatch(/[0-9a-f]{64}/);
       expect(main).not.toContain('NP-2026-001234');
+      expect(await page.getByTestId('entry-summary').innerText()).toMatch(/asked whether to share 4 item\(s\) about a child with Designated safeguarding lead, School, for Operation Encompass\. Answer: Share some\./);
       await expectAccessible(page, 'audit entry');
       await screenshot(page, '11-audit-entry');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download receipt' }).click()]);
+      const receipt = JSON.parse(readFileSync((await download.path()) ?? '', 'utf8')) as { entryId: string; seq: number; sealed: boolean };
+      expect(receipt).toEqual(expect.objectContaining({ entryId: answers.partial?.entryId, seq: answers.partial?.seq, sealed: false }));
     });
 
     it('verifies the chain', async () => {
       await page.goto(`${gw.url}/audit/verify`);
       expect(await page.locator('h1').innerText()).toContain('The audit ledger is intact');
+      expect(await page.getByTestId('verify-summary').innerText()).toMatch(/^Chain intact to entry \d+; not sealed yet$/);
       await expectAccessible(page, 'verify');
       await screenshot(page, '12-verify');
     });
@@ -324,6 +387,17 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       expect(main).toContain('Lawful basis (UK GDPR Article 6)');
       await expectAccessible(page, 'policies');
       await screenshot(page, '15-policies');
+    });
+
+    it('answers a mistyped address with the service\'s own "Page not found", and the API with problem+json', async () => {
+      const res = await page.goto(`${gw.url}/no-such-page`);
+      expect(res?.status()).toBe(404);
+      expect(res?.headers()['content-type']).toContain('text/html');
+      expect(await page.locator('h1').innerText()).toBe('Page not found');
+      await expectAccessible(page, 'not found');
+      await screenshot(page, '20-not-found');
+      const api = await page.request.get(`${gw.url}/v1/no-such-thing`);
+      expect(api.headers()['content-type']).toContain('application/problem+json');
     });
 
     it('signs out', async () => {

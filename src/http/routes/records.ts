@@ -183,6 +183,27 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
       AddHouseholdMember: withoutId(addMemberSchema),
       CreateRecord: withoutId(createRecordSchema),
       UpdateRecord: withoutId(updateRecordSchema),
+      Contributed: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      RecordDisclosure: {
+        type: 'object',
+        required: ['recordId', 'kind', 'owningAgency', 'subjectPersonId', 'access', 'decision', 'fields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'policyVersion', 'auditEntryId', 'receipt'],
+        properties: {
+          recordId: { type: 'string', format: 'uuid' }, kind: { type: 'string' }, owningAgency: { type: 'object' }, subjectPersonId: { type: 'string' },
+          access: { type: 'string', enum: ['own_record', 'policy'] }, decision: { type: 'string', enum: ['permit', 'permit_partial', 'deny', 'refer'] },
+          fields: { type: 'object', description: 'Only the permitted field values' }, withheldFields: { type: 'array', items: { type: 'object', required: ['field', 'code', 'reason'] } },
+          rules: { type: 'array', items: { type: 'string' } }, lawfulBasis: { type: 'array' }, reasons: { type: 'array', items: { type: 'string' } },
+          mustRecord: { type: 'array', items: { type: 'string' } }, policyVersion: { type: 'string' }, auditEntryId: { type: 'string', format: 'uuid' },
+          receipt: { type: 'object', required: ['seq', 'entryHash'], properties: { seq: { type: 'integer' }, entryHash: { type: 'string' } } },
+        },
+      },
+      SubjectRecords: { type: 'object', required: ['subjectPersonId', 'purpose', 'records'], properties: { subjectPersonId: { type: 'string' }, purpose: { type: 'string' }, records: { type: 'array', items: { $ref: '#/components/schemas/RecordDisclosure' } } } },
+      Chronology: {
+        type: 'object', required: ['subjectPersonId', 'purpose', 'signals', 'signalsAudit', 'items', 'withheld'],
+        properties: {
+          subjectPersonId: { type: 'string' }, purpose: { type: 'string' }, signals: { type: 'array', items: { type: 'object' } }, signalsAudit: { type: 'object', required: ['auditEntryId', 'receipt'] },
+          items: { type: 'array', items: { $ref: '#/components/schemas/RecordDisclosure' } }, withheld: { type: 'array', items: { $ref: '#/components/schemas/RecordDisclosure' } },
+        },
+      },
     },
     paths: {
       '/v1/persons': {
@@ -190,7 +211,7 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
           summary: 'Register a person, or match one the gateway knows by NHS number, UPN, PNC id or your local id (scope records:write)',
           parameters: [idempotencyKey],
           requestBody: { required: true, content: json('CreatePerson') },
-          responses: { '201': { description: 'Registered' }, '200': { description: 'Matched an existing person (your agency now knows them)' }, ...problemsFor(400, 401, 403, 409, 413, 429, 503) },
+          responses: { '201': { description: 'Registered', content: json('Contributed') }, '200': { description: 'Matched an existing person (your agency now knows them)', content: json('Contributed') }, ...problemsFor(400, 401, 403, 409, 413, 429, 503) },
         },
       },
       '/v1/households': {
@@ -198,7 +219,7 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
           summary: 'Record a household of your agency (scope records:write)',
           parameters: [idempotencyKey],
           requestBody: { required: true, content: json('CreateHousehold') },
-          responses: { '201': { description: 'Recorded' }, ...problemsFor(400, 401, 403, 409, 413, 429, 503) },
+          responses: { '201': { description: 'Recorded', content: json('Contributed') }, ...problemsFor(400, 401, 403, 409, 413, 429, 503) },
         },
       },
       '/v1/households/{householdId}/members': {
@@ -206,7 +227,7 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
           summary: 'Record that a person your agency knows lived in your household from/to a date (scope records:write)',
           parameters: [uuidParam('householdId'), idempotencyKey],
           requestBody: { required: true, content: json('AddHouseholdMember') },
-          responses: { '201': { description: 'Recorded' }, ...problemsFor(400, 401, 403, 404, 409, 413, 429, 503) },
+          responses: { '201': { description: 'Recorded', content: json('Contributed') }, ...problemsFor(400, 401, 403, 404, 409, 413, 429, 503) },
         },
       },
       '/v1/records': {
@@ -214,34 +235,34 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
           summary: 'Contribute a record (vocabulary fields allowed for its kind, and facts) about a person your agency knows (scope records:write)',
           parameters: [idempotencyKey],
           requestBody: { required: true, content: json('CreateRecord') },
-          responses: { '201': { description: 'Recorded; ETag "1", Location' }, ...problemsFor(400, 401, 403, 404, 409, 413, 429, 503) },
+          responses: { '201': { description: 'Recorded; ETag "1", Location', content: json('Contributed') }, ...problemsFor(400, 401, 403, 404, 409, 413, 429, 503) },
         },
       },
       '/v1/records/{recordId}': {
         get: {
           summary: 'One record, field by field as the sharing policy allows for your purpose; the disclosure is recorded in the ledger before the answer (scope records:read)',
           parameters: [uuidParam('recordId'), ...readParameters],
-          responses: { '200': { description: 'Permitted field values, withheld fields by name and reason, rules, lawful basis, audit receipt' }, ...problemsFor(400, 401, 403, 404, 429, 503) },
+          responses: { '200': { description: 'Permitted field values, withheld fields by name and reason, rules, lawful basis, audit receipt', content: json('RecordDisclosure') }, ...problemsFor(400, 401, 403, 404, 429, 503) },
         },
         put: {
           summary: 'Replace your own record\'s content from the version you read (If-Match: "<version>"; scope records:write)',
           parameters: [uuidParam('recordId'), { name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'The version you read, e.g. "3"' }],
           requestBody: { required: true, content: json('UpdateRecord') },
-          responses: { '200': { description: 'Updated; ETag of the new version' }, ...problemsFor(400, 401, 403, 404, 409, 413, 429, 503) },
+          responses: { '200': { description: 'Updated; ETag of the new version', content: json('Contributed') }, ...problemsFor(400, 401, 403, 404, 409, 413, 429, 503) },
         },
       },
       '/v1/subjects/{personId}/records': {
         get: {
           summary: 'Every record about a person, each filtered by the sharing policy for your purpose and recorded in the ledger before the answer (scope records:read)',
           parameters: [uuidParam('personId'), ...readParameters],
-          responses: { '200': { description: 'One entry per record, each with its audit receipt' }, ...problemsFor(400, 401, 403, 404, 429, 503) },
+          responses: { '200': { description: 'One entry per record, each with its audit receipt', content: json('SubjectRecords') }, ...problemsFor(400, 401, 403, 404, 429, 503) },
         },
       },
       '/v1/subjects/{personId}/chronology': {
         get: {
           summary: 'A time-ordered chronology across agencies, each item filtered and audited like the records, with cumulative risk signals over all the person\'s records (scope records:read)',
           parameters: [uuidParam('personId'), ...readParameters],
-          responses: { '200': { description: 'Risk signals (with evidence ids and dates), disclosed items oldest first, withheld items' }, ...problemsFor(400, 401, 403, 404, 429, 503) },
+          responses: { '200': { description: 'Risk signals (with evidence ids and dates), disclosed items oldest first, withheld items', content: json('Chronology') }, ...problemsFor(400, 401, 403, 404, 429, 503) },
         },
       },
     },
