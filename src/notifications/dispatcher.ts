@@ -34,6 +34,7 @@ import { NOTIFICATION_CONTENT_TYPE, NOTIFICATION_TYP, OUTBOX_KINDS, type OutboxK
 import { buildMessage, type BuiltMessage, type OutboxMessage } from './messages';
 import { safeTransport, type WebhookFetch } from './transport';
 import { checkWebhookUrl } from './webhook-url';
+import { periodicTask } from '../periodic-task';
 
 export interface DispatcherOptions {
   readonly pool: Pool;
@@ -343,32 +344,10 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     return summary;
   }
 
-  let chain: Promise<unknown> = Promise.resolve();
-  const runOnce = (): Promise<DispatchSummary> => {
-    const next = chain.then(run, run);
-    chain = next.catch(() => undefined);
-    return next;
-  };
-
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      runOnce()
-        .catch((e: unknown) => log.error({ err: e }, 'notifications run failed'))
-        .finally(schedule);
-    }, options.intervalMs);
-    timer.unref();
-  };
-  if (options.autoStart ?? true) schedule();
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await chain;
-    },
-  };
+  const task = periodicTask(run, {
+    intervalMs: options.intervalMs,
+    onError: (e) => log.error({ err: e }, 'notifications run failed'),
+    autoStart: options.autoStart ?? true,
+  });
+  return { runOnce: () => task.runNow(), stop: () => task.stop() };
 }

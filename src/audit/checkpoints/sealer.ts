@@ -1,5 +1,6 @@
 /**
- * The periodic sealer: seals the ledger every `intervalMs` (only the first worker runs one).
+ * The periodic sealer: seals the ledger every `intervalMs` (only the first worker runs one); the lifecycle is
+ * src/periodic-task.ts, shared with the notifications dispatcher.
  */
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -8,7 +9,7 @@ import type { SubtreeCache } from '../subtree-cache';
 import { CheckpointError } from './statement';
 import { sealLedger, type SealResult } from './seal';
 import type { CheckpointSink } from './sinks';
-
+import { periodicTask } from '../../periodic-task';
 
 export interface CheckpointerOptions {
   readonly pool: Pool;
@@ -32,47 +33,21 @@ export interface Checkpointer {
 export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
   const { pool, keys, intervalMs, sinks, logger } = options;
   if (!Number.isInteger(intervalMs) || intervalMs < 1000) throw new RangeError('intervalMs must be a whole number of at least 1000');
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-
-  const seal = (): Promise<SealResult> => {
-    const next = running.then(() =>
-      sealLedger(pool, keys.key('ledger'), { sinks, jwks: keys.jwks(), ...(options.cache ? { cache: options.cache } : {}) }),
-    );
-    running = next.catch(() => undefined);
-    return next;
-  };
-
-  const tick = async (): Promise<void> => {
-    timer = undefined;
-    try {
-      const r = await seal();
+  const seal = (): Promise<SealResult> =>
+    sealLedger(pool, keys.key('ledger'), { sinks, jwks: keys.jwks(), ...(options.cache ? { cache: options.cache } : {}) });
+  const task = periodicTask(seal, {
+    intervalMs,
+    runOnStart: options.sealOnStart ?? false,
+    onResult: (r) => {
       if (r.created && r.checkpoint) {
         logger.info({ treeSize: r.checkpoint.treeSize, rootHash: r.checkpoint.rootHash, kid: r.checkpoint.kid }, 'audit ledger sealed');
       }
       for (const f of r.sinkFailures) logger.warn({ sink: f.sink, err: f.message }, 'could not export a ledger checkpoint; it will be retried');
-    } catch (e) {
+    },
+    onError: (e) => {
       const code = e instanceof CheckpointError ? e.code : 'error';
       logger.error({ err: e, code }, 'the audit ledger could not be sealed: it may have been tampered with; run npm run audit:verify');
-    }
-    if (!stopped) schedule();
-  };
-  const schedule = (): void => {
-    timer = setTimeout(() => void tick(), intervalMs);
-    timer.unref();
-  };
-
-  if (options.sealOnStart) void tick();
-  else schedule();
-
-  return {
-    sealNow: seal,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
     },
-  };
+  });
+  return { sealNow: () => task.runNow(), stop: () => task.stop() };
 }
-
