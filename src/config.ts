@@ -17,6 +17,7 @@ export type DatabaseConfig =
   | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
 
 export const DEFAULT_PG_PORT = 54329;
+import { loadTransportConfig, type TransportConfig } from './auth/tls-listener';
 
 export interface GatewayConfig {
   readonly host: string;
@@ -51,6 +52,8 @@ export interface GatewayConfig {
   readonly workers: number;
   /** Set by the primary for its workers only (internal): the prepared environment as JSON. */
   readonly preparedEnvironment?: string;
+  /** The optional HTTPS listener (mutual TLS) and client certificates from a TLS-terminating proxy. */
+  readonly transport: TransportConfig;
 }
 
 /** The environment variable through which the primary hands its workers the prepared environment. */
@@ -104,6 +107,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   return {
     host: env.HOST ?? '127.0.0.1',
     port: integer(env, 'PORT', 8080, 1, 65535),
+    transport: loadTransportConfig(env),
     dataDir,
     ...(env.APP_DATABASE_URL ? { appDatabaseUrl: env.APP_DATABASE_URL } : {}),
     audience,

@@ -17,6 +17,7 @@ import { syncAgencies } from './db/registry-sync';
 import { loadPolicyCatalogue } from './policy';
 import { loadAgencyRegistry, type Agency } from './auth/registry';
 import { createTokenVerifier } from './auth/token-verifier';
+import { createTlsServer } from './auth/tls-listener';
 import { startDevIdp, type DevIdp } from './devidp/dev-idp';
 import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
@@ -115,6 +116,8 @@ export async function prepare(config: GatewayConfig, logger: Logger): Promise<Pr
 
 export interface Serving {
   readonly url: string;
+  /** The HTTPS (mutual TLS) listener, when TLS_CERT_FILE / TLS_KEY_FILE are set. */
+  readonly tlsUrl?: string;
   readonly policyVersion: string;
   close(): Promise<void>;
 }
@@ -173,16 +176,31 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       notifications: { schoolCalendar: notify.schoolCalendar },
       checkpoints: { sinks, cache, ...(checkpointer ? { checkpointer } : {}) },
       limits: config.limits,
+      clientCertificates: config.transport.clientCertificates,
     });
     // src/http/server.ts: requests Node's parser refuses are answered as problem+json too.
     const server = await listen(app, config.port, config.host, { logger });
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
+    // Mutual TLS: the same app on an HTTPS listener that asks for (and, with a CA, verifies) client certificates.
+    let tlsUrl: string | undefined;
+    const tls = config.transport.tls;
+    if (tls) {
+      const secure = createTlsServer(tls, app);
+      await new Promise<void>((resolve, reject) => {
+        secure.once('error', reject);
+        secure.listen(tls.port, config.host, () => resolve());
+      });
+      closers.push(() => new Promise<void>((resolve) => secure.close(() => resolve())));
+      const tlsAddress = secure.address();
+      tlsUrl = `https://${config.host}:${typeof tlsAddress === 'object' && tlsAddress ? tlsAddress.port : tls.port}`;
+    }
     // Shutdown order: stop accepting and finish requests, stop the background tasks, settle the ledger, end the
     // pools — and only then (Prepared.close) stop the database. Connection errors while stopping are not errors.
     return {
       url: `http://${config.host}:${port}`,
+      ...(tlsUrl ? { tlsUrl } : {}),
       policyVersion: engine.version,
       close: () => {
         pool.markClosing();

@@ -3,28 +3,17 @@
  * `res.locals.principal` (read it with `principalOf(res)`); `requireRole` / `requireScope` refuse with 403.
  * Failures go to `next(err)` as GatewayErrors; the problem handler (src/http/problem.ts) answers them.
  */
-import { createHash } from 'node:crypto';
-import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../errors';
 import type { Role } from '../vocabulary/vocabulary';
 import type { Principal } from './principal';
+import { clientCertificateThumbprint, type ClientCertificateOptions } from './client-certificate';
 import { bearerChallenge } from './refusals';
 import type { TokenVerifier } from './token-verifier';
 
-/** base64url SHA-256 of the DER client certificate on a TLS connection (RFC 8705 `x5t#S256`), if one was presented. */
-export function clientCertThumbprint(socket: Socket): string | undefined {
-  if (!(socket instanceof TLSSocket)) return undefined;
-  const cert = socket.getPeerCertificate?.(false);
-  const raw = cert && typeof cert === 'object' ? (cert as { raw?: unknown }).raw : undefined;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined;
-  return createHash('sha256').update(raw).digest('base64url');
-}
-
-export function requireAuth(verifier: TokenVerifier): RequestHandler {
+export function requireAuth(verifier: TokenVerifier, certificates: ClientCertificateOptions = {}): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const thumbprint = clientCertThumbprint(req.socket);
+    const thumbprint = clientCertificateThumbprint(req, certificates);
     const hint = req.headers['x-agency-id'];
     const result = await verifier.verify(req.headers.authorization, {
       ...(thumbprint ? { clientCertThumbprint: thumbprint } : {}),

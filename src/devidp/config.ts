@@ -14,8 +14,12 @@ export const GATEWAY_SCOPES = ['decisions', 'records:read', 'records:write', 'au
 
 export interface DevClientConfig {
   readonly clientId: string;
-  /** `system`: client credentials with private_key_jwt. `web`: authorization code + PKCE for the practitioner pages. */
-  readonly kind: 'system' | 'web';
+  /**
+   * `system`: client credentials with private_key_jwt. `web`: authorization code + PKCE for the practitioner pages.
+   * `mtls`: client credentials authenticated by the agency's TLS client certificate (tls_client_auth, subject
+   * CN = the agency id, made by certs/make-agency-cert.sh) — its tokens are bound to that certificate (RFC 8705).
+   */
+  readonly kind: 'system' | 'web' | 'mtls';
   /** The role claim of a system client's tokens. */
   readonly role?: Role;
   /** Gateway scopes the client may be granted (space separated). */
@@ -58,7 +62,7 @@ const schema = {
               required: ['clientId', 'kind', 'scope'],
               properties: {
                 clientId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' },
-                kind: { type: 'string', enum: ['system', 'web'] },
+                kind: { type: 'string', enum: ['system', 'web', 'mtls'] },
                 role: { type: 'string', enum: [...ROLES] },
                 scope: { type: 'string', pattern: scopePattern },
               },
@@ -109,7 +113,7 @@ export function loadDevIdpConfig(file: string, agencies: readonly Agency[]): Dev
       if (clientIds.has(c.clientId)) problems.push(`client "${c.clientId}" is defined twice`);
       clientIds.add(c.clientId);
       if (!agency.clientIds.includes(c.clientId)) problems.push(`client "${c.clientId}" is not one of agency "${agencyId}"'s clientIds in the trust registry`);
-      if (c.kind === 'system' && !c.role) problems.push(`system client "${c.clientId}" needs a role`);
+      if (c.kind !== 'web' && !c.role) problems.push(`${c.kind} client "${c.clientId}" needs a role`);
       if (c.kind === 'web' && c.role) problems.push(`web client "${c.clientId}" must not have a role (the practitioner's account gives it)`);
       if (c.role && !agency.allowedRoles.includes(c.role)) problems.push(`client "${c.clientId}": agency "${agencyId}" may not use the role "${c.role}"`);
     }

@@ -16,7 +16,10 @@
  * Issuer signing keys: `<dataDir>/dev-idp/issuers/<agencyId>.jwks.json` (0600), kept across restarts. Each issuer has
  * its own in-memory store (memory-adapter.ts): nothing can be looked up through another agency's issuer.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { TLSSocket } from 'node:tls';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Provider, { errors as oidcErrors, type AdapterPayload, type ClientMetadata, type JWK as OidcJWK, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
@@ -44,6 +47,11 @@ export interface DevIdpOptions {
   readonly webRedirectUri?: string | readonly string[];
   /** Seconds an access token lives (default 900). */
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * An HTTPS listener too (same issuers, same paths), asking for client certificates: `mtls` clients authenticate
+   * there with their certificate (it must chain to `caFile`) and get certificate-bound tokens (RFC 8705).
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string; readonly port: number };
 }
 
 export interface DevIdpAccount {
@@ -57,7 +65,7 @@ export interface DevIdpAccount {
 export interface DevIdpClient {
   readonly agencyId: string;
   readonly clientId: string;
-  readonly kind: 'system' | 'web';
+  readonly kind: 'system' | 'web' | 'mtls';
   readonly role?: Role;
   readonly scope: string;
   /** System clients: the persisted private key for private_key_jwt. */
@@ -67,6 +75,8 @@ export interface DevIdpClient {
 export interface DevIdp {
   /** `http://host:port` (no trailing slash). */
   readonly baseUrl: string;
+  /** `https://host:port` of the mutual-TLS listener, when `tls` was given (token endpoint: `<tlsBaseUrl>/<agencyId>/token`). */
+  readonly tlsBaseUrl?: string;
   /** Same as baseUrl. */
   readonly url: string;
   /** The issuer URL of a dev agency; an agency with a real issuer keeps it; an unknown agency id throws. */
@@ -164,6 +174,16 @@ async function buildProvider(
         response_types: [],
         redirect_uris: [],
       });
+    } else if (c.kind === 'mtls') {
+      clients.push({
+        client_id: c.clientId,
+        token_endpoint_auth_method: 'tls_client_auth',
+        tls_client_auth_subject_dn: `CN=${agency.id}`,
+        tls_client_certificate_bound_access_tokens: true,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      });
     } else {
       clients.push({
         client_id: c.clientId,
@@ -194,7 +214,21 @@ async function buildProvider(
       names: { session: `_sg_${slug}_session`, interaction: `_sg_${slug}_interaction`, resume: `_sg_${slug}_resume` },
     },
     pkce: { required: () => true },
+    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'tls_client_auth'],
     features: {
+      // Mutual TLS (RFC 8705): only on the HTTPS listener, where the socket carries a verified client certificate.
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        selfSignedTlsClientAuth: false,
+        getCertificate: (ctx: KoaContextWithOIDC) => peerCertificate(ctx.req.socket),
+        certificateAuthorized: (ctx: KoaContextWithOIDC) => ctx.req.socket instanceof TLSSocket && ctx.req.socket.authorized,
+        certificateSubjectMatches: (ctx: KoaContextWithOIDC, property: string, expected: string) => {
+          const cert = peerCertificate(ctx.req.socket);
+          return property === 'tls_client_auth_subject_dn' && cert !== undefined && cert.subject.split('\n').includes(expected);
+        },
+      },
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: false },
@@ -263,6 +297,13 @@ async function buildProvider(
   return quietlyConstruct(() => new Provider(issuer, configuration));
 }
 
+/** The client certificate on a TLS connection, if one was presented. */
+function peerCertificate(socket: unknown): X509Certificate | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  const raw = (socket.getPeerCertificate(false) as { raw?: unknown } | undefined)?.raw;
+  return Buffer.isBuffer(raw) && raw.length > 0 ? new X509Certificate(raw) : undefined;
+}
+
 /** oidc-provider repeats the same development warnings for every issuer: show each one once per process. */
 const shownWarnings = new Set<string>();
 function quietlyConstruct<T>(build: () => T): T {
@@ -318,13 +359,30 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       resolve();
     });
   });
-  const close = (): Promise<void> =>
+  // The mutual-TLS listener: the same app; client certificates requested, verified against the dev CA by oidc-provider's certificateAuthorized.
+  let tlsServer: https.Server | undefined;
+  const stop = (s: http.Server | https.Server): Promise<void> =>
     new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
+      s.closeAllConnections();
+      s.close(() => resolve());
     });
+  const close = async (): Promise<void> => {
+    if (tlsServer) await stop(tlsServer);
+    await stop(server);
+  };
 
   try {
+    if (options.tls) {
+      const tls = options.tls;
+      const secure = https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, app);
+      tlsServer = secure;
+      await new Promise<void>((resolve, reject) => {
+        secure.once('error', reject);
+        secure.listen(tls.port, host, () => resolve());
+      });
+    }
+    const tlsAddress = tlsServer?.address();
+    const tlsBaseUrl = tlsAddress && typeof tlsAddress === 'object' ? `https://${host}:${tlsAddress.port}` : undefined;
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
     const baseUrl = `http://${host}:${port}`;
@@ -345,6 +403,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     return {
       baseUrl,
       url: baseUrl,
+      ...(tlsBaseUrl ? { tlsBaseUrl } : {}),
       issuerFor(agencyId: string): string {
         const found = idps.find((i) => i.agency.id === agencyId);
         if (found) return found.issuer;

@@ -21,6 +21,7 @@ import type { AuditLedger } from '../audit/entry';
 import { AuditUnavailableError } from '../audit/entry';
 import type { TokenVerifier } from '../auth/token-verifier';
 import { requireAuth } from '../auth/middleware';
+import type { ClientCertificateOptions } from '../auth/client-certificate';
 import type { Principal } from '../auth/principal';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { GatewayKeys } from '../keys/gateway-keys';
@@ -47,6 +48,8 @@ export interface AppDeps {
   readonly engine: PolicyEngine;
   readonly ledger: AuditLedger;
   readonly verifier: TokenVerifier;
+  /** Client certificates from a TLS-terminating proxy header (only from its addresses), for certificate-bound tokens. */
+  readonly clientCertificates?: ClientCertificateOptions;
   readonly pool: Pool;
   readonly logger: Logger;
   readonly pseudonymise: Pseudonymiser;
@@ -148,7 +151,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
   v1.use(oneAuthorizationHeader);
-  v1.use(requireAuth(deps.verifier));
+  v1.use(requireAuth(deps.verifier, deps.clientCertificates));
   v1.use(
     rateLimit({
       windowMs: 60_000,

@@ -12,6 +12,7 @@ import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { pseudonymiser } from '../../src/audit/pseudonym';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
 import type { Agency } from '../../src/auth/registry';
+import type { ClientCertificateOptions } from '../../src/auth/client-certificate';
 import { loadGatewayKeys } from '../../src/keys/gateway-keys';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -31,7 +32,7 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(
-  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string } = {},
+  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions } = {},
 ): Promise<TestGateway> {
   const db = await createTestDatabase();
   const issuers = await startTestIssuers();
@@ -48,6 +49,7 @@ export async function startTestGateway(
     logger: pino({ level: 'silent' }),
     pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
     keys: await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {}),
+    ...(options.clientCertificates ? { clientCertificates: options.clientCertificates } : {}),
     limits: { bodyBytes: options.bodyBytes ?? 32 * 1024, perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000, perIpPerMinute: options.perIpPerMinute ?? 100_000 },
   });
   return {
