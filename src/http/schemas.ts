@@ -1,38 +1,12 @@
 /**
- * JSON Schemas of the API, built from the sharing vocabulary. The same objects validate requests (ajv) and describe
- * them in the OpenAPI document, so the two cannot drift apart.
+ * JSON Schemas of the API, built from the sharing vocabulary (the word pieces: src/vocabulary/schemas.ts). The same
+ * objects validate requests (ajv) and describe them in the OpenAPI document, so the two cannot drift apart.
  */
+import { DECISIONS, FIELDS } from '../vocabulary/vocabulary';
 import {
-  AGENCY_TYPES, DECISIONS, FACT_SPECS, FIELDS, PURPOSES, ROLES, SUBJECT_ROLES, type FactSpec,
-} from '../vocabulary/vocabulary';
+  agencyTypeSchema, factsSchema, fieldSchema, purposeSchema, roleSchema, subjectRefSchema, subjectRoleSchema,
+} from '../vocabulary/schemas';
 import { AUDIT_KINDS, AUDIT_OUTCOMES } from '../audit/kinds';
-
-/** The JSON Schema of one fact's value (shared by the decision and the record schemas). */
-export function factSchema(spec: FactSpec): Record<string, unknown> {
-  switch (spec.kind) {
-    case 'boolean':
-      return { type: 'boolean' };
-    case 'number':
-      return { type: 'number', minimum: spec.minimum, maximum: 1e6 };
-    case 'enum':
-      return { type: 'string', enum: [...spec.values] };
-  }
-}
-
-export const agencyTypeSchema = { type: 'string', enum: [...AGENCY_TYPES], description: 'Agency type (vocabulary)' } as const;
-export const roleSchema = { type: 'string', enum: [...ROLES], description: 'Role (vocabulary)' } as const;
-export const purposeSchema = { type: 'string', enum: [...PURPOSES], description: 'Purpose (vocabulary)' } as const;
-export const subjectRoleSchema = { type: 'string', enum: [...SUBJECT_ROLES] } as const;
-export const fieldSchema = { type: 'string', enum: [...FIELDS] } as const;
-
-export const factsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: Object.fromEntries(Object.entries(FACT_SPECS).map(([name, spec]) => [name, factSchema(spec)])),
-} as const;
-
-/** A pseudonymous reference to the person the request is about (e.g. a case number); stored only as a keyed hash. */
-export const subjectRefSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:/-]+$' } as const;
 
 export const decisionRequestSchema = {
   $id: 'DecisionRequest',

@@ -6,7 +6,7 @@
  * names it and lists the allowed words), then each value against the schema of its field here.
  */
 import { DASH_RISK_LEVELS, FACT_SPECS, type Field } from '../vocabulary/vocabulary';
-import { factSchema, purposeSchema, subjectRoleSchema } from '../http/schemas';
+import { factSchema, purposeSchema, subjectRoleSchema } from '../vocabulary/schemas';
 import { CHILD_INVOLVEMENT, CLASSIFICATIONS, DERIVED_FACTS, IDENTIFIERS, RECORD_KINDS } from './model';
 
 const text = (maxLength: number): Record<string, unknown> => ({ type: 'string', minLength: 1, maxLength });

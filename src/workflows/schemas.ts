@@ -1,5 +1,5 @@
 /** JSON Schemas of the workflow routes: the same objects validate requests (ajv) and describe them in /openapi.json. */
-import { factsSchema, fieldSchema, purposeSchema, roleSchema, subjectRoleSchema } from '../http/schemas';
+import { factsSchema, fieldSchema, purposeSchema, roleSchema, subjectRoleSchema } from '../vocabulary/schemas';
 import { FIELDS } from '../vocabulary/vocabulary';
 import { REFERRAL_OUTCOMES } from './referrals';
 import { PRIORITIES } from './settings';

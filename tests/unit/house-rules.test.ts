@@ -34,6 +34,12 @@ describe('house rules', () => {
     expect(files.filter((f) => statement.test(code(f))).map(rel)).toEqual(['src/db/tx.ts']);
   });
 
+  it('the domain does not import the HTTP edge or the pages', () => {
+    const domain = /^src\/(audit|auth|db|decisions|keys|notifications|policy|records|vocabulary)\//;
+    const edge = /from '(\.\.\/)+(http|web)\//;
+    expect(files.filter((f) => domain.test(rel(f)) && edge.test(code(f))).map(rel)).toEqual([]);
+  });
+
   it('no file in src/ is over 500 lines', () => {
     const long = files.map((f) => ({ file: rel(f), lines: readFileSync(f, 'utf8').split('\n').length - 1 })).filter((f) => f.lines > 500);
     expect(long).toEqual([]);
