@@ -18,6 +18,7 @@ export type DatabaseConfig =
 
 export const DEFAULT_PG_PORT = 54329;
 import { loadTransportConfig, type TransportConfig } from './auth/tls-listener';
+import { loadWorkflowSettings, type WorkflowSettings } from './workflows/settings';
 
 export interface GatewayConfig {
   readonly host: string;
@@ -54,6 +55,8 @@ export interface GatewayConfig {
   readonly preparedEnvironment?: string;
   /** The optional HTTPS listener (mutual TLS) and client certificates from a TLS-terminating proxy. */
   readonly transport: TransportConfig;
+  /** Referrals, requests for information, the triage list: time limits (WORKFLOWS_FILE, default config/workflows.json). */
+  readonly workflows: WorkflowSettings;
 }
 
 /** The environment variable through which the primary hands its workers the prepared environment. */
@@ -133,6 +136,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     notifications: loadNotificationConfig(env),
     workers: integer(env, 'WORKERS', 1, 1, 64),
     ...(env[PREPARED_ENV] ? { preparedEnvironment: env[PREPARED_ENV] } : {}),
+    workflows: loadWorkflowSettings(env.WORKFLOWS_FILE ?? 'config/workflows.json'),
     web: {
       redirectUri: env.WEB_REDIRECT_URI ?? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? '8080'}/auth/callback`,
       sessionSecret: secret(env, 'WEB_SESSION_SECRET', dataDir, 'web-session-secret'),

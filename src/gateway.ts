@@ -28,6 +28,7 @@ import { webRouter } from './web';
 import { webProofs } from './web/proofs';
 import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
 import { startDispatcher } from './notifications/dispatcher';
+import { startWorkflowSweeper } from './workflows/sweeper';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -157,9 +158,13 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       timeoutMs: notify.timeoutMs,
     });
     closers.push(() => dispatcher.stop());
+    // Referrals and requests for information past their time limits: flagged in the ledger, webhooks queued.
+    const sweeper = startWorkflowSweeper({ pool, ledger, logger, intervalMs: config.workflows.sweepIntervalMs });
+    closers.push(() => sweeper.stop());
     const web = webRouter({
       engine, ledger, pool, verifier, pseudonymise, logger,
       agencies: prepared.agencies,
+      workflows: config.workflows,
       oidc: {
         redirectUri: config.web.redirectUri,
         clientFor: (agencyId) => prepared.webClients[agencyId],
@@ -177,6 +182,7 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       checkpoints: { sinks, cache, ...(checkpointer ? { checkpointer } : {}) },
       limits: config.limits,
       clientCertificates: config.transport.clientCertificates,
+      workflows: config.workflows,
     });
     // src/http/server.ts: requests Node's parser refuses are answered as problem+json too.
     const server = await listen(app, config.port, config.host, { logger });

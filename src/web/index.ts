@@ -32,6 +32,9 @@ import { exposeCsrfToken, isCsrfError, loadPrincipal, sessionMiddleware, webPrin
 import { shareRouter } from './share';
 import { signInRouter, type OidcOptions } from './signin';
 import { createRenderer, govukFrontendDist, publicDir, type Renderer } from './views';
+import { referralOpener } from '../workflows/referrals';
+import { WORKFLOW_PAGE_PREFIXES, workflowPages } from '../workflows/pages';
+import { DEFAULT_WORKFLOW_SETTINGS, type WorkflowSettings } from '../workflows/settings';
 
 export type { WebAgency } from './page';
 export type { OidcOptions, WebClient } from './signin';
@@ -57,9 +60,11 @@ export interface WebDeps {
   readonly receiptFor?: (entry: LedgerEntryView) => Promise<unknown>;
   /** The school calendar (when an Operation Encompass notification must reach the school). */
   readonly schoolCalendar?: SchoolCalendar;
+  /** Referrals, requests for information, triage (src/workflows/): their time limits. */
+  readonly workflows?: WorkflowSettings;
 }
 
-const PAGE_PREFIXES = ['/sign-in', '/auth/', '/sign-out', '/signed-out', '/share', '/audit', '/admin'] as const;
+const PAGE_PREFIXES = ['/sign-in', '/auth/', '/sign-out', '/signed-out', '/share', '/audit', '/admin', ...WORKFLOW_PAGE_PREFIXES] as const;
 
 export function isPagePath(p: string): boolean {
   return p === '/' || PAGE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
@@ -106,7 +111,9 @@ export function webRouter(deps: WebDeps): Router {
     }));
   });
   pages.use(signInRouter({ agencies: deps.agencies, verifier: deps.verifier, oidc: deps.oidc, render, logger: deps.logger }));
-  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
+  const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
+  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, referrals: referralOpener(workflows) }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
+  pages.use(workflowPages({ ...workflows, render }));
   pages.use(consoleRouter({ ledger: deps.ledger, pool: deps.pool, agencies: deps.agencies, engine: deps.engine, render, pseudonymise: deps.pseudonymise, ...(deps.verifySeals ? { verifySeals: deps.verifySeals } : {}), ...(deps.receiptFor ? { receiptFor: deps.receiptFor } : {}) }));
   pages.use(adminRouter({ agencies: deps.agencies, engine: deps.engine, render }));
   pages.use((req, _res, next) => next(new GatewayError('not_found', `There is no page at ${req.path}.`)));

@@ -28,6 +28,9 @@ export function pageContext(req: Request, res: Response, page: { pageTitle: stri
   const items: NavItem[] = [];
   if (principal) {
     if (!NON_SHARING_ROLES.includes(principal.role) && principal.scopes.has('decisions')) items.push({ href: '/share', text: 'Can I share this?' });
+    // src/workflows/pages: referrals, requests for information, the daily triage list.
+    if (!NON_SHARING_ROLES.includes(principal.role) && principal.scopes.has('decisions')) items.push({ href: '/referrals', text: 'Referrals' });
+    if (!NON_SHARING_ROLES.includes(principal.role) && principal.scopes.has('records:read')) items.push({ href: '/information-requests', text: 'Requests for information' }, { href: '/triage', text: 'Daily triage' });
     if (AUDITOR_ROLES.includes(principal.role)) {
       items.push({ href: '/audit', text: 'Audit log' }, { href: '/audit/charts', text: 'Charts' }, { href: '/audit/verify', text: 'Verify ledger' });
     }
