@@ -106,7 +106,7 @@ export function signInRouter(deps: SignInDeps): Router {
     req.session.login = { agencyId: agency.id, state, nonce, codeVerifier, returnTo: safeReturnTo(req.session.returnTo ?? '/') };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: deps.oidc.redirectUri,
-      scope: deps.oidc.scope ?? 'openid profile decisions audit:read',
+      scope: deps.oidc.scope ?? 'openid profile decisions records:read audit:read',
       response_type: 'code',
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',

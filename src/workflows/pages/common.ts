@@ -73,6 +73,7 @@ export function valueText(v: unknown): string {
   if (Array.isArray(v)) return v.map(valueText).join(', ');
   if (typeof v === 'boolean') return v ? 'Yes' : 'No';
   if (typeof v === 'object') return '(structured value)';
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && Number.isFinite(Date.parse(v))) return inWords(v);
   return String(v);
 }
 
