@@ -18,7 +18,7 @@ import { loadPolicyCatalogue } from './policy';
 import { loadAgencyRegistry, type Agency } from './auth/registry';
 import { createTokenVerifier } from './auth/token-verifier';
 import { createTlsServer } from './auth/tls-listener';
-import { startDevIdp, type DevIdp } from './devidp/dev-idp';
+import type { DevIdp } from './devidp/dev-idp';
 import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
@@ -82,6 +82,9 @@ export async function prepare(config: GatewayConfig, logger: Logger): Promise<Pr
     let agencies: readonly Agency[] = loadAgencyRegistry(config.agenciesFile);
     let devIdp: DevIdp | undefined;
     if (config.devIdp.enabled) {
+      // Loaded only when enabled: oidc-provider and its Koa stack are a large part of the start-up otherwise.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startDevIdp } = require('./devidp/dev-idp') as typeof import('./devidp/dev-idp');
       const idp = await startDevIdp({
         host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir,
         webRedirectUri: config.web.redirectUri,

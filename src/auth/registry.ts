@@ -13,7 +13,8 @@
  * provider", which `startDevIdp(...).issuerFor(agencyId)` turns into `http://127.0.0.1:<DEV_IDP_PORT>/<agencyId>`.
  */
 import { readFileSync } from 'node:fs';
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import { AGENCY_TYPES, ROLES, type AgencyType, type Role } from '../vocabulary/vocabulary';
 import { TOKEN_PROFILES, type TokenProfileId } from './profiles';
 import { SafeguardError } from '../errors';
@@ -133,7 +134,7 @@ const registrySchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, strict: true });
+const ajv = schemaCompiler();
 const validateRegistry = ajv.compile<{ agencies: Agency[] }>(registrySchema);
 
 /** The agency id at `/agencies/<n>` of the parsed file, for messages. */

@@ -4,7 +4,7 @@
  * agency may use. Development only.
  */
 import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import { ROLES, type Role } from '../vocabulary/vocabulary';
 import type { Agency } from '../auth/registry';
 
@@ -88,7 +88,7 @@ const schema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true, strict: true }).compile<{ agencies: Record<string, DevAgencyConfig> }>(schema);
+const validate = schemaCompiler().compile<{ agencies: Record<string, DevAgencyConfig> }>(schema);
 
 export function loadDevIdpConfig(file: string, agencies: readonly Agency[]): DevIdpConfig {
   let data: unknown;

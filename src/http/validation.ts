@@ -2,17 +2,15 @@
  * Request validation: ajv against the schemas in schemas.ts. Every problem is reported with a JSON Pointer; an
  * unknown vocabulary word is reported with the word given and the allowed values — never guessed or coerced.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import { GatewayError, type InputProblem } from '../errors';
 import { FACT_NAMES } from '../vocabulary/vocabulary';
 import { findUnstorable, printable } from '../db/text';
 
-const strict = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-addFormats(strict);
+const strict = schemaCompiler('strict');
 /** Query strings arrive as text: numbers are coerced, nothing else. */
-const forQuery = new Ajv({ allErrors: true, strict: true, coerceTypes: true });
-addFormats(forQuery);
+const forQuery = schemaCompiler('coercing');
 
 function describe(e: ErrorObject, data: unknown): InputProblem {
   const pointer = e.instancePath || '/';

@@ -6,7 +6,8 @@
  * The schema checks shape and words. What a schema cannot say well — that a fact's value suits that fact, that
  * ids are unique, that a permit cites a lawful basis — is checked in `loader.ts`.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import { AGENCY_TYPES, FIELDS, PURPOSES, ROLES, SUBJECT_ROLES } from '../vocabulary/vocabulary';
 import { EFFECTS } from './model';
 
@@ -143,7 +144,7 @@ export const catalogueSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+const ajv = schemaCompiler('verbose');
 export const validateRuleFile: ValidateFunction = ajv.compile(ruleFileSchema);
 export const validateCatalogueFile: ValidateFunction = ajv.compile(catalogueSchema);
 

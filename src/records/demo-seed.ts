@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import type { Pool } from 'pg';
 import { contentHash, type AuditLedger } from '../audit/entry';
 import type { Agency } from '../auth/registry';
@@ -131,7 +131,7 @@ const storySchema = {
     },
   },
 } as const;
-const validateStory = new Ajv({ allErrors: true, strict: true }).compile<Story>(storySchema);
+const validateStory = schemaCompiler().compile<Story>(storySchema);
 
 export class StoryError extends SafeguardError {
   readonly code = 'story_invalid' as const;

@@ -4,15 +4,14 @@
  * fit its field. An unknown or misplaced word is a 400 `unknown_word` naming it and listing the allowed words;
  * a bad value is a 400 `invalid_request` pointing at it. Nothing is coerced or guessed.
  */
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import { GatewayError, type InputProblem } from '../errors';
 import { FACT_NAMES, isFactName, isField, type Facts, type Field } from '../vocabulary/vocabulary';
 import { isDerivedFact, KIND_FIELDS, PERSON_FIELDS, type PersonField, type RecordKind } from './model';
 import { contributedFactsSchema, FIELD_VALUE_SCHEMAS } from './schemas';
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
+const ajv = schemaCompiler();
 const valueValidators = new Map<Field, ValidateFunction>(
   (Object.keys(FIELD_VALUE_SCHEMAS) as Field[]).map((f) => [f, ajv.compile(FIELD_VALUE_SCHEMAS[f])]),
 );

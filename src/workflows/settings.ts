@@ -10,7 +10,7 @@
  *   triage                     the daily meeting's local start time: the list covers the 24 hours before it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import { schemaCompiler } from '../json-schema';
 import { SafeguardError } from '../errors';
 
 export const PRIORITIES = ['red', 'amber', 'green'] as const;
@@ -72,7 +72,7 @@ interface FileShape {
   sweepIntervalMs?: number;
 }
 
-const validate = new Ajv({ allErrors: true, strict: true }).compile<FileShape>(schema);
+const validate = schemaCompiler().compile<FileShape>(schema);
 
 /** Checks parsed settings (the file's content) and fills in the defaults. */
 export function parseWorkflowSettings(data: unknown, source: string): WorkflowSettings {
