@@ -5,5 +5,6 @@ import { Records1763880200000 } from './1763880200000-Records';
 import { LedgerCheckpoints1763880300000 } from './1763880300000-LedgerCheckpoints';
 import { Notifications1763880400000 } from './1763880400000-Notifications';
 import { Workflows1796153923569 } from './1796153923569-Workflows';
+import { LedgerWitnessing1796154223477 } from './1796154223477-LedgerWitnessing';
 
-export const MIGRATIONS = [AppRoleAndAgencies1763880000000, AuditLedger1763880100000, Records1763880200000, LedgerCheckpoints1763880300000, Notifications1763880400000, Workflows1796153923569] as const;
+export const MIGRATIONS = [AppRoleAndAgencies1763880000000, AuditLedger1763880100000, Records1763880200000, LedgerCheckpoints1763880300000, Notifications1763880400000, Workflows1796153923569, LedgerWitnessing1796154223477] as const;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ConfigError, flag, integer, text, type Env } from './env';
 import { KEY_USES, type KeyUse } from './keys/gateway-keys';
 import { loadNotificationConfig, type NotificationConfig } from './notifications/config';
+import { loadWitnessConfig, type WitnessConfig } from './witness/config';
 
 /** Which PostgreSQL: an external server (DATABASE_URL; its user owns the schema) or the embedded one under DATA_DIR. */
 export type DatabaseConfig =
@@ -57,6 +58,12 @@ export interface GatewayConfig {
   readonly transport: TransportConfig;
   /** Referrals, requests for information, the triage list: time limits (WORKFLOWS_FILE, default config/workflows.json). */
   readonly workflows: WorkflowSettings;
+  /**
+   * Ledger trust beyond the database host: the checkpoint origin (LEDGER_ORIGIN, also the note key's name), the
+   * witnesses (LEDGER_WITNESSES: `<url> <verifier key>` pairs, comma-separated), how many cosignatures verification
+   * requires (LEDGER_WITNESS_QUORUM, default: all of them), and the entry MAC key (LEDGER_MAC_KEY or a file).
+   */
+  readonly ledger: { readonly origin: string; readonly witnesses: string; readonly quorum: number; readonly macKey: string };
 }
 
 /** The environment variable through which the primary hands its workers the prepared environment. */
@@ -78,9 +85,20 @@ function secret(env: Env, name: string, dataDir: string, fileName: string): stri
 }
 
 function checkpointInterval(env: Env): number {
-  const ms = integer(env, 'CHECKPOINT_INTERVAL_MS', 300_000, 0, 86_400_000);
-  if (ms !== 0 && ms < 1000) throw new ConfigError('CHECKPOINT_INTERVAL_MS must be 0 (seal only on demand) or at least 1000');
+  const ms = integer(env, 'CHECKPOINT_INTERVAL_MS', 1000, 0, 86_400_000);
+  if (ms !== 0 && ms < 100) throw new ConfigError('CHECKPOINT_INTERVAL_MS must be 0 (seal only on demand) or at least 100');
   return ms;
+}
+
+function ledgerTrust(env: Env, dataDir: string): GatewayConfig['ledger'] {
+  const origin = env.LEDGER_ORIGIN ?? 'localhost/safeguard-gateway/audit-ledger';
+  if (!/^[\x21-\x7e]+$/.test(origin) || origin.includes('+') || origin.length > 256) {
+    throw new ConfigError(`LEDGER_ORIGIN must be printable ASCII without spaces or "+", e.g. gateway.example.gov.uk/audit-ledger, got "${origin}"`);
+  }
+  const witnesses = env.LEDGER_WITNESSES ?? '';
+  const count = witnesses.split(',').filter((w) => w.trim()).length;
+  const quorum = integer(env, 'LEDGER_WITNESS_QUORUM', count, 0, count);
+  return { origin, witnesses, quorum, macKey: secret(env, 'LEDGER_MAC_KEY', dataDir, 'ledger-mac-key') };
 }
 
 export const DEV_AGENCIES_FILE = 'config/agencies.dev.json';
@@ -137,9 +155,15 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     workers: integer(env, 'WORKERS', 1, 1, 64),
     ...(env[PREPARED_ENV] ? { preparedEnvironment: env[PREPARED_ENV] } : {}),
     workflows: loadWorkflowSettings(env.WORKFLOWS_FILE ?? 'config/workflows.json'),
+    ledger: ledgerTrust(env, dataDir),
     web: {
       redirectUri: env.WEB_REDIRECT_URI ?? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? '8080'}/auth/callback`,
       sessionSecret: secret(env, 'WEB_SESSION_SECRET', dataDir, 'web-session-secret'),
     },
   };
+}
+
+/** The configuration of `npm run witness` (its own process and settings, WITNESS_*: src/witness/config.ts). */
+export function loadWitnessSettings(env: Env = process.env): WitnessConfig {
+  return loadWitnessConfig(env);
 }

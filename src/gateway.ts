@@ -26,7 +26,8 @@ import { listen } from './http/server';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
 import { webProofs } from './web/proofs';
-import { directorySinks, startCheckpointer, SubtreeCache } from './audit/checkpoints';
+import { directorySinks, parseWitnessList, startCheckpointer, SubtreeCache } from './audit/checkpoints';
+import { entryMacKey } from './audit/entry-mac';
 import { startDispatcher } from './notifications/dispatcher';
 import { startWorkflowSweeper } from './workflows/sweeper';
 
@@ -137,15 +138,19 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     // waits for its ledger entry, so sharing one pool could exhaust it under load. One flush runs at a time.
     const ledgerPool = createPool({ connectionString: prepared.appDatabaseUrl, max: 2, name: 'safeguard-gateway-ledger' }, logger);
     closers.push(() => ledgerPool.end());
-    const ledger = new PgAuditLedger(ledgerPool);
+    const macKey = entryMacKey(config.ledger.macKey);
+    const ledger = new PgAuditLedger(ledgerPool, { macKey });
     closers.push(() => ledger.close());
     const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
-    const keys = await loadGatewayKeys(config.dataDir, config.keys);
-    // Signed checkpoints: exported to a directory and its mirror; one process seals (SAFEGUARD_SEALER=off in the others).
+    const keys = await loadGatewayKeys(config.dataDir, config.keys, { origin: config.ledger.origin });
+    // Signed checkpoints: exported to a directory and its mirror, sent to the witnesses; one process seals
+    // (SAFEGUARD_SEALER=off in the others).
     const sinks = directorySinks({ exportDir: config.checkpoints.exportDir, mirrorDir: config.checkpoints.mirrorDir });
     const cache = new SubtreeCache();
+    const witnesses = parseWitnessList(config.ledger.witnesses);
+    const sealing = { pool, keys, sinks, cache, macKey, witnesses };
     const checkpointer = config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
-      ? startCheckpointer({ pool, keys, intervalMs: config.checkpoints.intervalMs, sinks, logger, cache })
+      ? startCheckpointer({ ...sealing, intervalMs: config.checkpoints.intervalMs, logger })
       : undefined;
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
@@ -182,7 +187,7 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       engine, ledger, verifier, pool, logger, pseudonymise, web, keys,
       webhooks: { allowInsecure: notify.allowInsecureWebhooks },
       notifications: { schoolCalendar: notify.schoolCalendar },
-      checkpoints: { sinks, cache, ...(checkpointer ? { checkpointer } : {}) },
+      checkpoints: { sinks, cache, macKey, witnesses, quorum: config.ledger.quorum, ...(checkpointer ? { checkpointer } : {}) },
       limits: config.limits,
       clientCertificates: config.transport.clientCertificates,
       workflows: config.workflows,

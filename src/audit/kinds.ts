@@ -12,6 +12,8 @@ export const AUDIT_KINDS = [
   // src/workflows/: a referral flagged overdue, a decider's decision (points at the original decision entry), a request
   // for information created or flagged overdue, an asked agency's answer or decline.
   'referral', 'referral_decision', 'information_request', 'information_response',
+  // src/cli/keys-rotate.ts: a new version of a signing key (the old public keys stay published).
+  'key_rotation',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -31,6 +33,7 @@ export const AUDIT_KIND_LABELS: Record<AuditKind, string> = {
   referral_decision: 'Referral decided',
   information_request: 'Request for information',
   information_response: 'Request for information answered',
+  key_rotation: 'Signing key rotated',
 };
 
 /** Kinds that record someone looking at the ledger: hidden from the console's log unless asked for. */
@@ -51,6 +54,7 @@ const NON_ERROR_OUTCOME_LABELS = {
   sealed: 'Sealed',
   nothing_new: 'Nothing new to seal',
   empty: 'Ledger empty',
+  rotated: 'Key rotated',
   // contributions and seed data
   created: 'Created',
   updated: 'Updated',

@@ -13,6 +13,10 @@
  * pass over the ledger gives the root at every checkpoint size on the way. `onSubtree` reports each perfect,
  * aligned subtree as it completes — proofs are built from exactly those (see `proofPieces`).
  *
+ * COMPACT RANGE: those O(log n) subtree roots are all a sealer needs to continue the tree (`MerkleAccumulator.resume`),
+ * and — with the leaves after it — the old-tree side of a consistency proof from that size (see consistencyRanges:
+ * every range inside the old tree is one of its compact-range subtrees).
+ *
  * PROOFS: every hash in an inclusion or consistency proof is MTH of a range [start, end) of leaves that is either a
  * perfect aligned subtree or ends at the tree size; `inclusionRanges` / `consistencyRanges` list those ranges in
  * RFC order (leaf side first), `rangePieces` splits a range into perfect aligned subtrees and `foldPieces` combines
@@ -156,6 +160,29 @@ export class MerkleAccumulator {
     this.stack.push(current);
   }
 
+  /**
+   * An accumulator that continues a tree of `size` leaves from its compact range (the roots of the perfect subtrees
+   * on its right edge, leftmost first: one per set bit of `size`, see `compactRangeLevels`). Pushing the leaves after
+   * `size` then costs O(new leaves + log n), without reading the first `size` leaves again.
+   */
+  static resume(size: number, compactRange: readonly Uint8Array[], options: Pick<AccumulatorOptions, 'onSubtree'> = {}): MerkleAccumulator {
+    const levels = compactRangeLevels(size);
+    if (levels.length !== compactRange.length) throw new RangeError(`a tree of ${size} leaves has a compact range of ${levels.length} hashes, not ${compactRange.length}`);
+    const acc = new MerkleAccumulator(options);
+    levels.forEach((level, i) => {
+      const hash = compactRange[i] as Uint8Array;
+      if (hash.length !== HASH_BYTES) throw new RangeError(`a hash must be ${HASH_BYTES} bytes`);
+      acc.stack.push({ level, hash: Buffer.from(hash) });
+    });
+    acc.count = size;
+    return acc;
+  }
+
+  /** The compact range: the pending perfect-subtree roots, leftmost first (what `resume` takes). */
+  compactRange(): Buffer[] {
+    return this.stack.map((s) => s.hash);
+  }
+
   /** MTH of the leaves pushed so far (the empty hash for none). */
   root(): Buffer {
     let i = this.stack.length - 1;
@@ -176,6 +203,37 @@ export class MerkleAccumulator {
     }
     return out;
   }
+}
+
+/** The levels of the compact range of a tree of `size` leaves: one per set bit, largest first. */
+export function compactRangeLevels(size: number): number[] {
+  checkSize(size, 'size');
+  const levels: number[] = [];
+  let rest = size;
+  for (let level = 52; level >= 0; level--) {
+    const width = 2 ** level;
+    if (rest >= width) {
+      levels.push(level);
+      rest -= width;
+    }
+  }
+  return levels;
+}
+
+/** The perfect subtrees of a compact range of `size` leaves (global start, level), leftmost first. */
+export function compactRangeSubtrees(size: number): Subtree[] {
+  let start = 0;
+  return compactRangeLevels(size).map((level) => {
+    const s = { start, level };
+    start += 2 ** level;
+    return s;
+  });
+}
+
+/** MTH of the tree whose compact range this is (the root a checkpoint of that size signs). */
+export function compactRangeRoot(compactRange: readonly Uint8Array[]): Buffer {
+  if (compactRange.length === 0) return emptyRoot();
+  return foldPieces(compactRange);
 }
 
 /** MTH of a list of leaf data held in memory (convenience for small lists and tests). */

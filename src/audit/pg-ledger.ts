@@ -26,6 +26,7 @@ import {
   type PreparedEntry,
 } from './entry';
 import { LEDGER_COLUMN_NAMES, LEDGER_INSERT_CASTS, type LedgerColumn } from './rows';
+import { entryMac, type EntryMacKey } from './entry-mac';
 
 /** pg_advisory_xact_lock key that serialises ledger appenders across processes ("sg-audit" in ASCII). */
 export const LEDGER_LOCK_KEY = '7378432305101449588';
@@ -37,6 +38,8 @@ export interface PgAuditLedgerOptions {
   readonly timeoutMs?: number;
   /** Largest accepted payload as JSON (default 64 KiB). */
   readonly maxPayloadBytes?: number;
+  /** Writes each entry's MAC (./entry-mac.ts) with it, so the sealer can tell the gateway's entries from forged ones. */
+  readonly macKey?: EntryMacKey;
 }
 
 interface Waiter {
@@ -46,12 +49,13 @@ interface Waiter {
 }
 
 /** Bind parameters per statement are limited to 65 535. */
-const MAX_BATCH_LIMIT = Math.floor(65_535 / LEDGER_COLUMN_NAMES.length);
+const MAX_BATCH_LIMIT = Math.floor(65_535 / (LEDGER_COLUMN_NAMES.length + 1));
 
 export class PgAuditLedger implements AuditLedger {
   private readonly maxBatch: number;
   private readonly timeoutMs: number;
   private readonly maxPayloadBytes: number;
+  private readonly macKey: EntryMacKey | undefined;
   private queue: Waiter[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -69,6 +73,7 @@ export class PgAuditLedger implements AuditLedger {
     this.maxBatch = maxBatch;
     this.timeoutMs = timeoutMs;
     this.maxPayloadBytes = maxPayloadBytes;
+    this.macKey = options.macKey;
   }
 
   append(entry: NewAuditEntry): Promise<AppendedEntry> {
@@ -193,11 +198,13 @@ export class PgAuditLedger implements AuditLedger {
         practitioner: e.practitioner, role: e.role, issuer: e.issuer, purpose: e.purpose, rules: e.rules,
         payload: e.payloadJson, prev_hash: prevHash, entry_hash: hash,
       };
-      tuples.push(`(${LEDGER_COLUMN_NAMES.map((c) => `$${params.push(values[c])}${LEDGER_INSERT_CASTS[c]}`).join(', ')})`);
+      // entry_mac is not hashed (it authenticates the hash), so it is not one of the LedgerRow columns.
+      const mac = `$${params.push(this.macKey ? entryMac(this.macKey, hash) : null)}`;
+      tuples.push(`(${LEDGER_COLUMN_NAMES.map((c) => `$${params.push(values[c])}${LEDGER_INSERT_CASTS[c]}`).join(', ')}, ${mac})`);
       results.push({ seq, entryId: e.entryId, entryHash: hash, prevHash, recordedAt });
       prevHash = hash;
     }
-    await client.query(`INSERT INTO audit_ledger (${LEDGER_COLUMN_NAMES.join(', ')}) VALUES ${tuples.join(', ')}`, params);
+    await client.query(`INSERT INTO audit_ledger (${LEDGER_COLUMN_NAMES.join(', ')}, entry_mac) VALUES ${tuples.join(', ')}`, params);
     return results;
   }
 }

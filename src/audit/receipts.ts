@@ -21,6 +21,7 @@ import { entryHash, type JsonValue } from './entry';
 import { seqOf } from './rows';
 import {
   checkpointCovering,
+  cosignaturesFor,
   latestCheckpoint,
   ledgerLeaves,
   SubtreeCache,
@@ -66,6 +67,8 @@ export interface SealedReceipt extends ReceiptBase {
   readonly checkpoint: string;
   /** RFC 9162 audit path of leaf `leafIndex` in the tree of `treeSize`, leaf side first, hex. */
   readonly inclusionProof: readonly string[];
+  /** The same checkpoint as a C2SP signed note with the witnesses' cosignatures (null if it was sealed before notes). */
+  readonly note: string | null;
 }
 
 export interface UnsealedReceipt extends ReceiptBase {
@@ -147,10 +150,12 @@ export async function buildReceipt(pool: Pool, subject: ProofSubject, options: B
   if (!verifyInclusion(subject.seq - 1, checkpoint.treeSize, leaf, proof, root)) {
     throw new LedgerIntegrityError(`entry ${subject.seq} cannot be proven against the signed checkpoint of ${checkpoint.treeSize} entries: the ledger was changed after it was sealed`);
   }
-  return sealedReceipt(base, checkpoint, signed.signedAt, verified.value.kid, proof);
+  const cosigs = checkpoint.note ? await cosignaturesFor(pool, checkpoint.treeSize) : [];
+  const note = checkpoint.note ? `${checkpoint.note}${cosigs.map((c) => c.cosignature).join('')}` : null;
+  return sealedReceipt(base, checkpoint, signed.signedAt, verified.value.kid, proof, note);
 }
 
-function sealedReceipt(base: ReceiptBase, checkpoint: CheckpointRecord, signedAt: string, kid: string, proof: readonly Buffer[]): SealedReceipt {
+function sealedReceipt(base: ReceiptBase, checkpoint: CheckpointRecord, signedAt: string, kid: string, proof: readonly Buffer[], note: string | null): SealedReceipt {
   return {
     ...base,
     sealed: true,
@@ -161,6 +166,7 @@ function sealedReceipt(base: ReceiptBase, checkpoint: CheckpointRecord, signedAt
     signedAt,
     checkpoint: checkpoint.jws,
     inclusionProof: proof.map(toHex),
+    note,
   };
 }
 

@@ -36,7 +36,9 @@ import { notificationsRouter } from './routes/notifications';
 import type { OutboxSettings } from '../notifications/outbox';
 import { auditRouter } from './routes/audit';
 import { ledgerProofsRouter } from './routes/ledger-proofs';
-import { SubtreeCache, type CheckpointSink, type Checkpointer } from '../audit/checkpoints';
+import { SubtreeCache, type CheckpointSink, type Checkpointer, type WitnessClient } from '../audit/checkpoints';
+import type { EntryMacKey } from '../audit/entry-mac';
+import { publicCheckpointRouter } from './routes/checkpoint-public';
 import { healthRouter } from './routes/health';
 import { describedMethods, openApiDocument } from './openapi';
 import { metricsRouter, countRequest } from './metrics';
@@ -61,7 +63,16 @@ export interface AppDeps {
   /** Outbox settings (the school calendar for Operation Encompass deadlines). */
   readonly notifications?: OutboxSettings;
   /** Signed ledger checkpoints: where they are exported, the shared subtree cache, the periodic sealer if this process runs it (absent: no export, on-demand sealing only). */
-  readonly checkpoints?: { readonly sinks: readonly CheckpointSink[]; readonly cache: SubtreeCache; readonly checkpointer?: Checkpointer };
+  readonly checkpoints?: {
+    readonly sinks: readonly CheckpointSink[];
+    readonly cache: SubtreeCache;
+    readonly checkpointer?: Checkpointer;
+    /** Entry MAC key: on-demand seals check entries' MACs as the periodic sealer does. */
+    readonly macKey?: EntryMacKey;
+    /** The witnesses every checkpoint is sent to, and how many cosignatures verification requires. */
+    readonly witnesses?: readonly WitnessClient[];
+    readonly quorum?: number;
+  };
   /** Referrals, requests for information, triage: time limits (default: DEFAULT_WORKFLOW_SETTINGS). */
   readonly workflows?: WorkflowSettings;
   readonly limits: {
@@ -181,6 +192,7 @@ export function createApp(deps: AppDeps): express.Express {
   const checkpoints = deps.checkpoints ?? { sinks: [], cache: new SubtreeCache() };
   v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));
   v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, pseudonymise: deps.pseudonymise, exported: checkpoints.sinks[0] }));
+  app.use('/v1', publicCheckpointRouter({ pool: deps.pool, keys: deps.keys, ...(deps.checkpoints?.witnesses ? { witnesses: deps.checkpoints.witnesses } : {}), quorum: deps.checkpoints?.quorum ?? 0 }));
   app.use('/v1', v1);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

@@ -245,6 +245,53 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '201': { description: 'Sealed', content: json(ref('SealResult')) }, '200': { description: 'Nothing new to seal', content: json(ref('SealResult')) }, ...problems(401, 403, 409, 429, 503) },
         },
       },
+      '/v1/audit/checkpoint': {
+        get: {
+          operationId: 'getLedgerCheckpoint',
+          summary: 'The latest ledger checkpoint as a C2SP tlog-checkpoint signed note (Ed25519), with the witnesses\' cosignature lines (no authentication). Verify it with Go golang.org/x/mod/sumdb/note and the key at /v1/audit/checkpoint/key',
+          security: [],
+          responses: {
+            '200': { description: 'The signed note: origin, tree size, base64 root hash, a blank line, then signature lines', content: { 'text/plain': { schema: { type: 'string' } } } },
+            ...problems(400, 404, 429, 503),
+          },
+        },
+      },
+      '/v1/audit/checkpoint/key': {
+        get: {
+          operationId: 'getLedgerCheckpointKey',
+          summary: 'The note verifier key of the current note key, in Go sumdb/note vkey format <name>+<hash>+<keydata> (no authentication)',
+          security: [],
+          responses: { '200': { description: 'One line', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(400, 429) },
+        },
+      },
+      '/v1/audit/checkpoint/keys': {
+        get: {
+          operationId: 'listLedgerCheckpointKeys',
+          summary: 'Every note key version (newest first, old ones kept after a rotation), the JWKS, the witnesses and the quorum (no authentication)',
+          security: [],
+          responses: {
+            '200': {
+              description: 'Keys',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['origin', 'noteKeys', 'jwks', 'witnesses', 'quorum'],
+                    properties: {
+                      origin: { type: 'string' },
+                      noteKeys: { type: 'array', items: { type: 'string' } },
+                      jwks: { type: 'object' },
+                      witnesses: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' } } } },
+                      quorum: { type: 'integer', minimum: 0 },
+                    },
+                  },
+                },
+              },
+            },
+            ...problems(400, 429),
+          },
+        },
+      },
       '/v1/audit/verify': {
         get: {
           summary: 'Verify the whole hash chain (auditor role)',

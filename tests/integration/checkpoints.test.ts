@@ -114,7 +114,7 @@ afterAll(async () => {
 describe('sealing', () => {
   it('has nothing to seal in an empty ledger', async () => {
     const r = await sealLedger(pool, keys.key('ledger'), { sinks });
-    expect(r).toEqual({ created: false, checkpoint: null, sinkFailures: [] });
+    expect(r).toEqual({ created: false, checkpoint: null, sinkFailures: [], witnessed: [] });
   });
 
   let first: CheckpointRecord;

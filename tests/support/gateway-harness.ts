@@ -13,7 +13,9 @@ import { pseudonymiser } from '../../src/audit/pseudonym';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
 import type { Agency } from '../../src/auth/registry';
 import type { ClientCertificateOptions } from '../../src/auth/client-certificate';
-import { loadGatewayKeys } from '../../src/keys/gateway-keys';
+import { loadGatewayKeys, type GatewayKeys } from '../../src/keys/gateway-keys';
+import { directorySinks, sealWith, SubtreeCache, type CheckpointSink, type SealResult, type WitnessClient } from '../../src/audit/checkpoints';
+import type { EntryMacKey } from '../../src/audit/entry-mac';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,20 +28,41 @@ export interface TestGateway {
   readonly issuers: TestIssuers;
   readonly pool: Pool;
   readonly engine: PolicyEngine;
+  readonly keys: GatewayKeys;
+  readonly ledger: PgAuditLedger;
+  readonly sinks: readonly CheckpointSink[];
+  /** Seal now, with everything the gateway would seal with (sinks, witnesses, MAC key). */
+  seal(): Promise<SealResult>;
   /** Ledger rows as the owner sees them, oldest first. */
   ledgerRows(): Promise<Array<Record<string, unknown>>>;
   close(): Promise<void>;
 }
 
+export interface LedgerTrustOptions {
+  readonly exportDir?: string;
+  readonly mirrorDir?: string;
+  readonly witnesses?: readonly WitnessClient[];
+  readonly quorum?: number;
+  readonly macKey?: EntryMacKey;
+  /** The gateway's key directory (default: a fresh temp dir). */
+  readonly keysDir?: string;
+  readonly origin?: string;
+}
+
 export async function startTestGateway(
-  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions } = {},
+  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions } = {},
 ): Promise<TestGateway> {
   const db = await createTestDatabase();
   const issuers = await startTestIssuers();
   const engine = loadPolicyCatalogue('policies');
   const pool = new Pool({ connectionString: db.appUrl, max: 5 });
   pool.on('error', () => undefined); // as in src/gateway.ts: an idle client ended by the server is not a crash
-  const ledger = new PgAuditLedger(pool);
+  const trust = options.ledgerTrust ?? {};
+  const ledger = new PgAuditLedger(pool, trust.macKey ? { macKey: trust.macKey } : {});
+  const keys = await loadGatewayKeys(trust.keysDir ?? mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {}, trust.origin ? { origin: trust.origin } : {});
+  const sinks = directorySinks({ exportDir: trust.exportDir, mirrorDir: trust.mirrorDir });
+  const cache = new SubtreeCache();
+  const sealing = { pool, keys, sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}) };
   const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(options.extraAgencies ?? [])], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
   const app = createApp({
     engine,
@@ -48,8 +71,9 @@ export async function startTestGateway(
     pool,
     logger: pino({ level: 'silent' }),
     pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
-    keys: await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {}),
     ...(options.clientCertificates ? { clientCertificates: options.clientCertificates } : {}),
+    keys,
+    checkpoints: { sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}), quorum: trust.quorum ?? trust.witnesses?.length ?? 0 },
     limits: { bodyBytes: options.bodyBytes ?? 32 * 1024, perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000, perIpPerMinute: options.perIpPerMinute ?? 100_000 },
   });
   return {
@@ -58,6 +82,10 @@ export async function startTestGateway(
     issuers,
     pool,
     engine,
+    keys,
+    ledger,
+    sinks,
+    seal: () => sealWith(sealing),
     ledgerRows: () => db.asOwner('SELECT * FROM audit_ledger ORDER BY seq'),
     async close() {
       await ledger.close();

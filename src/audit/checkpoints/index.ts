@@ -27,7 +27,8 @@
  * shows that the database was rolled back, and from which tree size trust is lost.
  *
  * The parts: statement.ts (payload, signing, checking), sinks.ts (export and mirror directories), store.ts (reading
- * the database), seal.ts (one seal), sealer.ts (the periodic sealer), verify.ts (verification).
+ * the database), seal.ts (one seal), sealer.ts (the periodic sealer), verify.ts (verification), note.ts (C2SP signed
+ * notes and cosignatures), witnesses.ts (the C2SP tlog-witness client).
  */
 export * from './statement';
 export * from './sinks';
@@ -35,4 +36,6 @@ export * from './store';
 export * from './seal';
 export * from './sealer';
 export * from './verify';
+export * from './note';
+export * from './witnesses';
 export { SubtreeCache } from '../subtree-cache';

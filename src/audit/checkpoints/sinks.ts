@@ -23,6 +23,8 @@ export interface CheckpointSink {
   put(record: CheckpointRecord): Promise<void>;
   /** Tree sizes held, ascending. */
   sizes(): Promise<number[]>;
+  /** The largest tree size held, or null (cheap: the sealer asks before every seal). */
+  latestSize(): Promise<number | null>;
   /** The checkpoint held for a tree size, or null; throws if it is held but unreadable. */
   get(treeSize: number): Promise<CheckpointRecord | null>;
 }
@@ -54,7 +56,9 @@ export function parseExportFile(value: unknown): CheckpointRecord | null {
     if (!Array.isArray(c.proof) || c.proof.length > 64 || !c.proof.every(isHash)) return null;
     consistency = { fromTreeSize: c.fromTreeSize, proof: c.proof as string[] };
   }
-  return { treeSize: f.treeSize, rootHash: f.rootHash, lastEntryHash: f.lastEntryHash, signedAt: f.signedAt, kid: f.kid, jws: f.jws, consistency };
+  const note = typeof f.note === 'string' && f.note.length < 8192 ? f.note : null;
+  const compactRange = Array.isArray(f.compactRange) && f.compactRange.length <= 64 && f.compactRange.every(isHash) ? (f.compactRange as string[]) : null;
+  return { treeSize: f.treeSize, rootHash: f.rootHash, lastEntryHash: f.lastEntryHash, signedAt: f.signedAt, kid: f.kid, jws: f.jws, consistency, note, compactRange };
 }
 
 /**
@@ -92,9 +96,21 @@ export class DirectoryCheckpointSink implements CheckpointSink {
     } finally {
       await unlink(temp).catch(() => undefined);
     }
+    if (this.latest !== undefined && (this.latest === null || record.treeSize > this.latest)) this.latest = record.treeSize;
     // Make the new directory entry durable too (best effort: not every file system allows fsync on a directory).
     const dirHandle = await open(this.dir, 'r').catch(() => null);
     if (dirHandle) await dirHandle.sync().catch(() => undefined).finally(() => dirHandle.close());
+  }
+
+  /** The largest size this process has seen in the directory (listed once, then kept up to date by `put`). */
+  private latest: number | null | undefined;
+
+  async latestSize(): Promise<number | null> {
+    if (this.latest === undefined) {
+      const sizes = await this.sizes();
+      this.latest = sizes[sizes.length - 1] ?? null;
+    }
+    return this.latest;
   }
 
   async sizes(): Promise<number[]> {

@@ -36,6 +36,10 @@ export interface CheckpointRecord {
   readonly jws: string;
   /** RFC 9162 consistency proof from the previous checkpoint (null for the first). Needs no signature. */
   readonly consistency: { readonly fromTreeSize: number; readonly proof: readonly string[] } | null;
+  /** The same checkpoint as a C2SP signed note (./note.ts), signed by the gateway's note key; null before notes existed. */
+  readonly note: string | null;
+  /** The compact range of the tree (./merkle.ts), hex, leftmost first; null before it was kept. Needs no signature: it must fold to the signed root. */
+  readonly compactRange: readonly string[] | null;
 }
 
 /** The JSON file a sink holds for one checkpoint. */
@@ -113,7 +117,7 @@ export function recordMatchesPayload(record: CheckpointRecord, v: VerifiedCheckp
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-export type CheckpointErrorCode = 'rolled_back' | 'inconsistent' | 'bad_signature' | 'chain_broken' | 'missing_entries';
+export type CheckpointErrorCode = 'rolled_back' | 'inconsistent' | 'bad_signature' | 'chain_broken' | 'missing_entries' | 'forged_entry';
 
 /** Sealing was refused because the ledger (or its checkpoints) is not what was signed before. Nothing was signed. */
 export class CheckpointError extends SafeguardError {

@@ -15,10 +15,12 @@ interface CheckpointRow {
   readonly kid: string;
   readonly prev_tree_size: string | null;
   readonly consistency_proof: string[];
+  readonly note: string | null;
+  readonly compact_range: string[] | null;
 }
 
 const CHECKPOINT_COLUMNS =
-  'tree_size::text AS tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size::text AS prev_tree_size, consistency_proof';
+  'tree_size::text AS tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size::text AS prev_tree_size, consistency_proof, note, compact_range';
 
 function toRecord(row: CheckpointRow): CheckpointRecord {
   return {
@@ -29,6 +31,8 @@ function toRecord(row: CheckpointRow): CheckpointRecord {
     kid: row.kid,
     jws: row.jws,
     consistency: row.prev_tree_size === null ? null : { fromTreeSize: Number(row.prev_tree_size), proof: row.consistency_proof },
+    note: row.note,
+    compactRange: row.compact_range,
   };
 }
 
@@ -116,3 +120,53 @@ export async function lastSeqIn(db: Db): Promise<number> {
   return row?.max ? Number(row.max) : 0;
 }
 
+
+/** Whole rows with their entry_mac, afterSeq < seq <= toSeq, ascending (the sealer checks each MAC). */
+export function ledgerRowsWithMac(db: Db, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<LedgerRow & { entry_mac: string | null }> {
+  const sql = `SELECT ${LEDGER_COLUMNS}, entry_mac FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq`;
+  return windows<LedgerRow & { entry_mac: string | null }>(db, sql, afterSeq, toSeq, batchSize);
+}
+
+/** Entries after this seq must carry an entry MAC (0 for a ledger created with MACs). */
+export async function macStartSeq(db: Db): Promise<number> {
+  const [row] = await rowsOf<{ from_seq: string }>(db, 'SELECT max(from_seq)::text AS from_seq FROM ledger_mac_start', []);
+  return row?.from_seq ? Number(row.from_seq) : 0;
+}
+
+export interface CosignatureRow {
+  readonly treeSize: number;
+  readonly witness: string;
+  readonly cosignature: string;
+}
+
+/** The cosignature lines held for a checkpoint. */
+export async function cosignaturesFor(db: Db, treeSize: number): Promise<CosignatureRow[]> {
+  const rows = await rowsOf<{ witness: string; cosignature: string }>(
+    db,
+    'SELECT witness, cosignature FROM ledger_cosignatures WHERE tree_size = $1::bigint ORDER BY witness',
+    [String(treeSize)],
+  );
+  return rows.map((r) => ({ treeSize, witness: r.witness, cosignature: r.cosignature }));
+}
+
+/** The largest tree size a witness has cosigned (per the database), or 0. */
+export async function lastCosignedBy(db: Db, witness: string): Promise<number> {
+  const [row] = await rowsOf<{ max: string | null }>(db, 'SELECT max(tree_size)::text AS max FROM ledger_cosignatures WHERE witness = $1', [witness]);
+  return row?.max ? Number(row.max) : 0;
+}
+
+export async function insertCosignature(db: Db, row: CosignatureRow): Promise<void> {
+  await rowsOf(db, 'INSERT INTO ledger_cosignatures (tree_size, witness, cosignature) VALUES ($1::bigint, $2, $3) ON CONFLICT DO NOTHING', [String(row.treeSize), row.witness, row.cosignature]);
+}
+
+/** The newest checkpoint with at least `quorum` cosignatures (any witness), or null. */
+export async function latestCosignedCheckpoint(db: Db, quorum: number): Promise<CheckpointRecord | null> {
+  const [row] = await rowsOf<CheckpointRow>(
+    db,
+    `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints
+      WHERE note IS NOT NULL AND (SELECT count(*) FROM ledger_cosignatures c WHERE c.tree_size = ledger_checkpoints.tree_size) >= $1
+      ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`,
+    [quorum],
+  );
+  return row ? toRecord(row) : null;
+}

@@ -19,13 +19,15 @@ import { contentHash, type AuditKind, type AuditLedger } from '../../audit/entry
 import {
   CheckpointError,
   listCheckpoints,
-  sealLedger,
+  sealWith,
   SubtreeCache,
   toExportFile,
   type CheckpointSink,
   type Checkpointer,
   type SealResult,
+  type WitnessClient,
 } from '../../audit/checkpoints';
+import type { EntryMacKey } from '../../audit/entry-mac';
 import { buildReceipt, findEntryForProof, LedgerIntegrityError } from '../../audit/receipts';
 import { principalOf, requireRole } from '../../auth/middleware';
 import type { GatewayKeys } from '../../keys/gateway-keys';
@@ -45,6 +47,8 @@ export interface LedgerProofsDeps {
   readonly checkpointer?: Checkpointer;
   /** Subtree roots shared with the sealer (default: a cache of this router's own). */
   readonly cache?: SubtreeCache;
+  readonly macKey?: EntryMacKey;
+  readonly witnesses?: readonly WitnessClient[];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -134,7 +138,7 @@ export function ledgerProofsRouter(deps: LedgerProofsDeps): Router {
     try {
       result = deps.checkpointer
         ? await deps.checkpointer.sealNow()
-        : await sealLedger(deps.pool, deps.keys.key('ledger'), { sinks: deps.sinks, jwks: deps.keys.jwks(), cache });
+        : await sealWith({ pool: deps.pool, keys: deps.keys, sinks: deps.sinks, cache, ...(deps.macKey ? { macKey: deps.macKey } : {}), ...(deps.witnesses ? { witnesses: deps.witnesses } : {}) });
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
       deps.logger.error({ err: e, code: e.code }, 'the audit ledger could not be sealed: it may have been tampered with; run npm run audit:verify');
