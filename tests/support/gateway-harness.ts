@@ -4,7 +4,7 @@
  */
 import { Pool } from 'pg';
 import pino from 'pino';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import { createApp } from '../../src/http/app';
 import { loadPolicyCatalogue } from '../../src/policy';
 import type { PolicyEngine } from '../../src/policy/types';
@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from './db';
 import { startTestIssuers, type TestIssuers } from './token-factory';
+import { recordResponses, responseValidator } from './openapi-responses';
 
 export interface TestGateway {
   readonly app: Express;
@@ -64,7 +65,7 @@ export async function startTestGateway(
   const cache = new SubtreeCache();
   const sealing = { pool, keys, sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}) };
   const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(options.extraAgencies ?? [])], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
-  const app = createApp({
+  const gateway = createApp({
     engine,
     ledger,
     verifier,
@@ -76,6 +77,11 @@ export async function startTestGateway(
     checkpoints: { sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}), quorum: trust.quorum ?? trust.witnesses?.length ?? 0 },
     limits: { bodyBytes: options.bodyBytes ?? 32 * 1024, perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000, perIpPerMinute: options.perIpPerMinute ?? 100_000 },
   });
+  // Every response a test provokes is checked against the OpenAPI document; close() fails on any mismatch.
+  const undocumented: string[] = [];
+  const app = express();
+  app.use(recordResponses(responseValidator(), undocumented));
+  app.use(gateway);
   return {
     app,
     db,
@@ -92,6 +98,9 @@ export async function startTestGateway(
       await pool.end();
       await issuers.close();
       await db.drop();
+      if (undocumented.length > 0) {
+        throw new Error(`responses that do not match /openapi.json (${undocumented.length}):\n  ${[...new Set(undocumented)].slice(0, 40).join('\n  ')}`);
+      }
     },
   };
 }
