@@ -35,6 +35,7 @@ import { recordsRouter } from './routes/records';
 import { notificationsRouter } from './routes/notifications';
 import type { OutboxSettings } from '../notifications/outbox';
 import { auditRouter } from './routes/audit';
+import { subjectDisclosuresRouter } from './routes/subject-disclosures';
 import { ledgerProofsRouter } from './routes/ledger-proofs';
 import { SubtreeCache, type CheckpointSink, type Checkpointer, type WitnessClient } from '../audit/checkpoints';
 import type { EntryMacKey } from '../audit/entry-mac';
@@ -191,6 +192,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Before the auditor-only audit router: an agency may fetch the receipt of its own entries.
   const checkpoints = deps.checkpoints ?? { sinks: [], cache: new SubtreeCache() };
   v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));
+  // Before the auditor-only audit router: data protection officers may read a subject's disclosures too.
+  v1.use(subjectDisclosuresRouter({ ledger: deps.ledger, pool: deps.pool, pseudonymise: deps.pseudonymise }));
   v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, pseudonymise: deps.pseudonymise, exported: checkpoints.sinks[0] }));
   app.use('/v1', publicCheckpointRouter({ pool: deps.pool, keys: deps.keys, ...(deps.checkpoints?.witnesses ? { witnesses: deps.checkpoints.witnesses } : {}), quorum: deps.checkpoints?.quorum ?? 0 }));
   app.use('/v1', v1);

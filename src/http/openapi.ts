@@ -4,6 +4,7 @@
  */
 import { auditQuerySchema, decisionRequestSchema, decisionResponseSchema } from './schemas';
 import { ERROR_STATUS } from '../errors';
+import { subjectDisclosuresOpenApi } from './routes/subject-disclosures';
 import { AUDIT_KINDS, AUDIT_OUTCOMES } from '../audit/kinds';
 import { recordsOpenApi } from './routes/records';
 import { notificationsOpenApi } from './routes/notifications';
@@ -126,7 +127,6 @@ const OPERATION_IDS: Record<string, string> = {
   'put /v1/records/{recordId}': 'updateRecord',
   'get /v1/subjects/{personId}/records': 'getSubjectRecords',
   'get /v1/subjects/{personId}/chronology': 'getSubjectChronology',
-  'get /v1/subjects/{personRef}/disclosures': 'getSubjectDisclosures',
   'post /v1/webhooks': 'registerWebhook',
   'get /v1/webhooks': 'listWebhooks',
   'delete /v1/webhooks/{webhookId}': 'removeWebhook',
@@ -184,6 +184,7 @@ export function openApiDocument(): Record<string, unknown> {
         DecisionRequest: withoutId(decisionRequestSchema),
         Decision: decisionResponseSchema,
         ...responseSchemas,
+        ...subjectDisclosuresOpenApi(problems).schemas,
         ...records.schemas,
         ...notifications.schemas,
         ...workflows.schemas,
@@ -191,6 +192,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
     paths: withOperationIds({
       ...records.paths,
+      ...subjectDisclosuresOpenApi(problems).paths,
       ...notifications.paths,
       ...workflows.paths,
       '/v1/decisions': {
@@ -302,7 +304,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/readyz': { get: { summary: 'Readiness: database and every trusted issuer', security: [], responses: { '200': { description: 'Ready', content: json(ref('Readiness')) }, '503': { description: 'Not ready', content: json(ref('Readiness')) } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics in the Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/.well-known/jwks.json': { get: { summary: 'The gateway\'s public signing keys (ledger checkpoints, notifications)', security: [], responses: { '200': { description: 'JWKS', content: json(ref('Jwks')) } } } },
-      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object', required: ['openapi', 'paths'] }) } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object', required: ['openapi', 'paths'], properties: { openapi: { type: 'string' }, paths: { type: 'object' } } }) } } } },
     }),
   };
 }

@@ -26,6 +26,7 @@ import { GatewayError } from '../errors';
 import { describedMethods } from '../http/openapi';
 import type { PolicyCatalogueEngine } from '../policy';
 import { adminRouter } from './admin';
+import { subjectReportRouter } from './subject-report';
 import { consoleRouter } from './console';
 import { AUDITOR_ROLES, NON_SHARING_ROLES, pageContext, type WebAgency } from './page';
 import { exposeCsrfToken, isCsrfError, loadPrincipal, sessionMiddleware, webPrincipal, type SessionOptions } from './session';
@@ -64,7 +65,7 @@ export interface WebDeps {
   readonly workflows?: WorkflowSettings;
 }
 
-const PAGE_PREFIXES = ['/sign-in', '/auth/', '/sign-out', '/signed-out', '/share', '/audit', '/admin', ...WORKFLOW_PAGE_PREFIXES] as const;
+const PAGE_PREFIXES = ['/sign-in', '/auth/', '/sign-out', '/signed-out', '/share', '/audit', '/admin', '/disclosures', '/disclosures.csv', ...WORKFLOW_PAGE_PREFIXES] as const;
 
 export function isPagePath(p: string): boolean {
   return p === '/' || PAGE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
@@ -115,6 +116,7 @@ export function webRouter(deps: WebDeps): Router {
   pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, referrals: referralOpener(workflows) }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
   pages.use(workflowPages({ ...workflows, render }));
   pages.use(consoleRouter({ ledger: deps.ledger, pool: deps.pool, agencies: deps.agencies, engine: deps.engine, render, pseudonymise: deps.pseudonymise, ...(deps.verifySeals ? { verifySeals: deps.verifySeals } : {}), ...(deps.receiptFor ? { receiptFor: deps.receiptFor } : {}) }));
+  pages.use(subjectReportRouter({ ledger: deps.ledger, pool: deps.pool, pseudonymise: deps.pseudonymise, agencies: deps.agencies, engine: deps.engine, render }));
   pages.use(adminRouter({ agencies: deps.agencies, engine: deps.engine, render }));
   pages.use((req, _res, next) => next(new GatewayError('not_found', `There is no page at ${req.path}.`)));
   pages.use(pageErrors(render, deps.logger));

@@ -34,7 +34,7 @@ export function pageContext(req: Request, res: Response, page: { pageTitle: stri
     if (AUDITOR_ROLES.includes(principal.role)) {
       items.push({ href: '/audit', text: 'Audit log' }, { href: '/audit/charts', text: 'Charts' }, { href: '/audit/verify', text: 'Verify ledger' });
     }
-    if (ADMIN_ROLES.includes(principal.role)) items.push({ href: '/admin/agencies', text: 'Agencies' }, { href: '/admin/policies', text: 'Policies' });
+    if (ADMIN_ROLES.includes(principal.role)) items.push({ href: '/disclosures', text: 'Subject disclosures' }, { href: '/admin/agencies', text: 'Agencies' }, { href: '/admin/policies', text: 'Policies' });
   }
   const navigation = items.map((item) => {
     const exact = path === item.href;

@@ -190,7 +190,7 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
         properties: {
           recordId: { type: 'string', format: 'uuid' }, kind: { type: 'string' }, owningAgency: { type: 'object' }, subjectPersonId: { type: 'string' },
           access: { type: 'string', enum: ['own_record', 'policy'] }, decision: { type: 'string', enum: ['permit', 'permit_partial', 'deny', 'refer'] },
-          fields: { type: 'object', description: 'Only the permitted field values' }, withheldFields: { type: 'array', items: { type: 'object', required: ['field', 'code', 'reason'] } },
+          fields: { type: 'object', description: 'Only the permitted field values' }, withheldFields: { type: 'array', items: { type: 'object', required: ['field', 'code', 'reason'], properties: { field: { type: 'string' }, code: { type: 'string' }, reason: { type: 'string' }, rule: { type: 'string' } } } },
           rules: { type: 'array', items: { type: 'string' } }, lawfulBasis: { type: 'array' }, reasons: { type: 'array', items: { type: 'string' } },
           mustRecord: { type: 'array', items: { type: 'string' } }, policyVersion: { type: 'string' }, auditEntryId: { type: 'string', format: 'uuid' },
           receipt: { type: 'object', required: ['seq', 'entryHash'], properties: { seq: { type: 'integer' }, entryHash: { type: 'string' } } },
@@ -200,7 +200,7 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
       Chronology: {
         type: 'object', required: ['subjectPersonId', 'purpose', 'signals', 'signalsAudit', 'items', 'withheld'],
         properties: {
-          subjectPersonId: { type: 'string' }, purpose: { type: 'string' }, signals: { type: 'array', items: { type: 'object' } }, signalsAudit: { type: 'object', required: ['auditEntryId', 'receipt'] },
+          subjectPersonId: { type: 'string' }, purpose: { type: 'string' }, signals: { type: 'array', items: { type: 'object' } }, signalsAudit: { type: 'object', required: ['auditEntryId', 'receipt'], properties: { auditEntryId: { type: 'string', format: 'uuid' }, receipt: { type: 'object' } } },
           items: { type: 'array', items: { $ref: '#/components/schemas/RecordDisclosure' } }, withheld: { type: 'array', items: { $ref: '#/components/schemas/RecordDisclosure' } },
         },
       },
