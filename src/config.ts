@@ -34,6 +34,8 @@ export interface GatewayConfig {
   readonly allowInsecureIssuers: boolean;
   readonly policyDir: string;
   readonly limits: { readonly bodyBytes: number; readonly perAgencyPerMinute: number; readonly perIpPerMinute: number };
+  /** Refusals of unidentified callers: one ledger entry per source address, problem and window of this length. */
+  readonly refusalSummaryWindowMs: number;
   readonly logLevel: string;
   readonly pseudonymKey: string;
   /** The practitioners' pages: where agencies' identity providers send them back, and the session cookie key. */
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     devIdp: { enabled: devIdpEnabled, port: integer(env, 'DEV_IDP_PORT', 9400, 1, 65535) },
     allowInsecureIssuers: flag(env, 'ALLOW_INSECURE_ISSUERS', devIdpEnabled),
     policyDir: env.POLICY_DIR ?? 'policies',
+    refusalSummaryWindowMs: integer(env, 'REFUSAL_SUMMARY_WINDOW_MS', 60_000, 1000, 86_400_000),
     limits: {
       bodyBytes: integer(env, 'BODY_LIMIT_BYTES', 32 * 1024, 1024, 10 * 1024 * 1024),
       perAgencyPerMinute: integer(env, 'RATE_LIMIT_PER_AGENCY_PER_MINUTE', 6000, 1, 10_000_000),

@@ -23,6 +23,9 @@ import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
 import { listen } from './http/server';
+import { sourceOf } from './http/refusals';
+import { anonymousRefusals, startRefusalFolder } from './audit/anonymous-refusals';
+import { ERROR_STATUS } from './errors';
 import { loadGatewayKeys } from './keys/gateway-keys';
 import { webRouter } from './web';
 import { webProofs } from './web/proofs';
@@ -183,7 +186,12 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       ...webProofs({ pool, keys, sinks, cache }),
       schoolCalendar: notify.schoolCalendar,
     });
+    // Refusals of unidentified callers: counted per source and window, one ledger entry per closed window.
+    const refusals = anonymousRefusals(pool, config.refusalSummaryWindowMs);
+    const refusalFolder = startRefusalFolder({ pool, ledger, windowMs: config.refusalSummaryWindowMs, logger });
+    closers.push(() => refusalFolder.stop());
     const app = createApp({
+      refusals,
       engine, ledger, verifier, pool, logger, pseudonymise, web, keys,
       webhooks: { allowInsecure: notify.allowInsecureWebhooks },
       notifications: { schoolCalendar: notify.schoolCalendar },
@@ -193,7 +201,12 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       workflows: config.workflows,
     });
     // src/http/server.ts: requests Node's parser refuses are answered as problem+json too.
-    const server = await listen(app, config.port, config.host, { logger });
+    const server = await listen(app, config.port, config.host, {
+      logger,
+      onRefused: (source, code) => {
+        refusals.record(sourceOf(source), code, ERROR_STATUS[code]).catch((e: unknown) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not count a refused request'));
+      },
+    });
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -14,6 +14,8 @@ export const AUDIT_KINDS = [
   'referral', 'referral_decision', 'information_request', 'information_response',
   // src/cli/keys-rotate.ts: a new version of a signing key (the old public keys stay published).
   'key_rotation',
+  // src/audit/anonymous-refusals.ts: refusals of unidentified callers, one entry per source, problem and window.
+  'anonymous_refusals',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -22,6 +24,7 @@ export const AUDIT_KIND_LABELS: Record<AuditKind, string> = {
   disclosure: 'Records disclosed',
   contribution: 'Information contributed',
   request_refused: 'Request refused',
+  anonymous_refusals: 'Requests refused from an unidentified caller (summary)',
   audit_read: 'Audit log read',
   audit_verify: 'Ledger verification',
   ledger_checkpoint: 'Ledger sealed (signed checkpoint)',

@@ -26,10 +26,10 @@ import type { Principal } from '../auth/principal';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { GatewayKeys } from '../keys/gateway-keys';
 import { sendProblem } from './problem';
-import { actorOf } from '../audit/actor';
 import { jsonBody } from './body';
 import { oneAuthorizationHeader } from './headers';
-import { printable } from '../db/text';
+import { recordRefusal } from './refusals';
+import { anonymousRefusals, type AnonymousRefusals } from '../audit/anonymous-refusals';
 import { decisionsRouter } from './routes/decisions';
 import { recordsRouter } from './routes/records';
 import { notificationsRouter } from './routes/notifications';
@@ -83,6 +83,8 @@ export interface AppDeps {
     /** Requests per client IP per minute (before authentication). */
     readonly perIpPerMinute: number;
   };
+  /** Where refusals of unidentified callers are counted (default: `anonymous_refusals` on `pool`, 60 s windows). */
+  readonly refusals?: AnonymousRefusals;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -251,29 +253,17 @@ function toGatewayError(err: unknown, logger: Logger): GatewayError {
 }
 
 /**
- * Every refusal of a /v1 request is recorded in the ledger before the refusal is sent (who, what route, which
- * problem code and input pointers; no values). If even that cannot be recorded, the answer is 503.
+ * Every refusal of a /v1 request is recorded before the refusal is sent (src/http/refusals.ts: one ledger entry for
+ * an authenticated caller, a per-window count for an unidentified one). If even that cannot be recorded: 503.
  */
 function errorHandler(deps: AppDeps): ErrorRequestHandler {
+  const refusals = deps.refusals ?? anonymousRefusals(deps.pool);
   return async (err: unknown, req, res, _next) => {
     let error = toGatewayError(err, deps.logger);
     if (res.headersSent) return;
     if (req.originalUrl.startsWith('/v1/') && error.status >= 400 && error.status < 500) {
-      const principal = res.locals.principal as Principal | undefined;
       try {
-        await deps.ledger.append({
-          kind: 'request_refused',
-          outcome: error.code,
-          requestId: String(res.locals.requestId),
-          actor: principal ? actorOf(principal) : null,
-          payload: {
-            method: req.method,
-            path: req.originalUrl.split('?')[0]?.slice(0, 200) ?? '',
-            status: error.status,
-            // printable: a word with a NUL in it is recorded escaped (PostgreSQL cannot store NUL), never lost.
-            problems: (error.extras.errors ?? []).slice(0, 20).map((p) => ({ pointer: printable(p.pointer.slice(0, 100)), word: p.word === undefined ? null : printable(p.word.slice(0, 60)) })),
-          },
-        });
+        await recordRefusal({ ledger: deps.ledger, refusals }, req, res, error);
       } catch (auditError) {
         deps.logger.error({ err: auditError }, 'could not record a refusal in the audit ledger');
         error = toGatewayError(new AuditUnavailableError('refusal not recorded'), deps.logger);

@@ -78,10 +78,12 @@ describe('header abuse (item 6)', () => {
     expect((await rawRequest(port, post([`Authorization: Bearer ${token}`]))).status).toBe(200);
   });
 
-  it('two Authorization headers, even with the same valid token: 400 problem+json', async () => {
+  it('two Authorization headers, even with the same valid token: 400 problem+json, counted', async () => {
     const answer = await rawRequest(port, post([`Authorization: Bearer ${token}`, `Authorization: Bearer ${token}`]));
     const body = expectProblem(answer, 400, 'bad_request');
     expect(String(body.detail)).toContain('2 Authorization headers');
+    // Refused before authentication: counted as an unidentified caller's refusal.
+    expect(await gw.countedRefusals('bad_request')).toBe(1);
   });
 
   it('50 Authorization headers: problem+json 431, not a bare answer', async () => {

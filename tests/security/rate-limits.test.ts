@@ -132,8 +132,9 @@ describe('per-address limit (before authentication)', () => {
     const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass);
     expect429(res, PER_IP);
     expect(res.body.detail).toMatch(/this address/);
-    const rows = await gw.db.asOwner<{ kind: string; outcome: string; agency_id: string | null }>('SELECT kind, outcome, agency_id FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
-    // Refused before authentication: no actor is known.
-    expect(rows).toEqual([{ kind: 'request_refused', outcome: 'rate_limited', agency_id: null }]);
+    // Refused before authentication: no actor is known, so it is counted per source and window (one ledger entry per window).
+    expect(await gw.db.asOwner('SELECT kind FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']])).toEqual([]);
+    expect(await gw.countedRefusals('rate_limited')).toBe(1);
+    expect(await gw.countedRefusals('unauthenticated')).toBe(PER_IP);
   });
 });

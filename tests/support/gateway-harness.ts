@@ -6,6 +6,7 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import express, { type Express } from 'express';
 import { createApp } from '../../src/http/app';
+import { anonymousRefusals, foldClosedWindows } from '../../src/audit/anonymous-refusals';
 import { loadPolicyCatalogue } from '../../src/policy';
 import type { PolicyEngine } from '../../src/policy/types';
 import { PgAuditLedger } from '../../src/audit/pg-ledger';
@@ -36,6 +37,10 @@ export interface TestGateway {
   seal(): Promise<SealResult>;
   /** Ledger rows as the owner sees them, oldest first. */
   ledgerRows(): Promise<Array<Record<string, unknown>>>;
+  /** Refusals of unidentified callers counted so far (open windows, not yet in the ledger) for one problem code. */
+  countedRefusals(problem: string): Promise<number>;
+  /** Folds every closed refusal window into the ledger now; resolves with the entries written. */
+  foldRefusals(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -51,7 +56,7 @@ export interface LedgerTrustOptions {
 }
 
 export async function startTestGateway(
-  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions } = {},
+  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number } = {},
 ): Promise<TestGateway> {
   const db = await createTestDatabase();
   const issuers = await startTestIssuers();
@@ -66,6 +71,7 @@ export async function startTestGateway(
   const sealing = { pool, keys, sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}) };
   const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(options.extraAgencies ?? [])], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
   const gateway = createApp({
+    refusals: anonymousRefusals(pool, options.refusalWindowMs),
     engine,
     ledger,
     verifier,
@@ -93,6 +99,9 @@ export async function startTestGateway(
     sinks,
     seal: () => sealWith(sealing),
     ledgerRows: () => db.asOwner('SELECT * FROM audit_ledger ORDER BY seq'),
+    countedRefusals: async (problem) =>
+      Number((await db.asOwner<{ n: string }>('SELECT coalesce(sum(count), 0)::text AS n FROM anonymous_refusals WHERE problem = $1', [problem]))[0]?.n ?? 0),
+    foldRefusals: () => foldClosedWindows(pool, ledger),
     async close() {
       await ledger.close();
       await pool.end();
