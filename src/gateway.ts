@@ -19,6 +19,7 @@ import { loadAgencyRegistry, type Agency } from './auth/registry';
 import { createTokenVerifier } from './auth/token-verifier';
 import { createTlsServer } from './auth/tls-listener';
 import type { DevIdp } from './devidp/dev-idp';
+import { loadWebClients, type WebClient } from './auth/web-clients';
 import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
@@ -52,8 +53,8 @@ export interface PreparedEnvironment {
   readonly agencies: readonly Agency[];
   readonly embeddedDatabase: boolean;
   readonly devIdpBaseUrl?: string;
-  /** Development only: each agency's web client at the dev IdP (the pages sign practitioners in with it). */
-  readonly webClients: Readonly<Record<string, { readonly clientId: string; readonly clientSecret: string }>>;
+  /** Each agency's web client at its identity provider (registry `webClient`, or the dev IdP's demo client): the pages sign practitioners in with it. */
+  readonly webClients: Readonly<Record<string, WebClient>>;
 }
 
 export interface Prepared {
@@ -104,10 +105,14 @@ export async function prepare(config: GatewayConfig, logger: Logger): Promise<Pr
         agencies,
         embeddedDatabase: database.embedded,
         ...(devIdp ? { devIdpBaseUrl: devIdp.baseUrl } : {}),
-        webClients: Object.fromEntries(agencies.flatMap((a) => {
-          const client = devIdp?.webClient(a.id);
-          return client ? [[a.id, client]] : [];
-        })),
+        // Real identity providers: the registry's webClient settings; the development IdP's demo agencies: its own.
+        webClients: {
+          ...loadWebClients(agencies),
+          ...Object.fromEntries(agencies.flatMap((a) => {
+            const client = a.webClient ? undefined : devIdp?.webClient(a.id);
+            return client ? [[a.id, client]] : [];
+          })),
+        },
       },
       ...(devIdp ? { devIdp } : {}),
       beginShutdown: () => database.beginShutdown(),

@@ -11,14 +11,13 @@ import { Router, type Request, type Response } from 'express';
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier';
+import type { WebClient } from '../auth/web-clients';
+import { importJWK, type CryptoKey } from 'jose';
 import { csrf, verifyAccessToken, SESSION_COOKIE, webPrincipal } from './session';
 import type { Renderer } from './views';
 import { pageContext, type WebAgency } from './page';
 
-export interface WebClient {
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
+export type { WebClient } from '../auth/web-clients';
 
 export interface OidcOptions {
   /** The callback registered at every agency's issuer, e.g. http://127.0.0.1:8080/auth/callback. */
@@ -41,6 +40,16 @@ interface SignInDeps {
   readonly logger: Logger;
 }
 
+/** The client's authentication at its provider's token endpoint: private_key_jwt with its key, or client_secret_basic. */
+async function clientAuthentication(webClient: WebClient): Promise<client.ClientAuth> {
+  const jwk = webClient.privateKeyJwk;
+  if (jwk) {
+    const key = (await importJWK(jwk, jwk.alg)) as CryptoKey;
+    return client.PrivateKeyJwt(jwk.kid ? { key, kid: jwk.kid } : key);
+  }
+  return client.ClientSecretBasic(webClient.clientSecret ?? '');
+}
+
 /** Only local paths: never an open redirect. */
 export function safeReturnTo(value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || value.length > 500) return '/';
@@ -55,9 +64,11 @@ export function signInRouter(deps: SignInDeps): Router {
   const configurationFor = (agency: WebAgency, webClient: WebClient): Promise<client.Configuration> => {
     let found = discovered.get(agency.id);
     if (!found) {
-      found = client.discovery(new URL(agency.issuer), webClient.clientId, undefined, client.ClientSecretBasic(webClient.clientSecret), {
-        ...(deps.oidc.allowInsecureIssuers ? { execute: [client.allowInsecureRequests] } : {}),
-      });
+      found = clientAuthentication(webClient).then((auth) =>
+        client.discovery(new URL(agency.issuer), webClient.clientId, undefined, auth, {
+          ...(deps.oidc.allowInsecureIssuers ? { execute: [client.allowInsecureRequests] } : {}),
+        }),
+      );
       found.catch(() => discovered.delete(agency.id));
       discovered.set(agency.id, found);
     }
@@ -106,7 +117,7 @@ export function signInRouter(deps: SignInDeps): Router {
     req.session.login = { agencyId: agency.id, state, nonce, codeVerifier, returnTo: safeReturnTo(req.session.returnTo ?? '/') };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: deps.oidc.redirectUri,
-      scope: deps.oidc.scope ?? 'openid profile decisions records:read audit:read',
+      scope: webClient.scope ?? deps.oidc.scope ?? 'openid profile decisions records:read audit:read',
       response_type: 'code',
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
@@ -154,7 +165,7 @@ export function signInRouter(deps: SignInDeps): Router {
       );
       accessToken = tokens.access_token;
       const claims = tokens.claims();
-      const given = claims?.name;
+      const given = claims?.[webClient.nameClaim ?? 'name'];
       if (typeof given === 'string' && given.length > 0) name = given.slice(0, 100);
     } catch (err) {
       const code = typeof err === 'object' && err !== null ? (err as { error?: unknown }).error : undefined;
