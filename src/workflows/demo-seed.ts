@@ -118,7 +118,11 @@ async function seedNight(deps: WorkflowSeedDeps, registry: readonly Agency[], no
   });
 }
 
-export async function seedWorkflows(deps: WorkflowSeedDeps, registry: readonly Agency[], now: Date = new Date()): Promise<WorkflowSeedResult> {
+export async function seedWorkflows(deps: WorkflowSeedDeps, given: readonly Agency[], now: Date = new Date()): Promise<WorkflowSeedResult> {
+  // The issuers the gateway actually uses (a development registry names them `devidp:<agency>` until it starts).
+  const { rows: synced } = await deps.pool.query<{ id: string; issuer: string }>('SELECT id, issuer FROM agencies');
+  const issuers = new Map(synced.map((r) => [r.id, r.issuer]));
+  const registry = given.map((a) => ({ ...a, issuer: issuers.get(a.id) ?? a.issuer }));
   const incidents = await seedNight(deps, registry, now);
 
   // An open referral for a team manager at children's social care.
