@@ -321,6 +321,8 @@ function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine, calenda
     withheld: answer.withheldFields.filter((w) => w.code !== 'needs_referral').map(withheldView),
     referred: answer.withheldFields.filter((w) => w.code === 'needs_referral').map(withheldView),
     referTo: answer.referTo ? referralTarget(answer.referTo) : undefined,
+    // The referral this answer opened (src/workflows/): where the practitioner follows the decider's decision.
+    referralId: answer.referral?.id,
     // Each reason once: those already given beside a withheld item are not repeated.
     reasons: answer.reasons.filter((r) => !shownInCards.has(r)).map(inWords),
     nextStep: nextStep(stored, calendar),
