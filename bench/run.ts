@@ -285,7 +285,11 @@ async function runGateway(ctx: Context, workers: number, logLevel: string, profi
     stdio: ['ignore', logFd, logFd],
   });
   try {
-    await waitFor(port, '/readyz', child, 'the gateway');
+    await waitFor(port, '/readyz', child, 'the gateway').catch((e: unknown) => {
+      // Say why: the gateway's own last lines (it logs JSON to the file).
+      const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; its log ends:\n${tail}`);
+    });
     const warmup = await load(port, ctx.requests, o.connections, 3);
     const before = await ledgerStats(ctx.ownerUrl);
     const { result, cpu } = await measured(child.pid, postmasterPid(ctx.clusterDir), o.duration, () => load(port, ctx.requests, o.connections, o.duration));

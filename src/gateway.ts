@@ -28,6 +28,7 @@ import { sourceOf } from './http/refusals';
 import { anonymousRefusals, startRefusalFolder } from './audit/anonymous-refusals';
 import { ERROR_STATUS } from './errors';
 import { loadGatewayKeys } from './keys/gateway-keys';
+import { postgresSessionStore } from './web/session';
 import { webRouter } from './web';
 import { webProofs } from './web/proofs';
 import { directorySinks, parseWitnessList, startCheckpointer, SubtreeCache } from './audit/checkpoints';
@@ -177,6 +178,9 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     // Referrals and requests for information past their time limits: flagged in the ledger, webhooks queued.
     const sweeper = startWorkflowSweeper({ pool, ledger, logger, intervalMs: config.workflows.sweepIntervalMs });
     closers.push(() => sweeper.stop());
+    // The pages' sessions live in PostgreSQL: any instance continues a practitioner's session.
+    const sessions = postgresSessionStore(pool, (message) => logger.error({ store: 'web_sessions' }, message));
+    closers.push(async () => sessions.close());
     const web = webRouter({
       engine, ledger, pool, verifier, pseudonymise, logger,
       agencies: prepared.agencies,
@@ -187,7 +191,7 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
         audience: config.audience,
         allowInsecureIssuers: config.allowInsecureIssuers,
       },
-      session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:') },
+      session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:'), store: sessions },
       ...webProofs({ pool, keys, sinks, cache }),
       schoolCalendar: notify.schoolCalendar,
     });

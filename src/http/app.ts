@@ -14,7 +14,8 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
-import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+import { ipKeyGenerator } from 'express-rate-limit';
+import { rateLimit, sharedRateLimiter } from './rate-limit';
 import { GatewayError } from '../errors';
 import type { PolicyEngine } from '../policy/types';
 import type { AuditLedger } from '../audit/entry';
@@ -140,14 +141,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(metricsRouter());
 
   app.use(
-    rateLimit({
-      windowMs: 60_000,
-      limit: deps.limits.perIpPerMinute,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
-      handler: rateLimited('Too many requests from this address.'),
-    }),
+    rateLimit(
+      sharedRateLimiter(deps.pool, 'address', deps.limits.perIpPerMinute),
+      (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+      'Too many requests from this address.',
+    ),
   );
 
   app.get('/openapi.json', (_req, res) => {
@@ -167,14 +165,11 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(oneAuthorizationHeader);
   v1.use(requireAuth(deps.verifier, deps.clientCertificates));
   v1.use(
-    rateLimit({
-      windowMs: 60_000,
-      limit: deps.limits.perAgencyPerMinute,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      keyGenerator: (_req, res) => `agency:${(res.locals.principal as Principal).agency.id}`,
-      handler: rateLimited('Your agency has sent too many requests this minute.'),
-    }),
+    rateLimit(
+      sharedRateLimiter(deps.pool, 'agency', deps.limits.perAgencyPerMinute),
+      (_req, res) => (res.locals.principal as Principal).agency.id,
+      'Your agency has sent too many requests this minute.',
+    ),
   );
   v1.use((req, _res, next) => {
     // A body that is not JSON is refused by its media type (415), not misread as an empty request (400).
@@ -210,14 +205,6 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use(errorHandler(deps));
   return app;
-}
-
-function rateLimited(detail: string) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-    const retryAfterSeconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
-    next(new GatewayError('rate_limited', `${detail} Try again in ${retryAfterSeconds} seconds.`, { retryAfterSeconds }));
-  };
 }
 
 /** Body-parser and other framework errors become typed GatewayErrors; anything unexpected is a 500 with no detail. */

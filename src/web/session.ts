@@ -1,6 +1,7 @@
 /**
- * The pages' session: server-side (express-session; the default memory store is for development and tests only —
- * a restart signs everybody out; give `store` a shared store to run more than one process), an HttpOnly,
+ * The pages' session: server-side (express-session), kept in PostgreSQL by the gateway (`postgresSessionStore`,
+ * connect-pg-simple, table `web_sessions`) so a practitioner signed in at one instance continues at any other and
+ * a restart signs nobody out; without a store, in memory (tests of the pages alone). An HttpOnly,
  * SameSite=Lax cookie that is Secure when the gateway is served over TLS, and a synchroniser CSRF token
  * (csrf-sync) checked on every POST.
  *
@@ -10,6 +11,8 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session, { type Store } from 'express-session';
+import connectPgSimple from 'connect-pg-simple';
+import type { Pool } from 'pg';
 import { csrfSync } from 'csrf-sync';
 import type { Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/token-verifier';
@@ -70,6 +73,20 @@ export interface SessionOptions {
 }
 
 export const SESSION_COOKIE = 'sg_session';
+
+/** The shared session store: connect-pg-simple on the application pool (the migration made the table). */
+export function postgresSessionStore(pool: Pool, onError: (message: string) => void): Store & { close(): void } {
+  const PgStore = connectPgSimple(session);
+  const store = new PgStore({
+    pool,
+    tableName: 'web_sessions',
+    createTableIfMissing: false,
+    // Expired sessions are deleted every 15 minutes by each instance (idempotent: a DELETE by expiry).
+    pruneSessionInterval: 15 * 60,
+    errorLog: (...args: unknown[]) => onError(args.map(String).join(' ')),
+  });
+  return store;
+}
 
 export function sessionMiddleware(options: SessionOptions): RequestHandler {
   const secrets = typeof options.secret === 'string' ? [options.secret] : [...options.secret];

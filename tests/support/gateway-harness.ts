@@ -56,10 +56,13 @@ export interface LedgerTrustOptions {
 }
 
 export async function startTestGateway(
-  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number } = {},
+  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number;
+    /** A second instance: its own pool, ledger writer, limiters and app, on the first one's database and issuers. */
+    sameDatabaseAs?: TestGateway } = {},
 ): Promise<TestGateway> {
-  const db = await createTestDatabase();
-  const issuers = await startTestIssuers();
+  const shared = options.sameDatabaseAs;
+  const db = shared ? shared.db : await createTestDatabase();
+  const issuers = shared ? shared.issuers : await startTestIssuers();
   const engine = loadPolicyCatalogue('policies');
   const pool = new Pool({ connectionString: db.appUrl, max: 5 });
   pool.on('error', () => undefined); // as in src/gateway.ts: an idle client ended by the server is not a crash
@@ -105,8 +108,10 @@ export async function startTestGateway(
     async close() {
       await ledger.close();
       await pool.end();
-      await issuers.close();
-      await db.drop();
+      if (!shared) {
+        await issuers.close();
+        await db.drop();
+      }
       if (undocumented.length > 0) {
         throw new Error(`responses that do not match /openapi.json (${undocumented.length}):\n  ${[...new Set(undocumented)].slice(0, 40).join('\n  ')}`);
       }
