@@ -3,11 +3,33 @@
  * that two entries concern the same person without the ledger naming them. The key is the operator's
  * (AUDIT_PSEUDONYM_KEY); without it the hash cannot be reversed by guessing ids.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 
-export type Pseudonymiser = (subjectRef: string) => string;
+/** What else the operator's key protects, each under its own derived key (never the pseudonym key itself). */
+export type MacPurpose = 'audit-cursor';
+
+export interface Pseudonymiser {
+  (subjectRef: string): string;
+  /**
+   * HMAC-SHA256 of `data` under a key derived from AUDIT_PSEUDONYM_KEY for `purpose` (HKDF-SHA256, info
+   * `safeguard-gateway:<purpose>:v1`): independent of the pseudonyms, so no pseudonym is ever a valid MAC.
+   */
+  mac(purpose: MacPurpose, data: string): Buffer;
+}
 
 export function pseudonymiser(key: string): Pseudonymiser {
   if (key.length < 32) throw new Error('AUDIT_PSEUDONYM_KEY must be at least 32 characters');
-  return (subjectRef) => `hmac-sha256:${createHmac('sha256', key).update(subjectRef, 'utf8').digest('hex')}`;
+  const derived = new Map<MacPurpose, Buffer>();
+  const keyFor = (purpose: MacPurpose): Buffer => {
+    let k = derived.get(purpose);
+    if (!k) {
+      k = Buffer.from(hkdfSync('sha256', Buffer.from(key, 'utf8'), Buffer.alloc(0), `safeguard-gateway:${purpose}:v1`, 32));
+      derived.set(purpose, k);
+    }
+    return k;
+  };
+  const pseudonymise = (subjectRef: string): string => `hmac-sha256:${createHmac('sha256', key).update(subjectRef, 'utf8').digest('hex')}`;
+  return Object.assign(pseudonymise, {
+    mac: (purpose: MacPurpose, data: string): Buffer => createHmac('sha256', keyFor(purpose)).update(data, 'utf8').digest(),
+  });
 }

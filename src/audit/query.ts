@@ -1,8 +1,9 @@
 /**
  * The auditor's view of the ledger: filtered, newest first, keyset-paged by seq (stable under concurrent appends:
- * a page never repeats or skips an entry). Parameterised SQL only; the cursor is opaque (base64url), bound to the
+ * a page never repeats or skips an entry). Parameterised SQL only; the cursor is opaque (base64url), signed (HMAC under a key derived from AUDIT_PSEUDONYM_KEY), bound to the
  * filters it was issued for, and validated — a bad cursor is a GatewayError('bad_request') → 400.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
 import { GatewayError } from '../errors';
 import type { Purpose } from '../vocabulary/vocabulary';
@@ -30,9 +31,14 @@ export interface LedgerFilters {
   readonly anyOf?: { readonly entryId?: string; readonly requestId?: string; readonly subjectPseudonym?: string };
 }
 
+/** Signs a cursor body (HMAC): `pseudonymise.mac('audit-cursor', …)`. */
+export type CursorMac = (body: string) => Buffer;
+
 export interface LedgerPageRequest {
   /** `nextCursor` from the previous page of the same query. */
   readonly cursor?: string;
+  /** Cursors are signed, so one cannot be edited or forged (the seq inside it is never taken on trust). */
+  readonly mac: CursorMac;
   /** 1–200, default 50. */
   readonly limit?: number;
 }
@@ -101,15 +107,25 @@ function filtersFingerprint(filters: LedgerFilters): string {
   }).slice('sha256:'.length, 'sha256:'.length + 16);
 }
 
-function encodeCursor(body: CursorBody): string {
-  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+/** Bytes of the MAC appended to a cursor (128 bits): 22 base64url characters. */
+const CURSOR_MAC_BYTES = 16;
+const CURSOR_MAC_CHARS = 22;
+
+/** base64url(JSON body) followed by base64url(first 16 bytes of its HMAC): opaque, and unforgeable without the key. */
+function encodeCursor(body: CursorBody, mac: CursorMac): string {
+  const text = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+  return `${text}${mac(text).subarray(0, CURSOR_MAC_BYTES).toString('base64url')}`;
 }
 
-function decodeCursor(cursor: string, fingerprint: string): number {
-  if (cursor.length === 0 || cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError();
+function decodeCursor(cursor: string, fingerprint: string, mac: CursorMac): number {
+  if (cursor.length <= CURSOR_MAC_CHARS || cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError();
+  const text = cursor.slice(0, -CURSOR_MAC_CHARS);
+  const given = Buffer.from(cursor.slice(-CURSOR_MAC_CHARS), 'base64url');
+  const expected = mac(text).subarray(0, CURSOR_MAC_BYTES);
+  if (given.length !== CURSOR_MAC_BYTES || !timingSafeEqual(given, expected)) throw new InvalidCursorError('The cursor was not issued by this gateway, or has been changed: start again without a cursor.');
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    body = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
     throw new InvalidCursorError();
   }
@@ -186,7 +202,7 @@ export async function countLedger(pool: Pool, filters: LedgerFilters): Promise<n
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest = {}): Promise<LedgerPage> {
+export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest): Promise<LedgerPage> {
   const limit = page.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }] });
@@ -200,7 +216,7 @@ export async function queryLedger(pool: Pool, filters: LedgerFilters, page: Ledg
     params.push(value);
     where.push(sql(`$${params.length}`));
   };
-  if (page.cursor !== undefined) add((p) => `seq < ${p}::bigint`, String(decodeCursor(page.cursor, fingerprint)));
+  if (page.cursor !== undefined) add((p) => `seq < ${p}::bigint`, String(decodeCursor(page.cursor, fingerprint, page.mac)));
   params.push(limit + 1);
 
   const { rows } = await pool.query<LedgerRow>(
@@ -211,7 +227,7 @@ export async function queryLedger(pool: Pool, filters: LedgerFilters, page: Ledg
   );
   const entries = rows.slice(0, limit).map(toEntryView);
   const last = entries[entries.length - 1];
-  if (rows.length > limit && last) return { entries, nextCursor: encodeCursor({ v: 1, b: last.seq, f: fingerprint }) };
+  if (rows.length > limit && last) return { entries, nextCursor: encodeCursor({ v: 1, b: last.seq, f: fingerprint }, page.mac) };
   return { entries };
 }
 

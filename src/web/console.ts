@@ -154,7 +154,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     let total = 0;
     if (errors.length === 0) {
       try {
-        const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: 25 });
+        const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: 25, mac: (body) => deps.pseudonymise.mac('audit-cursor', body) });
         entries = page.entries;
         nextCursor = page.nextCursor;
         total = await countLedger(deps.pool, filters);
@@ -238,7 +238,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     const entries: LedgerEntryView[] = [];
     let cursor: string | undefined;
     do {
-      const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: MAX_PAGE_SIZE });
+      const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: MAX_PAGE_SIZE, mac: (body) => deps.pseudonymise.mac('audit-cursor', body) });
       entries.push(...page.entries);
       cursor = page.nextCursor;
     } while (cursor && entries.length < EXPORT_MAX_ROWS);

@@ -16,6 +16,10 @@ import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
 import { getEntry, InvalidCursorError, queryLedger, type LedgerEntryView, type LedgerFilters } from '../../src/audit/query';
 import { toHashInput, LEDGER_COLUMNS, type LedgerRow } from '../../src/audit/rows';
 import { verifyLedger } from '../../src/audit/verify';
+import { pseudonymiser } from '../../src/audit/pseudonym';
+
+const cursorKey = pseudonymiser('audit-ledger-test-key-audit-ledger-test-key');
+const mac = (body: string): Buffer => cursorKey.mac('audit-cursor', body);
 import type { Purpose } from '../../src/vocabulary/vocabulary';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
@@ -321,7 +325,7 @@ describe('auditor queries', () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await queryLedger(pool, filters, { ...(cursor ? { cursor } : {}), limit });
+      const page = await queryLedger(pool, filters, { ...(cursor ? { cursor } : {}), limit, mac });
       pages += 1;
       expect(page.entries.length).toBeLessThanOrEqual(limit);
       entries.push(...page.entries);
@@ -353,7 +357,7 @@ describe('auditor queries', () => {
     expect(await seqs({ kind: 'audit_read' })).toEqual(expected((i) => i % 9 === 0));
     expect(await seqs({ agencyId: 'test-police', outcome: 'permit', rule: 'rule-c' })).toEqual(expected((i) => i % 3 !== 0 && i % 5 !== 0 && i % 4 !== 0));
     expect(await seqs({ agencyId: "x' OR '1'='1" })).toEqual([]);
-    const view = (await queryLedger(pool, { agencyId: 'test-school' }, { limit: 1 })).entries[0] as LedgerEntryView;
+    const view = (await queryLedger(pool, { agencyId: 'test-school' }, { limit: 1, mac })).entries[0] as LedgerEntryView;
     expect(view.actor).toEqual({ agencyId: 'test-school', agencyType: 'school', clientId: 'test-school-client', practitioner: null, role: 'designated_safeguarding_lead', issuer: 'https://idp.test-school.example' });
   });
 
@@ -369,16 +373,25 @@ describe('auditor queries', () => {
   });
 
   it('refuses a bad cursor with a typed 400 error', async () => {
-    const page = await queryLedger(pool, { purpose: 'marac' }, { limit: 2 });
+    const page = await queryLedger(pool, { purpose: 'marac' }, { limit: 2, mac });
     expect(page.nextCursor).toEqual(expect.any(String));
-    const bad = async (cursor: string, filters: LedgerFilters = { purpose: 'marac' }) => queryLedger(pool, filters, { cursor, limit: 2 }).then(() => null, (e: unknown) => e);
+    const bad = async (cursor: string, filters: LedgerFilters = { purpose: 'marac' }) => queryLedger(pool, filters, { cursor, limit: 2, mac }).then(() => null, (e: unknown) => e);
     const forged = Buffer.from(JSON.stringify({ v: 1, b: 'DROP TABLE', f: 'x' })).toString('base64url');
-    for (const e of [await bad('not a cursor!'), await bad('AAAA'), await bad(forged), await bad(page.nextCursor as string, { purpose: 'early_help' })]) {
+    // A real cursor with the seq inside it edited, keeping its MAC; and one signed under another key.
+    const issued = page.nextCursor as string;
+    const body = JSON.parse(Buffer.from(issued.slice(0, -22), 'base64url').toString('utf8')) as { v: 1; b: number; f: string };
+    const editedText = Buffer.from(JSON.stringify({ ...body, b: body.b + 1000 })).toString('base64url');
+    const edited = `${editedText}${issued.slice(-22)}`;
+    const otherKey = pseudonymiser('another-gateway-key-another-gateway-key');
+    const foreign = `${editedText}${otherKey.mac('audit-cursor', editedText).subarray(0, 16).toString('base64url')}`;
+    const errors = [await bad('not a cursor!'), await bad('AAAA'), await bad(forged), await bad(issued, { purpose: 'early_help' }), await bad(edited), await bad(foreign)];
+    expect((await bad(edited) as Error).message).toMatch(/not issued by this gateway, or has been changed/);
+    for (const e of errors) {
       expect(e).toBeInstanceOf(InvalidCursorError);
       expect(e).toBeInstanceOf(GatewayError);
       expect(e).toEqual(expect.objectContaining({ code: 'bad_request', status: 400 }));
     }
-    await expect(queryLedger(pool, {}, { limit: 201 })).rejects.toEqual(expect.objectContaining({ status: 400 }));
+    await expect(queryLedger(pool, {}, { limit: 201, mac })).rejects.toEqual(expect.objectContaining({ status: 400 }));
   });
 
   it('gets one entry by id, and null for an unknown or malformed id', async () => {

@@ -40,6 +40,7 @@ import { auditRouter } from '../../src/http/routes/audit';
 import { ledgerProofsRouter } from '../../src/http/routes/ledger-proofs';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
+import { pseudonymiser } from '../../src/audit/pseudonym';
 
 const tmp = (prefix: string): string => mkdtempSync(path.join(os.tmpdir(), prefix));
 
@@ -381,7 +382,7 @@ describe('HTTP: receipts and checkpoints', () => {
     v1.use(requireAuth(verifier));
     v1.use(express.json());
     v1.use(ledgerProofsRouter({ ledger: hledger, pool: hpool, keys, sinks: [exportTo], logger }));
-    v1.use(auditRouter({ ledger: hledger, pool: hpool, keys, exported: exportTo }));
+    v1.use(auditRouter({ ledger: hledger, pool: hpool, keys, pseudonymise: pseudonymiser('checkpoints-test-key-checkpoints-test-key'), exported: exportTo }));
     app.use('/v1', v1);
     const problems: ErrorRequestHandler = (e: unknown, _req, res, _next) => {
       sendProblem(res, e instanceof GatewayError ? e : new GatewayError('internal', 'unexpected'));

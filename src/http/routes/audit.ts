@@ -26,8 +26,9 @@ interface AuditQuery {
 const validateAuditQuery = queryValidator<AuditQuery>(auditQuerySchema, 'audit query');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: GatewayKeys; pseudonymise?: Pseudonymiser; exported?: CheckpointSink | undefined }): Router {
+export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: GatewayKeys; pseudonymise: Pseudonymiser; exported?: CheckpointSink | undefined }): Router {
   const router = Router();
+  const cursorMac = (body: string): Buffer => deps.pseudonymise.mac('audit-cursor', body);
   router.use('/audit', requireRole('auditor'));
 
   router.get('/audit', async (req, res) => {
@@ -47,7 +48,7 @@ export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: Gatew
       ...(q.requestId ? { requestId: q.requestId } : {}),
       ...(q.subjectRef ? { subjectPseudonym: pseudonymOf(q.subjectRef) } : {}),
     };
-    const page = await queryLedger(deps.pool, filters, { ...(q.cursor ? { cursor: q.cursor } : {}), limit: q.limit ?? 50 });
+    const page = await queryLedger(deps.pool, filters, { ...(q.cursor ? { cursor: q.cursor } : {}), limit: q.limit ?? 50, mac: cursorMac });
     const body = { entries: page.entries, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
     const entry = await deps.ledger.append({
       kind: 'audit_read',
