@@ -3,23 +3,22 @@
  * a database pool, a ledger, a verifier or a policy engine.
  *
  * Two halves, so that several worker processes can serve one prepared environment (WORKERS > 1):
- *   prepare — database (embedded or DATABASE_URL) → migrations as owner → development OpenID provider (if enabled)
- *             → trust registry (config → database). Runs once, in the primary process.
- *   serve   — policies (a bad file stops start-up) → app-role pool → audit ledger → token verifier → keys
- *             → Express app → listen. Runs in every worker (or in the one process).
+ *   prepare  — (src/prepare.ts) database (embedded or DATABASE_URL) → migrations as owner → development OpenID
+ *              provider (if enabled) → trust registry (config → database). Runs once, in the primary process.
+ *   assemble — policies (a bad file stops start-up) → app-role pools → audit ledger → token verifier → keys
+ *              → background tasks → pages → Express app. Used by `serve` and by the HTTP test harness.
+ *   serve    — assemble → listen (and the mutual-TLS listener). Runs in every worker (or in the one process).
  */
+import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import type { GatewayConfig } from './config';
-import { resolveDatabase } from './db/resolve';
-import { createPool } from './db/pool';
-import { prepareDatabase } from './db/bootstrap';
-import { syncAgencies } from './db/registry-sync';
-import { loadPolicyCatalogue } from './policy';
-import { loadAgencyRegistry, type Agency } from './auth/registry';
+import { createPool, type ManagedPool } from './db/pool';
+import { loadPolicyCatalogue, type PolicyCatalogueEngine } from './policy';
+import type { Agency } from './auth/registry';
 import { createTokenVerifier } from './auth/token-verifier';
 import { createTlsServer } from './auth/tls-listener';
-import type { DevIdp } from './devidp/dev-idp';
-import { loadWebClients, type WebClient } from './auth/web-clients';
+import type { WebClient } from './auth/web-clients';
+import type { AuditLedger } from './audit/entry';
 import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { createApp } from './http/app';
@@ -27,7 +26,7 @@ import { listen } from './http/server';
 import { sourceOf } from './http/refusals';
 import { anonymousRefusals, startRefusalFolder } from './audit/anonymous-refusals';
 import { ERROR_STATUS } from './errors';
-import { loadGatewayKeys } from './keys/gateway-keys';
+import { loadGatewayKeys, type GatewayKeys } from './keys/gateway-keys';
 import { postgresSessionStore } from './web/session';
 import { webRouter } from './web';
 import { webProofs } from './web/proofs';
@@ -58,16 +57,8 @@ export interface PreparedEnvironment {
   readonly webClients: Readonly<Record<string, WebClient>>;
 }
 
-export interface Prepared {
-  readonly environment: PreparedEnvironment;
-  readonly devIdp?: DevIdp;
-  /** Synchronous, first thing on a stop signal: from now on the database stopping is expected (no restart). */
-  beginShutdown(): void;
-  close(): Promise<void>;
-}
-
 type Closer = () => Promise<void>;
-function closerStack(logger: Logger): { push(fn: Closer): void; close(): Promise<void> } {
+export function closerStack(logger: Logger): { push(fn: Closer): void; close(): Promise<void> } {
   const closers: Closer[] = [];
   return {
     push: (fn) => void closers.push(fn),
@@ -75,57 +66,6 @@ function closerStack(logger: Logger): { push(fn: Closer): void; close(): Promise
       while (closers.length) await closers.pop()!().catch((e: unknown) => logger.warn({ err: e }, 'error while closing'));
     },
   };
-}
-
-export async function prepare(config: GatewayConfig, logger: Logger): Promise<Prepared> {
-  const closers = closerStack(logger);
-  try {
-    const database = await resolveDatabase(config.database, (line) => logger.debug({ postgres: line }), logger);
-    closers.push(() => database.stop());
-    const db = await prepareDatabase({ ownerUrl: database.ownerUrl, ...(config.appDatabaseUrl ? { appUrl: config.appDatabaseUrl } : {}) });
-    if (db.applied.length) logger.info({ migrations: db.applied }, 'migrations applied');
-
-    let agencies: readonly Agency[] = loadAgencyRegistry(config.agenciesFile);
-    let devIdp: DevIdp | undefined;
-    if (config.devIdp.enabled) {
-      // Loaded only when enabled: oidc-provider and its Koa stack are a large part of the start-up otherwise.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startDevIdp } = require('./devidp/dev-idp') as typeof import('./devidp/dev-idp');
-      const idp = await startDevIdp({
-        host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir,
-        webRedirectUri: config.web.redirectUri,
-      });
-      devIdp = idp;
-      closers.push(() => idp.close());
-      agencies = agencies.map((a) => ({ ...a, issuer: idp.issuerFor(a.id) }));
-    }
-    await syncAgencies(db.ownerUrl, agencies);
-    return {
-      environment: {
-        appDatabaseUrl: db.appUrl,
-        agencies,
-        embeddedDatabase: database.embedded,
-        ...(devIdp ? { devIdpBaseUrl: devIdp.baseUrl } : {}),
-        // Real identity providers: the registry's webClient settings; the development IdP's demo agencies: its own.
-        webClients: {
-          ...loadWebClients(agencies),
-          ...Object.fromEntries(agencies.flatMap((a) => {
-            const client = a.webClient ? undefined : devIdp?.webClient(a.id);
-            return client ? [[a.id, client]] : [];
-          })),
-        },
-      },
-      ...(devIdp ? { devIdp } : {}),
-      beginShutdown: () => database.beginShutdown(),
-      close: () => {
-        database.beginShutdown();
-        return closers.close();
-      },
-    };
-  } catch (e) {
-    await closers.close();
-    throw e;
-  }
 }
 
 export interface Serving {
@@ -136,12 +76,44 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-export async function serve(config: GatewayConfig, prepared: PreparedEnvironment, logger: Logger): Promise<Serving> {
+/** What `assemble` builds: the wired app and the parts a caller (serve, the test harness) may need. */
+export interface Assembled {
+  readonly app: Express;
+  readonly engine: PolicyCatalogueEngine;
+  /** The request pool (the ledger has a pool of its own). */
+  readonly pool: ManagedPool;
+  readonly ledger: AuditLedger;
+  readonly keys: GatewayKeys;
+  /** Refusals of unidentified callers, counted per source (the listener reports the ones Node's parser refuses). */
+  readonly refusals: ReturnType<typeof anonymousRefusals>;
+  /** Synchronous, first thing when stopping: from now on the pools' connection errors are expected. */
+  markClosing(): void;
+  /** Stops the background tasks, settles the ledger and ends the pools (not the listeners). */
+  close(): Promise<void>;
+}
+
+export interface AssembleOptions {
+  /** The background tasks: sealer (when configured), notifications dispatcher, workflow sweeper, refusal folder (default true). */
+  readonly background?: boolean;
+  /** The practitioners' and auditors' pages (default true). */
+  readonly pages?: boolean;
+  /** Connections in the request pool (default 10). */
+  readonly poolSize?: number;
+}
+
+/**
+ * Builds every part from the configuration and wires them into the Express app: policies (a bad file stops start-up)
+ * → app-role pools → audit ledger → token verifier → keys → sealer → dispatcher → pages → app. The one place that
+ * does; `serve` (npm start) and the HTTP test harness (tests/support/gateway-harness.ts) both use it.
+ */
+export async function assemble(config: GatewayConfig, prepared: PreparedEnvironment, logger: Logger, options: AssembleOptions = {}): Promise<Assembled> {
+  const background = options.background ?? true;
+  const pages = options.pages ?? true;
   const closers = closerStack(logger);
   try {
     const engine = loadPolicyCatalogue(config.policyDir);
     // Every pool and every client in it has an error listener (src/db/pool.ts): a killed database is a 503, not a crash.
-    const pool = createPool({ connectionString: prepared.appDatabaseUrl, max: 10, name: 'safeguard-gateway' }, logger);
+    const pool = createPool({ connectionString: prepared.appDatabaseUrl, max: options.poolSize ?? 10, name: 'safeguard-gateway' }, logger);
     closers.push(() => pool.end());
     // The ledger has a pool of its own: a contribution holds a connection from `pool` in its transaction while it
     // waits for its ledger entry, so sharing one pool could exhaust it under load. One flush runs at a time.
@@ -158,30 +130,32 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     const cache = new SubtreeCache();
     const witnesses = parseWitnessList(config.ledger.witnesses);
     const sealing = { pool, keys, sinks, cache, macKey, witnesses };
-    const checkpointer = config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
+    const checkpointer = background && config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
       ? startCheckpointer({ ...sealing, intervalMs: config.checkpoints.intervalMs, logger })
       : undefined;
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
     // Notifications: the outbox dispatcher delivers signed webhooks (each attempt recorded in the ledger first).
     const notify = config.notifications;
-    const dispatcher = startDispatcher({
-      pool, ledger, engine, keys, logger, pseudonymise,
-      intervalMs: notify.intervalMs,
-      allowInsecureWebhooks: notify.allowInsecureWebhooks,
-      maxAttempts: notify.maxAttempts,
-      backoffBaseMs: notify.backoffBaseMs,
-      backoffMaxMs: notify.backoffMaxMs,
-      timeoutMs: notify.timeoutMs,
-    });
-    closers.push(() => dispatcher.stop());
-    // Referrals and requests for information past their time limits: flagged in the ledger, webhooks queued.
-    const sweeper = startWorkflowSweeper({ pool, ledger, logger, intervalMs: config.workflows.sweepIntervalMs });
-    closers.push(() => sweeper.stop());
+    if (background) {
+      const dispatcher = startDispatcher({
+        pool, ledger, engine, keys, logger, pseudonymise,
+        intervalMs: notify.intervalMs,
+        allowInsecureWebhooks: notify.allowInsecureWebhooks,
+        maxAttempts: notify.maxAttempts,
+        backoffBaseMs: notify.backoffBaseMs,
+        backoffMaxMs: notify.backoffMaxMs,
+        timeoutMs: notify.timeoutMs,
+      });
+      closers.push(() => dispatcher.stop());
+      // Referrals and requests for information past their time limits: flagged in the ledger, webhooks queued.
+      const sweeper = startWorkflowSweeper({ pool, ledger, logger, intervalMs: config.workflows.sweepIntervalMs });
+      closers.push(() => sweeper.stop());
+    }
     // The pages' sessions live in PostgreSQL: any instance continues a practitioner's session.
-    const sessions = postgresSessionStore(pool, (message) => logger.error({ store: 'web_sessions' }, message));
-    closers.push(async () => sessions.close());
-    const web = webRouter({
+    const sessions = pages ? postgresSessionStore(pool, (message) => logger.error({ store: 'web_sessions' }, message)) : undefined;
+    if (sessions) closers.push(async () => sessions.close());
+    const web = !pages || !sessions ? undefined : webRouter({
       engine, ledger, pool, verifier, pseudonymise, logger,
       agencies: prepared.agencies,
       workflows: config.workflows,
@@ -197,11 +171,14 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     });
     // Refusals of unidentified callers: counted per source and window, one ledger entry per closed window.
     const refusals = anonymousRefusals(pool, config.refusalSummaryWindowMs);
-    const refusalFolder = startRefusalFolder({ pool, ledger, windowMs: config.refusalSummaryWindowMs, logger });
-    closers.push(() => refusalFolder.stop());
+    if (background) {
+      const refusalFolder = startRefusalFolder({ pool, ledger, windowMs: config.refusalSummaryWindowMs, logger });
+      closers.push(() => refusalFolder.stop());
+    }
     const app = createApp({
       refusals,
-      engine, ledger, verifier, pool, logger, pseudonymise, web, keys,
+      engine, ledger, verifier, pool, logger, pseudonymise, keys,
+      ...(web ? { web } : {}),
       webhooks: { allowInsecure: notify.allowInsecureWebhooks },
       notifications: { schoolCalendar: notify.schoolCalendar },
       checkpoints: { sinks, cache, macKey, witnesses, quorum: config.ledger.quorum, ...(checkpointer ? { checkpointer } : {}) },
@@ -209,6 +186,29 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       clientCertificates: config.transport.clientCertificates,
       workflows: config.workflows,
     });
+    const markClosing = (): void => {
+      pool.markClosing();
+      ledgerPool.markClosing();
+    };
+    return {
+      app, engine, pool, ledger, keys, refusals, markClosing,
+      close: () => {
+        markClosing();
+        return closers.close();
+      },
+    };
+  } catch (e) {
+    await closers.close();
+    throw e;
+  }
+}
+
+export async function serve(config: GatewayConfig, prepared: PreparedEnvironment, logger: Logger): Promise<Serving> {
+  const assembled = await assemble(config, prepared, logger);
+  const { app, engine, refusals } = assembled;
+  const closers = closerStack(logger);
+  closers.push(() => assembled.close());
+  try {
     // src/http/server.ts: requests Node's parser refuses are answered as problem+json too.
     const server = await listen(app, config.port, config.host, {
       logger,
@@ -239,8 +239,7 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       ...(tlsUrl ? { tlsUrl } : {}),
       policyVersion: engine.version,
       close: () => {
-        pool.markClosing();
-        ledgerPool.markClosing();
+        assembled.markClosing();
         return closers.close();
       },
     };

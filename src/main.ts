@@ -7,7 +7,8 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { loadConfig, PREPARED_ENV, type GatewayConfig } from './config';
-import { createLogger, prepare, serve, type PreparedEnvironment } from './gateway';
+import { createLogger, serve, type PreparedEnvironment } from './gateway';
+import { prepare } from './prepare';
 
 function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: string, policyVersion: string, workers: number): string {
   const lines = [
