@@ -14,13 +14,19 @@
  *         rules: [...]                           # exactly these rule ids contributed
  *         referTo: role                          # exactly (default: absent)
  *         reasonsMention: ["text", ...]          # each appears in some reason (optional)
+ *         sharing: duty | power                  # exactly (optional; absent when nothing is permitted)
+ *         routes: { field: [rule ids] }          # the routes offered for each listed withheld field, in order (optional)
+ *         agreementGaps: [rule ids]              # exactly these permits went ahead without their agreement (default: none)
+ *
+ * Every case is also checked against the invariants of a decision (below), including that every route offered
+ * really is lawful: decided again with the route's changes, the field is permitted by the route's rule.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { loadPolicyCatalogue } from '../../src/policy';
-import type { Decision, DecisionInput, WithheldCode } from '../../src/policy/types';
-import type { DecisionOutcome, Field, Role } from '../../src/vocabulary/vocabulary';
+import type { Decision, DecisionInput, SharingRoute, WithheldCode } from '../../src/policy/types';
+import type { AgencyType, DecisionOutcome, Field, Role } from '../../src/vocabulary/vocabulary';
 
 interface CaseExpectation {
   readonly decision: DecisionOutcome;
@@ -29,6 +35,9 @@ interface CaseExpectation {
   readonly rules: readonly string[];
   readonly referTo?: Role;
   readonly reasonsMention?: readonly string[];
+  readonly sharing?: 'duty' | 'power';
+  readonly routes?: Readonly<Partial<Record<Field, readonly string[]>>>;
+  readonly agreementGaps?: readonly string[];
 }
 interface PolicyCase {
   readonly name: string;
@@ -42,7 +51,7 @@ interface LoadedCase extends PolicyCase {
 const POLICY_DIR = path.resolve(__dirname, '..');
 const CASES_DIR = path.join(__dirname, 'cases');
 const CASE_KEYS = ['name', 'input', 'expect'];
-const EXPECT_KEYS = ['decision', 'permittedFields', 'withheld', 'rules', 'referTo', 'reasonsMention'];
+const EXPECT_KEYS = ['decision', 'permittedFields', 'withheld', 'rules', 'referTo', 'reasonsMention', 'sharing', 'routes', 'agreementGaps'];
 
 function loadCases(): LoadedCase[] {
   const out: LoadedCase[] = [];
@@ -81,6 +90,11 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
     for (const text of c.expect.reasonsMention ?? []) {
       expect(d.reasons.join('\n')).toContain(text);
     }
+    if (c.expect.sharing !== undefined) expect(d.sharing).toBe(c.expect.sharing);
+    for (const [field, ids] of Object.entries(c.expect.routes ?? {})) {
+      expect(d.withheldFields.find((w) => w.field === field)?.routes.map((r) => r.rule)).toEqual(ids);
+    }
+    expect(d.agreementGaps.map((g) => g.rule).sort()).toEqual(sorted(c.expect.agreementGaps));
     expectInvariants(d, c.input);
   });
 });
@@ -109,6 +123,35 @@ function expectInvariants(d: Decision, input: DecisionInput): void {
   }
   expect(d.reasons.length).toBeGreaterThan(0);
   if (d.decision === 'refer') expect(d.referTo).toBeDefined();
+  // Every permit says duty or power, citing a provision.
+  if (d.permittedFields.length > 0) expect(['duty', 'power']).toContain(d.sharing);
+  for (const b of d.lawfulBasis) {
+    expect(['duty', 'power']).toContain(b.sharing.kind);
+    expect(b.sharing.provision.length).toBeGreaterThan(5);
+  }
+  for (const w of d.withheldFields) {
+    if (w.code === 'needs_referral') expect(w.referTo).toBeDefined();
+    for (const route of w.routes) expectLawfulRoute(input, w.field, route);
+  }
+}
+
+/** A route, applied, must really let the field be shared under the route's rule: never a route a deny rule forbids. */
+function expectLawfulRoute(input: DecisionInput, field: Field, route: SharingRoute): void {
+  const rule = engine.catalogue.rules.find((r) => r.id === route.rule);
+  expect(rule?.effect).toBe('permit');
+  expect(route.changes.length).toBeGreaterThan(0);
+  expect(route.explanation.length).toBeGreaterThan(20);
+  // Who asks and when are never something a route changes.
+  for (const fixed of ['requester_is_alleged_perpetrator', 'requester_acts_for_alleged_perpetrator', 'requester_is_subject', 'hours_since_incident', 'before_next_school_day_start']) {
+    expect(route.facts).not.toHaveProperty(fixed);
+  }
+  const to = route.recipient
+    ? { agencyType: route.recipient.agencyTypes[0] as AgencyType, role: (route.recipient.roles?.[0] ?? input.to.role) as Role }
+    : input.to;
+  if (route.recipient && !route.recipient.agencyTypes.includes(input.to.agencyType)) expect(to.agencyType).not.toBe('member_of_public');
+  const again = engine.decide({ ...input, to, purpose: route.purposes?.[0] ?? input.purpose, fields: [field], facts: { ...input.facts, ...route.facts } as DecisionInput['facts'] });
+  expect(again.permittedFields).toEqual([field]);
+  expect(again.rules).toContain(route.rule);
 }
 
 describe('rule coverage', () => {

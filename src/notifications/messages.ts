@@ -113,11 +113,12 @@ function judge(
     : {
         decision: 'deny',
         permittedFields: [],
-        withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this is not in the trust registry any more.' })),
+        withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this is not in the trust registry any more.', routes: [] })),
         rules: [],
         lawfulBasis: [],
         reasons: ['The agency that holds this is not in the trust registry any more, so nothing from it may be shared.'],
         mustRecord: [],
+        agreementGaps: [],
         policyVersion: engine.version,
       };
   return {
@@ -149,7 +150,7 @@ function disclosed(j: Judged): JsonObject {
     fields,
     withheldFields: j.decision.withheldFields.map((w) => ({ field: w.field, code: w.code, reason: w.reason })),
     rules: [...j.decision.rules],
-    lawfulBasis: j.decision.lawfulBasis.map((b) => ({ ...b })),
+    lawfulBasis: j.decision.lawfulBasis.map((b) => ({ ...b, fields: [...b.fields], sharing: { ...b.sharing, notYetInForce: b.sharing.notYetInForce.map((d) => ({ ...d })) } })),
     reasons: [...j.decision.reasons],
     mustRecord: [...j.decision.mustRecord],
   };

@@ -23,7 +23,9 @@ import {
 } from '../vocabulary/vocabulary';
 import { DISCLOSURE, type CompiledPolicy, type Disclosure, type DisclosureSubject, type PolicyAction } from './compile';
 import type { PolicyCatalogue, PolicyRule, Selector } from './model';
-import type { Decision, DecisionFailureCode, DecisionInput, LawfulBasis, PolicyEngine, WithheldField } from './types';
+import { englandToday, isDecisionDate, obligationOf } from './obligation';
+import { routesFor } from './routes';
+import type { AgreementGap, Decision, DecisionFailureCode, DecisionInput, LawfulBasis, PolicyEngine, SharingObligation, WithheldField } from './types';
 import { describeTest, discloserPhrase, fieldList, purposePhrase, recipientPhrase, referralTarget } from './words';
 
 export const EVALUATION_FAILED_REASON =
@@ -59,7 +61,7 @@ function checkInput(input: unknown): Result<DecisionInput, string> {
   const bad = (what: string): Result<never, string> =>
     err(`The request could not be understood, so nothing may be shared: ${what}.`);
   if (!isObject(input)) return bad('it is not a decision request');
-  const { from, to, purpose, subjectRole, fields, facts } = input;
+  const { from, to, purpose, subjectRole, fields, facts, on } = input;
   if (!isObject(from) || !isAgencyType(from.agencyType)) return bad(`from.agencyType ${show(isObject(from) ? from.agencyType : from)} is not a known agency type`);
   if (from.role !== undefined && !isRole(from.role)) return bad(`from.role ${show(from.role)} is not a known role`);
   if (!isObject(to) || !isAgencyType(to.agencyType)) return bad(`to.agencyType ${show(isObject(to) ? to.agencyType : to)} is not a known agency type`);
@@ -71,6 +73,7 @@ function checkInput(input: unknown): Result<DecisionInput, string> {
   if (unknownAt >= 0) return bad(`fields[${unknownAt}] ${show(fields[unknownAt])} is not a known field`);
   const checkedFacts = checkFacts(facts);
   if (!checkedFacts.ok) return bad(checkedFacts.error);
+  if (on !== undefined && !isDecisionDate(on)) return bad(`the decision date ${show(on)} is not a YYYY-MM-DD date`);
   return ok({
     from: { agencyType: from.agencyType, ...(from.role !== undefined ? { role: from.role } : {}) },
     to: { agencyType: to.agencyType, role: to.role },
@@ -78,6 +81,7 @@ function checkInput(input: unknown): Result<DecisionInput, string> {
     subjectRole,
     fields: fields.filter(isField),
     facts: checkedFacts.value,
+    on: on ?? englandToday(),
   });
 }
 
@@ -111,7 +115,17 @@ function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, compiled: 
   if (fields.length === 0) {
     return { ...emptyDecision(catalogue.version), reasons: [NO_FIELDS_REASON] };
   }
-  const disclosure = tagSubject(DISCLOSURE, {
+  const disclosure = disclosureOf(request);
+  const verdicts = fields.map((field) => judgeField(field, disclosure, compiled));
+  const recheck = (hypothetical: DecisionInput, field: Field): readonly PolicyRule[] | undefined => {
+    const v = judgeField(field, disclosureOf(hypothetical), compiled);
+    return v.kind === 'permitted' ? v.rules : undefined;
+  };
+  return assemble(request, verdicts, catalogue, recheck);
+}
+
+function disclosureOf(request: DecisionInput): DisclosureSubject {
+  return tagSubject(DISCLOSURE, {
     fromAgencyType: request.from.agencyType,
     ...(request.from.role !== undefined ? { fromRole: request.from.role } : {}),
     toAgencyType: request.to.agencyType,
@@ -120,8 +134,6 @@ function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, compiled: 
     subjectRole: request.subjectRole,
     facts: { ...request.facts },
   } satisfies Disclosure);
-  const verdicts = fields.map((field) => judgeField(field, disclosure, compiled));
-  return assemble(request, verdicts, catalogue);
 }
 
 function judgeField(field: Field, disclosure: DisclosureSubject, compiled: CompiledPolicy): Verdict {
@@ -157,9 +169,23 @@ function judgeField(field: Field, disclosure: DisclosureSubject, compiled: Compi
   return { field, kind: 'unmatched' };
 }
 
+/**
+ * When several people could decide, the one whose decision covers the most: the Caldicott Guardian (confidential
+ * health information), then the data protection officer, then a team manager. One answer names one decider.
+ */
+const DECIDERS: readonly Role[] = ['caldicott_guardian', 'data_protection_officer', 'team_manager'];
+function deciderRank(role: Role | undefined): number {
+  const i = role === undefined ? -1 : DECIDERS.indexOf(role);
+  return i < 0 ? DECIDERS.length : i;
+}
+
 // ─── 5. The answer ─────────────────────────────────────────────────────────────────────────────────────────────
 
-function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogue: PolicyCatalogue): Decision {
+type Recheck = Parameters<typeof routesFor>[3];
+
+function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogue: PolicyCatalogue, recheck: Recheck): Decision {
+  const on = request.on ?? englandToday();
+  const routes = (field: Field): WithheldField['routes'] => routesFor(request, field, catalogue.rules, recheck);
   const discloser = discloserPhrase(request.from.agencyType);
   const recipient = recipientPhrase(request.to.agencyType, request.to.role);
   const purpose = purposePhrase(request.purpose);
@@ -183,25 +209,27 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
         break;
       case 'denied': {
         const top = v.rules[0] as PolicyRule;
-        withheldFields.push({ field: v.field, code: 'denied_by_rule', reason: top.reason ?? top.title, rule: top.id });
+        withheldFields.push({ field: v.field, code: 'denied_by_rule', reason: top.reason ?? top.title, rule: top.id, routes: routes(v.field) });
         v.rules.forEach((r) => contribute(r, v.field));
         break;
       }
       case 'referred': {
-        const top = v.rules[0] as PolicyRule;
+        const top = [...v.rules].sort((a, b) => deciderRank(a.referTo) - deciderRank(b.referTo))[0] as PolicyRule;
         const who = top.referTo as Role;
-        referTo ??= who;
+        if (referTo === undefined || deciderRank(who) < deciderRank(referTo)) referTo = who;
         withheldFields.push({
           field: v.field,
           code: 'needs_referral',
           reason: `${capitalise(referralTarget(who))} must decide first. ${top.reason ?? ''}`.trim(),
           rule: top.id,
+          referTo: who,
+          routes: routes(v.field),
         });
         v.rules.forEach((r) => contribute(r, v.field));
         break;
       }
       case 'unmatched':
-        withheldFields.push({ field: v.field, code: 'no_rule_permits', reason: noRule([v.field]) });
+        withheldFields.push({ field: v.field, code: 'no_rule_permits', reason: noRule([v.field]), routes: routes(v.field) });
         break;
     }
   }
@@ -214,13 +242,27 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
     .sort((a, b) => effectOrder[a.effect] - effectOrder[b.effect]);
   const reasons: string[] = [];
   const lawfulBasis: LawfulBasis[] = [];
+  const obligations = new Map<PolicyRule, SharingObligation>();
+  const agreementGaps: AgreementGap[] = [];
   for (const rule of contributing) {
     const fields = decided.get(rule) ?? [];
     switch (rule.effect) {
-      case 'permit':
-        reasons.push(`${rule.title}: ${discloser} may share ${fieldList(fields)} with ${recipient} for ${purpose}.${rule.reason ? ` ${rule.reason}` : ''}`);
-        if (rule.lawfulBasis) lawfulBasis.push({ rule: rule.id, ...rule.lawfulBasis });
+      case 'permit': {
+        const obligation = obligationOf(rule, request.from.agencyType, on);
+        obligations.set(rule, obligation);
+        const verb = obligation.kind === 'duty' ? 'must' : 'may';
+        reasons.push(`${rule.title}: ${discloser} ${verb} share ${fieldList(fields)} with ${recipient} for ${purpose}.${rule.reason ? ` ${rule.reason}` : ''} ${obligation.explanation}`);
+        if (rule.lawfulBasis) lawfulBasis.push({ rule: rule.id, ...rule.lawfulBasis, fields, sharing: obligation });
+        if (rule.agreement !== undefined && request.facts.agreement_in_force === false) {
+          agreementGaps.push({
+            rule: rule.id,
+            agreement: rule.agreement,
+            notify: 'information_governance',
+            explanation: `The data sharing agreement "${rule.agreement}" is not in force for these agencies. Sharing goes ahead because the law allows it (an agreement is good practice, not the legal basis), but the gap must be reported to information governance so the agreement is put right.`,
+          });
+        }
         break;
+      }
       case 'deny':
         reasons.push(`${rule.title}: ${fieldList(fields)} ${fields.length === 1 ? 'is' : 'are'} withheld. ${rule.reason ?? ''}`.trim());
         break;
@@ -231,6 +273,14 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
   }
   const unmatched = verdicts.filter((v) => v.kind === 'unmatched').map((v) => v.field);
   if (unmatched.length > 0) reasons.push(noRule(unmatched), ...nearMisses(request, unmatched, catalogue));
+  for (const gap of agreementGaps) reasons.push(gap.explanation);
+
+  // Duty only when every permitted field is granted by at least one rule whose duty binds this discloser today.
+  const dutyFor = (field: Field): boolean => verdicts.some((v) => v.field === field && v.kind === 'permitted'
+    && v.rules.some((r) => obligations.get(r)?.kind === 'duty'));
+  const sharing = permittedFields.length === 0 ? undefined : permittedFields.every(dutyFor) ? 'duty' as const : 'power' as const;
+  const gapRecord = agreementGaps.length > 0
+    ? ['that the data sharing agreement was not in force, and that information governance has been told'] : [];
 
   const referred = withheldFields.some((w) => w.code === 'needs_referral');
   const decision = permittedFields.length === verdicts.length ? 'permit'
@@ -245,8 +295,10 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
     rules: contributing.map((r) => r.id),
     lawfulBasis,
     reasons,
-    mustRecord: [...new Set(contributing.flatMap((r) => r.mustRecord))],
+    mustRecord: [...new Set([...contributing.flatMap((r) => r.mustRecord), ...gapRecord])],
     ...(referTo !== undefined ? { referTo } : {}),
+    ...(sharing !== undefined ? { sharing } : {}),
+    agreementGaps,
     policyVersion: catalogue.version,
   };
 }
@@ -283,7 +335,7 @@ function selects(selector: Selector<string>, value: string | undefined): boolean
 // ─── Refusals that never reach the rules ───────────────────────────────────────────────────────────────────────
 
 function emptyDecision(policyVersion: string): Decision {
-  return { decision: 'deny', permittedFields: [], withheldFields: [], rules: [], lawfulBasis: [], reasons: [], mustRecord: [], policyVersion };
+  return { decision: 'deny', permittedFields: [], withheldFields: [], rules: [], lawfulBasis: [], reasons: [], mustRecord: [], agreementGaps: [], policyVersion };
 }
 
 /** A deny for a request that could not be evaluated. Builds only from constants and checked words: cannot throw. */
@@ -292,7 +344,7 @@ function refusal(policyVersion: string, code: DecisionFailureCode, reason: strin
   try {
     const fields: unknown = isObject(input) ? input.fields : undefined;
     if (Array.isArray(fields)) {
-      for (const f of new Set<unknown>(fields)) if (isField(f)) withheldFields.push({ field: f, code: 'no_rule_permits', reason });
+      for (const f of new Set<unknown>(fields)) if (isField(f)) withheldFields.push({ field: f, code: 'no_rule_permits', reason, routes: [] });
     }
   } catch {
     withheldFields.length = 0;

@@ -13,12 +13,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
-  FACT_NAMES, FACT_SPECS, isFactName, type FactName, type FactSpec, type Field, type Role,
+  FACT_NAMES, FACT_SPECS, isFactName, type AgencyType, type FactName, type FactSpec, type Field, type Role,
 } from '../vocabulary/vocabulary';
 import { PolicyLoadError } from './errors';
 import {
   COMPARISONS, type Effect, type FactScalar, type FactTest, type PartySelector, type PolicyCatalogue, type PolicyRule,
-  type RuleLawfulBasis, type Selector,
+  type RuleDuty, type RuleLawfulBasis, type RuleSharing, type Selector,
 } from './model';
 import { firstSchemaProblem, validateCatalogueFile, validateRuleFile } from './schema';
 
@@ -42,6 +42,10 @@ interface RawRule {
   readonly when?: Readonly<Record<string, RawCondition>>;
   readonly whenAny?: readonly Readonly<Record<string, RawCondition>>[];
   readonly lawfulBasis?: RuleLawfulBasis;
+  readonly sharing?: {
+    readonly power: string;
+    readonly duties?: readonly { readonly provision: string; readonly disclosers?: readonly string[]; readonly inForceFrom: string }[];
+  };
   readonly mustRecord?: readonly string[];
   readonly reason?: string;
   readonly referTo?: string;
@@ -140,6 +144,7 @@ function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => nev
       if (!raw.lawfulBasis) fail('a permit rule must cite its lawfulBasis (statute, ukGdprArticle6, and Article 9 / DPA 2018 Schedule 1 conditions where they apply)');
       if (raw.fields === 'all') fail('fields: all is only for deny and refer rules; a permit rule must list the fields it grants');
       if (raw.referTo !== undefined) fail('referTo belongs on refer rules only');
+      if (!raw.sharing) fail('a permit rule must say whether sharing is a duty or a power (sharing: {power, duties})');
       break;
     case 'deny':
       if (!raw.reason) fail('a deny rule must give a reason (it is shown to practitioners)');
@@ -152,6 +157,9 @@ function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => nev
       if (raw.lawfulBasis) fail('lawfulBasis belongs on permit rules only');
       break;
   }
+
+  if (raw.effect !== 'permit' && raw.sharing) fail('sharing (duty or power) belongs on permit rules only');
+  const sharing = raw.sharing ? toSharing(raw.sharing, raw, fail) : undefined;
 
   const when = raw.when ? factTests(raw.when, 'when', fail) : [];
   const whenAny = (raw.whenAny ?? []).map((group, i) => factTests(group, `whenAny[${i}]`, fail));
@@ -173,11 +181,32 @@ function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => nev
     when,
     whenAny,
     ...(raw.lawfulBasis ? { lawfulBasis: raw.lawfulBasis } : {}),
+    ...(sharing ? { sharing } : {}),
     mustRecord: raw.mustRecord ?? [],
     ...(raw.reason !== undefined ? { reason: raw.reason } : {}),
     ...(raw.referTo !== undefined ? { referTo: raw.referTo as Role } : {}),
     ...(raw.agreement !== undefined ? { agreement: raw.agreement } : {}),
   };
+}
+
+/** Duties: a real calendar date or `not_yet_commenced`; disclosers must be agencies the rule lets disclose. */
+function toSharing(raw: NonNullable<RawRule['sharing']>, rule: RawRule, fail: (problem: string) => never): RuleSharing {
+  const from = selector<AgencyType>(rule.from.agencyTypes);
+  const duties: RuleDuty[] = (raw.duties ?? []).map((d, i) => {
+    if (d.inForceFrom !== 'not_yet_commenced' && Number.isNaN(Date.parse(`${d.inForceFrom}T00:00:00Z`))) {
+      fail(`sharing.duties[${i}].inForceFrom "${d.inForceFrom}" is not a real date`);
+    }
+    for (const a of d.disclosers ?? []) {
+      const covered = from.kind === 'any' || (from.kind === 'only' ? from.values.includes(a as AgencyType) : !from.values.includes(a as AgencyType));
+      if (!covered) fail(`sharing.duties[${i}].disclosers names ${a}, which this rule does not let disclose`);
+    }
+    return {
+      provision: d.provision,
+      ...(d.disclosers ? { disclosers: d.disclosers as readonly AgencyType[] } : {}),
+      ...(d.inForceFrom !== 'not_yet_commenced' ? { inForceFrom: d.inForceFrom } : {}),
+    };
+  });
+  return { power: raw.power, duties };
 }
 
 function selector<T extends string>(raw: RawSelector): Selector<T> {

@@ -38,6 +38,22 @@ export interface RuleLawfulBasis {
   readonly dpa2018Schedule1?: string;
 }
 
+/**
+ * Whether sharing under a permit is a duty ("you must share") or a power ("you may share"). A duty applies from its
+ * commencement date (`inForceFrom`, YYYY-MM-DD) to the disclosing agency types it names (all the rule covers when
+ * absent); a duty not yet commenced (`inForceFrom` absent) is reported, and sharing is a power until it is.
+ */
+export interface RuleDuty {
+  readonly provision: string;
+  readonly disclosers?: readonly AgencyType[];
+  readonly inForceFrom?: string;
+}
+export interface RuleSharing {
+  /** The provision that lets the discloser share when no duty applies (there is always one for a permit). */
+  readonly power: string;
+  readonly duties: readonly RuleDuty[];
+}
+
 export interface PolicyRule {
   readonly id: string;
   readonly title: string;
@@ -55,6 +71,8 @@ export interface PolicyRule {
   /** Alternatives: at least one group must hold in full (empty: no alternatives). */
   readonly whenAny: readonly (readonly FactTest[])[];
   readonly lawfulBasis?: RuleLawfulBasis;
+  /** Permit rules only: duty or power, with commencement dates. */
+  readonly sharing?: RuleSharing;
   readonly mustRecord: readonly string[];
   readonly reason?: string;
   readonly referTo?: Role;

@@ -104,6 +104,28 @@ export const ruleFileSchema = {
       required: ['statute', 'ukGdprArticle6'],
       properties: { statute: text, ukGdprArticle6: text, ukGdprArticle9: text, dpa2018Schedule1: text },
     },
+    sharing: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['power'],
+      properties: {
+        power: text,
+        duties: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['provision', 'inForceFrom'],
+            properties: {
+              provision: text,
+              disclosers: { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/$defs/agencyType' } },
+              inForceFrom: { oneOf: [{ type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, { const: 'not_yet_commenced' }] },
+            },
+          },
+        },
+      },
+    },
     rule: {
       type: 'object',
       additionalProperties: false,
@@ -120,6 +142,7 @@ export const ruleFileSchema = {
         when: { $ref: '#/$defs/conditions' },
         whenAny: { type: 'array', minItems: 1, items: { $ref: '#/$defs/conditions' } },
         lawfulBasis: { $ref: '#/$defs/lawfulBasis' },
+        sharing: { $ref: '#/$defs/sharing' },
         mustRecord: { type: 'array', items: text },
         reason: text,
         referTo: { $ref: '#/$defs/role' },

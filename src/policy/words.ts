@@ -68,6 +68,10 @@ const ROLE: Record<Role, string> = {
   data_protection_officer: 'data protection officer',
   auditor: 'auditor',
   system: 'case management system',
+  person_at_risk: 'person at risk',
+  parent_or_carer: 'parent or carer',
+  data_subject: 'person the information is about',
+  legal_representative: 'legal representative',
 };
 
 /** Who a referral goes to: "a team manager", "the Caldicott Guardian". */
@@ -100,7 +104,10 @@ export function discloserPhrase(agency: AgencyType): string {
 }
 
 export function recipientPhrase(agency: AgencyType, role: Role): string {
-  if (agency === 'member_of_public') return 'a member of the public';
+  if (agency === 'member_of_public') {
+    const who: readonly Role[] = ['person_at_risk', 'parent_or_carer', 'data_subject', 'legal_representative'];
+    return who.includes(role) ? `a member of the public (the ${ROLE[role]})` : 'a member of the public';
+  }
   return `${AGENCY_POSSESSIVE[agency]} ${ROLE[role]}`;
 }
 
@@ -133,4 +140,47 @@ export function describeTest(test: FactTest): string {
     case 'gt':
       return `${test.fact} is more than ${test.value}`;
   }
+}
+
+/** A fact as a plain-English condition: "significant harm is suspected", "consent has been given". */
+const BOOLEAN_FACT: Record<string, readonly [whenTrue: string, whenFalse: string]> = {
+  child_present_at_incident: ['the child was present at the incident', 'the child was not present at the incident'],
+  child_injured: ['the child was injured', 'the child was not injured'],
+  significant_harm_suspected: ['significant harm to a child is suspected', 'significant harm is not suspected'],
+  s47_enquiry_open: ['a s.47 child protection enquiry is open', 'no s.47 enquiry is open'],
+  child_protection_plan_active: ['the child has a child protection plan', 'the child has no child protection plan'],
+  marac_referred: ['the case has been referred to the MARAC', 'the case has not been referred to the MARAC'],
+  seeking_consent_would_increase_risk: ['seeking consent would increase the risk', 'seeking consent would not increase the risk'],
+  imminent_risk_to_life: ['there is an imminent risk to life', 'there is no imminent risk to life'],
+  requester_is_subject: ['the person asking is the data subject', 'the person asking is not the data subject'],
+  requester_is_alleged_perpetrator: ['the person asking is the alleged perpetrator', 'the person asking has been checked and is not the alleged perpetrator'],
+  live_investigation_would_be_prejudiced: ['sharing would prejudice a live investigation', 'sharing would not prejudice a live investigation'],
+  court_proceedings_active: ['family court proceedings are active', 'no family court proceedings are active'],
+  agreement_in_force: ['a data sharing agreement covering both agencies is in force', 'no data sharing agreement is in force'],
+  dvds_panel_approved: ["the Clare's Law decision-making forum has approved the disclosure", "the Clare's Law forum has not approved the disclosure"],
+  perpetrator_joined_household_with_children: ['a perpetrator has joined a household with children', 'no perpetrator has joined the household'],
+  recipient_is_person_at_risk: ['the recipient is the person at risk, or the person best placed to protect them', 'the recipient is not the person at risk'],
+  requester_acts_for_alleged_perpetrator: ['the person asking acts for the alleged perpetrator', 'the person asking does not act for the alleged perpetrator'],
+  before_next_school_day_start: ['it is still before the start of the next school day after the incident', 'the next school day after the incident has already started'],
+};
+
+export function factPhrase(fact: string, value: boolean | number | string): string {
+  if (typeof value === 'boolean') {
+    const pair = BOOLEAN_FACT[fact];
+    if (pair) return value ? pair[0] : pair[1];
+    return `${fact} is ${String(value)}`;
+  }
+  if (fact === 'consent') return value === 'not_sought' ? 'consent has not been sought' : `consent has been ${String(value)}`;
+  if (fact === 'dash_risk_level') return `the DASH risk level is ${String(value)}`;
+  if (fact === 'hours_since_incident') return `the incident was ${String(value)} hours ago`;
+  return `${fact} is ${String(value)}`;
+}
+
+/** "police" / "children's social care" as a recipient type (no role): "share with children's social care". */
+export function agencyPhrase(agency: AgencyType): string {
+  return AGENCY_AS_DISCLOSER[agency];
+}
+
+export function rolePhrase(role: Role): string {
+  return ROLE[role];
 }

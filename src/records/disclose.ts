@@ -165,18 +165,19 @@ function signalsOf(g: Gathered): RiskSignal[] {
 }
 
 function ownRecordDecision(fields: readonly Field[], policyVersion: string): Decision {
-  return { decision: 'permit', permittedFields: fields, withheldFields: [], rules: [OWN_RECORD_RULE], lawfulBasis: [], reasons: [OWN_RECORD_REASON], mustRecord: [], policyVersion };
+  return { decision: 'permit', permittedFields: fields, withheldFields: [], rules: [OWN_RECORD_RULE], lawfulBasis: [], reasons: [OWN_RECORD_REASON], mustRecord: [], agreementGaps: [], policyVersion };
 }
 
 function unregisteredOwnerDecision(fields: readonly Field[], policyVersion: string): Decision {
   return {
     decision: 'deny',
     permittedFields: [],
-    withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: UNREGISTERED_OWNER_REASON })),
+    withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: UNREGISTERED_OWNER_REASON, routes: [] })),
     rules: [],
     lawfulBasis: [],
     reasons: [UNREGISTERED_OWNER_REASON],
     mustRecord: [],
+    agreementGaps: [],
     policyVersion,
   };
 }

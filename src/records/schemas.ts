@@ -20,6 +20,7 @@ export const FIELD_VALUE_SCHEMAS: { readonly [F in Field]: Record<string, unknow
   nhs_number: { type: 'string', pattern: '^[0-9]{10}$' },
   unique_pupil_number: { type: 'string', pattern: '^[A-Z][0-9]{11}[0-9A-Z]$' },
   pnc_id: { type: 'string', pattern: '^[0-9]{2,4}/[0-9]{1,7}[A-Z]$' },
+  consistent_child_identifier: text(64),
   current_address: text(500),
   school_attended: text(200),
   refuge_address: text(500),

@@ -15,6 +15,8 @@ export const ROLES = [
   'practitioner', 'social_worker', 'team_manager', 'police_officer', 'designated_safeguarding_lead',
   'health_visitor', 'midwife', 'gp', 'idva', 'family_court_adviser', 'probation_officer', 'housing_officer',
   'mash_analyst', 'marac_chair', 'caldicott_guardian', 'data_protection_officer', 'auditor', 'system',
+  // A member of the public receiving a disclosure or asking for their own data.
+  'person_at_risk', 'parent_or_carer', 'data_subject', 'legal_representative',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -30,7 +32,7 @@ export type SubjectRole = (typeof SUBJECT_ROLES)[number];
 
 /** Fields, grouped as in the vocabulary. Policies grant fields, never whole records. */
 export const FIELD_GROUPS = {
-  identity: ['name', 'date_of_birth', 'nhs_number', 'unique_pupil_number', 'pnc_id'],
+  identity: ['name', 'date_of_birth', 'nhs_number', 'unique_pupil_number', 'pnc_id', 'consistent_child_identifier'],
   location: ['current_address', 'school_attended', 'refuge_address', 'new_address_after_separation'],
   incident: [
     'incident_date', 'incident_summary', 'children_present', 'child_involvement', 'incident_full_report',
@@ -79,6 +81,13 @@ export const FACT_SPECS = {
   agreement_in_force: bool,
   dvds_panel_approved: bool,
   perpetrator_joined_household_with_children: bool,
+  recipient_is_person_at_risk: bool,
+  requester_acts_for_alleged_perpetrator: bool,
+  /**
+   * Gateway-only (never taken from a caller): the notification is being made before the start of the next school
+   * day after the incident, by the school calendar the gateway is configured with (Operation Encompass).
+   */
+  before_next_school_day_start: bool,
 } as const satisfies Record<string, FactSpec>;
 export type FactName = keyof typeof FACT_SPECS;
 export const FACT_NAMES = Object.keys(FACT_SPECS) as FactName[];

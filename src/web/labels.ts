@@ -48,6 +48,10 @@ export const ROLE_LABELS: Record<Role, string> = {
   data_protection_officer: 'Data protection officer',
   auditor: 'Auditor',
   system: 'Case management system (no person)',
+  person_at_risk: 'The person at risk',
+  parent_or_carer: 'A parent or carer',
+  data_subject: 'The person the information is about',
+  legal_representative: 'A legal representative (e.g. a solicitor)',
 };
 
 export const ROLE_HINTS: Partial<Record<Role, string>> = {
@@ -120,6 +124,7 @@ export const FIELD_LABELS: Record<Field, string> = {
   nhs_number: 'NHS number',
   unique_pupil_number: 'Unique pupil number',
   pnc_id: 'Police National Computer (PNC) ID',
+  consistent_child_identifier: 'Consistent child identifier',
   current_address: 'Current address',
   school_attended: 'School attended',
   refuge_address: 'Refuge address',
@@ -178,6 +183,9 @@ export const FACT_QUESTIONS: Record<FactName, string> = {
   agreement_in_force: 'Is there a data sharing agreement between the two agencies?',
   dvds_panel_approved: "Has a Clare's Law (DVDS) panel approved the disclosure?",
   perpetrator_joined_household_with_children: 'Has the perpetrator joined a household with children?',
+  recipient_is_person_at_risk: 'Is the person you would tell the person at risk, or the person best placed to protect them?',
+  requester_acts_for_alleged_perpetrator: 'Is the person asking acting for the alleged perpetrator (for example a solicitor or relative)?',
+  before_next_school_day_start: 'Is it still before the start of the next school day after the incident?',
 };
 
 /** Short names of facts, for the check-your-answers page and the console. */
@@ -200,6 +208,9 @@ export const FACT_LABELS: Record<FactName, string> = {
   agreement_in_force: 'Data sharing agreement in force',
   dvds_panel_approved: "Clare's Law panel approved",
   perpetrator_joined_household_with_children: 'Perpetrator joined a household with children',
+  recipient_is_person_at_risk: 'Recipient is the person at risk (or best placed to protect them)',
+  requester_acts_for_alleged_perpetrator: 'Person asking acts for the alleged perpetrator',
+  before_next_school_day_start: 'Before the start of the next school day',
 };
 
 export const CONSENT_LABELS: Record<Consent, string> = {
