@@ -9,13 +9,21 @@
  * The ledger entry holds field names, rule ids, facts, a pseudonym of the subject reference and a hash of the
  * answer: never record values.
  */
+import type { Pool } from 'pg';
 import { GatewayError } from '../errors';
 import type { Decision, DecisionInput, PolicyEngine } from '../policy/types';
+import { englandToday } from '../policy/obligation';
+import { DEFAULT_SCHOOL_CALENDAR, type SchoolCalendar } from '../notifications/school-day';
+import { deriveFacts, sourcesJson } from './derive-facts';
+import { subjectDerivations } from './subject-facts';
 import { contentHash, type AppendedEntry, type AuditLedger } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
 import type { ReferralOpener } from '../workflows/referrals';
+
+/** Every fact the decision was made on, with where it came from. */
+export type AnswerFacts = Record<string, { readonly value: boolean | number | string; readonly source: 'asserted' | 'derived'; readonly by?: string; readonly from?: string }>;
 
 export interface DecisionAnswer {
   readonly decision: Decision['decision'];
@@ -26,6 +34,9 @@ export interface DecisionAnswer {
   readonly reasons: Decision['reasons'];
   readonly mustRecord: Decision['mustRecord'];
   readonly referTo?: Decision['referTo'];
+  readonly sharing?: Decision['sharing'];
+  readonly agreementGaps: Decision['agreementGaps'];
+  readonly facts: AnswerFacts;
   readonly policyVersion: string;
   /** The referral a `refer` decision opened (src/workflows/referrals.ts): where the decider will find it. */
   readonly referral?: { readonly id: string; readonly deciderRole: string; readonly dueAt: string };
@@ -42,13 +53,28 @@ export interface DecisionServiceDeps {
   readonly pseudonymise: Pseudonymiser;
   /** Opens a referral for every decision with fields a named person must decide (absent: none is opened). */
   readonly referrals?: ReferralOpener;
+  /** Where the gateway reads households and agreements to derive facts (absent: only the calendar is used). */
+  readonly pool?: Pool;
+  /** The Operation Encompass school calendar (default: DEFAULT_SCHOOL_CALENDAR). */
+  readonly schoolCalendar?: SchoolCalendar;
+  /** The clock (tests may fix it). */
+  readonly now?: () => Date;
+}
+
+export interface DecisionContext {
+  readonly requestId: string;
+  readonly subjectRef?: string | undefined;
+  /** A person the caller's agency knows: the gateway derives household facts about them. */
+  readonly subjectPersonId?: string | undefined;
+  /** The recipient agency's registry id: the gateway derives agreement_in_force. */
+  readonly toAgencyId?: string | undefined;
 }
 
 export async function decideAndRecord(
   deps: DecisionServiceDeps,
   principal: Principal,
   input: DecisionInput,
-  context: { readonly requestId: string; readonly subjectRef?: string | undefined },
+  context: DecisionContext,
 ): Promise<RecordedDecision> {
   if (input.from.agencyType !== principal.agency.agencyType) {
     throw new GatewayError(
@@ -57,8 +83,31 @@ export async function decideAndRecord(
     );
   }
 
+  // Facts the gateway can work out are worked out, never taken on trust; every fact is marked with its source.
+  const now = deps.now?.() ?? new Date();
+  const known = deps.pool && (context.subjectPersonId !== undefined || context.toAgencyId !== undefined)
+    ? await subjectDerivations(deps.pool, {
+        callerAgencyId: principal.agency.id,
+        purpose: input.purpose,
+        ...(context.subjectPersonId !== undefined ? { subjectPersonId: context.subjectPersonId } : {}),
+        to: { agencyType: input.to.agencyType, ...(context.toAgencyId !== undefined ? { agencyId: context.toAgencyId } : {}) },
+        now,
+      })
+    : {};
+  const derived = deriveFacts(input.facts, { now, calendar: deps.schoolCalendar ?? DEFAULT_SCHOOL_CALENDAR, assertedBy: 'caller', ...known });
+  const sources = sourcesJson(derived.sources);
+  const facts: AnswerFacts = {};
+  for (const [name, value] of Object.entries(derived.facts) as Array<[string, boolean | number | string]>) {
+    facts[name] = { value, ...(sources[name] as { source: 'asserted' | 'derived' }) };
+  }
+
   // The sharer's role is the caller's own, from its token: never taken from the body.
-  const decision = deps.engine.decide({ ...input, from: { agencyType: input.from.agencyType, role: principal.role } });
+  const decision = deps.engine.decide({
+    ...input,
+    from: { agencyType: input.from.agencyType, role: principal.role },
+    facts: derived.facts,
+    on: englandToday(now),
+  });
   const decided: DecisionAnswer = {
     decision: decision.decision,
     permittedFields: decision.permittedFields,
@@ -68,6 +117,9 @@ export async function decideAndRecord(
     reasons: decision.reasons,
     mustRecord: decision.mustRecord,
     ...(decision.referTo ? { referTo: decision.referTo } : {}),
+    ...(decision.sharing ? { sharing: decision.sharing } : {}),
+    agreementGaps: decision.agreementGaps,
+    facts,
     policyVersion: decision.policyVersion,
   };
   // A referral's id and time limit go into the decision's own entry; its row is written once that entry has committed.
@@ -87,13 +139,20 @@ export async function decideAndRecord(
       from: input.from.agencyType,
       to: { agencyType: input.to.agencyType, role: input.to.role },
       subjectRole: input.subjectRole,
-      subjectRef: context.subjectRef ? deps.pseudonymise(context.subjectRef) : null,
+      subjectRef: context.subjectRef ? deps.pseudonymise(context.subjectRef)
+        : context.subjectPersonId ? deps.pseudonymise(context.subjectPersonId) : null,
+      toAgencyId: context.toAgencyId ?? null,
       fieldsRequested: [...input.fields],
       permittedFields: [...decision.permittedFields],
-      withheldFields: decision.withheldFields.map((w) => ({ field: w.field, code: w.code, rule: w.rule ?? null })),
-      facts: { ...input.facts },
+      withheldFields: decision.withheldFields.map((w) => ({
+        field: w.field, code: w.code, rule: w.rule ?? null, routes: w.routes.map((r) => r.rule),
+      })),
+      facts: { ...derived.facts },
+      factSources: sources,
       referTo: decision.referTo ?? null,
       ...(planned ? { referral: { id: planned.id, deciderRole: planned.deciderRole, dueAt: planned.dueAt.toISOString(), fields: [...planned.referredFields] } } : {}),
+      sharing: decision.sharing ?? null,
+      agreementGaps: decision.agreementGaps.map((g) => ({ rule: g.rule, agreement: g.agreement })),
       policyVersion: decision.policyVersion,
       answerHash: contentHash(answer),
     },

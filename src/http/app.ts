@@ -182,7 +182,10 @@ export function createApp(deps: AppDeps): express.Express {
   // Encoding, charset, strict JSON, duplicate keys, depth (src/http/body.ts).
   v1.use(jsonBody({ limitBytes: deps.limits.bodyBytes, types: JSON_TYPES }));
   const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
-  v1.use(decisionsRouter({ engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, referrals: referralOpener(workflows) }));
+  v1.use(decisionsRouter({
+    engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, pool: deps.pool, referrals: referralOpener(workflows),
+    ...(deps.notifications ? { schoolCalendar: deps.notifications.schoolCalendar } : {}),
+  }));
   v1.use(workflowsRouter(workflows));
   v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, ...(deps.notifications ? { notifications: deps.notifications } : {}) }));
   v1.use(notificationsRouter({ pool: deps.pool, ledger: deps.ledger, allowInsecureWebhooks: deps.webhooks?.allowInsecure ?? false }));

@@ -5,7 +5,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { schemaCompiler } from '../json-schema';
 import { GatewayError, type InputProblem } from '../errors';
-import { FACT_NAMES } from '../vocabulary/vocabulary';
+import { FACT_NAMES, isGatewayOnlyFact } from '../vocabulary/vocabulary';
 import { findUnstorable, printable } from '../db/text';
 
 const strict = schemaCompiler('strict');
@@ -21,6 +21,9 @@ function describe(e: ErrorObject, data: unknown): InputProblem {
   }
   if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties') {
     const member = printable((e.params as { additionalProperty: string }).additionalProperty.slice(0, 100));
+    if (e.instancePath === '/facts' && isGatewayOnlyFact(member)) {
+      return { pointer: `/facts/${member}`, word: member, detail: `"${member}" is worked out by the gateway (from households, records, agreements and the school calendar), never taken from a caller: do not send it. Name the subject with subjectPersonId, or give hours_since_incident, and the gateway derives it.` };
+    }
     if (e.instancePath === '/facts') {
       return { pointer: `/facts/${member}`, word: member, allowed: FACT_NAMES, detail: `"${member}" is not a known fact. Allowed: ${FACT_NAMES.join(', ')}` };
     }

@@ -31,7 +31,8 @@ import { actorOf } from '../audit/actor';
 import type { Decision, PolicyEngine } from '../policy/types';
 import { DASH_RISK_LEVELS, isAgencyType, isField, type AgencyType, type DashRiskLevel, type Facts, type Field, type Purpose } from '../vocabulary/vocabulary';
 import { agreementReason, agreementStatus, agreementsFor, agreementSummary, englandDate, type AgreementStatus, type SharingAgreement } from './agreements';
-import { decisionFacts, incidentTime, type Requester } from './facts';
+import { sourcesJson } from '../decisions/derive-facts';
+import { decisionFactsWithSources, incidentTime, type Requester } from './facts';
 import type { HouseholdMembership, StoredRecord } from './model';
 import { riskSignals, type RiskSignal, type SignalRecord } from './risk-signals';
 import { agencyKnowsPerson, findRecord, isRecordedPerpetrator, membershipsAround, personFieldsBy, recordsOfSubject } from './store';
@@ -194,6 +195,7 @@ function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: Stor
   let decision: Decision;
   let agreement: AgreementStatus | undefined;
   let facts: Facts | undefined;
+  let factSources: JsonObject | null = null;
   const extraReasons: string[] = [];
   if (own) {
     decision = ownRecordDecision(fields, deps.engine.version);
@@ -201,7 +203,9 @@ function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: Stor
     decision = unregisteredOwnerDecision(fields, deps.engine.version);
   } else {
     agreement = agreementStatus(g.agreements, record.owningAgencyId, me.agency.id, ctx.purpose, env.today);
-    facts = decisionFacts(record, { now: env.now, agreement, requester: g.requester, perpetratorJoinedHousehold: env.perpetratorJoined });
+    const derived = decisionFactsWithSources(record, { now: env.now, agreement, requester: g.requester, perpetratorJoinedHousehold: env.perpetratorJoined });
+    facts = derived.facts;
+    factSources = sourcesJson(derived.sources);
     decision = deps.engine.decide({
       from: { agencyType: owner.type },
       to: { agencyType: me.agency.agencyType, role: me.role },
@@ -260,6 +264,7 @@ function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: Stor
       fieldsDisclosed: [...permitted],
       withheldFields: decision.withheldFields.map((w) => ({ field: w.field, code: w.code, rule: w.rule ?? null })),
       facts: facts ? ({ ...facts } as JsonObject) : null,
+      factSources,
       onBehalfOf: ctx.onBehalfOf ? deps.pseudonymise(ctx.onBehalfOf) : null,
       agreement: agreement ? { status: agreement.status, id: agreement.status === 'none' ? null : agreement.agreement.id } : null,
       policyVersion: decision.policyVersion,

@@ -59,6 +59,7 @@ export type Identifier = (typeof IDENTIFIERS)[number];
  */
 export const DERIVED_FACTS = [
   'agreement_in_force', 'hours_since_incident', 'requester_is_subject', 'requester_is_alleged_perpetrator',
+  'perpetrator_joined_household_with_children', 'before_next_school_day_start',
 ] as const satisfies readonly FactName[];
 export type DerivedFact = (typeof DERIVED_FACTS)[number];
 export const isDerivedFact = (value: string): value is DerivedFact => (DERIVED_FACTS as readonly string[]).includes(value);

@@ -91,6 +91,9 @@ export const FACT_SPECS = {
 } as const satisfies Record<string, FactSpec>;
 export type FactName = keyof typeof FACT_SPECS;
 export const FACT_NAMES = Object.keys(FACT_SPECS) as FactName[];
+/** Facts only the gateway works out (from households, records, agreements, the school calendar): never from a caller. */
+export const GATEWAY_ONLY_FACTS = ['perpetrator_joined_household_with_children', 'before_next_school_day_start'] as const satisfies readonly FactName[];
+export const isGatewayOnlyFact = (name: string): boolean => (GATEWAY_ONLY_FACTS as readonly string[]).includes(name);
 
 type FactValue<S> = S extends { kind: 'boolean' } ? boolean
   : S extends { kind: 'number' } ? number

@@ -113,7 +113,7 @@ export function webRouter(deps: WebDeps): Router {
   });
   pages.use(signInRouter({ agencies: deps.agencies, verifier: deps.verifier, oidc: deps.oidc, render, logger: deps.logger }));
   const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
-  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, referrals: referralOpener(workflows) }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
+  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, pool: deps.pool, referrals: referralOpener(workflows), ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
   pages.use(workflowPages({ ...workflows, render }));
   pages.use(consoleRouter({ ledger: deps.ledger, pool: deps.pool, agencies: deps.agencies, engine: deps.engine, render, pseudonymise: deps.pseudonymise, ...(deps.verifySeals ? { verifySeals: deps.verifySeals } : {}), ...(deps.receiptFor ? { receiptFor: deps.receiptFor } : {}) }));
   pages.use(subjectReportRouter({ ledger: deps.ledger, pool: deps.pool, pseudonymise: deps.pseudonymise, agencies: deps.agencies, engine: deps.engine, render }));

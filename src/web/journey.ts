@@ -3,7 +3,7 @@
  * GOV.UK error messages in plain words. Only vocabulary words get through (the type guards); nothing is guessed.
  */
 import {
-  AGENCY_TYPES, CONSENT_VALUES, DASH_RISK_LEVELS, FACT_SPECS, FIELD_GROUPS, PURPOSES, ROLES, SUBJECT_ROLES,
+  AGENCY_TYPES, CONSENT_VALUES, DASH_RISK_LEVELS, FACT_SPECS, isGatewayOnlyFact, FIELD_GROUPS, PURPOSES, ROLES, SUBJECT_ROLES,
   isAgencyType, isField, isPurpose, isRole, isSubjectRole,
   type FactName, type Facts, type Field, type FieldGroup, type Role,
 } from '../vocabulary/vocabulary';
@@ -106,16 +106,17 @@ export function readInformation(form: Form, journey: Journey): StepResult {
 /** How the "What do you know?" page groups the facts. Every fact appears once (checked by the type). */
 export const FACT_SECTIONS: ReadonlyArray<{ readonly heading: string; readonly facts: readonly FactName[] }> = [
   { heading: 'The incident', facts: ['child_present_at_incident', 'child_injured', 'hours_since_incident', 'live_investigation_would_be_prejudiced'] },
-  { heading: 'Risk', facts: ['significant_harm_suspected', 'imminent_risk_to_life', 'dash_risk_level', 'marac_referred', 'perpetrator_joined_household_with_children'] },
+  { heading: 'Risk', facts: ['significant_harm_suspected', 'imminent_risk_to_life', 'dash_risk_level', 'marac_referred'] },
   { heading: 'Child protection and courts', facts: ['s47_enquiry_open', 'child_protection_plan_active', 'court_proceedings_active'] },
   { heading: 'Consent', facts: ['consent', 'seeking_consent_would_increase_risk'] },
-  { heading: 'The person asking', facts: ['requester_is_subject', 'requester_is_alleged_perpetrator'] },
+  { heading: 'The person asking', facts: ['requester_is_subject', 'requester_is_alleged_perpetrator', 'requester_acts_for_alleged_perpetrator', 'recipient_is_person_at_risk'] },
   { heading: 'Agreements and approvals', facts: ['agreement_in_force', 'dvds_panel_approved'] },
 ];
 {
   // A fact missing from the page could never be given: fail loudly at start-up, not silently at decision time.
   const shown = new Set(FACT_SECTIONS.flatMap((s) => s.facts));
-  const missing = (Object.keys(FACT_SPECS) as FactName[]).filter((f) => !shown.has(f));
+  // Facts only the gateway works out (perpetrator joined a household, the school-day deadline) are never asked.
+  const missing = (Object.keys(FACT_SPECS) as FactName[]).filter((f) => !shown.has(f) && !isGatewayOnlyFact(f));
   if (missing.length > 0) throw new Error(`facts missing from the "What do you know?" page: ${missing.join(', ')}`);
 }
 

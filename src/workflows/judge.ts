@@ -57,8 +57,8 @@ export async function judgeRecord(
   const decision: Decision = ownerType
     ? engine.decide({ from: { agencyType: ownerType }, to: { agencyType: to.agencyType, role: to.role }, purpose, subjectRole: record.subjectRole, fields, facts: facts as Facts })
     : {
-        decision: 'deny', permittedFields: [], withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this record is not in the trust registry any more.' })),
-        rules: [], lawfulBasis: [], reasons: ['The agency that holds this record is not in the trust registry any more, so nothing from it may be shared.'], mustRecord: [], policyVersion: engine.version,
+        decision: 'deny', permittedFields: [], withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this record is not in the trust registry any more.', routes: [] })),
+        rules: [], lawfulBasis: [], reasons: ['The agency that holds this record is not in the trust registry any more, so nothing from it may be shared.'], mustRecord: [], agreementGaps: [], policyVersion: engine.version,
       };
   const sent: Record<string, JsonValue> = {};
   for (const f of decision.permittedFields) sent[f] = values.get(f) as JsonValue;
@@ -93,7 +93,7 @@ export function judgementView(j: Judgement): JsonObject {
     fields: j.fields,
     withheldFields: j.decision.withheldFields.map((w) => ({ field: w.field, code: w.code, reason: w.reason, ...(w.rule ? { rule: w.rule } : {}) })),
     rules: [...j.decision.rules],
-    lawfulBasis: j.decision.lawfulBasis.map((b) => ({ ...b })),
+    lawfulBasis: j.decision.lawfulBasis.map((b) => ({ ...b, fields: [...b.fields], sharing: { ...b.sharing, notYetInForce: b.sharing.notYetInForce.map((d) => ({ ...d })) } })),
     mustRecord: [...j.decision.mustRecord],
   };
 }

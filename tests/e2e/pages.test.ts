@@ -20,7 +20,7 @@ interface Scenario {
   readonly facts: Readonly<Record<string, string>>;
 }
 
-const encompass = (fields: readonly string[], hours = '10'): Scenario => ({
+const encompass = (fields: readonly string[], hours = '0'): Scenario => ({
   toAgencyType: 'school',
   toRole: 'designated_safeguarding_lead',
   purpose: 'operation_encompass',

@@ -27,6 +27,7 @@ import { startDispatcher, type Dispatcher } from '../../src/notifications/dispat
 import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart } from '../../src/notifications/school-day';
 import { loadPolicyCatalogue } from '../../src/policy';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { inTimeIncidentAt } from '../support/school-day';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
 
 const FULL_REPORT = 'FULL-REPORT: officers attended at 22:10 and found (synthetic) details.';
@@ -173,7 +174,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
   });
 
   it('Operation Encompass: the school gets a JWS verifiable with the gateway JWKS, holding only the permitted fields, after its ledger entry is committed', async () => {
-    const at = new Date(Date.now() - 10 * HOUR);
+    const at = inTimeIncidentAt(10);
     const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, at)));
     const [row] = await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = $1", [record.id]);
     expect(row).toEqual(expect.objectContaining({ target_agency_id: 'test-school', status: 'pending', attempts: 0, deadline: nextSchoolDayStart(at, DEFAULT_SCHOOL_CALENDAR) }));
@@ -219,17 +220,18 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     const [row] = await outboxRows("payload->>'recordId' = $1", [record.id]);
     expect(row?.deadline?.toISOString()).toBe('2026-11-16T08:30:00.000Z');
 
-    // Ten days later the Operation Encompass rule no longer permits it: the decision is recorded, nothing is sent.
+    // Ten days later the notification is late: a police supervisor must decide (refer), the decision is recorded,
+    // nothing is sent.
     await drain(settled(row!.id));
     expect(received.filter((r) => r.messageId === row!.id)).toEqual([]);
     expect(await outboxRows('id = $1', [row!.id])).toEqual([expect.objectContaining({ status: 'dead_letter', attempts: 0, last_error: 'policy_denied' })]);
-    expect((await ledgerFor(row!.id)).map((e) => [e.kind, e.outcome])).toEqual([['notification', 'deny'], ['notification_attempt', 'dead_letter']]);
+    expect((await ledgerFor(row!.id)).map((e) => [e.kind, e.outcome])).toEqual([['notification', 'refer'], ['notification_attempt', 'dead_letter']]);
   });
 
   it('retries a failing webhook (500) with backoff, audits every attempt, then dead-letters it', async () => {
     statusFor['/school'] = 500;
     try {
-      const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, new Date(Date.now() - 2 * HOUR))));
+      const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(2))));
       const [row] = await outboxRows("payload->>'recordId' = $1", [record.id]);
       await drain(settled(row!.id));
       const attempts = received.filter((r) => r.messageId === row!.id);
@@ -262,7 +264,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     // The record's transaction fails after the outbox row was written (its ledger entry cannot be written): no row.
     await db.asOwner('REVOKE INSERT ON audit_ledger FROM safeguard_app');
     try {
-      expect((await post('/v1/records', 'police', incident(childId, new Date(Date.now() - HOUR)))).status).toBe(503);
+      expect((await post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1)))).status).toBe(503);
     } finally {
       await db.asOwner('GRANT INSERT ON audit_ledger TO safeguard_app');
     }
@@ -271,7 +273,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     // The outbox row cannot be written: the record is not written either.
     await db.asOwner('REVOKE INSERT ON outbox FROM safeguard_app');
     try {
-      expect((await post('/v1/records', 'police', incident(childId, new Date(Date.now() - HOUR)))).status).toBe(500);
+      expect((await post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1)))).status).toBe(500);
     } finally {
       await db.asOwner('GRANT INSERT ON outbox TO safeguard_app');
     }
@@ -279,7 +281,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
     // And when both can be written, both are, once (an idempotent replay queues nothing new).
     const key = randomUUID();
-    const body = incident(childId, new Date(Date.now() - HOUR));
+    const body = incident(childId, inTimeIncidentAt(1));
     expect((await auth(request(app).post('/v1/records'), 'police').set('Idempotency-Key', key).send(body)).status).toBe(201);
     expect((await auth(request(app).post('/v1/records'), 'police').set('Idempotency-Key', key).send(body)).status).toBe(201);
     expect([await countRecords(), await countOutbox()]).toEqual([records + 1, outbox + 1]);
@@ -288,9 +290,9 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
   it('queues nothing for an incident the child was not present at, or when the school has no webhook', async () => {
     const before = (await outboxRows()).length;
-    await ok(post('/v1/records', 'police', incident(childId, new Date(Date.now() - HOUR), { facts: { child_present_at_incident: false } })));
+    await ok(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })));
     const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs(nhsStem += 1000) } }))).id; // no school knows this child
-    await ok(post('/v1/records', 'police', incident(other, new Date(Date.now() - HOUR))));
+    await ok(post('/v1/records', 'police', incident(other, inTimeIncidentAt(1))));
     expect((await outboxRows()).length).toBe(before);
   });
 
@@ -310,7 +312,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
     it('alerts the MASH and children\'s social care of the household\'s area — and not another area\'s — through the policy and the ledger', async () => {
       const before = received.length;
-      const joinedOn = new Date(Date.now() - 24 * HOUR).toISOString().slice(0, 10);
+      const joinedOn = inTimeIncidentAt(24).toISOString().slice(0, 10);
       // Recorded as a perpetrator on a police record; joins as "other household member": still a perpetrator move.
       const membership = await ok<{ id: string }>(post(`/v1/households/${northHousehold}/members`, 'police', { personId: perpetratorId, subjectRole: 'other_household_member', from: joinedOn }));
       const rows = await outboxRows("kind = 'perpetrator_alert' AND payload->>'membershipId' = $1", [membership.id]);
@@ -367,7 +369,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
   });
 
   it('sends nothing — notification or alert — while the ledger cannot record it, and sends it once the ledger is back', async () => {
-    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, new Date(Date.now() - 3 * HOUR))));
+    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(3))));
     // Pending now: this notification, and the alerts to the southern agencies queued by the previous test.
     const pending = await outboxRows("status = 'pending'");
     expect(pending.map((r) => r.kind).sort()).toEqual(['operation_encompass', 'perpetrator_alert', 'perpetrator_alert']);
@@ -429,7 +431,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     expect(decodeProtectedHeader(deliveredTo('/police')[0]!.body).typ).toBe('sg-notification+jwt');
 
     // A notification the gateway sends from a police record is a disclosure too: the police are told of it.
-    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, new Date(Date.now() - HOUR))));
+    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1))));
     await drain(async () => deliveredTo('/police').some((r) => claimsOf(r.body).includes(record.id)));
     const viaNotification = (await Promise.all(deliveredTo('/police').map((r) => verify(r.body)))).map((n) => n.claims.data as Record<string, unknown>).find((d) => d.recordId === record.id);
     expect(viaNotification).toEqual(expect.objectContaining({ via: 'notification', purpose: 'operation_encompass', disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' } }));
@@ -444,7 +446,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     });
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 6; i++) ids.push((await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, new Date(Date.now() - (i + 1) * HOUR))))).id);
+      for (let i = 0; i < 6; i++) ids.push((await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(i + 1))))).id);
       const rows = await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = ANY($1::text[])", [ids]);
       expect(rows).toHaveLength(6);
       for (let i = 0; i < 10 && (await outboxRows("status = 'pending'")).length > 0; i++) {
@@ -464,7 +466,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
   it('does not send to a webhook removed after the message was queued', async () => {
     const list = await auth(request(app).get('/v1/webhooks'), 'school');
     const id = (list.body.webhooks as Array<{ id: string }>)[0]!.id;
-    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, new Date(Date.now() - HOUR))));
+    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1))));
     expect((await auth(request(app).delete(`/v1/webhooks/${id}`), 'school')).status).toBe(204);
     const [row] = await outboxRows("payload->>'recordId' = $1", [record.id]);
     await drain(settled(row!.id));

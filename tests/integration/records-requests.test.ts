@@ -9,6 +9,7 @@ import { contentHash } from '../../src/audit/entry';
 import { syncAgencies } from '../../src/db/registry-sync';
 import { PURPOSES } from '../../src/vocabulary/vocabulary';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
+import { inTimeIncidentAt } from '../support/school-day';
 
 const SCOPES = 'records:read records:write';
 const FULL_REPORT = 'Officers attended at 22:10; the full crime report text (synthetic).';
@@ -25,7 +26,8 @@ describe('records exchange: requests', () => {
   let perpetratorId: string;
   let incidentId: string;
   let schoolNoteId: string;
-  const incidentAt = new Date(Date.now() - 10 * HOUR).toISOString();
+  // Ten hours ago, or later if a school day has started since: the Operation Encompass notification is in time.
+  const incidentAt = inTimeIncidentAt(10).toISOString();
 
   const post = (path: string, who: string, body: unknown) =>
     request(gw.app).post(path).set('Authorization', `Bearer ${tokens[who]}`).set('Idempotency-Key', randomUUID()).send(body as object);
@@ -115,10 +117,11 @@ describe('records exchange: requests', () => {
       purpose: 'operation_encompass',
       subjectRole: 'child',
       fields: ['incident_date', 'incident_summary', 'children_present', 'child_involvement', 'incident_full_report', 'offence_type', 'arrest_made', 'current_address', 'date_of_birth', 'name', 'nhs_number'],
-      facts: { child_present_at_incident: true, hours_since_incident: 10, agreement_in_force: false },
+      facts: { child_present_at_incident: true, hours_since_incident: 10, agreement_in_force: false, before_next_school_day_start: true },
     });
     expect(Object.keys(school.fields).sort()).toEqual([...expected.permittedFields].sort());
-    expect(school.lawfulBasis).toEqual(expected.lawfulBasis);
+    const byFieldSet = (bases: ReadonlyArray<{ fields: readonly string[] }>) => bases.map((b) => ({ ...b, fields: [...b.fields].sort() }));
+    expect(byFieldSet(school.lawfulBasis as Array<{ fields: string[] }>)).toEqual(byFieldSet(expected.lawfulBasis));
   });
 
   it('never gives a school the full police report, whatever the purpose or the route', async () => {

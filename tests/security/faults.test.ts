@@ -39,7 +39,8 @@ const encompass = {
   subjectRole: 'child',
   subjectRef: 'NP-2026-007777',
   fields: ['name', 'incident_date', 'child_involvement', 'incident_full_report'],
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  // hours_since_incident 0: the next school day cannot have started since, so the notification is in time whenever the test runs.
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 const cscAsk = {
   from: { agencyType: 'childrens_social_care' },

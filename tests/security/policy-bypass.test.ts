@@ -17,7 +17,8 @@ const encompass = {
   subjectRole: 'child',
   subjectRef: 'NP-2026-004321',
   fields: ENCOMPASS_FIELDS,
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  // hours_since_incident 0: the next school day cannot have started since, so the notification is in time whenever the test runs.
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 
 const DECISION_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'receipt', 'entries'];
@@ -106,12 +107,21 @@ describe('asking for more fields than the policy grants', () => {
     expect(row).toEqual(expect.objectContaining({ kind: 'decision', outcome: 'deny' }));
   });
 
-  it('cannot widen the grant with facts the rule does not hold (no child present → no permit)', async () => {
-    const res = await decide({ ...encompass, facts: { child_present_at_incident: false, hours_since_incident: 10 } });
+  it('cannot widen the grant with facts the rule does not hold (three weeks late → no permit)', async () => {
+    const res = await decide({ ...encompass, facts: { child_present_at_incident: true, hours_since_incident: 500 } });
     expect(res.status).toBe(200);
     expect(res.body.permittedFields).toEqual([]);
     expect(res.body.decision).not.toMatch(/^permit/);
     expect((await entriesFor(res))[0]).toEqual(expect.objectContaining({ kind: 'decision', outcome: res.body.decision }));
+  });
+
+  it('cannot assert a fact only the gateway works out (perpetrator joined the household, the school-day deadline) → 400, audited', async () => {
+    for (const fact of ['perpetrator_joined_household_with_children', 'before_next_school_day_start']) {
+      const res = await decide({ ...encompass, facts: { hours_since_incident: 500, [fact]: true } });
+      expectRefusal(res, 400, 'invalid_request');
+      expect(res.body.errors).toEqual([expect.objectContaining({ pointer: `/facts/${fact}`, detail: expect.stringContaining('worked out by the gateway') })]);
+      await expectRefusalRecorded(res, 'invalid_request', 'test-police');
+    }
   });
 
   it('cannot name its own sharing role in the body (the role comes from the token only) → 400', async () => {

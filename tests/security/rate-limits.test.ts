@@ -15,7 +15,8 @@ const encompass = {
   purpose: 'operation_encompass',
   subjectRole: 'child',
   fields: ['name', 'incident_date', 'child_involvement'],
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  // hours_since_incident 0: the next school day cannot have started since, so the notification is in time whenever the test runs.
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 const cscAsk = {
   from: { agencyType: 'childrens_social_care' },

@@ -15,7 +15,8 @@ const encompass = {
   subjectRole: 'child',
   subjectRef: 'NP-2026-009999',
   fields: ['name', 'incident_date', 'child_involvement'],
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  // hours_since_incident 0: the next school day cannot have started since, so the notification is in time whenever the test runs.
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 
 /** Members of a decision answer or an auditor page: none may appear in a refusal. */

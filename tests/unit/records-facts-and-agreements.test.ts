@@ -62,6 +62,8 @@ describe('decision facts', () => {
     expect(facts).toEqual({
       child_present_at_incident: true, hours_since_incident: 10, agreement_in_force: false,
       requester_is_subject: false, requester_is_alleged_perpetrator: true, perpetrator_joined_household_with_children: true,
+      // Sunday 21:30 incident, asked at 07:30 on Monday: before the 08:30 start of the next school day.
+      before_next_school_day_start: true,
     });
   });
 

@@ -13,15 +13,19 @@ import { bodyValidator } from '../validation';
 import { decisionRequestSchema } from '../schemas';
 import { decisionsTotal } from '../metrics';
 
-type DecisionRequest = DecisionInput & { readonly subjectRef?: string };
+type DecisionRequest = Omit<DecisionInput, 'to'> & {
+  readonly to: DecisionInput['to'] & { readonly agencyId?: string };
+  readonly subjectRef?: string;
+  readonly subjectPersonId?: string;
+};
 const validateDecisionRequest = bodyValidator<DecisionRequest>(decisionRequestSchema, 'decision request');
 
 export function decisionsRouter(deps: DecisionServiceDeps): Router {
   const router = Router();
   router.post('/decisions', requireScope('decisions'), async (req, res) => {
-    const { subjectRef, ...request } = validateDecisionRequest(req.body ?? {});
-    const input: DecisionInput = { ...request, facts: request.facts ?? {} };
-    const { answer, entry } = await decideAndRecord(deps, principalOf(res), input, { requestId: requestIdOf(res), subjectRef });
+    const { subjectRef, subjectPersonId, to: { agencyId: toAgencyId, ...to }, ...request } = validateDecisionRequest(req.body ?? {});
+    const input: DecisionInput = { ...request, to, facts: request.facts ?? {} };
+    const { answer, entry } = await decideAndRecord(deps, principalOf(res), input, { requestId: requestIdOf(res), subjectRef, subjectPersonId, toAgencyId });
     decisionsTotal.inc({ outcome: answer.decision });
     res.status(200).json({ ...answer, auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
   });
