@@ -357,6 +357,7 @@ function routesOf(w: DecisionAnswer['withheldFields'][number]): string[] {
   return routes.flatMap((r): string[] => {
     if (typeof r !== 'object' || r === null) return [];
     const route = r as Record<string, unknown>;
+    if (typeof route.explanation === 'string') return [inWords(route.explanation)];
     if (typeof route.summary === 'string') return [inWords(route.summary)];
     if (typeof route.description === 'string') return [inWords(route.description)];
     const parts: string[] = [];
