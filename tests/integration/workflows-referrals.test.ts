@@ -4,7 +4,12 @@
  * never be released; the asker cannot decide their own referral; overdue flagging.
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import pino from 'pino';
 import request from 'supertest';
+import { contentHash } from '../../src/audit/entry';
+import { startDispatcher } from '../../src/notifications/dispatcher';
 import { Pool } from 'pg';
 import { syncAgencies } from '../../src/db/registry-sync';
 import { buildMessage, type OutboxMessage } from '../../src/notifications/messages';
@@ -28,6 +33,8 @@ describe('workflows: referrals', () => {
   let gw: TestGateway;
   const tokens: Record<string, string> = {};
   let subscriptionId: string;
+  let receiver: http.Server;
+  const received: Array<{ body: string; ledgerHadIt: boolean }> = [];
 
   const as = (who: string) => ({
     get: (path: string) => request(gw.app).get(path).set('Authorization', `Bearer ${tokens[who]}`),
@@ -44,13 +51,31 @@ describe('workflows: referrals', () => {
     tokens.manager2 = await mint('tm-2', 'team_manager');
     tokens.dpo = await mint('dpo-1', 'data_protection_officer');
     tokens.cscManager = await gw.issuers.token({ agency: 'test-csc', sub: 'tm-9', role: 'team_manager', scope: SCOPE });
+    // The police's webhook endpoint: records whether the message's ledger entry was committed before it arrived.
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        gw.db.asOwner(`SELECT 1 FROM audit_ledger WHERE kind = 'notification' AND payload->>'contentHash' = $1`, [contentHash(body)]).then((rows) => {
+          received.push({ body, ledgerHadIt: rows.length === 1 });
+          res.writeHead(204).end();
+        }, () => res.writeHead(500).end());
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const address = receiver.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/police`;
     subscriptionId = randomUUID();
     await gw.db.asOwner(
-      `INSERT INTO webhook_subscriptions (id, agency_id, url, events, created_by) VALUES ($1, 'test-police', 'https://hooks.example/police', ARRAY['referral.decided', 'referral.overdue'], 'test')`,
-      [subscriptionId],
+      `INSERT INTO webhook_subscriptions (id, agency_id, url, events, created_by) VALUES ($1, 'test-police', $2, ARRAY['referral.decided', 'referral.overdue'], 'test')`,
+      [subscriptionId, url],
     );
   });
-  afterAll(() => gw.close());
+  afterAll(async () => {
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    await gw.close();
+  });
 
   it('opens a referral for a refer decision, routed to the team manager of the sharing agency, linked to its ledger entry', async () => {
     const res = await as('officer').post('/v1/decisions', question).expect(200);
@@ -140,6 +165,23 @@ describe('workflows: referrals', () => {
     expect(built.outcome).toBe('permit');
     expect(built.body).toMatchObject({ type: 'referral_decided', referralId: id, outcome: 'share', releasedFields: ['refuge_address'], ledger: { decisionEntryId: asked.auditEntryId } });
     expect(JSON.stringify(built.body)).not.toContain('Thursday');
+
+    // Delivered for real: a signed JWS, its `notification` ledger entry committed before the POST.
+    const dispatcher = startDispatcher({
+      pool: gw.pool, ledger: gw.ledger, engine: gw.engine, keys: gw.keys, logger: pino({ level: 'silent' }), pseudonymise: pseudonymiser('k'.repeat(32)),
+      intervalMs: 60_000, autoStart: false, allowInsecureWebhooks: true, maxAttempts: 2, backoffBaseMs: 5, backoffMaxMs: 20, timeoutMs: 5000,
+    });
+    try {
+      await dispatcher.runOnce();
+    } finally {
+      await dispatcher.stop();
+    }
+    expect(received).toHaveLength(1);
+    expect(received[0]?.ledgerHadIt).toBe(true);
+    const jwks = (await request(gw.app).get('/.well-known/jwks.json').expect(200)).body as JSONWebKeySet;
+    const { payload } = await compactVerify(received[0]?.body ?? '', createLocalJWKSet(jwks), { algorithms: ['ES256'] });
+    const claims = JSON.parse(new TextDecoder().decode(payload)) as { event: string; aud: string; data: Record<string, unknown> };
+    expect(claims).toMatchObject({ event: 'referral.decided', aud: 'test-police', data: { referralId: id, outcome: 'share', releasedFields: ['refuge_address'] } });
 
     const again = await as('manager').post(`/v1/referrals/${id}/decision`, { decision: 'do_not_share', reasons: 'Changed my mind.' });
     expect(again.status).toBe(409);
