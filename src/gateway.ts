@@ -166,7 +166,7 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
         allowInsecureIssuers: config.allowInsecureIssuers,
       },
       session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:'), store: sessions },
-      ...webProofs({ pool, keys, sinks, cache }),
+      ...webProofs({ pool, keys, sinks, cache, witnesses, quorum: config.ledger.quorum, macKey }),
       schoolCalendar: notify.schoolCalendar,
     });
     // Refusals of unidentified callers: counted per source and window, one ledger entry per closed window.

@@ -19,7 +19,8 @@ import { Pool } from 'pg';
 import { loadConfig } from '../config';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve';
 import { verifyLedger, type VerifyReport } from '../audit/verify';
-import { DirectoryCheckpointSink, verifyCheckpoints } from '../audit/checkpoints';
+import { directorySinks, parseWitnessList, verifyWith } from '../audit/checkpoints';
+import { entryMacKey } from '../audit/entry-mac';
 import { describeVerifyReport } from './checkpoint';
 import { loadGatewayKeys } from '../keys/gateway-keys';
 
@@ -95,8 +96,15 @@ async function run(opts: Options): Promise<number> {
     });
     bar?.stop();
     bar = undefined;
-    const keys = await loadGatewayKeys(config.dataDir, config.keys);
-    const checkpoints = await verifyCheckpoints(pool, keys.jwks(), { exported: new DirectoryCheckpointSink(config.checkpoints.exportDir) });
+    const keys = await loadGatewayKeys(config.dataDir, config.keys, { origin: config.ledger.origin });
+    // Every copy the configuration names: the export directory, the mirror, and the witnesses.
+    const checkpoints = await verifyWith({
+      pool, keys,
+      sinks: directorySinks({ exportDir: config.checkpoints.exportDir, mirrorDir: config.checkpoints.mirrorDir }),
+      witnesses: parseWitnessList(config.ledger.witnesses),
+      quorum: config.ledger.quorum,
+      macKey: entryMacKey(config.ledger.macKey),
+    });
     const summary = describeVerification(report, checkpoints);
     process.stdout.write(opts.json
       ? `${JSON.stringify({ summary, chain: report, checkpoints }, null, 2)}

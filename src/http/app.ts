@@ -194,7 +194,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));
   // Before the auditor-only audit router: data protection officers may read a subject's disclosures too.
   v1.use(subjectDisclosuresRouter({ ledger: deps.ledger, pool: deps.pool, pseudonymise: deps.pseudonymise }));
-  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, pseudonymise: deps.pseudonymise, exported: checkpoints.sinks[0] }));
+  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, pseudonymise: deps.pseudonymise, sinks: checkpoints.sinks, ...(checkpoints.witnesses ? { witnesses: checkpoints.witnesses } : {}), quorum: checkpoints.quorum ?? 0, ...(checkpoints.macKey ? { macKey: checkpoints.macKey } : {}) }));
   app.use('/v1', publicCheckpointRouter({ pool: deps.pool, keys: deps.keys, ...(deps.checkpoints?.witnesses ? { witnesses: deps.checkpoints.witnesses } : {}), quorum: deps.checkpoints?.quorum ?? 0 }));
   app.use('/v1', v1);
 

@@ -13,6 +13,7 @@ import { Client, Pool } from 'pg';
 import { GatewayError } from '../../src/errors';
 import { AuditUnavailableError, contentHash, entryHash, GENESIS_HASH, type AppendedEntry, type AuditActor, type NewAuditEntry } from '../../src/audit/entry';
 import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
+import { entryMacKey } from '../../src/audit/entry-mac';
 import { getEntry, InvalidCursorError, queryLedger, type LedgerEntryView, type LedgerFilters } from '../../src/audit/query';
 import { toHashInput, LEDGER_COLUMNS, type LedgerRow } from '../../src/audit/rows';
 import { verifyLedger } from '../../src/audit/verify';
@@ -407,13 +408,15 @@ describe('audit-verify CLI', () => {
   let db: TestDatabase;
   let cli: string;
   let buildDir: string;
+  const CLI_MAC_KEY = 'cli-test-ledger-mac-key-0123456789abcdef';
 
   beforeAll(async () => {
     db = await createTestDatabase();
     buildDir = mkdtempSync(path.join(os.tmpdir(), 'sg-cli-build-'));
     cli = compileForNode('src/cli/audit-verify.ts', buildDir);
     const pool = new Pool({ connectionString: db.appUrl, max: 2 });
-    const ledger = new PgAuditLedger(pool);
+    // Written as the gateway writes them: with the entry MAC the CLI checks (LEDGER_MAC_KEY below).
+    const ledger = new PgAuditLedger(pool, { macKey: entryMacKey(CLI_MAC_KEY) });
     await Promise.all(Array.from({ length: 20 }, (_, i) => ledger.append(decision(`req-cli-${i}`))));
     await ledger.close();
     await pool.end();
@@ -424,7 +427,7 @@ describe('audit-verify CLI', () => {
   });
 
   const verify = (args: string[]) =>
-    run(process.execPath, [cli, ...args], { env: { ...process.env, DATABASE_URL: db.ownerUrl, DATA_DIR: buildDir, NODE_PATH: path.join(ROOT, 'node_modules') } }).then(
+    run(process.execPath, [cli, ...args], { env: { ...process.env, DATABASE_URL: db.ownerUrl, DATA_DIR: buildDir, LEDGER_MAC_KEY: CLI_MAC_KEY, NODE_PATH: path.join(ROOT, 'node_modules') } }).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
     );

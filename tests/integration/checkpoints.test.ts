@@ -173,7 +173,7 @@ describe('sealing', () => {
 
   it('verifies: every signature, every root against the entries, consistency, and the exported copies', async () => {
     const report = await verifyCheckpoints(pool, keys.jwks(), { exported: sinks[0], batchSize: 5 });
-    expect(report).toEqual({ ok: true, checkpointsChecked: 3, exportedCheckpoints: 3, lastSeq: 16, trustedUpTo: 16, problems: [], moreProblems: 0 });
+    expect(report).toEqual({ ok: true, checkpointsChecked: 3, exportedCheckpoints: 3, lastSeq: 16, trustedUpTo: 16, quorum: 0, witnesses: [], problems: [], moreProblems: 0 });
     // The gateway's key set must be the one given: another is a bad signature everywhere.
     const wrong = await verifyCheckpoints(pool, otherKeys.jwks());
     expect(wrong.ok).toBe(false);
@@ -382,7 +382,7 @@ describe('HTTP: receipts and checkpoints', () => {
     v1.use(requireAuth(verifier));
     v1.use(express.json());
     v1.use(ledgerProofsRouter({ ledger: hledger, pool: hpool, keys, sinks: [exportTo], logger }));
-    v1.use(auditRouter({ ledger: hledger, pool: hpool, keys, pseudonymise: pseudonymiser('checkpoints-test-key-checkpoints-test-key'), exported: exportTo }));
+    v1.use(auditRouter({ ledger: hledger, pool: hpool, keys, pseudonymise: pseudonymiser('checkpoints-test-key-checkpoints-test-key'), sinks: [exportTo] }));
     app.use('/v1', v1);
     const problems: ErrorRequestHandler = (e: unknown, _req, res, _next) => {
       sendProblem(res, e instanceof GatewayError ? e : new GatewayError('internal', 'unexpected'));

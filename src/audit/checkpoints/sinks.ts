@@ -9,7 +9,7 @@ import type { Pool } from 'pg';
 import { isHash } from '../merkle';
 import type { CheckpointRecord, ExportedCheckpointFile } from './statement';
 import type { Db } from '../../db/tx';
-import { checkpointsAfter } from './store';
+import { checkpointsAfter, ledgerLeaves } from './store';
 import { SafeguardError } from '../../errors';
 
 
@@ -58,7 +58,14 @@ export function parseExportFile(value: unknown): CheckpointRecord | null {
   }
   const note = typeof f.note === 'string' && f.note.length < 8192 ? f.note : null;
   const compactRange = Array.isArray(f.compactRange) && f.compactRange.length <= 64 && f.compactRange.every(isHash) ? (f.compactRange as string[]) : null;
-  return { treeSize: f.treeSize, rootHash: f.rootHash, lastEntryHash: f.lastEntryHash, signedAt: f.signedAt, kid: f.kid, jws: f.jws, consistency, note, compactRange };
+  let entries: CheckpointRecord['entries'];
+  if (typeof f.entries === 'object' && f.entries !== null && !Array.isArray(f.entries)) {
+    const e = f.entries as Record<string, unknown>;
+    if (typeof e.fromSeq === 'number' && Number.isSafeInteger(e.fromSeq) && e.fromSeq >= 1 && Array.isArray(e.hashes) && e.hashes.every(isHash)) {
+      entries = { fromSeq: e.fromSeq, hashes: e.hashes as string[] };
+    }
+  }
+  return { treeSize: f.treeSize, rootHash: f.rootHash, lastEntryHash: f.lastEntryHash, signedAt: f.signedAt, kid: f.kid, jws: f.jws, consistency, note, compactRange, ...(entries ? { entries } : {}) };
 }
 
 /**
@@ -163,13 +170,25 @@ export async function exportAfter(db: Db, sink: CheckpointSink, after: number, b
   for (;;) {
     const page = await checkpointsAfter(db, from, Math.min(batchSize, 1000));
     for (const record of page) {
-      await sink.put(record);
+      await sink.put(await withEntries(db, record, batchSize));
       exported += 1;
     }
     const last = page[page.length - 1];
     if (!last) return exported;
     from = last.treeSize;
   }
+}
+
+/** Most entry hashes listed in one exported file (a first checkpoint over a long legacy ledger lists none). */
+const MAX_LISTED_ENTRIES = 100_000;
+
+/** The record with the hashes of the entries it sealed (since the previous checkpoint), for an exported file. */
+async function withEntries(db: Db, record: CheckpointRecord, batchSize: number): Promise<CheckpointRecord> {
+  const from = record.consistency?.fromTreeSize ?? 0;
+  if (record.treeSize - from > MAX_LISTED_ENTRIES) return record;
+  const hashes: string[] = [];
+  for await (const leaf of ledgerLeaves(db, from, record.treeSize, batchSize)) hashes.push(leaf.entryHash);
+  return hashes.length === record.treeSize - from ? { ...record, entries: { fromSeq: from + 1, hashes } } : record;
 }
 
 /**
@@ -186,7 +205,7 @@ export async function exportAllCheckpoints(pool: Pool, sinks: readonly Checkpoin
       const page = await checkpointsAfter(pool, from, 1000);
       for (const record of page) {
         if (!held.has(record.treeSize)) {
-          await sink.put(record);
+          await sink.put(await withEntries(pool, record, 5000));
           exported += 1;
         }
       }

@@ -40,6 +40,11 @@ export interface CheckpointRecord {
   readonly note: string | null;
   /** The compact range of the tree (./merkle.ts), hex, leftmost first; null before it was kept. Needs no signature: it must fold to the signed root. */
   readonly compactRange: readonly string[] | null;
+  /**
+   * In exported copies only: the entry hashes this checkpoint sealed (entries fromSeq..treeSize), so verification can
+   * name the first entry that differs. Authenticated by folding them onto the previous compact range to the signed root.
+   */
+  readonly entries?: { readonly fromSeq: number; readonly hashes: readonly string[] };
 }
 
 /** The JSON file a sink holds for one checkpoint. */

@@ -170,3 +170,15 @@ export async function latestCosignedCheckpoint(db: Db, quorum: number): Promise<
   );
   return row ? toRecord(row) : null;
 }
+
+/** Cosignature lines of the checkpoints with after < tree_size <= to, by tree size. */
+export async function cosignaturesBetween(db: Db, after: number, to: number): Promise<Map<number, string[]>> {
+  const rows = await rowsOf<{ tree_size: string; cosignature: string }>(
+    db,
+    'SELECT tree_size::text AS tree_size, cosignature FROM ledger_cosignatures WHERE tree_size > $1::bigint AND tree_size <= $2::bigint ORDER BY tree_size, witness',
+    [String(after), String(to)],
+  );
+  const out = new Map<number, string[]>();
+  for (const r of rows) out.set(Number(r.tree_size), [...(out.get(Number(r.tree_size)) ?? []), r.cosignature]);
+  return out;
+}

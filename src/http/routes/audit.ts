@@ -10,7 +10,8 @@ import { contentHash } from '../../audit/entry';
 import { getEntry, queryLedger, type LedgerFilters } from '../../audit/query';
 import { verifyLedger } from '../../audit/verify';
 import { describeVerification } from '../../audit/verification-wording';
-import { verifyCheckpoints, type CheckpointSink } from '../../audit/checkpoints';
+import { verifyWith, type CheckpointSink, type WitnessClient } from '../../audit/checkpoints';
+import type { EntryMacKey } from '../../audit/entry-mac';
 import type { GatewayKeys } from '../../keys/gateway-keys';
 import type { Pseudonymiser } from '../../audit/pseudonym';
 import { principalOf, requireRole } from '../../auth/middleware';
@@ -26,7 +27,11 @@ interface AuditQuery {
 const validateAuditQuery = queryValidator<AuditQuery>(auditQuerySchema, 'audit query');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: GatewayKeys; pseudonymise: Pseudonymiser; exported?: CheckpointSink | undefined }): Router {
+export function auditRouter(deps: {
+  ledger: AuditLedger; pool: Pool; keys: GatewayKeys; pseudonymise: Pseudonymiser;
+  /** The copies verification compares with (export directory, mirror) and the witnesses. */
+  sinks?: readonly CheckpointSink[]; witnesses?: readonly WitnessClient[]; quorum?: number; macKey?: EntryMacKey;
+}): Router {
   const router = Router();
   const cursorMac = (body: string): Buffer => deps.pseudonymise.mac('audit-cursor', body);
   router.use('/audit', requireRole('auditor'));
@@ -79,7 +84,7 @@ export function auditRouter(deps: { ledger: AuditLedger; pool: Pool; keys: Gatew
 
   router.get('/audit/verify', async (_req, res) => {
     const chain = await verifyLedger(deps.pool);
-    const checkpoints = await verifyCheckpoints(deps.pool, deps.keys.jwks(), deps.exported ? { exported: deps.exported } : {});
+    const checkpoints = await verifyWith({ pool: deps.pool, keys: deps.keys, sinks: deps.sinks ?? [], ...(deps.witnesses ? { witnesses: deps.witnesses } : {}), quorum: deps.quorum ?? 0, ...(deps.macKey ? { macKey: deps.macKey } : {}) });
     const report = { summary: describeVerification(chain, checkpoints), ...chain, ok: chain.ok && checkpoints.ok, trustedUpTo: Math.min(chain.trustedUpTo, checkpoints.trustedUpTo), sealedUpTo: Math.min(checkpoints.trustedUpTo, chain.lastSeq), checkpoints };
     const entry = await deps.ledger.append({
       kind: 'audit_verify',
