@@ -29,7 +29,8 @@ export interface GatewayConfig {
   readonly appDatabaseUrl?: string;
   readonly audience: string;
   readonly agenciesFile: string;
-  readonly devIdp: { readonly enabled: boolean; readonly port: number };
+  /** `tlsPort`: the dev IdP's mutual-TLS listener (bound tokens), started when the gateway has TLS with a client CA. */
+  readonly devIdp: { readonly enabled: boolean; readonly port: number; readonly tlsPort: number };
   /** Plain-http issuers are accepted only for the bundled development provider (never by default otherwise). */
   readonly allowInsecureIssuers: boolean;
   readonly policyDir: string;
@@ -135,7 +136,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     ...(env.APP_DATABASE_URL ? { appDatabaseUrl: env.APP_DATABASE_URL } : {}),
     audience,
     agenciesFile,
-    devIdp: { enabled: devIdpEnabled, port: integer(env, 'DEV_IDP_PORT', 9400, 1, 65535) },
+    devIdp: { enabled: devIdpEnabled, port: integer(env, 'DEV_IDP_PORT', 9400, 1, 65535), tlsPort: integer(env, 'DEV_IDP_TLS_PORT', 9443, 0, 65535) },
     allowInsecureIssuers: flag(env, 'ALLOW_INSECURE_ISSUERS', devIdpEnabled),
     policyDir: env.POLICY_DIR ?? 'policies',
     refusalSummaryWindowMs: integer(env, 'REFUSAL_SUMMARY_WINDOW_MS', 60_000, 1000, 86_400_000),

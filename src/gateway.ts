@@ -231,6 +231,7 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
       closers.push(() => new Promise<void>((resolve) => secure.close(() => resolve())));
       const tlsAddress = secure.address();
       tlsUrl = `https://${config.host}:${typeof tlsAddress === 'object' && tlsAddress ? tlsAddress.port : tls.port}`;
+      logger.info({ url: tlsUrl, clientCa: tls.clientCaFile ?? null }, 'HTTPS listener (mutual TLS) ready');
     }
     // Shutdown order: stop accepting and finish requests, stop the background tasks, settle the ledger, end the
     // pools — and only then (Prepared.close) stop the database. Connection errors while stopping are not errors.

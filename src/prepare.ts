@@ -38,7 +38,12 @@ export async function prepare(config: GatewayConfig, logger: Logger): Promise<Pr
       const idp = await startDevIdp({
         host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir,
         webRedirectUri: config.web.redirectUri,
+        // With the gateway's mutual TLS configured, the dev IdP issues certificate-bound tokens on its own TLS listener.
+        ...(config.transport.tls?.clientCaFile
+          ? { tls: { certFile: config.transport.tls.certFile, keyFile: config.transport.tls.keyFile, caFile: config.transport.tls.clientCaFile, port: config.devIdp.tlsPort } }
+          : {}),
       });
+      if (idp.tlsBaseUrl) logger.info({ url: idp.tlsBaseUrl }, 'development IdP mutual-TLS listener (certificate-bound tokens)');
       devIdp = idp;
       closers.push(() => idp.close());
       agencies = agencies.map((a) => ({ ...a, issuer: idp.issuerFor(a.id) }));
