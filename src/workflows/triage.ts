@@ -4,9 +4,10 @@
  * by family (the household the person was living in on the day, else the person), with the chronology signals of
  * each family over all its members' records (repeat incidents, rising DASH risk, a new perpetrator in the household).
  *
- * Filtered by policy for the agency asking: each incident is decided from the police to the caller's agency type and
- * role, for the purpose asked (default `mash_triage`), on the stored record (src/workflows/judge.ts). A family of
- * which nothing may be shared is not listed at all (not even its signals). One `disclosure` ledger entry per family
+ * Only families the caller's agency knows (one of the members registered or matched by it, as the records exchange
+ * requires) are considered. Filtered by policy for the agency asking: each incident is decided from the police to the
+ * caller's agency type and role, for the purpose asked (default `mash_triage`), on the stored record
+ * (src/workflows/judge.ts). A family of which nothing may be shared is not listed at all (not even its signals). One `disclosure` ledger entry per family
  * (view `triage_daily`: which records, which fields by name, withheld codes, rules, flagged signals, content hash),
  * every entry committed before the list is sent.
  */
@@ -103,8 +104,13 @@ export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: st
       f.incidents.push(r);
       families.set(key, f);
     }
+    // As the records exchange (IDOR): a family is considered only if the caller's agency knows one of its members.
+    const members = [...new Set([...families.values()].flatMap((f) => [...f.members]))];
+    const { rows: knownRows } = await db.query<{ person_id: string }>('SELECT person_id FROM person_agency_links WHERE agency_id = $1 AND person_id = ANY($2::uuid[])', [p.agency.id, members]);
+    const known = new Set(knownRows.map((r) => r.person_id));
     const out = [];
     for (const f of families.values()) {
+      if (![...f.members].some((m) => known.has(m))) continue;
       const { rows: all } = await db.query(`SELECT ${RECORD_COLUMNS} FROM records WHERE subject_person_id = ANY($1::uuid[]) ORDER BY occurred_at, id`, [[...f.members]]);
       const records = all.map((r) => recordOf(r as Parameters<typeof recordOf>[0]));
       const child = f.memberships.find((m) => m.subjectRole === 'child' && f.members.has(m.personId))?.personId ?? f.incidents[0]?.subjectPersonId ?? '';

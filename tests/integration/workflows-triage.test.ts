@@ -45,6 +45,7 @@ describe('workflows: daily triage list', () => {
     tokens.mash = await mint('test-mash', 'mash_analyst');
     tokens.csc = await mint('test-csc', 'social_worker');
     tokens.school = await mint('test-school', 'designated_safeguarding_lead');
+    tokens.stranger = await mint('test-marac', 'marac_chair');
     await gw.db.asOwner(`INSERT INTO sharing_agreements (id, title, parties, purposes, starts_on) VALUES ('mash-isa', 'MASH ISA', ARRAY['test-mash', 'test-police'], ARRAY['mash_triage'], '2025-01-01')`);
 
     // Family A: a household with a child, the mother and a man recorded as a perpetrator who moved in after the child.
@@ -110,6 +111,11 @@ describe('workflows: daily triage list', () => {
 
     const school = await as('school').get(`/v1/triage/daily?date=${date}`).expect(200);
     expect(school.body.families).toEqual([]);
+    // An agency that knows none of the families is not even told they exist (and nothing is decided for it).
+    const before2 = (await gw.ledgerRows()).length;
+    const stranger = await request(gw.app).get(`/v1/triage/daily?date=${date}`).set('Authorization', `Bearer ${tokens.stranger}`).expect(200);
+    expect(stranger.body.families).toEqual([]);
+    expect((await gw.ledgerRows()).slice(before2).filter((e) => (e.payload as { view?: string }).view === 'triage_daily' && e.agency_id === 'test-marac')).toHaveLength(0);
   });
 
   it('refuses a bad date with a problem that names it', async () => {
