@@ -83,9 +83,12 @@ async function main(): Promise<void> {
 
   // Several serving processes sharing the port; the primary keeps the database and the identity provider.
   const started: Array<Promise<void>> = [];
+  // Only the first worker seals the ledger periodically; every worker can seal on demand.
+  const workerEnv = (i: number): NodeJS.ProcessEnv => ({ [PREPARED_ENV]: JSON.stringify(prepared.environment), ...(i > 0 ? { SAFEGUARD_SEALER: 'off' } : {}) });
+  const slotOf = new Map<number, number>();
   for (let i = 0; i < workers; i++) {
-    // Only the first worker seals the ledger periodically; every worker can seal on demand.
-    const worker = cluster.fork({ [PREPARED_ENV]: JSON.stringify(prepared.environment), ...(i > 0 ? { SAFEGUARD_SEALER: 'off' } : {}) });
+    const worker = cluster.fork(workerEnv(i));
+    slotOf.set(worker.id, i);
     started.push(new Promise((resolve, reject) => {
       worker.once('listening', () => resolve());
       worker.once('exit', (code) => reject(new Error(`worker ${worker.process.pid} exited with code ${code} during start-up`)));
@@ -94,10 +97,27 @@ async function main(): Promise<void> {
   await Promise.all(started);
   const url = `http://${config.host}:${config.port}`;
   process.stdout.write(banner(config, prepared.environment, url, 'see /readyz', workers));
-  cluster.on('exit', (worker, code) => {
-    if (code !== 0) logger.error({ pid: worker.process.pid, code }, 'a worker stopped unexpectedly');
+  // A worker that dies (kill -9, an OOM kill, a crash) is replaced: at most 10 replacements a minute, logged.
+  let stopping = false;
+  const replaced: number[] = [];
+  cluster.on('exit', (worker, code, signal) => {
+    const slot = slotOf.get(worker.id) ?? 1;
+    slotOf.delete(worker.id);
+    if (stopping) return;
+    logger.error({ pid: worker.process.pid, code, signal }, 'a worker stopped unexpectedly');
+    const now = Date.now();
+    while (replaced.length > 0 && (replaced[0] as number) < now - 60_000) replaced.shift();
+    if (replaced.length >= 10) {
+      logger.error({ replaced: replaced.length }, 'workers keep stopping (10 replacements in a minute): not replacing this one');
+      return;
+    }
+    replaced.push(now);
+    const next = cluster.fork(workerEnv(slot));
+    slotOf.set(next.id, slot);
+    next.once('listening', () => logger.info({ pid: next.process.pid, replaces: worker.process.pid }, 'a new worker is serving in place of the one that stopped'));
   });
   onSignals(async (signal) => {
+    stopping = true;
     logger.info({ signal }, 'stopping');
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
