@@ -21,13 +21,15 @@ import type { JSONWebKeySet } from 'jose';
 import { Pool } from 'pg';
 import { loadConfig, type GatewayConfig } from '../config';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve';
+import { entryMacKey } from '../audit/entry-mac';
 import { loadGatewayKeys, type GatewayKeys } from '../keys/gateway-keys';
 import {
   CheckpointError,
   DirectoryCheckpointSink,
   directorySinks,
   exportAllCheckpoints,
-  sealLedger,
+  parseWitnessList,
+  sealWith,
   verifyCheckpoints,
   type CheckpointSink,
   type CheckpointVerifyReport,
@@ -52,7 +54,7 @@ async function existingKeys(config: GatewayConfig): Promise<GatewayKeys> {
   if (!config.keys.ledger && !existsSync(path.join(dir, 'keys', 'ledger.private.jwk.json'))) {
     throw new UsageError(`there is no ledger key (GATEWAY_LEDGER_KEY, or ${path.join(dir, 'keys')}): start the gateway once, or give --jwks`);
   }
-  return loadGatewayKeys(dir, config.keys);
+  return loadGatewayKeys(dir, config.keys, { origin: config.ledger.origin });
 }
 
 async function withPool<T>(config: GatewayConfig, verbose: boolean, fn: (pool: Pool) => Promise<T>): Promise<T> {
@@ -93,7 +95,7 @@ async function seal(opts: Common): Promise<number> {
   const sinks = configuredSinks(config);
   return withPool(config, opts.verbose, async (pool) => {
     try {
-      const r = await sealLedger(pool, keys.key('ledger'), { sinks, jwks: keys.jwks() });
+      const r = await sealWith({ pool, keys, sinks, macKey: entryMacKey(config.ledger.macKey), witnesses: parseWitnessList(config.ledger.witnesses) });
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else if (!r.checkpoint) process.stdout.write('The ledger is empty: nothing to seal.\n');
       else {
