@@ -6,9 +6,20 @@
  */
 import 'reflect-metadata';
 import cluster from 'node:cluster';
+import path from 'node:path';
 import { loadConfig, PREPARED_ENV, type GatewayConfig } from './config';
 import { createLogger, serve, type PreparedEnvironment } from './gateway';
 import { prepare } from './prepare';
+
+/** The demo:token options a second terminal needs to reach THIS gateway's IdP and keys (non-default ports or data dir). */
+function demoTokenOptions(config: GatewayConfig, devIdpBaseUrl: string): string {
+  const options: string[] = [];
+  if (devIdpBaseUrl.replace(/\/+$/, '') !== 'http://127.0.0.1:9400') options.push(`--idp ${devIdpBaseUrl.replace(/\/+$/, '')}`);
+  if (config.dataDir !== path.resolve('data')) options.push(`--data-dir ${config.dataDir}`);
+  if (config.audience !== 'urn:safeguard-gateway') options.push(`--audience ${config.audience}`);
+  if (config.agenciesFile !== 'config/agencies.dev.json') options.push(`--agencies ${config.agenciesFile}`);
+  return options.map((o) => ` ${o}`).join('');
+}
 
 function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: string, policyVersion: string, workers: number): string {
   const lines = [
@@ -26,7 +37,7 @@ function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: strin
     lines.push(
       '',
       'Get a demo token (client credentials with private_key_jwt) and ask for a decision:',
-      '  TOKEN=$(npm run -s demo:token -- --agency northshire-police)',
+      `  TOKEN=$(npm run -s demo:token -- --agency northshire-police${demoTokenOptions(config, prepared.devIdpBaseUrl)})`,
       `  curl -s -X POST ${url}/v1/decisions -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
       `    -d '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name","incident_date","child_involvement","incident_full_report"],"facts":{"child_present_at_incident":true,"hours_since_incident":10}}'`,
     );

@@ -56,10 +56,15 @@ export async function fetchClientCredentialsToken(request: ClientCredentialsRequ
   const alg = jwk.alg ?? 'ES256';
   const key = (await importJWK(jwk, alg)) as CryptoKey;
   const insecure = request.allowInsecureRequests ?? isLoopbackHttp(issuer);
-  const config = await client.discovery(issuer, request.clientId, undefined, client.PrivateKeyJwt(jwk.kid ? { key, kid: jwk.kid } : key), {
-    timeout: 10,
-    ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
-  });
+  let config: client.Configuration;
+  try {
+    config = await client.discovery(issuer, request.clientId, undefined, client.PrivateKeyJwt(jwk.kid ? { key, kid: jwk.kid } : key), {
+      timeout: 10,
+      ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+    });
+  } catch (e) {
+    throw new Error(`could not read the OpenID configuration of ${issuer.href} (is npm start running, with this --idp / DEV_IDP_PORT?)`, { cause: e });
+  }
   const parameters: Record<string, string> = {};
   if (request.scope) parameters.scope = request.scope;
   if (request.resource) parameters.resource = request.resource;
@@ -68,9 +73,9 @@ export async function fetchClientCredentialsToken(request: ClientCredentialsRequ
     tokens = await client.clientCredentialsGrant(config, parameters);
   } catch (e) {
     if (e instanceof client.ResponseBodyError) {
-      throw new Error(`the token endpoint refused client "${request.clientId}": ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`, { cause: e });
+      throw new Error(`the token endpoint of ${issuer.href} refused client "${request.clientId}": ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`, { cause: e });
     }
-    throw e;
+    throw new Error(`could not get a token from ${issuer.href}`, { cause: e });
   }
   return {
     accessToken: tokens.access_token,

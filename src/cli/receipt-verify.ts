@@ -59,7 +59,16 @@ interface Options {
   readonly json: boolean;
 }
 
-/** Runs the command; returns the exit code. */
+/** A receipt the gateway issued before any checkpoint covered its entry (`sealed: false`): nothing to verify yet. */
+function notSealedYet(receipt: unknown): { entryId: string; seq: number } | undefined {
+  if (typeof receipt !== 'object' || receipt === null) return undefined;
+  const r = receipt as { sealed?: unknown; entryId?: unknown; seq?: unknown; checkpoint?: unknown; inclusionProof?: unknown };
+  // A receipt that says "not sealed" yet carries a checkpoint or a proof is not one the gateway wrote: verify it (and fail).
+  if (r.sealed !== false || r.checkpoint !== undefined || r.inclusionProof !== undefined) return undefined;
+  return typeof r.entryId === 'string' && typeof r.seq === 'number' ? { entryId: r.entryId, seq: r.seq } : undefined;
+}
+
+/** Runs the command; returns the exit code (0 valid, 1 not valid, 2 could not check, 3 not sealed yet). */
 export async function main(argv: readonly string[], io: CliOutput = processOutput): Promise<number> {
   const program = new Command()
     .name('receipt-verify')
@@ -70,6 +79,11 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
     .option('--json', 'print the result as JSON', false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  if (argv.length <= 2) {
+    // No arguments at all: say how to use it, rather than complain about the first missing option.
+    io.out(program.helpInformation());
+    return 2;
+  }
   const early = parseOrExitCode(program, argv, { from: 'node' });
   if (early !== undefined) return early;
   const opts = program.opts<Options>();
@@ -78,6 +92,13 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
     const receipt = await readJson(receiptFile ?? '', 'receipt');
     const jwks = asJwks(await readJson(opts.jwks, 'JWKS'), opts.jwks);
     const entry = opts.entry ? await readJson(opts.entry, 'entry') : undefined;
+    const unsealed = notSealedYet(receipt);
+    if (unsealed) {
+      io.out(opts.json
+        ? `${JSON.stringify({ valid: null, sealed: false, ...unsealed }, null, 2)}\n`
+        : `Receipt: NOT SEALED YET\n  Entry ${unsealed.entryId} (seq ${unsealed.seq}) is in the ledger, but no signed checkpoint covers it yet.\n  Fetch the receipt again after the next seal (GET /v1/audit/entries/{id}/proof), then check it here.\n`);
+      return 3;
+    }
     const result = await verifyReceipt(receipt, jwks, entry === undefined ? {} : { entry });
     if (opts.json) {
       io.out(`${JSON.stringify(result.ok ? { valid: true, ...result.value } : { valid: false, reason: result.error }, null, 2)}\n`);

@@ -22,6 +22,7 @@ import https from 'node:https';
 import { TLSSocket } from 'node:tls';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import './known-warnings';
 import Provider, { errors as oidcErrors, type AdapterPayload, type ClientMetadata, type JWK as OidcJWK, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { DEV_IDP_ISSUER_PREFIX, type Agency } from '../auth/registry';
 import type { Role } from '../vocabulary/vocabulary';

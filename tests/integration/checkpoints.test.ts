@@ -325,6 +325,15 @@ describe('receipt-verify CLI', () => {
     expect(r.text).toMatch(/signature does not verify/);
   });
 
+  it('says "not sealed yet" (exit 3) for a fresh entry\'s receipt, and prints its usage when given nothing', async () => {
+    const fresh = { type: receipt.type, v: receipt.v, entryId: receipt.entryId, seq: receipt.seq, entryHash: receipt.entryHash, sealed: false };
+    const r = await cli(write('fresh.json', fresh), '--jwks', path.join(dir, 'jwks.json'));
+    expect(r).toEqual({ code: 3, text: expect.stringMatching(/^Receipt: NOT SEALED YET\n {2}Entry [0-9a-f-]{36} \(seq \d+\) is in the ledger, but no signed checkpoint covers it yet/) });
+    const usage = await cli();
+    expect(usage.code).toBe(2);
+    expect(usage.text).toMatch(/^Usage: receipt-verify \[options\] <receipt>/);
+  });
+
   it('exits 2 when it cannot check at all', async () => {
     expect((await cli(path.join(dir, 'missing.json'), '--jwks', path.join(dir, 'jwks.json'))).code).toBe(2);
     expect((await cli(write('broken.json', '{not json'), '--jwks', path.join(dir, 'jwks.json'))).code).toBe(2);
