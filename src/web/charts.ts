@@ -75,29 +75,51 @@ export interface HorizontalBarsInput {
   readonly description: string;
   readonly bars: ReadonlyArray<{ readonly label: string; readonly value: number }>;
   readonly colour: string;
+  /** Shown when there are no bars. */
+  readonly emptyText?: string;
 }
 
-/** Horizontal bars with the value written at the end of each bar. */
+/** Words of a label in lines of at most `max` characters (never cut: a long rule title wraps). */
+function wrap(label: string, max: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of label.split(/\s+/)) {
+    if (line && `${line} ${word}`.length > max) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/**
+ * Horizontal bars, each with its label in full above it (wrapped, never cut off) and its value at the end of the bar.
+ */
 export function horizontalBarChart(input: HorizontalBarsInput): string {
   const width = 760;
-  const rowH = 30;
-  const labelW = 330;
+  const left = 10;
+  const lineH = 18;
+  const barH = 18;
   const top = 10;
-  const height = top + Math.max(1, input.bars.length) * rowH + 20;
-  const plotW = width - labelW - 60;
+  const plotW = width - left - 70;
   const max = niceMax(Math.max(0, ...input.bars.map((b) => b.value)));
   const parts: string[] = [];
-  input.bars.forEach((b, i) => {
-    const yy = top + i * rowH;
+  let yy = top;
+  for (const b of input.bars) {
+    const lines = wrap(b.label, 88);
+    lines.forEach((line, i) => parts.push(`<text x="${left}" y="${yy + 14 + i * lineH}" font-size="${FONT - 1}" fill="#0b0c0c">${escapeXml(line)}</text>`));
+    const barY = yy + lines.length * lineH + 4;
     const w = (b.value / max) * plotW;
-    const label = b.label.length > 44 ? `${b.label.slice(0, 43)}…` : b.label;
-    parts.push(`<text x="${labelW - 8}" y="${yy + 19}" text-anchor="end" font-size="${FONT - 1}" fill="#0b0c0c">${escapeXml(label)}</text>`);
-    parts.push(`<rect x="${labelW}" y="${yy + 4}" width="${Math.max(1, w).toFixed(1)}" height="${rowH - 10}" fill="${input.colour}"><title>${escapeXml(`${b.label}: ${b.value}`)}</title></rect>`);
-    parts.push(`<text x="${(labelW + w + 6).toFixed(1)}" y="${yy + 19}" font-size="${FONT - 1}" fill="#0b0c0c">${b.value}</text>`);
-  });
-  if (input.bars.length === 0) parts.push(`<text x="10" y="${top + 20}" font-size="${FONT}" fill="#0b0c0c">Nothing withheld in this period</text>`);
-  parts.push(`<line x1="${labelW}" x2="${labelW}" y1="${top}" y2="${height - 20}" stroke="#0b0c0c" stroke-width="2"/>`);
-  return svg(input.id, input.title, input.description, width, height, parts);
+    parts.push(`<rect x="${left}" y="${barY}" width="${Math.max(1, w).toFixed(1)}" height="${barH}" fill="${input.colour}"><title>${escapeXml(`${b.label}: ${b.value}`)}</title></rect>`);
+    parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${barY + 14}" font-size="${FONT - 1}" fill="#0b0c0c">${b.value}</text>`);
+    yy = barY + barH + 14;
+  }
+  if (input.bars.length === 0) {
+    parts.push(`<text x="${left}" y="${top + 20}" font-size="${FONT}" fill="#0b0c0c">${escapeXml(input.emptyText ?? 'Nothing in this period')}</text>`);
+    yy = top + 40;
+  }
+  return svg(input.id, input.title, input.description, width, yy + 6, parts);
 }
 
 function svg(id: string, title: string, description: string, width: number, height: number, parts: readonly string[]): string {

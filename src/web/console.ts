@@ -277,12 +277,15 @@ export function consoleRouter(deps: ConsoleDeps): Router {
         { key: 'deny', label: 'Do not share', colour: '#d4351c' },
       ];
       const total = stats.byDay.reduce((s, r) => s + r.n, 0);
-      const reasons = stats.withheld.map((w) => ({
+      const asBar = (w: (typeof stats.withheld)[number]) => ({
         label: w.rule ? ruleTitle(w.rule) : labelOf(WITHHELD_CODE_LABELS, w.code),
         value: w.n,
         code: labelOf(WITHHELD_CODE_LABELS, w.code),
         rule: w.rule ?? '',
-      }));
+      });
+      // A referral is not a "no": items waiting for a decider are counted apart from items withheld.
+      const reasons = stats.withheld.filter((w) => w.code !== 'needs_referral').map(asBar);
+      const referrals = stats.withheld.filter((w) => w.code === 'needs_referral').map(asBar);
       view = {
         total,
         overTimeSvg: stackedBarChart({
@@ -303,10 +306,23 @@ export function consoleRouter(deps: ConsoleDeps): Router {
           description: `How many requested items were withheld for each reason or rule. ${reasons.length} reasons. The table below gives the same numbers.`,
           bars: reasons.map((r) => ({ label: r.label, value: r.value })),
           colour: '#d4351c',
+          emptyText: 'Nothing withheld in this period',
         }),
         reasonsTable: {
           head: [{ text: 'Reason' }, { text: 'Kind' }, { text: 'Rule' }, { text: 'Items withheld', format: 'numeric' }],
           rows: reasons.map((r) => [{ text: r.label }, { text: r.code }, { text: r.rule }, { text: String(r.value), format: 'numeric' }]),
+        },
+        referralsSvg: horizontalBarChart({
+          id: 'referrals-by-rule',
+          title: `Information sent for a decision, by rule, ${sinceText} to ${untilText}`,
+          description: `How many requested items a rule sent to a decider (team manager, Caldicott Guardian or data protection officer). ${referrals.length} rules. The table below gives the same numbers.`,
+          bars: referrals.map((r) => ({ label: r.label, value: r.value })),
+          colour: '#505a5f',
+          emptyText: 'Nothing sent for a decision in this period',
+        }),
+        referralsTable: {
+          head: [{ text: 'Rule' }, { text: 'Rule id' }, { text: 'Items referred', format: 'numeric' }],
+          rows: referrals.map((r) => [{ text: r.label }, { text: r.rule }, { text: String(r.value), format: 'numeric' }]),
         },
       };
       await recordRead(res, { view: 'charts', query: { since: sinceText, until: untilText }, returned: total, pageHash: contentHash(stats) });

@@ -356,11 +356,44 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     it('draws decisions over time and denials by reason as accessible SVG with tables', async () => {
       await page.goto(`${gw.url}/audit/charts`);
       const charts = page.locator('svg[role=img]');
-      expect(await charts.count()).toBe(2);
+      expect(await charts.count()).toBe(3);
       expect(await charts.first().getAttribute('aria-labelledby')).toBe('decisions-over-time-title decisions-over-time-desc');
       expect(await page.locator('table').first().innerText()).toContain('Share some');
+      // Referrals are counted apart from denials; every bar label is inside the chart, none cut off.
+      expect(await page.locator('#denials-by-reason-title').count()).toBe(1);
+      expect(await page.locator('#referrals-by-rule-title').count()).toBe(1);
+      const outside = await page.evaluate<number>(`[...document.querySelectorAll('svg.app-chart text')].filter((t) => {
+        const box = t.getBBox(); const svg = t.ownerSVGElement.viewBox.baseVal;
+        return box.x < 0 || box.x + box.width > svg.width + 0.5;
+      }).length`);
+      expect(outside).toBe(0);
+      expect(await page.locator('svg.app-chart text', { hasText: '…' }).count()).toBe(0);
       await expectAccessible(page, 'charts');
       await screenshot(page, '13-charts');
+    });
+
+    it('reports who has been given a person\'s information (UK GDPR Art 15(1)(c)), as a page and CSV, and records the report', async () => {
+      await page.goto(`${gw.url}/disclosures`);
+      await expectAccessible(page, 'subject disclosures (empty)');
+      await page.getByLabel('Case reference or person id').fill('NP-2026-001234');
+      const [res] = await Promise.all([page.waitForResponse((r) => r.url().includes('/disclosures?')), page.getByRole('button', { name: 'Show disclosures' }).click()]);
+      // The permit and the partial permit allowed sharing; the deny did not.
+      expect(await page.getByTestId('disclosure-count').innerText()).toBe('2 disclosures found for “NP-2026-001234”');
+      for (const a of [answers.permit, answers.partial]) expect(await page.locator(`tr[data-entry-id="${a?.entryId}"]`).count()).toBe(1);
+      expect(await page.locator(`tr[data-entry-id="${answers.deny?.entryId}"]`).count()).toBe(0);
+      const table = await page.getByTestId('disclosures').innerText();
+      expect(table).toContain('Designated safeguarding lead, School');
+      expect(table).toContain('Date of the incident');
+      expect(table).toContain('Operation Encompass');
+      await expectAccessible(page, 'subject disclosures');
+      await screenshot(page, '14-subject-disclosures');
+      const recorded = await gw.db.asOwner<{ kind: string; payload: Record<string, unknown> }>('SELECT kind, payload FROM audit_ledger WHERE entry_id = $1', [res.headers()['x-audit-entry-id']]);
+      expect(recorded).toEqual([{ kind: 'audit_read', payload: expect.objectContaining({ view: 'subject_disclosures', returned: 2 }) }]);
+      expect(JSON.stringify(recorded)).not.toContain('NP-2026-001234');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Download as CSV/ }).click()]);
+      const csv = readFileSync((await download.path()) ?? '', 'utf8');
+      expect(csv.split('\r\n')[0]).toBe('\uFEFFwhen,status,by_agency,by_role,to_agency,to_agency_type,to_role,fields,purpose,rules,entry_id,seq');
+      expect(csv.split('\r\n').filter((l) => l.includes('allowed'))).toHaveLength(2);
     });
 
     it('exports CSV with formula injection neutralised', async () => {
