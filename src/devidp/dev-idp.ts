@@ -23,6 +23,7 @@ import { TLSSocket } from 'node:tls';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import './known-warnings';
+import { loginPage, loginPageRoute, sendLoginPage } from './login-page';
 import Provider, { errors as oidcErrors, type AdapterPayload, type ClientMetadata, type JWK as OidcJWK, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { DEV_IDP_ISSUER_PREFIX, type Agency } from '../auth/registry';
 import type { Role } from '../vocabulary/vocabulary';
@@ -121,15 +122,8 @@ function passwordGate(agency: Agency, accounts: ReadonlyMap<string, DevIdpAccoun
       if (form.get('prompt') === 'login') {
         const account = accounts.get(form.get('login') ?? '');
         if (!account || !samePassword(form.get('password') ?? '', account.password)) {
-          const back = escapeHtml(`${req.baseUrl}${req.path}`);
-          res
-            .status(401)
-            .type('html')
-            .send(
-              `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title></head><body>` +
-                `<h1>Sign-in failed</h1><p>That login and password are not a demo account of ${escapeHtml(agency.name)}.</p>` +
-                `<p><a href="${back}">Try again</a></p></body></html>`,
-            );
+          const page = loginPage({ agencyName: agency.name, action: `${req.baseUrl}${req.path.replace(/\/$/, '')}`, login: form.get('login') ?? '', error: `That email address and password are not a demo account of ${agency.name}` });
+          sendLoginPage(res, 401, page);
           return;
         }
       }
@@ -395,7 +389,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       const secrets = new Map([...webClients.values()].map((w) => [w.clientId, w.clientSecret]));
       const provider = await buildProvider(agency, issuer, entry, options, agencyAccounts, secrets);
       idps.push({ agency, issuer, provider });
-      app.use(`/${agency.id}`, passwordGate(agency, agencyAccounts), provider.callback());
+      app.use(`/${agency.id}`, loginPageRoute(provider, agency.name), passwordGate(agency, agencyAccounts), provider.callback());
     }
     app.get('/', (_req, res) => {
       res.json({ description: 'Safeguard Gateway development OpenID provider (development only)', issuers: Object.fromEntries(idps.map((i) => [i.agency.id, i.issuer])) });

@@ -168,6 +168,9 @@ describe('practitioner sign-in (authorization code + PKCE, devInteractions login
     const form = await browser.go(toLogin.location ?? '');
     expect(form.status).toBe(200);
     expect(form.body).toContain('name="password"');
+    // The GOV.UK-style development sign-in page (src/devidp/login-page.ts), not oidc-provider's debug form.
+    expect(form.body).toContain('Development sign-in service');
+    expect(form.body).not.toMatch(/fonts\.googleapis|DEBUG|<script/i);
     const action = /action="([^"]+)"/.exec(form.body)?.[1] ?? '';
     return { config, browser, submitUrl: new URL(action, toLogin.location).href, codeVerifier, state, nonce };
   }
