@@ -56,7 +56,7 @@ export interface LedgerTrustOptions {
 }
 
 export async function startTestGateway(
-  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[]; audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number;
+  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[] | ((issued: readonly Agency[]) => readonly Agency[]); audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number;
     /** A second instance: its own pool, ledger writer, limiters and app, on the first one's database and issuers. */
     sameDatabaseAs?: TestGateway } = {},
 ): Promise<TestGateway> {
@@ -72,7 +72,7 @@ export async function startTestGateway(
   const sinks = directorySinks({ exportDir: trust.exportDir, mirrorDir: trust.mirrorDir });
   const cache = new SubtreeCache();
   const sealing = { pool, keys, sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}) };
-  const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(options.extraAgencies ?? [])], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
+  const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(typeof options.extraAgencies === 'function' ? options.extraAgencies(issuers.agencies) : (options.extraAgencies ?? []))], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
   const gateway = createApp({
     refusals: anonymousRefusals(pool, options.refusalWindowMs),
     engine,
