@@ -10,10 +10,10 @@
  */
 import { compilePolicy } from './compile';
 import { createEngine, type PolicyCatalogueEngine } from './decide';
-import { loadCatalogue } from './loader';
+import { loadCatalogue, type LoadOptions } from './loader';
 
-export function loadPolicyCatalogue(dir: string): PolicyCatalogueEngine {
-  const catalogue = loadCatalogue(dir);
+export function loadPolicyCatalogue(dir: string, options: LoadOptions = {}): PolicyCatalogueEngine {
+  const catalogue = loadCatalogue(dir, options);
   return createEngine(catalogue, compilePolicy(catalogue.rules));
 }
 

@@ -60,7 +60,15 @@ interface RawCatalogueFile {
   readonly title?: string;
 }
 
-export function loadCatalogue(dir: string): PolicyCatalogue {
+export interface LoadOptions {
+  /**
+   * Accept permit rules that do not yet say whether sharing is a duty or a power (catalogues written before
+   * `sharing` existed): only for replaying an older catalogue (`npm run policy:impact`), never for serving.
+   */
+  readonly allowMissingSharing?: boolean;
+}
+
+export function loadCatalogue(dir: string, options: LoadOptions = {}): PolicyCatalogue {
   const names = listYamlFiles(dir);
   if (!names.includes(CATALOGUE_FILE)) {
     throw new PolicyLoadError(path.join(dir, CATALOGUE_FILE), undefined, 'is missing (it holds the catalogue version)');
@@ -96,7 +104,7 @@ export function loadCatalogue(dir: string): PolicyCatalogue {
       const earlier = seen.get(raw.id);
       if (earlier !== undefined) fail(`id is already used by a rule in ${earlier} (ids must be unique across the catalogue)`);
       seen.set(raw.id, display);
-      rules.push(toPolicyRule(raw, name, fail));
+      rules.push(toPolicyRule(raw, name, fail, options));
     });
   }
 
@@ -138,13 +146,13 @@ function ruleLabel(data: unknown, index: number): string {
 }
 
 /** Cross-checks, then the rule as the engine holds it. `fail` throws a PolicyLoadError naming this rule. */
-function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => never): PolicyRule {
+function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => never, options: LoadOptions): PolicyRule {
   switch (raw.effect) {
     case 'permit':
       if (!raw.lawfulBasis) fail('a permit rule must cite its lawfulBasis (statute, ukGdprArticle6, and Article 9 / DPA 2018 Schedule 1 conditions where they apply)');
       if (raw.fields === 'all') fail('fields: all is only for deny and refer rules; a permit rule must list the fields it grants');
       if (raw.referTo !== undefined) fail('referTo belongs on refer rules only');
-      if (!raw.sharing) fail('a permit rule must say whether sharing is a duty or a power (sharing: {power, duties})');
+      if (!raw.sharing && options.allowMissingSharing !== true) fail('a permit rule must say whether sharing is a duty or a power (sharing: {power, duties})');
       break;
     case 'deny':
       if (!raw.reason) fail('a deny rule must give a reason (it is shown to practitioners)');
