@@ -21,6 +21,7 @@ import type { WebClient } from './auth/web-clients';
 import type { AuditLedger } from './audit/entry';
 import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
+import { useContentHashKey } from './audit/entry';
 import { createApp } from './http/app';
 import { listen } from './http/server';
 import { sourceOf } from './http/refusals';
@@ -135,6 +136,8 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
       : undefined;
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
+    // Content hashes in the ledger are keyed: a small value cannot be confirmed by hashing guesses.
+    useContentHashKey(config.pseudonymKey);
     // Notifications: the outbox dispatcher delivers signed webhooks (each attempt recorded in the ledger first).
     const notify = config.notifications;
     if (background) {

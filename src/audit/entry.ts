@@ -10,7 +10,7 @@
  * Entries are hash-chained: each carries the SHA-256 of its predecessor, so any later edit, deletion, insertion or
  * reordering is found by `verifyLedger` (./verify.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
 import { isAuditKind, type AuditKind } from './kinds';
@@ -148,12 +148,28 @@ export function entryHash(row: LedgerHashInput): string {
   return createHash('sha256').update(canonicalJson(preimage), 'utf8').digest('hex');
 }
 
+/** The content hash key of this process (`useContentHashKey`), or null: unkeyed. */
+let contentKey: Buffer | null = null;
+
 /**
- * `sha256:<hex>` of the RFC 8785 canonical JSON of `value`: how a payload refers to content it must not contain
- * (an answer, a page of results, a document). Equal JSON values give equal hashes whatever their key order.
+ * Keys every later `contentHash` with HMAC-SHA-256 (the gateway does this at start-up, from AUDIT_PSEUDONYM_KEY):
+ * an unkeyed hash of a small value (a date of birth, a postcode) is confirmed by hashing guesses; a keyed one is not,
+ * without the operator's key. Auditors holding the key can still check that a given content was what was sent.
+ */
+export function useContentHashKey(secret: string | null): void {
+  if (secret !== null && secret.length < 32) throw new RangeError('the content hash key must be at least 32 characters');
+  contentKey = secret === null ? null : createHmac('sha256', 'safeguard-gateway content hash v1').update(secret, 'utf8').digest();
+}
+
+/**
+ * How a payload refers to content it must not contain (an answer, a page of results, a document), over the RFC 8785
+ * canonical JSON of `value` (equal JSON values give equal hashes whatever their key order): `hmac-sha256:<hex>` once
+ * `useContentHashKey` has been called (always, in the gateway), `sha256:<hex>` otherwise.
  */
 export function contentHash(value: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex')}`;
+  const text = canonicalJson(value);
+  if (contentKey) return `hmac-sha256:${createHmac('sha256', contentKey).update(text, 'utf8').digest('hex')}`;
+  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -33,3 +33,35 @@ export function pseudonymiser(key: string): Pseudonymiser {
     mac: (purpose: MacPurpose, data: string): Buffer => createHmac('sha256', keyFor(purpose)).update(data, 'utf8').digest(),
   });
 }
+
+/** A path segment that is a word of the API (`v1`, `subjects`, `information-requests`), not an identifier. */
+const API_WORD = /^(v\d{1,3}|[a-z]+(?:[-_.][a-z]+)*)$/;
+const MAX_IDS = 8;
+
+/**
+ * A request path as the ledger may keep it: every segment that is not a word of the API (a person id, a record id,
+ * a case reference) becomes `{id}`, and the identifiers are returned pseudonymised (like subject references) so that
+ * auditors can still match entries about one record without the ledger naming it. Without a pseudonymiser the
+ * identifiers are dropped.
+ */
+export function pseudonymisedPath(rawPath: string, pseudonymise?: Pseudonymiser): { path: string; ids: string[] } {
+  const ids: string[] = [];
+  const path = rawPath
+    .slice(0, 400)
+    .split('/')
+    .map((segment, i) => {
+      if (i === 0 || segment === '' || API_WORD.test(segment)) return segment;
+      if (pseudonymise && ids.length < MAX_IDS) {
+        let decoded = segment;
+        try {
+          decoded = decodeURIComponent(segment);
+        } catch {
+          // keep it as sent
+        }
+        ids.push(pseudonymise(decoded));
+      }
+      return '{id}';
+    })
+    .join('/');
+  return { path: path.slice(0, 200), ids };
+}

@@ -14,6 +14,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { Pool } from 'pg';
 import { PgAuditLedger } from '../audit/pg-ledger';
+import { entryMacKey } from '../audit/entry-mac';
+import { useContentHashKey } from '../audit/entry';
 import { loadAgencyRegistry } from '../auth/registry';
 import { loadConfig } from '../config';
 import { pseudonymiser } from '../audit/pseudonym';
@@ -45,7 +47,9 @@ async function run(opts: Options): Promise<number> {
     // pool.end() resolves before every socket has closed; the embedded server stopping right after would otherwise
     // surface as an unhandled 'error' on an idle client.
     pool.on('error', () => undefined);
-    ledger = new PgAuditLedger(pool);
+    // As the gateway writes entries: with their MAC (else the sealer refuses them) and keyed content hashes.
+    ledger = new PgAuditLedger(pool, { macKey: entryMacKey(config.ledger.macKey) });
+    useContentHashKey(config.pseudonymKey);
     const result = await seedStory(pool, ledger, story, registry);
     if (result.alreadySeeded) {
       process.stdout.write('The demo story is already loaded: nothing changed.\n');

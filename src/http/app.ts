@@ -253,7 +253,7 @@ function errorHandler(deps: AppDeps): ErrorRequestHandler {
     if (res.headersSent) return;
     if (req.originalUrl.startsWith('/v1/') && error.status >= 400 && error.status < 500) {
       try {
-        await recordRefusal({ ledger: deps.ledger, refusals }, req, res, error);
+        await recordRefusal({ ledger: deps.ledger, refusals, pseudonymise: deps.pseudonymise }, req, res, error);
       } catch (auditError) {
         deps.logger.error({ err: auditError }, 'could not record a refusal in the audit ledger');
         error = toGatewayError(new AuditUnavailableError('refusal not recorded'), deps.logger);

@@ -12,6 +12,7 @@ import type { AnonymousRefusals } from '../audit/anonymous-refusals';
 import { actorOf } from '../audit/actor';
 import type { Principal } from '../auth/principal';
 import { printable } from '../db/text';
+import { pseudonymisedPath, type Pseudonymiser } from '../audit/pseudonym';
 
 /** The address a refusal is counted under: IPv6 by its /56, as the per-address rate limit counts it. */
 export function sourceOf(ip: string | undefined): string {
@@ -20,7 +21,7 @@ export function sourceOf(ip: string | undefined): string {
 
 /** Resolves once the refusal is recorded (committed); rejects if it cannot be. */
 export async function recordRefusal(
-  deps: { readonly ledger: AuditLedger; readonly refusals: AnonymousRefusals },
+  deps: { readonly ledger: AuditLedger; readonly refusals: AnonymousRefusals; readonly pseudonymise?: Pseudonymiser },
   req: Request,
   res: Response,
   error: GatewayError,
@@ -32,6 +33,8 @@ export async function recordRefusal(
     await deps.refusals.record(sourceOf(req.ip), error.code, error.status);
     return;
   }
+  // Identifiers in the path (a person id, a record id) are kept only as pseudonyms: the shape of the route stays.
+  const where = pseudonymisedPath(req.originalUrl.split('?')[0] ?? '', deps.pseudonymise);
   await deps.ledger.append({
     kind: 'request_refused',
     outcome: error.code,
@@ -39,7 +42,8 @@ export async function recordRefusal(
     actor: principal ? actorOf(principal) : null,
     payload: {
       method: req.method,
-      path: req.originalUrl.split('?')[0]?.slice(0, 200) ?? '',
+      path: where.path,
+      ...(where.ids.length > 0 ? { pathIds: where.ids } : {}),
       status: error.status,
       // printable: a word with a NUL in it is recorded escaped (PostgreSQL cannot store NUL), never lost.
       problems: (error.extras.errors ?? []).slice(0, 20).map((p) => ({ pointer: printable(p.pointer.slice(0, 100)), word: p.word === undefined ? null : printable(p.word.slice(0, 60)) })),

@@ -1,6 +1,7 @@
 /** What the workflow pages share: who is signed in, how a refusal is recorded, dates in words, field labels. */
 import type { NextFunction, Request, Response } from 'express';
 import { actorOf } from '../../audit/actor';
+import { pseudonymisedPath } from '../../audit/pseudonym';
 import type { AuditLedger } from '../../audit/entry';
 import type { Principal } from '../../auth/principal';
 import { GatewayError } from '../../errors';
@@ -45,7 +46,8 @@ export async function recordRefusal(ledger: AuditLedger, req: Request, res: Resp
     actor: p ? actorOf(p) : null,
     payload: {
       method: req.method,
-      path: req.originalUrl.split('?')[0]?.slice(0, 200) ?? '',
+      // No identifier in clear (a referral or request id becomes {id}), as on the API.
+      path: pseudonymisedPath(req.originalUrl.split('?')[0] ?? '').path,
       status: error.status,
       problems: (error.extras.errors ?? []).slice(0, 20).map((x) => ({ pointer: x.pointer.slice(0, 100), word: x.word?.slice(0, 60) ?? null })),
     },
