@@ -19,8 +19,8 @@ export interface TestDatabase {
 /** One password for the cluster-wide app role in the test run (each prepareDatabase sets it). */
 const TEST_APP_PASSWORD = 'test-app-password';
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const adminUrl = process.env.SG_TEST_ADMIN_URL;
+/** On the run's PostgreSQL, or on the server behind `adminUrl` (a superuser URL, e.g. a server the test started). */
+export async function createTestDatabase(adminUrl = process.env.SG_TEST_ADMIN_URL): Promise<TestDatabase> {
   if (!adminUrl) throw new Error('SG_TEST_ADMIN_URL is not set: run the tests through jest (global-setup.ts starts PostgreSQL)');
   const name = `sg_test_${randomBytes(6).toString('hex')}`;
   const ownerUrl = await createDatabase(adminUrl, name);

@@ -2,7 +2,8 @@
  * A whole gateway for HTTP tests: a fresh real database, the shipped policy catalogue, the real ledger and token
  * verifier, and local test issuers minting real signed tokens. Nothing is mocked.
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool } from '../../src/db/pool';
 import pino from 'pino';
 import express, { type Express } from 'express';
 import { createApp } from '../../src/http/app';
@@ -58,14 +59,16 @@ export interface LedgerTrustOptions {
 export async function startTestGateway(
   options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[] | ((issued: readonly Agency[]) => readonly Agency[]); audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number;
     /** A second instance: its own pool, ledger writer, limiters and app, on the first one's database and issuers. */
-    sameDatabaseAs?: TestGateway } = {},
+    sameDatabaseAs?: TestGateway;
+    /** A database made elsewhere (e.g. on a server the test runs itself); not dropped on close. */
+    database?: TestDatabase } = {},
 ): Promise<TestGateway> {
   const shared = options.sameDatabaseAs;
-  const db = shared ? shared.db : await createTestDatabase();
+  const db = shared ? shared.db : (options.database ?? (await createTestDatabase()));
   const issuers = shared ? shared.issuers : await startTestIssuers();
   const engine = loadPolicyCatalogue('policies');
-  const pool = new Pool({ connectionString: db.appUrl, max: 5 });
-  pool.on('error', () => undefined); // as in src/gateway.ts: an idle client ended by the server is not a crash
+  // As in src/gateway.ts: every pool and client has an error listener, so a database lost is a 503, not a crash.
+  const pool = createPool({ connectionString: db.appUrl, max: 5, name: 'test-gateway' }, pino({ level: 'silent' }));
   const trust = options.ledgerTrust ?? {};
   const ledger = new PgAuditLedger(pool, trust.macKey ? { macKey: trust.macKey } : {});
   const keys = await loadGatewayKeys(trust.keysDir ?? mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {}, trust.origin ? { origin: trust.origin } : {});
@@ -108,10 +111,8 @@ export async function startTestGateway(
     async close() {
       await ledger.close();
       await pool.end();
-      if (!shared) {
-        await issuers.close();
-        await db.drop();
-      }
+      if (!shared) await issuers.close();
+      if (!shared && !options.database) await db.drop();
       if (undocumented.length > 0) {
         throw new Error(`responses that do not match /openapi.json (${undocumented.length}):\n  ${[...new Set(undocumented)].slice(0, 40).join('\n  ')}`);
       }
