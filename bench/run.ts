@@ -14,6 +14,8 @@
  *
  * Options: --duration=<s> (10) --connections=<n> (32) --append-entries=<n> (20000) --verify-entries=<n> (1000000)
  *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger
+ *          --seal [--seal-entries=1000000[,10000000]] [--seal-load-seconds=10]: ONLY the ledger-sealing measurements
+ *          (./seal-bench.ts: full vs incremental seal cost at those sizes, answer-to-sealed time under load)
  */
 import { freePort } from '../src/db/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +30,7 @@ import { createDatabase, prepareDatabase } from '../src/db/bootstrap';
 import { startBenchIssuers, type BenchIssuers } from './issuer';
 import { benchAppends, benchVerify, type AppendBenchResult, type VerifyBenchResult } from './ledger-bench';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile';
+import { benchSeal, sealTable } from './seal-bench';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const AUDIENCE = 'urn:safeguard-gateway';
@@ -344,6 +347,8 @@ function table(rows: Array<[string, string, string, string]>): string {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  // `--seal`: only the ledger-sealing measurements (./seal-bench.ts), on their own database.
+  if (argv.includes('--seal')) return runSealBench(argv);
   const o = parseOptions(argv);
   const gatewayMain = path.resolve(argv.find((a) => a.startsWith('--gateway-main='))?.split('=')[1] ?? path.join(ROOT, 'dist', 'src', 'main.js'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -468,6 +473,22 @@ async function main(): Promise<void> {
     await pg?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function runSealBench(argv: readonly string[]): Promise<void> {
+  const value = (name: string, fallback: string): string => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+  const sizes = value('seal-entries', '1000000').split(',').map(Number);
+  const seconds = Number(value('seal-load-seconds', '10'));
+  if (!sizes.every((n) => Number.isInteger(n) && n > 0) || !Number.isInteger(seconds) || seconds < 1) throw new Error('--seal-entries=<n>[,<n>…] and --seal-load-seconds=<s> must be positive whole numbers');
+  const started = new Date();
+  const result = await benchSeal(sizes, seconds, (line) => process.stderr.write(`${line}\n`));
+  const output = sealTable(result);
+  process.stdout.write(`\nSafeguard Gateway ledger sealing, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version})\n${output}`);
+  const results = path.join(ROOT, 'bench', 'results');
+  mkdirSync(results, { recursive: true });
+  const file = path.join(results, `seal-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: os.loadavg()[0] }, seal: result, table: output }, null, 2)}\n`);
+  process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
 }
 
 main().catch((e: unknown) => {
