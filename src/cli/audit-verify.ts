@@ -107,11 +107,8 @@ async function run(opts: Options): Promise<number> {
     });
     const summary = describeVerification(report, checkpoints);
     process.stdout.write(opts.json
-      ? `${JSON.stringify({ summary, chain: report, checkpoints }, null, 2)}
-`
-      : `Audit ledger: ${summary}
-
-${describe(report)}${describeVerifyReport(checkpoints)}`);
+      ? `${JSON.stringify({ summary, chain: report, checkpoints }, null, 2)}\n`
+      : `Audit ledger: ${summary}\n\n${describe(report)}${describeVerifyReport(checkpoints)}`);
     return report.ok && checkpoints.ok ? 0 : 1;
   } catch (e) {
     bar?.stop();

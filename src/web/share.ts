@@ -358,6 +358,7 @@ function routesOf(w: DecisionAnswer['withheldFields'][number]): string[] {
     if (typeof r !== 'object' || r === null) return [];
     const route = r as Record<string, unknown>;
     if (typeof route.explanation === 'string') return [inWords(route.explanation)];
+    if (typeof route.explanation === 'string') return [`${inWords(route.explanation)}${route.sharing === 'duty' ? ' (a duty: you must share)' : ''}`];
     if (typeof route.summary === 'string') return [inWords(route.summary)];
     if (typeof route.description === 'string') return [inWords(route.description)];
     const parts: string[] = [];
