@@ -41,7 +41,17 @@ function ruleMayApply(rule: PolicyRule, from: AgencyType, to: AgencyType, role: 
   return selects(rule.purposes, purpose) && selects(rule.from.agencyTypes, from) && selects(rule.to.agencyTypes, to) && (!role || selects(rule.to.roles, role));
 }
 
-/** The facts any rule that could apply tests, in the order the vocabulary lists them. */
+/**
+ * Facts the gateway derives from others (src/decisions/derive-facts.ts): when a rule tests the derived fact, the
+ * practitioner is asked what it is derived from (the derived fact itself is never asked when only the gateway may
+ * give it).
+ */
+const DERIVED_FROM: Partial<Record<FactName, readonly FactName[]>> = {
+  before_next_school_day_start: ['hours_since_incident'],
+  significant_harm_suspected: ['s47_enquiry_open'],
+};
+
+/** The facts any rule that could apply tests (and what derived ones come from), in the order the vocabulary lists them. */
 export function factsUsed(
   catalogue: PolicyCatalogue,
   input: { readonly from: AgencyType; readonly to: AgencyType; readonly role?: Role; readonly purpose: Purpose },
@@ -53,5 +63,6 @@ export function factsUsed(
     for (const t of rule.when) used.add(t.fact);
     for (const group of rule.whenAny) for (const t of group) used.add(t.fact);
   }
+  for (const f of [...used]) for (const input of DERIVED_FROM[f] ?? []) used.add(input);
   return order.filter((f) => used.has(f));
 }

@@ -291,7 +291,9 @@ function nextStep(stored: StoredAnswer, calendar: SchoolCalendar): string {
   const what = answer.decision === 'permit' ? 'the information listed' : 'only the information under “You can share”';
   if (asked.purpose === 'operation_encompass' && asked.toAgencyType === 'school') {
     try {
-      const deadline = nextSchoolDayStart(new Date(stored.recordedAt), calendar);
+      // Before the start of the next school day after the incident (or after now, if the time of the incident is not known).
+      const hours = typeof facts.hours_since_incident === 'number' ? facts.hours_since_incident : 0;
+      const deadline = nextSchoolDayStart(new Date(new Date(stored.recordedAt).getTime() - hours * 3_600_000), calendar);
       return `Tell the school's designated safeguarding lead before ${londonDeadline(deadline)}: share ${what}.`;
     } catch {
       return `Tell the school's designated safeguarding lead before the start of the next school day: share ${what}.`;
