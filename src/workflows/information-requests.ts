@@ -83,6 +83,7 @@ export interface TargetView {
 export interface InformationRequestView {
   readonly id: string;
   readonly requesterAgencyId: string;
+  readonly requesterAgencyName: string | null;
   readonly requestedBy: { readonly name: string | null; readonly role: string };
   readonly subject: { readonly personId: string | null; readonly caseReference: string | null; readonly subjectRole: string };
   readonly purpose: string;
@@ -191,13 +192,13 @@ export async function createInformationRequest(deps: InformationRequestDeps, p: 
 // ─── Reading ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 interface RequestRow {
-  id: string; requester_agency_id: string; requested_by_name: string | null; requested_by_role: string; subject_person_id: string | null;
+  id: string; requester_agency_id: string; requester_name: string | null; requested_by_name: string | null; requested_by_role: string; subject_person_id: string | null;
   case_reference: string | null; subject_role: string; purpose: string; fields: string[]; facts: Record<string, unknown>; priority: Priority;
   template: Template | null; first_hearing_at: Date | null; deadline: Date; created_at: Date; ledger_entry_id: string;
 }
 interface TargetRow { request_id: string; agency_id: string; name: string | null; agency_type: string | null; status: 'awaiting' | 'answered' | 'declined'; deadline: Date; responded_at: Date | null; decline_reason: string | null; released: string }
 
-const REQUEST_COLUMNS = `r.id, r.requester_agency_id, r.requested_by_name, r.requested_by_role, r.subject_person_id, r.case_reference, r.subject_role,
+const REQUEST_COLUMNS = `r.id, r.requester_agency_id, (SELECT a.name FROM agencies a WHERE a.id = r.requester_agency_id) AS requester_name, r.requested_by_name, r.requested_by_role, r.subject_person_id, r.case_reference, r.subject_role,
   r.purpose, r.fields, r.facts, r.priority, r.template, r.first_hearing_at, r.deadline, r.created_at, r.ledger_entry_id`;
 
 type Queryable = Pick<Pool, 'query'>;
@@ -224,6 +225,7 @@ function viewOf(r: RequestRow, targets: readonly TargetRow[], p: Principal, now:
   return {
     id: r.id,
     requesterAgencyId: r.requester_agency_id,
+    requesterAgencyName: r.requester_name,
     requestedBy: { name: r.requested_by_name, role: r.requested_by_role },
     subject: { personId: r.subject_person_id, caseReference: r.case_reference, subjectRole: r.subject_role },
     purpose: r.purpose,

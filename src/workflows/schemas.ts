@@ -150,6 +150,7 @@ export const informationRequestSchema = {
   properties: {
     id: uuid,
     requesterAgencyId: { type: 'string' },
+    requesterAgencyName: { type: ['string', 'null'] },
     requestedBy: { type: 'object', properties: { name: { type: ['string', 'null'] }, role: { type: 'string' } } },
     subject: { type: 'object', properties: { personId: { type: ['string', 'null'] }, caseReference: { type: ['string', 'null'] }, subjectRole: { type: 'string' } } },
     purpose: purposeSchema,

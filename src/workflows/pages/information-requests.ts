@@ -30,7 +30,7 @@ function inboxRows(list: readonly InformationRequestView[], p: Principal) {
     const mine = r.agencies.find((a) => a.agencyId === p.agency.id);
     return [
       { html: `<a class="govuk-link" href="/information-requests/${r.id}">${purposeLabel(r.purpose)}</a>` },
-      { text: r.requesterAgencyId },
+      { text: r.requesterAgencyName ?? r.requesterAgencyId },
       { text: subjectText(r) },
       { html: tagHtml(PRIORITY_TAGS[r.priority]) },
       { text: inWords(r.deadline) },
@@ -83,7 +83,7 @@ export function informationRequestPages(deps: InformationRequestDeps & { render:
       ...pageContext(req, res, { pageTitle: r.yourPart === 'requester' ? 'Your request for information' : 'A request for information', backLink: '/information-requests' }),
       errors, r, canAnswer, recordItems,
       summaryRows: [
-        { key: { text: 'Asked by' }, value: { text: `${r.requesterAgencyId}${r.requestedBy.name ? ` (${r.requestedBy.name})` : ''}` } },
+        { key: { text: 'Asked by' }, value: { text: `${r.requesterAgencyName ?? r.requesterAgencyId}${r.requestedBy.name ? ` (${r.requestedBy.name})` : ''}` } },
         { key: { text: 'About' }, value: { text: subjectText(r) } },
         { key: { text: 'Purpose' }, value: { text: purposeLabel(r.purpose) + (r.template ? ' (Cafcass safeguarding checks)' : '') } },
         { key: { text: 'Information wanted' }, value: { text: r.fields.map(fieldLabel).join(', ') } },
@@ -123,8 +123,8 @@ export function informationRequestPages(deps: InformationRequestDeps & { render:
       const result = await respondToInformationRequest(deps, p, id, input, pageRequestId(res));
       const released = result.releases.filter((x) => x.fieldsReleased.length > 0).length;
       req.session.notice = answer === 'release'
-        ? `Your answer is recorded: ${released} of ${result.releases.length} record${result.releases.length === 1 ? '' : 's'} released, each as the sharing policy allows. ${r.requesterAgencyId} has been told.`
-        : `Your agency has declined. ${r.requesterAgencyId} has been told.`;
+        ? `Your answer is recorded: ${released} of ${result.releases.length} record${result.releases.length === 1 ? '' : 's'} released, each as the sharing policy allows. ${r.requesterAgencyName ?? r.requesterAgencyId} has been told.`
+        : `Your agency has declined. ${r.requesterAgencyName ?? r.requesterAgencyId} has been told.`;
     } catch (e) {
       if (!(e instanceof GatewayError) || e.status >= 500) throw e;
       await recordRefusal(deps.ledger, req, res, e);
