@@ -28,6 +28,8 @@ function ruleFile(opts: { id?: string; lines?: string; replace?: [string, string
     lawfulBasis:
       statute: Test Act s.1
       ukGdprArticle6: Article 6(1)(e) public task
+    sharing:
+      power: Test Act s.1
 ${opts.lines ?? ''}`;
   for (const [from, to] of opts.replace ?? []) {
     if (!text.includes(from)) throw new Error(`test setup: "${from}" not in the rule file`);
@@ -212,7 +214,7 @@ describe('decide fails closed', () => {
     purpose: 'operation_encompass',
     subjectRole: 'child',
     fields: ['name'],
-    facts: { child_present_at_incident: true, hours_since_incident: 2 },
+    facts: { child_present_at_incident: true, hours_since_incident: 2, before_next_school_day_start: true },
   };
   const throwing = new Proxy({}, { get: () => { throw new Error('boom'); } });
 
@@ -259,7 +261,7 @@ describe('decide fails closed', () => {
     const d = engine.decide({ ...valid, purpose: 'gossip' } as unknown as DecisionInput);
     expect(d.failure?.code).toBe('invalid_input');
     expect(d.reasons[0]).toContain('purpose "gossip" is not a known purpose');
-    expect(d.withheldFields).toEqual([{ field: 'name', code: 'no_rule_permits', reason: d.reasons[0] }]);
+    expect(d.withheldFields).toEqual([{ field: 'name', code: 'no_rule_permits', reason: d.reasons[0], routes: [] }]);
   });
 
   it('a field asked for twice is decided once', () => {
@@ -278,6 +280,7 @@ describe('engine semantics on a purpose-built catalogue', () => {
     subjectRoles: any
     fields: [name, physical_health]
     lawfulBasis: { statute: Test Act, ukGdprArticle6: Article 6(1)(e) public task }
+    sharing: { power: Test Act }
 ${extra}`;
   const dir = catalogue({
     // Deny rules win wherever they are: this file sorts BEFORE the permits.

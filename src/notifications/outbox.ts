@@ -82,12 +82,13 @@ async function subscriptionsOf(client: PoolClient, agencyIds: readonly string[],
 // ─── Operation Encompass ───────────────────────────────────────────────────────────────────────────────────────
 
 /** Does this record call for an Operation Encompass notification (whatever the recipients)? */
+/**
+ * An incident the police recorded about a child: every child of the household who may be a victim of the abuse is
+ * notified — a child who sees, hears or experiences its effects (Domestic Abuse Act 2021 s.3) — whether or not the
+ * child was present at this incident (Operation Encompass statutory guidance, November 2025).
+ */
 export function isEncompassIncident(record: Pick<StoredRecord, 'kind' | 'subjectRole' | 'fields' | 'facts'>): boolean {
-  if (record.kind !== 'incident' || record.subjectRole !== 'child') return false;
-  const present = record.facts.child_present_at_incident;
-  if (present === true) return true;
-  const count = record.fields.children_present;
-  return present === undefined && typeof count === 'number' && count > 0;
+  return record.kind === 'incident' && record.subjectRole === 'child';
 }
 
 export async function onRecordWritten(client: PoolClient, record: StoredRecord, settings: OutboxSettings = DEFAULT_OUTBOX_SETTINGS): Promise<number> {

@@ -82,7 +82,8 @@ function neededFacts(tests: readonly FactTest[], facts: Facts): Record<string, F
 function shortStatute(rule: PolicyRule): string {
   const statute = rule.lawfulBasis?.statute ?? rule.title;
   const first = (statute.split(/;\s*/)[0] ?? statute).replace(/\s+/g, ' ');
-  return first.replace(/\s*\([^()]*\)/g, '').trim();
+  // Drop explanatory brackets ("(duty to assist enquiries)"), keep subsection numbers ("s.47(9)-(11)").
+  return first.replace(/\s*\([^()]*\s[^()]*\)/g, '').trim();
 }
 
 function recipientText(agencies: readonly AgencyType[], roles: readonly Role[] | undefined): string {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
 import request from 'supertest';
-import { catalogueDirFor, readInputs } from '../../src/cli/policy-impact';
+import { catalogueDirFor, readInputs } from '../../src/cli/policy-impact-inputs';
 import { syncAgencies } from '../../src/db/registry-sync';
 import { loadPolicyCatalogue } from '../../src/policy';
 import { describeImpact, policyImpact } from '../../src/policy/impact';

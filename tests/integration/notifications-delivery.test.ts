@@ -288,12 +288,14 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     await drain(async () => (await outboxRows("status = 'pending'")).length === 0);
   });
 
-  it('queues nothing for an incident the child was not present at, or when the school has no webhook', async () => {
+  it('queues a notification for a child of the household who was not present (DAA 2021 s.3), and nothing when no school knows the child', async () => {
     const before = (await outboxRows()).length;
-    await ok(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })));
+    const absent = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })));
     const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs(nhsStem += 1000) } }))).id; // no school knows this child
     await ok(post('/v1/records', 'police', incident(other, inTimeIncidentAt(1))));
-    expect((await outboxRows()).length).toBe(before);
+    expect((await outboxRows()).length).toBe(before + 1);
+    expect(await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = $1", [absent.id])).toHaveLength(1);
+    await drain(async () => (await outboxRows("status = 'pending'")).length === 0);
   });
 
   describe('perpetrator moves', () => {

@@ -45,13 +45,13 @@ describe('backoffDelayMs', () => {
 
 describe('isEncompassIncident', () => {
   const base = { kind: 'incident' as const, subjectRole: 'child' as const, fields: {}, facts: {} };
-  it('is an incident about a child the police say was present, or with children present and nothing said otherwise', () => {
+  it('is any incident the police recorded about a child of the household, present at it or not (DAA 2021 s.3)', () => {
     expect(isEncompassIncident({ ...base, facts: { child_present_at_incident: true } })).toBe(true);
     expect(isEncompassIncident({ ...base, fields: { children_present: 2 } })).toBe(true);
+    expect(isEncompassIncident({ ...base, fields: { children_present: 2 }, facts: { child_present_at_incident: false } })).toBe(true);
+    expect(isEncompassIncident({ ...base, fields: { children_present: 0 } })).toBe(true);
   });
-  it('is not one the child was said not to be present at, a record about an adult, or another kind of record', () => {
-    expect(isEncompassIncident({ ...base, fields: { children_present: 2 }, facts: { child_present_at_incident: false } })).toBe(false);
-    expect(isEncompassIncident({ ...base, fields: { children_present: 0 } })).toBe(false);
+  it('is not a record about an adult, or another kind of record', () => {
     expect(isEncompassIncident({ ...base, subjectRole: 'adult_victim', facts: { child_present_at_incident: true } })).toBe(false);
     expect(isEncompassIncident({ ...base, kind: 'school_note', facts: { child_present_at_incident: true } } as never)).toBe(false);
   });
