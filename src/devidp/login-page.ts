@@ -18,9 +18,9 @@ header strong{font-size:24px}header span{display:block;font-size:16px}
 main{padding:30px 0 60px}h1{font-size:36px;margin:0 0 20px}
 .tag{display:inline-block;background:#fcd6c3;color:#6e3619;font-weight:700;padding:2px 8px;font-size:16px;margin-bottom:15px}
 label{display:block;font-weight:700;margin:20px 0 5px}
-input[type=text],input[type=password]{width:100%;max-width:440px;font-size:19px;padding:5px;border:2px solid #0b0c0c;height:40px}
+input[type=text],input[type=password]{display:block;width:100%;max-width:440px;font-size:19px;padding:5px;border:2px solid #0b0c0c;height:40px}
 input:focus{outline:3px solid #ffdd00;outline-offset:0;box-shadow:inset 0 0 0 2px #0b0c0c}
-button{margin-top:30px;background:#00703c;color:#fff;border:0;box-shadow:0 2px 0 #002d18;font-size:19px;padding:8px 10px 7px;cursor:pointer}
+button{display:block;margin-top:30px;background:#00703c;color:#fff;border:0;box-shadow:0 2px 0 #002d18;font-size:19px;padding:8px 10px 7px;cursor:pointer}
 button:focus{outline:3px solid transparent;background:#ffdd00;color:#0b0c0c;box-shadow:0 2px 0 #0b0c0c}
 .hint{color:#484949;font-size:16px;margin:0}
 .error{border:5px solid #d4351c;padding:15px 20px;margin-bottom:20px}.error h2{margin:0 0 10px;font-size:24px}

@@ -326,7 +326,7 @@ function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine, calenda
     // The referral this answer opened (src/workflows/): where the practitioner follows the decider's decision.
     referralId: answer.referral?.id,
     // Each reason once: those already given beside a withheld item are not repeated.
-    reasons: answer.reasons.filter((r) => !shownInCards.has(r)).map(inWords),
+    reasons: answer.reasons.filter((r) => ![...shownInCards].some((shown) => r.includes(shown))).map(inWords),
     nextStep: nextStep(stored, calendar),
     bases: answer.lawfulBasis.map((b) => ({
       rule: b.rule,

@@ -65,7 +65,10 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     await page.getByLabel(agencyName, { exact: true }).check();
     await continueButton(page).click();
     await page.waitForURL((u) => u.origin === new URL(gw.idpUrl).origin);
-    if (shoot) await screenshot(page, '02-agency-login');
+    if (shoot) {
+      await expectAccessible(page, 'development IdP sign-in');
+      await screenshot(page, '02-agency-login');
+    }
     await page.locator('input[name=login]').fill(account.login);
     await page.locator('input[name=password]').fill(account.password);
     await page.locator('button[type=submit]').first().click();
@@ -194,6 +197,8 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     const next = await policePage.getByTestId('next-step').innerText();
     expect(next).toMatch(/^What to do now: Tell the school's designated safeguarding lead before 8:30am on (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+: share only/);
     expect(main).not.toMatch(/incident_full_report|child_involvement/);
+    // Each reason once: the reason beside the withheld item is not repeated under "Why".
+    expect(main.split('how the child was affected so they can support them').length - 1).toBe(1);
     expect(main).toMatch(/Recorded at\s+(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}:\d{2}[ap]m/);
     expect(await policePage.getByRole('button', { name: 'Print or save this answer' }).isVisible()).toBe(true);
     expect(await policePage.getByRole('button', { name: 'Copy reference' }).isVisible()).toBe(true);
