@@ -87,7 +87,7 @@ function generate(random: () => number): DecisionInput {
     purpose: rule ? from(rule.purposes, PURPOSES) : pick(PURPOSES),
     subjectRole: rule ? from(rule.subjectRoles, SUBJECT_ROLES) : pick(SUBJECT_ROLES),
     fields,
-    facts: facts as Facts,
+    facts: facts,
   };
 }
 

@@ -118,7 +118,7 @@ describe('a bad policy file stops loading, naming file, rule and problem', () =>
   });
 
   it('a permit without a lawful basis', () => {
-    const text = ruleFile().replace(/    lawfulBasis:\n.*\n.*\n/, '');
+    const text = ruleFile().replace(/ {4}lawfulBasis:\n.*\n.*\n/, '');
     const e = loadError(catalogue({ 'a.yaml': text }));
     expect(e.message).toContain('rule "test-permit": a permit rule must cite its lawfulBasis');
   });
@@ -243,7 +243,7 @@ describe('decide fails closed', () => {
   ];
 
   it.each(garbage)('%s → deny, never a throw', (_label, input) => {
-    const d = engine.decide(input as unknown as DecisionInput);
+    const d = engine.decide(input as DecisionInput);
     expect(d.decision).toBe('deny');
     expect(d.permittedFields).toEqual([]);
     expect(d.lawfulBasis).toEqual([]);

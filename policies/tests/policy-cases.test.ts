@@ -62,7 +62,7 @@ function loadCases(): LoadedCase[] {
       // A misspelt key would silently weaken a case: refuse it.
       const stray = [
         ...Object.keys(c).filter((k) => !CASE_KEYS.includes(k)),
-        ...Object.keys((c.expect ?? {}) as object).filter((k) => !EXPECT_KEYS.includes(k)).map((k) => `expect.${k}`),
+        ...Object.keys((c.expect ?? {})).filter((k) => !EXPECT_KEYS.includes(k)).map((k) => `expect.${k}`),
       ];
       if (stray.length || typeof c.name !== 'string' || !c.input || !c.expect) {
         throw new Error(`${file} case ${i}: needs name, input, expect (unknown keys: ${stray.join(', ') || 'none'})`);
@@ -164,7 +164,7 @@ describe('rule coverage', () => {
     const report = engine.catalogue.rules
       .map((r) => `  ${r.id.padEnd(width)}  ${r.effect.padEnd(6)}  ${String(counts.get(r.id) ?? 0).padStart(3)} case(s)  (${r.file})`)
       .join('\n');
-    // eslint-disable-next-line no-console
+     
     console.log(`Policy rule coverage — ${cases.length} cases, ${counts.size} rules, catalogue ${engine.version}\n${report}`);
 
     const unexercised = [...counts].filter(([, n]) => n === 0).map(([id]) => id);

@@ -284,7 +284,7 @@ export function entryHashOfView(view: unknown): string | null {
       role: a.role ?? null,
       issuer: a.issuer ?? null,
       purpose: e.purpose,
-      rules: e.rules as string[],
+      rules: e.rules,
       payload: e.payload as JsonValue,
       prevHash: e.prevHash,
     });

@@ -83,7 +83,7 @@ function chooseRole(agency: Agency, candidates: readonly string[], isPerson: boo
     const what = agency.roleMap ? `roles ${agency.name} maps to the gateway's roles: ${usable}` : `roles of the sharing vocabulary ${agency.name} may use: ${usable}`;
     return { error: forbidden(`The access token's role ${carried} is not a role the gateway knows for ${agency.name}. It may carry the ${what}.`) };
   }
-  if (mapped.length === 1) return { role: mapped[0] as Role };
+  if (mapped.length === 1) return { role: mapped[0] };
   const winner = agency.rolePrecedence?.find((r) => mapped.includes(r));
   if (winner) return { role: winner };
   return { error: forbidden(`The access token carries several roles (${mapped.join(', ')}) and ${agency.name} has not said which one wins (rolePrecedence). Sign in with one role.`) };

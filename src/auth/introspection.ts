@@ -37,7 +37,7 @@ export function createIntrospector(endpoint: string, agencies: readonly Agency[]
   try {
     secret = readFileSync(settings.clientSecretFile, 'utf8').trim();
   } catch (e) {
-    throw new Error(`agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(`agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
   }
   if (secret === '') throw new Error(`agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} is empty`);
   const issuer = agencies[0]?.issuer ?? endpoint;

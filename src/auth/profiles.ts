@@ -145,7 +145,7 @@ const PROFILES: Readonly<Record<TokenProfileId, TokenProfile>> = {
       const user = c.preferred_username;
       return (typeof user === 'string' && user.toLowerCase().startsWith('service-account-')) || c.client_id === clientId || c.clientId === clientId;
     },
-    notAccessToken: (c) => (c.typ !== undefined && c.typ !== 'Bearer' ? `Keycloak marks it "${String(c.typ).slice(0, 20)}", not "Bearer"` : undefined),
+    notAccessToken: (c) => (c.typ !== undefined && c.typ !== 'Bearer' ? `Keycloak marks it "${(typeof c.typ === 'string' ? c.typ : JSON.stringify(c.typ) ?? '').slice(0, 20)}", not "Bearer"` : undefined),
   },
   okta: {
     id: 'okta',

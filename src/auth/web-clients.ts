@@ -35,7 +35,7 @@ export function readPrivateKeyFile(file: string): JWK {
   if (text.trim().startsWith('{')) {
     jwk = JSON.parse(text) as JWK;
   } else {
-    jwk = createPrivateKey(text).export({ format: 'jwk' }) as JWK;
+    jwk = createPrivateKey(text).export({ format: 'jwk' });
   }
   if (!jwk.d) throw new Error(`${file} holds no private key`);
   return { ...jwk, alg: algFor(jwk) };
@@ -58,7 +58,7 @@ export function loadWebClients(agencies: readonly Agency[]): Record<string, WebC
       }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`${where}: ${code ? `${settings.privateKeyFile ?? settings.clientSecretFile ?? ''} cannot be read (${code})` : (e as Error).message}`);
+      throw new Error(`${where}: ${code ? `${settings.privateKeyFile ?? settings.clientSecretFile ?? ''} cannot be read (${code})` : (e as Error).message}`, { cause: e });
     }
     clients[agency.id] = {
       clientId: settings.clientId,

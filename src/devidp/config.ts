@@ -95,7 +95,7 @@ export function loadDevIdpConfig(file: string, agencies: readonly Agency[]): Dev
   try {
     data = JSON.parse(readFileSync(file, 'utf8')) as unknown;
   } catch (e) {
-    throw new Error(`${file}: cannot be read as JSON (${(e as Error).message})`);
+    throw new Error(`${file}: cannot be read as JSON (${(e as Error).message})`, { cause: e });
   }
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is not valid'}`);

@@ -130,7 +130,7 @@ function judge(
       fieldsDisclosed: [...decision.permittedFields],
       withheldFields: decision.withheldFields.map((w) => ({ field: w.field, code: w.code, rule: w.rule ?? null })),
       rules: [...decision.rules],
-      facts: { ...input.facts } as JsonObject,
+      facts: { ...input.facts },
     },
   };
 }

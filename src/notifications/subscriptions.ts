@@ -109,7 +109,7 @@ export async function removeSubscription(deps: SubscriptionDeps, ctx: Subscripti
     );
     const removed = rows[0];
     if (!removed) throw notFound;
-    let endpoint: string | null = null;
+    let endpoint: string | null;
     try {
       endpoint = new URL(removed.url).origin;
     } catch {

@@ -137,7 +137,7 @@ export function checkedLookup(policy: UrlPolicy): (hostname: string, options: dn
   return (hostname, options, callback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
-      const list = addresses as unknown as dns.LookupAddress[];
+      const list = addresses;
       const refused = list.find((a) => !addressAllowed(a.address, policy));
       if (refused || list.length === 0) {
         const e: NodeJS.ErrnoException = new Error(`webhook host ${hostname} resolves to a refused address`);

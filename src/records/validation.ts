@@ -102,7 +102,7 @@ export function checkContributedFacts(raw: Readonly<Record<string, unknown>>, pr
       else out[key] = raw[key];
     }
   }
-  return out as Facts;
+  return out;
 }
 
 /** An NHS number's last digit is a modulus 11 check digit over the first nine (weights 10 to 2). */

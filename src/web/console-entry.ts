@@ -52,7 +52,7 @@ export function entryRouter(deps: EntryPageDeps): Router {
     if (!deps.receiptFor) throw new GatewayError('not_found', 'Receipts are not available on this gateway.');
     const entry = await find(String(req.params.entryId));
     const receipt = await deps.receiptFor(entry);
-    await deps.recordRead(res, { view: 'receipt', entryId: entry.entryId, returned: 1, pageHash: contentHash(receipt as JsonObject) });
+    await deps.recordRead(res, { view: 'receipt', entryId: entry.entryId, returned: 1, pageHash: contentHash(receipt) });
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="receipt-${entry.seq}-${entry.entryId}.json"`);
     res.send(`${JSON.stringify(receipt, null, 2)}\n`);

@@ -7,7 +7,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import { contentHash, type AuditLedger, type JsonObject } from '../audit/entry';
-import { countLedger, decisionStats, getEntry, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
+import { countLedger, decisionStats, queryLedger, MAX_PAGE_SIZE, type LedgerEntryView, type LedgerFilters } from '../audit/query';
 import { verifyLedger } from '../audit/verify';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import { describeVerification, type SealFacts } from '../audit/verification-wording';
@@ -15,7 +15,7 @@ import { AUDIT_KINDS, AUDIT_OUTCOMES, READ_KINDS, isAuditKind } from '../audit/k
 import { actorOf } from '../audit/actor';
 import { GatewayError } from '../errors';
 import type { PolicyCatalogueEngine } from '../policy';
-import { PURPOSES, isPurpose, type Purpose } from '../vocabulary/vocabulary';
+import { PURPOSES, isPurpose } from '../vocabulary/vocabulary';
 import { entryRouter } from './console-entry';
 import { londonDateTime } from './dates';
 import { horizontalBarChart, stackedBarChart } from './charts';
@@ -95,7 +95,7 @@ function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filte
     ...(since ? { since } : {}),
     ...(until ? { until } : {}),
     ...(form.agencyId ? { agencyId: form.agencyId } : {}),
-    ...(form.purpose && isPurpose(form.purpose) ? { purpose: form.purpose as Purpose } : {}),
+    ...(form.purpose && isPurpose(form.purpose) ? { purpose: form.purpose } : {}),
     ...(form.outcome ? { outcome: form.outcome } : {}),
     ...(form.rule ? { rule: form.rule } : {}),
     ...(form.kind ? { kind: form.kind } : {}),

@@ -150,7 +150,7 @@ export function readFacts(form: Form, journey: Journey, asked: readonly FactName
     }
   }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, journey: { ...journey, facts: facts as Facts, factsAnswered: true } };
+  return { ok: true, journey: { ...journey, facts: facts, factsAnswered: true } };
 }
 
 // ─── View models for the step pages ────────────────────────────────────────────────────────────────────────

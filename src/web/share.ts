@@ -271,7 +271,7 @@ function bulletList(items: readonly string[]): string {
 
 /** Vocabulary words in quotes inside a policy's sentence ('incident_full_report') become their labels. */
 function inWords(text: string): string {
-  return text.replace(/[\'\u2018\u2019"`]([a-z][a-z0-9_]+)[\'\u2018\u2019"`]/g, (whole, word: string) => (isField(word) ? `“${FIELD_LABELS[word]}”` : whole));
+  return text.replace(/['\u2018\u2019"`]([a-z][a-z0-9_]+)['\u2018\u2019"`]/g, (whole, word: string) => (isField(word) ? `“${FIELD_LABELS[word]}”` : whole));
 }
 
 const PERPETRATOR_RULES = /alleged-perpetrator|acts-for-perpetrator|perpetrator-seeking/;

@@ -87,7 +87,7 @@ export function subjectReportRouter(deps: ReportDeps): Router {
 
   router.get('/disclosures.csv', async (req, res) => {
     const found = await report(req, res, 'subject_disclosures_csv');
-    if (!found || 'error' in found) return res.redirect(303, `/disclosures?${new URLSearchParams({ ref: String(req.query.ref ?? '') }).toString()}`);
+    if (!found || 'error' in found) return res.redirect(303, `/disclosures?${new URLSearchParams({ ref: typeof req.query.ref === 'string' ? req.query.ref : '' }).toString()}`);
     const csv = toCsv(CSV_HEADER, found.rows.map((d) => [
       d.recordedAt, d.status, agencyName(d.by.agencyId), d.by.role, agencyName(d.to.agencyId), d.to.agencyType, d.to.role,
       d.fields.join(';'), d.purpose, d.rules.join(';'), d.entryId, d.seq,

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { AuditLedger, JsonObject } from '../audit/entry';
+import type { AuditLedger } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
@@ -169,7 +169,7 @@ export async function createInformationRequest(deps: InformationRequestDeps, p: 
         fieldsRequested: fields,
         subject: input.subject.personId ? deps.pseudonymise(input.subject.personId) : deps.pseudonymise(input.subject.caseReference ?? ''),
         subjectRole: input.subjectRole,
-        factsAsserted: { ...facts } as JsonObject,
+        factsAsserted: { ...facts },
         deadline: deadline.toISOString(),
       },
     });

@@ -40,7 +40,7 @@ export async function judgeRecord(
   options: { readonly now: Date; readonly assertedFacts?: Facts; readonly onlyFields?: readonly string[] },
 ): Promise<Judgement> {
   const { rows } = await db.query<{ agency_type: string }>('SELECT agency_type FROM agencies WHERE id = $1', [record.owningAgencyId]);
-  const ownerType = isAgencyType(rows[0]?.agency_type) ? (rows[0]?.agency_type as AgencyType) : null;
+  const ownerType = isAgencyType(rows[0]?.agency_type) ? (rows[0]?.agency_type) : null;
   const held = (await personFieldsBy(db, record.subjectPersonId, [record.owningAgencyId])).get(record.owningAgencyId);
   const values = new Map<Field, unknown>();
   for (const [k, v] of Object.entries(record.fields)) if (isField(k)) values.set(k, v);
@@ -55,14 +55,14 @@ export async function judgeRecord(
     if (!isDerivedFact(k) && !(k in facts) && v !== undefined) facts[k] = v;
   }
   const decision: Decision = ownerType
-    ? engine.decide({ from: { agencyType: ownerType }, to: { agencyType: to.agencyType, role: to.role }, purpose, subjectRole: record.subjectRole, fields, facts: facts as Facts })
+    ? engine.decide({ from: { agencyType: ownerType }, to: { agencyType: to.agencyType, role: to.role }, purpose, subjectRole: record.subjectRole, fields, facts: facts })
     : {
         decision: 'deny', permittedFields: [], withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this record is not in the trust registry any more.', routes: [] })),
         rules: [], lawfulBasis: [], reasons: ['The agency that holds this record is not in the trust registry any more, so nothing from it may be shared.'], mustRecord: [], agreementGaps: [], policyVersion: engine.version,
       };
   const sent: Record<string, JsonValue> = {};
   for (const f of decision.permittedFields) sent[f] = values.get(f) as JsonValue;
-  return { record, ownerType, decision, facts: facts as Facts, fields: sent };
+  return { record, ownerType, decision, facts: facts, fields: sent };
 }
 
 /** The audit side of a judgement: names, codes and rule ids only. */
@@ -76,7 +76,7 @@ export function judgementAudit(j: Judgement): JsonObject {
     fieldsDisclosed: [...j.decision.permittedFields],
     withheldFields: j.decision.withheldFields.map((w) => ({ field: w.field, code: w.code, rule: w.rule ?? null })),
     rules: [...j.decision.rules],
-    facts: { ...j.facts } as JsonObject,
+    facts: { ...j.facts },
   };
 }
 

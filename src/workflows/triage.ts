@@ -68,6 +68,9 @@ function involvesChildren(r: StoredRecord, household: readonly HouseholdMembersh
   return household.some((m) => m.subjectRole === 'child' && m.personId !== r.subjectPersonId && covers(m, day));
 }
 
+/** An incident's `occurredAt` (ISO text) for ordering; '' when absent. */
+const occurredText = (incident: JsonObject | undefined): string => (typeof incident?.occurredAt === 'string' ? incident.occurredAt : '');
+
 interface FamilyDraft { key: string; householdId: string | null; members: Set<string>; incidents: StoredRecord[]; memberships: HouseholdMembership[] }
 
 export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: string; purpose?: Purpose }, requestId: string): Promise<TriageList> {
@@ -174,6 +177,6 @@ export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: st
     });
   });
   // Families with flagged signals first, then by the earliest incident.
-  families.sort((a, b) => b.signals.filter((s) => s.flagged).length - a.signals.filter((s) => s.flagged).length || String(a.incidents[0]?.occurredAt ?? '').localeCompare(String(b.incidents[0]?.occurredAt ?? '')));
+  families.sort((a, b) => b.signals.filter((s) => s.flagged).length - a.signals.filter((s) => s.flagged).length || occurredText(a.incidents[0]).localeCompare(occurredText(b.incidents[0])));
   return { date, window: { from: from.toISOString(), to: to.toISOString() }, purpose, agency: { id: p.agency.id, agencyType: p.agency.agencyType, role: p.role }, families };
 }

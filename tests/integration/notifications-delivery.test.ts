@@ -408,7 +408,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
     await drain(async () => (await outboxRows("kind = 'access_notice' AND status = 'pending'")).length === 0 && (await outboxRows("kind = 'access_notice'")).length > 0);
     const notices = await Promise.all(deliveredTo('/police').map((r) => verify(r.body)));
-    const forRead = notices.map((n) => n.claims.data as Record<string, unknown>).filter((d) => d.via === 'request');
+    const forRead = notices.map((n) => n.claims.data).filter((d) => d.via === 'request');
     expect(forRead.map((d) => d.recordId).sort()).toEqual(disclosed.map((d) => d.recordId).sort());
     for (const d of forRead) {
       expect(d).toEqual(expect.objectContaining({
@@ -435,7 +435,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     // A notification the gateway sends from a police record is a disclosure too: the police are told of it.
     const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1))));
     await drain(async () => deliveredTo('/police').some((r) => claimsOf(r.body).includes(record.id)));
-    const viaNotification = (await Promise.all(deliveredTo('/police').map((r) => verify(r.body)))).map((n) => n.claims.data as Record<string, unknown>).find((d) => d.recordId === record.id);
+    const viaNotification = (await Promise.all(deliveredTo('/police').map((r) => verify(r.body)))).map((n) => n.claims.data).find((d) => d.recordId === record.id);
     expect(viaNotification).toEqual(expect.objectContaining({ via: 'notification', purpose: 'operation_encompass', disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' } }));
   });
 

@@ -40,7 +40,7 @@ describe('two instances, one database', () => {
     for (let i = 0; i < 14; i++) {
       const [name, gw] = i % 2 === 0 ? ['a', a] : ['b', b];
       const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass);
-      statuses.push({ instance: name as string, status: res.status });
+      statuses.push({ instance: name, status: res.status });
       if (res.status === 429) {
         expect(res.body.code).toBe('rate_limited');
         expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
@@ -101,8 +101,8 @@ describe('two instances, one database', () => {
       const refused = await request(stranger).get('/continue').set('Cookie', cookie[0]!.split(';')[0]!);
       expect(refused.body.journey).toBeNull();
     } finally {
-      await one.store.close();
-      await two.store.close();
+      one.store.close();
+      two.store.close();
     }
   });
 });

@@ -106,8 +106,9 @@ beforeAll(async () => {
   const provider = new Provider(issuer, configuration);
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const params = ctx.oidc.params ?? {};
-    tokenRequests.push({ assertion: typeof params.client_assertion === 'string', scope: String(params.scope ?? '') });
+    tokenRequests.push({ assertion: typeof params.client_assertion === 'string', scope: typeof params.scope === 'string' ? params.scope : '' });
   });
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- oidc-provider's Koa callback handles its own errors
   idpServer = http.createServer(provider.callback());
   await new Promise<void>((resolve) => idpServer.listen(idpPort, '127.0.0.1', resolve));
 

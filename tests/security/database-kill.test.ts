@@ -45,7 +45,7 @@ function decide(agent: http.Agent, port: number, token: string): Promise<Answer>
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          let body: Record<string, unknown> | null = null;
+          let body: Record<string, unknown> | null;
           try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
           } catch {

@@ -278,7 +278,7 @@ function postJson(agent: http.Agent, port: number, token: string, body: object):
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: Record<string, unknown> | null = null;
+          let parsed: Record<string, unknown> | null;
           try {
             parsed = JSON.parse(text) as Record<string, unknown>;
           } catch {

@@ -61,7 +61,7 @@ function raw(body: string | Buffer, headers: Record<string, string> = {}): Promi
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: Record<string, unknown> = {};
+          let parsed: Record<string, unknown>;
           try {
             parsed = JSON.parse(text) as Record<string, unknown>;
           } catch {

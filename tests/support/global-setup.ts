@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
 
 declare global {
-  // eslint-disable-next-line no-var
+   
   var __SG_EMBEDDED_PG__: EmbeddedDatabase | undefined;
 }
 

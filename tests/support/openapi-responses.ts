@@ -35,7 +35,7 @@ const pointer = (...parts: string[]): string => parts.map((p) => p.replace(/~/g,
 export function responseValidator(doc: Record<string, unknown> = openApiDocument()): ResponseValidator {
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
   addFormats(ajv);
-  ajv.addSchema({ ...doc, $id: 'openapi' } as object);
+  ajv.addSchema({ ...doc, $id: 'openapi' });
   const compiled = new Map<string, ValidateFunction>();
   const schemaAt = (ref: string): ValidateFunction => {
     let v = compiled.get(ref);
@@ -106,7 +106,7 @@ export function recordResponses(validator: ResponseValidator, problems: string[]
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     const keep = (chunk: unknown, encoding?: unknown): void => {
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array));
     };
     (res as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
       keep(args[0], args[1]);

@@ -69,6 +69,15 @@ export const purposeLabel = (p: string): string => labelOf(PURPOSE_LABELS, p);
 export const agencyTypeLabel = (t: string | null | undefined): string => labelOf(AGENCY_TYPE_LABELS, t);
 export const subjectRoleLabel = (s: string): string => labelOf(SUBJECT_ROLE_LABELS, s);
 
+/** A stored value of unknown type as plain text: never "[object Object]". */
+export function textOf(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  return JSON.stringify(v) ?? '';
+}
+
 /** A value as text for a summary list (lists joined, objects never shown raw). */
 export function valueText(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -76,7 +85,7 @@ export function valueText(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'Yes' : 'No';
   if (typeof v === 'object') return '(structured value)';
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && Number.isFinite(Date.parse(v))) return inWords(v);
-  return String(v);
+  return textOf(v);
 }
 
 export function tag(text: string, colour?: 'grey' | 'green' | 'red' | 'yellow' | 'blue' | 'orange'): { text: string; classes?: string } {

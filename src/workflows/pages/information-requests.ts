@@ -13,7 +13,7 @@ import type { Renderer } from '../../web/views';
 import { isField } from '../../vocabulary/vocabulary';
 import { getInformationRequest, listInformationRequests, type InformationRequestDeps, type InformationRequestView, type TargetStatus } from '../information-requests';
 import { readPicture, respondToInformationRequest } from '../information-responses';
-import { agencyTypeLabel, fieldLabel, formList, formText, inWords, pageRequestId, purposeLabel, recordRefusal, requirePageScope, requireSignedIn, signedIn, subjectRoleLabel, tag, valueText } from './common';
+import { agencyTypeLabel, fieldLabel, formList, formText, inWords, pageRequestId, purposeLabel, recordRefusal, requirePageScope, requireSignedIn, signedIn, subjectRoleLabel, tag, textOf, valueText } from './common';
 
 const STATUS_TAGS: Record<TargetStatus, { text: string; classes?: string }> = {
   awaiting: tag('Awaiting', 'blue'), answered: tag('Answered', 'green'), declined: tag('Declined', 'grey'), overdue: tag('Overdue', 'red'),
@@ -140,11 +140,11 @@ export function informationRequestPages(deps: InformationRequestDeps & { render:
       ...pageContext(req, res, { pageTitle: 'What the agencies shared', backLink: `/information-requests/${picture.informationRequest.id}` }),
       r: picture.informationRequest,
       items: picture.items.map((item) => ({
-        heading: `${String(item.kind).replace(/_/g, ' ')}, ${inWords(String(item.occurredAt ?? ''))}`,
+        heading: `${textOf(item.kind).replace(/_/g, ' ')}, ${inWords(textOf(item.occurredAt))}`,
         owner: `${String((item.owningAgency as { id?: string } | undefined)?.id ?? '')}`,
         rows: Object.entries(item.fields as Record<string, unknown>).filter(([f]) => isField(f)).map(([f, v]) => ({ key: { text: fieldLabel(f) }, value: { text: valueText(v) } })),
         withheld: (item.withheldFields as Array<{ field: string; reason: string }>).map((w) => `${fieldLabel(w.field)}: ${w.reason}`),
-        audit: String(item.auditEntryId),
+        audit: textOf(item.auditEntryId),
       })),
     }));
   });

@@ -5,7 +5,7 @@ import { pageContext } from '../../web/page';
 import type { Renderer } from '../../web/views';
 import { isField } from '../../vocabulary/vocabulary';
 import { dailyTriage, type TriageDeps } from '../triage';
-import { fieldLabel, inWords, pageRequestId, requirePageScope, requireSignedIn, signedIn, subjectRoleLabel, valueText } from './common';
+import { fieldLabel, inWords, pageRequestId, requirePageScope, requireSignedIn, signedIn, subjectRoleLabel, textOf, valueText } from './common';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -24,7 +24,7 @@ export function triagePages(deps: TriageDeps & { render: Renderer }): Router {
         heading: `Family ${i + 1}${f.area ? `, ${f.area}` : ''}`,
         flagged: f.signals.filter((s) => s.flagged).map((s) => s.summary),
         incidents: f.incidents.map((item) => ({
-          heading: `${subjectRoleLabel(String(item.subjectRole))}: incident of ${inWords(String(item.occurredAt ?? ''))}`,
+          heading: `${subjectRoleLabel(textOf(item.subjectRole))}: incident of ${inWords(textOf(item.occurredAt))}`,
           rows: Object.entries(item.fields as Record<string, unknown>).filter(([k]) => isField(k)).map(([k, v]) => ({ key: { text: fieldLabel(k) }, value: { text: valueText(v) } })),
           withheld: (item.withheldFields as Array<{ field: string }>).map((w) => fieldLabel(w.field)),
         })),
