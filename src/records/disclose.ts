@@ -22,7 +22,7 @@
  * for someone else (`onBehalfOf`) or for a subject access request: then the policy decides, as for anyone.
  */
 import { inSnapshot, type Db } from '../db/tx';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { GatewayError } from '../errors';
 import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject, type JsonValue, type NewAuditEntry } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';

@@ -144,7 +144,7 @@ export class DirectoryCheckpointSink implements CheckpointSink {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    let parsed: CheckpointRecord | null = null;
+    let parsed: CheckpointRecord | null;
     try {
       parsed = parseExportFile(JSON.parse(text));
     } catch {
