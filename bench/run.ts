@@ -12,7 +12,8 @@
  *
  * Prints a table and writes bench/results/<timestamp>.json (git-ignored). Speed goals live here, never in tests.
  *
- * Options: --duration=<s> (10) --connections=<n> (32) --append-entries=<n> (20000) --verify-entries=<n> (1000000)
+ * Options: --duration=<s> (10) --connections=<n> (32) --append-entries=<n> (20000) --verify-entries=<n> (500000; 10000000 for the national-size check in
+ *          docs/ARCHITECTURE.md, about 20 minutes)
  *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger
  *          --seal [--seal-entries=1000000[,10000000]] [--seal-load-seconds=10]: ONLY the ledger-sealing measurements
  *          (./seal-bench.ts: full vs incremental seal cost at those sizes, answer-to-sealed time under load)
@@ -36,7 +37,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const AUDIENCE = 'urn:safeguard-gateway';
 const APP_PASSWORD = 'bench-app-password-not-secret';
 
-const GOALS = { decisionsPerSecond: 2000, p99Ms: 50, ratioToBare: 0.35, ledgerToRaw: 0.5, verifySeconds: 60 };
+/** verifyPerSecond: 1,000,000 entries in under 60 s, whatever --verify-entries is. */
+const GOALS = { decisionsPerSecond: 2000, p99Ms: 50, ratioToBare: 0.4, ledgerToRaw: 0.6, verifyPerSecond: 1_000_000 / 60, readyMs: 2000 };
 
 interface Options {
   duration: number;
@@ -61,7 +63,8 @@ function parseOptions(argv: readonly string[]): Options {
     duration: Math.min(int('duration', 10), 120),
     connections: Math.min(int('connections', 32), 1000),
     appendEntries: int('append-entries', 20_000),
-    verifyEntries: int('verify-entries', 1_000_000),
+    // Half a million by default so that the whole bench stays within about six minutes; the rate is what is judged.
+    verifyEntries: int('verify-entries', 500_000),
     workers2: argv.includes('--workers2'),
     profile: argv.includes('--profile'),
     logLevel: value('log-level', 'info'),
@@ -81,12 +84,12 @@ function getStatus(port: number, urlPath: string): Promise<number> {
   });
 }
 
-async function waitFor(port: number, urlPath: string, child: ChildProcess, what: string, ms = 60_000): Promise<void> {
+async function waitFor(port: number, urlPath: string, child: ChildProcess, what: string, ms = 60_000, pollMs = 200): Promise<void> {
   const until = Date.now() + ms;
   while ((await getStatus(port, urlPath)) !== 200) {
     if (child.exitCode !== null) throw new Error(`${what} exited (code ${child.exitCode}) before it was ready`);
     if (Date.now() > until) throw new Error(`${what} was not ready within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
@@ -238,6 +241,8 @@ interface GatewayRun {
   readonly workers: number;
   readonly logLevel: string;
   readonly main: string;
+  /** From spawning `node dist/src/main.js` (external database, no tsc) to the first 200 from /readyz. */
+  readonly readyMs: number;
   readonly warmup: LoadResult;
   readonly load: LoadResult;
   readonly cpu: CpuUse;
@@ -288,11 +293,13 @@ async function runGateway(ctx: Context, workers: number, logLevel: string, profi
     stdio: ['ignore', logFd, logFd],
   });
   try {
-    await waitFor(port, '/readyz', child, 'the gateway').catch((e: unknown) => {
+    const spawnedAt = Date.now();
+    await waitFor(port, '/readyz', child, 'the gateway', 60_000, 20).catch((e: unknown) => {
       // Say why: the gateway's own last lines (it logs JSON to the file).
       const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
       throw new Error(`${e instanceof Error ? e.message : String(e)}; its log ends:\n${tail}`);
     });
+    const readyMs = Date.now() - spawnedAt;
     const warmup = await load(port, ctx.requests, o.connections, 3);
     const before = await ledgerStats(ctx.ownerUrl);
     const { result, cpu } = await measured(child.pid, postmasterPid(ctx.clusterDir), o.duration, () => load(port, ctx.requests, o.connections, o.duration));
@@ -311,7 +318,7 @@ async function runGateway(ctx: Context, workers: number, logLevel: string, profi
       })();
       if (files[0]) summary = summariseProfile(path.join(profileDir, files[0]));
     }
-    return { workers, logLevel, main: path.relative(ROOT, ctx.gatewayMain), warmup, load: result, cpu, meanFlush: flush.entries / Math.max(1, flush.transactions), logBytes: statSync(logFile).size, ...(summary ? { profile: summary } : {}) };
+    return { workers, logLevel, main: path.relative(ROOT, ctx.gatewayMain), readyMs, warmup, load: result, cpu, meanFlush: flush.entries / Math.max(1, flush.transactions), logBytes: statSync(logFile).size, ...(summary ? { profile: summary } : {}) };
   } finally {
     await stopChild(child);
     closeSync(logFd);
@@ -437,6 +444,7 @@ async function main(): Promise<void> {
       ['  CPU cores: gateway / PostgreSQL / load generator', cores(gw1.cpu), '', ''],
       ['  gateway CPU per decision (ms)', msPerRequest(gw1.cpu, gw1.load.requestsPerSecond), '', ''],
       ['  ledger entries per commit (group commit)', fmt(gw1.meanFlush, 1), '', ''],
+      ['gateway start to ready (node dist/src/main.js, ms)', fmt(gw1.readyMs), `< ${fmt(GOALS.readyMs)}`, yes(gw1.readyMs < GOALS.readyMs)],
       ['bare Express req/s (same load)', fmt(bare.load.requestsPerSecond), '', ''],
       ['  CPU cores: server / - / load generator', cores(bare.cpu), '', ''],
       ['  server CPU per request (ms)', msPerRequest(bare.cpu, bare.load.requestsPerSecond), '', ''],
@@ -453,7 +461,8 @@ async function main(): Promise<void> {
       rows.push(['  ledger / raw plain (indexed)', `${pct(appends.ratioToPlain)} (${pct(appends.ratioToIndexed)})`, `≥ ${pct(GOALS.ledgerToRaw)}`, yes(appends.ratioToPlain >= GOALS.ledgerToRaw)]);
     }
     if (verify) {
-      rows.push([`verifyLedger, ${fmt(verify.entries)} entries`, `${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s)`, `< ${GOALS.verifySeconds} s`, yes(verify.verifySeconds < GOALS.verifySeconds && verify.ok)]);
+      rows.push([`verifyLedger, ${fmt(verify.entries)} entries`, `${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s)`, `≥ ${fmt(GOALS.verifyPerSecond)}/s`, yes(verify.perSecond >= GOALS.verifyPerSecond && verify.ok)]);
+      rows.push(['  at that rate: 10,000,000 entries', `${fmt(10_000_000 / verify.perSecond, 0)} s`, '', '']);
     }
     const output = table(rows);
     process.stdout.write(`\nSafeguard Gateway benchmark, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version}, 1-min load average before ${loadBefore.toFixed(2)})\n${output}\n`);
@@ -464,7 +473,7 @@ async function main(): Promise<void> {
     const file = path.join(results, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(
       file,
-      `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore, node: process.version }, options: o, gatewayMain: path.relative(ROOT, gatewayMain), goals: GOALS, gateway: gw1, workers2: gw2, bare, ratioToBare: ratio, appends, verify, profile: profiled?.profile, decisionEntriesRecorded: recorded, answered2xx: answered, table: output }, null, 2)}\n`,
+      `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore, node: process.version }, options: o, gatewayMain: path.relative(ROOT, gatewayMain), goals: GOALS, benchSeconds: Math.round((Date.now() - started.getTime()) / 1000), gateway: gw1, workers2: gw2, bare, ratioToBare: ratio, appends, verify, profile: profiled?.profile, decisionEntriesRecorded: recorded, answered2xx: answered, table: output }, null, 2)}\n`,
     );
     process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
     if (recorded < answered) process.exitCode = 1;

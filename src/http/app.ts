@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response, type Router } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
+import { requestLog } from './request-log';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import { ipKeyGenerator } from 'express-rate-limit';
@@ -118,21 +118,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('X-Request-Id', id);
     next();
   });
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (_req, res) => String(res.locals.requestId),
-      customProps: (_req, res) => ({ agency: (res.locals.principal as Principal | undefined)?.agency.id }),
-      // What an operator needs, not every header: method, path (no query: it may carry case words), status, time.
-      serializers: {
-        req: (req: { method: string; url: string; id: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0], remoteAddress: req.remoteAddress }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      customSuccessMessage: (req, res, responseTime) => `${req.method} ${(req.url ?? '').split('?')[0] ?? ''} ${res.statusCode} ${Math.round(responseTime)}ms`,
-      customErrorMessage: (req, res) => `${req.method} ${(req.url ?? '').split('?')[0] ?? ''} ${res.statusCode} failed`,
-    }),
-  );
+  app.use(requestLog(deps.logger));
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } } }));
   app.use(countRequest);
   // Health and metrics come BEFORE the per-address limit: an orchestrator probing a busy gateway from one address

@@ -183,9 +183,28 @@ function deciderRank(role: Role | undefined): number {
 
 type Recheck = Parameters<typeof routesFor>[3];
 
+/**
+ * Routes are a pure function of the catalogue and the request (everything but the fields asked for) and the field;
+ * finding them decides the request again once per candidate rule, the largest cost of a decision with withheld
+ * fields. So they are remembered per catalogue, for the most recent 2,000 request shapes (oldest forgotten first).
+ */
+const ROUTE_CACHE_SIZE = 2000;
+const routeCaches = new WeakMap<PolicyCatalogue, Map<string, WithheldField['routes']>>();
+function cachedRoutes(catalogue: PolicyCatalogue, request: DecisionInput, on: string, field: Field, recheck: Recheck): WithheldField['routes'] {
+  let cache = routeCaches.get(catalogue);
+  if (!cache) routeCaches.set(catalogue, (cache = new Map()));
+  const key = JSON.stringify([{ ...request, fields: undefined, on }, field]);
+  const known = cache.get(key);
+  if (known) return known;
+  const found = routesFor(request, field, catalogue.rules, recheck);
+  if (cache.size >= ROUTE_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  cache.set(key, found);
+  return found;
+}
+
 function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogue: PolicyCatalogue, recheck: Recheck): Decision {
   const on = request.on ?? englandToday();
-  const routes = (field: Field): WithheldField['routes'] => routesFor(request, field, catalogue.rules, recheck);
+  const routes = (field: Field): WithheldField['routes'] => cachedRoutes(catalogue, request, on, field, recheck);
   const discloser = discloserPhrase(request.from.agencyType);
   const recipient = recipientPhrase(request.to.agencyType, request.to.role);
   const purpose = purposePhrase(request.purpose);
