@@ -39,7 +39,7 @@ function banner(config: GatewayConfig, prepared: PreparedEnvironment, url: strin
       'Get a demo token (client credentials with private_key_jwt) and ask for a decision:',
       `  TOKEN=$(npm run -s demo:token -- --agency northshire-police${demoTokenOptions(config, prepared.devIdpBaseUrl)})`,
       `  curl -s -X POST ${url}/v1/decisions -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
-      `    -d '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name","incident_date","child_involvement","incident_full_report"],"facts":{"child_present_at_incident":true,"hours_since_incident":10}}'`,
+      `    -d '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name","incident_date","child_involvement","incident_full_report"],"facts":{"child_present_at_incident":true,"hours_since_incident":0}}'`,
     );
   }
   lines.push('', 'Stop with Ctrl-C.', '', '');
