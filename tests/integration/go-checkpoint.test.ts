@@ -62,7 +62,7 @@ it('verifies the served cosigned note and a receipt\'s inclusion proof with Go\'
   for (let i = 0; i < 7; i++) {
     const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send({
       from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass',
-      subjectRole: 'child', subjectRef: `NP-2026-00${i}`, fields: ['name', 'incident_date'], facts: { child_present_at_incident: true, hours_since_incident: 10 },
+      subjectRole: 'child', subjectRef: `NP-2026-00${i}`, fields: ['name', 'incident_date'], facts: { child_present_at_incident: true, hours_since_incident: 0 },
     });
     expect(res.status).toBe(200);
     ids.push(res.body.auditEntryId as string);

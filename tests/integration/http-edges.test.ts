@@ -13,7 +13,7 @@ const encompass = {
   subjectRole: 'child',
   subjectRef: 'NP-2026-EDGE-1',
   fields: ['name', 'incident_date'],
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 
 describe('HTTP edges', () => {
