@@ -192,7 +192,7 @@ const ROUTE_CACHE_SIZE = 2000;
 const routeCaches = new WeakMap<PolicyCatalogue, Map<string, WithheldField['routes']>>();
 function cachedRoutes(catalogue: PolicyCatalogue, request: DecisionInput, on: string, field: Field, recheck: Recheck): WithheldField['routes'] {
   let cache = routeCaches.get(catalogue);
-  if (!cache) routeCaches.set(catalogue, (cache = new Map()));
+  if (!cache) routeCaches.set(catalogue, (cache = new Map<string, WithheldField['routes']>()));
   const key = JSON.stringify([{ ...request, fields: undefined, on }, field]);
   const known = cache.get(key);
   if (known) return known;
