@@ -23,10 +23,10 @@ import { PgAuditLedger } from './audit/pg-ledger';
 import { pseudonymiser } from './audit/pseudonym';
 import { useContentHashKey } from './audit/entry';
 import { createApp } from './http/app';
-import { listen } from './http/server';
+import { answerClientErrors, listen } from './http/server';
 import { sourceOf } from './http/refusals';
 import { anonymousRefusals, startRefusalFolder } from './audit/anonymous-refusals';
-import { ERROR_STATUS } from './errors';
+import { ERROR_STATUS, type ErrorCode } from './errors';
 import { loadGatewayKeys, type GatewayKeys } from './keys/gateway-keys';
 import { postgresSessionStore } from './web/session';
 import { webRouter } from './web';
@@ -213,12 +213,13 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
   closers.push(() => assembled.close());
   try {
     // src/http/server.ts: requests Node's parser refuses are answered as problem+json too.
-    const server = await listen(app, config.port, config.host, {
+    const serverOptions = {
       logger,
-      onRefused: (source, code) => {
+      onRefused: (source: string, code: ErrorCode): void => {
         refusals.record(sourceOf(source), code, ERROR_STATUS[code]).catch((e: unknown) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not count a refused request'));
       },
-    });
+    };
+    const server = await listen(app, config.port, config.host, serverOptions);
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -226,7 +227,7 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     let tlsUrl: string | undefined;
     const tls = config.transport.tls;
     if (tls) {
-      const secure = createTlsServer(tls, app);
+      const secure = answerClientErrors(createTlsServer(tls, app), serverOptions);
       await new Promise<void>((resolve, reject) => {
         secure.once('error', reject);
         secure.listen(tls.port, config.host, () => resolve());

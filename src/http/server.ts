@@ -54,11 +54,15 @@ function clientErrorHandler(options: ServerOptions) {
   };
 }
 
-/** An HTTP server for `app` with the clientError handler; not yet listening. */
-export function createServer(app: RequestListener, options: ServerOptions = {}): Server {
-  const server = http.createServer(app);
+/** Answers what Node's parser refuses as problem+json, on any HTTP or HTTPS server (the mutual-TLS listener too). */
+export function answerClientErrors<S extends Server>(server: S, options: ServerOptions = {}): S {
   server.on('clientError', clientErrorHandler(options));
   return server;
+}
+
+/** An HTTP server for `app` with the clientError handler; not yet listening. */
+export function createServer(app: RequestListener, options: ServerOptions = {}): Server {
+  return answerClientErrors(http.createServer(app), options);
 }
 
 /** createServer + listen; resolves once it listens. */
