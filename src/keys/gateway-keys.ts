@@ -14,7 +14,8 @@
  * A private key may instead come from the environment (GATEWAY_LEDGER_KEY / GATEWAY_NOTIFICATIONS_KEY, a private JWK
  * as JSON): it is then the newest version, after any on disk.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import {
@@ -95,26 +96,44 @@ function versionsOnDisk(dir: string, pattern: RegExp): number[] {
 const jwkVersions = (dir: string, use: KeyUse): number[] => versionsOnDisk(dir, new RegExp(`^${use}(?:\\.v(\\d{1,6}))?\\.private\\.jwk\\.json$`));
 const noteVersions = (dir: string): number[] => versionsOnDisk(dir, /^note\.v(\d{1,6})\.key$/);
 
-async function writeNewJwk(dir: string, use: KeyUse, version: number): Promise<void> {
+async function writeNewJwk(dir: string, use: KeyUse, version: number, racing = false): Promise<void> {
   const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   const { d: _d, ...publicPart } = jwk;
   jwk.kid = `${use}-${(await calculateJwkThumbprint(publicPart)).slice(0, 16)}`;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(path.join(dir, jwkFile(use, version)), JSON.stringify(jwk), { mode: 0o600, flag: 'wx' });
+  writeOnce(path.join(dir, jwkFile(use, version)), JSON.stringify(jwk), racing);
 }
 
-function writeNewNoteKey(dir: string, origin: string, version: number): void {
+function writeNewNoteKey(dir: string, origin: string, version: number, racing = false): void {
   const seed = newEd25519Seed();
   const key = ed25519FromSeed(seed);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(path.join(dir, noteFile(version)), `${signerKeyText(origin, seed, key.raw)}\n`, { mode: 0o600, flag: 'wx' });
+  writeOnce(path.join(dir, noteFile(version)), `${signerKeyText(origin, seed, key.raw)}\n`, racing);
+}
+
+/**
+ * Write a key file once, atomically: written in full under a temporary name, then hard-linked into place, which fails
+ * if the name exists, so no process ever reads a half-written file. `racing`: the first key of a fresh data directory,
+ * which several workers may create at once — the first wins and the others read its key. A rotation is never racing:
+ * an existing version is an error there.
+ */
+function writeOnce(file: string, content: string, racing: boolean): void {
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temporary, content, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(temporary, file);
+  } catch (e) {
+    if (!racing || (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    unlinkSync(temporary);
+  }
 }
 
 async function loadUse(use: KeyUse, dir: string, fromEnv: string | undefined, create: boolean): Promise<SigningKey[]> {
   let versions = jwkVersions(dir, use);
   if (versions.length === 0 && !fromEnv && create) {
-    await writeNewJwk(dir, use, 1);
+    await writeNewJwk(dir, use, 1, true);
     versions = [1];
   }
   const keys: SigningKey[] = [];
@@ -127,7 +146,7 @@ async function loadUse(use: KeyUse, dir: string, fromEnv: string | undefined, cr
 function loadNoteKeys(dir: string, origin: string, create: boolean): NoteKey[] {
   let versions = noteVersions(dir);
   if (versions.length === 0 && create) {
-    writeNewNoteKey(dir, origin, 1);
+    writeNewNoteKey(dir, origin, 1, true);
     versions = [1];
   }
   return versions.map((v) => {
