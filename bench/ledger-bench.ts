@@ -24,7 +24,13 @@ export function decisionEntry(i: number): NewAuditEntry {
     kind: 'decision',
     outcome: i % 5 === 0 ? 'deny' : 'permit_partial',
     requestId: `bench-${i}-${randomUUID().slice(0, 8)}`,
-    actor: { agencyId: 'bench-police', agencyType: 'police', clientId: 'bench-police-system', role: 'system', issuer: 'http://127.0.0.1:1/bench-police' },
+    actor: {
+      agencyId: 'bench-police',
+      agencyType: 'police',
+      clientId: 'bench-police-system',
+      role: 'system',
+      issuer: 'http://127.0.0.1:1/bench-police',
+    },
     purpose,
     rules: ['operation-encompass-police-to-school', 'deny-dash-and-full-report-to-education'],
     payload: {
@@ -44,7 +50,9 @@ export function decisionEntry(i: number): NewAuditEntry {
 }
 
 async function commits(client: Client): Promise<number> {
-  const { rows } = await client.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()');
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -66,7 +74,8 @@ export interface AppendBenchResult {
   readonly ratioToIndexed: number;
 }
 
-const COLUMNS = 'seq, entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, client_id, practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash';
+const COLUMNS =
+  'seq, entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, client_id, practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash';
 const CASTS = ['::bigint', '::uuid', '::timestamptz', '', '', '', '', '', '', '', '', '', '', '::text[]', '::jsonb', '', ''];
 
 /** One multi-row INSERT statement per batch, autocommit, from one connection (as the ledger writes one batch at a time). */
@@ -81,7 +90,13 @@ async function rawInsert(client: Client, table: string, rows: unknown[][], batch
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-export async function benchAppends(ownerUrl: string, appUrl: string, entries: number, window = 1024, maxBatch = 256): Promise<AppendBenchResult> {
+export async function benchAppends(
+  ownerUrl: string,
+  appUrl: string,
+  entries: number,
+  window = 1024,
+  maxBatch = 256,
+): Promise<AppendBenchResult> {
   const owner = new Client({ connectionString: ownerUrl });
   await owner.connect();
   const pool = new Pool({ connectionString: appUrl, max: 10 });
@@ -114,10 +129,14 @@ export async function benchAppends(ownerUrl: string, appUrl: string, entries: nu
       values: [max],
       rowMode: 'array',
     });
-    const values = (rows as unknown[][]).map((r) => r.map((v, c) => (c === 14 ? JSON.stringify(v) : c === 2 ? (v as Date).toISOString() : v)));
+    const values = (rows as unknown[][]).map((r) =>
+      r.map((v, c) => (c === 14 ? JSON.stringify(v) : c === 2 ? (v as Date).toISOString() : v)),
+    );
     await owner.query('DROP TABLE IF EXISTS bench_plain, bench_integrity, bench_indexed');
     await owner.query('CREATE TABLE bench_plain (LIKE audit_ledger)');
-    await owner.query('CREATE TABLE bench_integrity (LIKE audit_ledger INCLUDING CONSTRAINTS, PRIMARY KEY (seq), UNIQUE (entry_id), UNIQUE (prev_hash), UNIQUE (entry_hash))');
+    await owner.query(
+      'CREATE TABLE bench_integrity (LIKE audit_ledger INCLUDING CONSTRAINTS, PRIMARY KEY (seq), UNIQUE (entry_id), UNIQUE (prev_hash), UNIQUE (entry_hash))',
+    );
     await owner.query('CREATE TABLE bench_indexed (LIKE audit_ledger INCLUDING ALL)');
     // Warm up every table's plans.
     for (const t of ['bench_plain', 'bench_integrity', 'bench_indexed']) await rawInsert(owner, t, values.slice(0, 256), maxBatch);
@@ -208,14 +227,42 @@ export async function fillLedger(ownerUrl: string, entries: number, onProgress?:
         const recordedAt = new Date(base + seq);
         const payloadJson = JSON.stringify(e.payload);
         const row = {
-          seq, entryId: randomUUID(), recordedAt, kind: e.kind, outcome: e.outcome, requestId: e.requestId,
-          agencyId: a.agencyId, agencyType: a.agencyType, clientId: a.clientId, practitioner: null, role: a.role, issuer: a.issuer,
-          purpose: e.purpose ?? null, rules: [...(e.rules ?? [])], payload: JSON.parse(payloadJson) as NewAuditEntry['payload'], prevHash,
+          seq,
+          entryId: randomUUID(),
+          recordedAt,
+          kind: e.kind,
+          outcome: e.outcome,
+          requestId: e.requestId,
+          agencyId: a.agencyId,
+          agencyType: a.agencyType,
+          clientId: a.clientId,
+          practitioner: null,
+          role: a.role,
+          issuer: a.issuer,
+          purpose: e.purpose ?? null,
+          rules: [...(e.rules ?? [])],
+          payload: JSON.parse(payloadJson) as NewAuditEntry['payload'],
+          prevHash,
         };
         const hash = entryHash(row);
         const values = [
-          String(seq), row.entryId, recordedAt.toISOString(), row.kind, row.outcome, row.requestId, row.agencyId, row.agencyType,
-          row.clientId, null, row.role, row.issuer, row.purpose, textArrayLiteral(row.rules), payloadJson, prevHash, hash,
+          String(seq),
+          row.entryId,
+          recordedAt.toISOString(),
+          row.kind,
+          row.outcome,
+          row.requestId,
+          row.agencyId,
+          row.agencyType,
+          row.clientId,
+          null,
+          row.role,
+          row.issuer,
+          row.purpose,
+          textArrayLiteral(row.rules),
+          payloadJson,
+          prevHash,
+          hash,
         ];
         values.forEach((v, c) => (cols[c] as unknown[]).push(v));
         prevHash = hash;
@@ -241,7 +288,10 @@ export async function fillLedger(ownerUrl: string, entries: number, onProgress?:
       await inFlight[lane];
       inFlight[lane] = insert(lane === 0 ? client : second, cols);
       const done = Math.min(entries, from + BATCH - 1);
-      void inFlight[lane].then(() => onProgress?.(done), () => undefined);
+      void inFlight[lane].then(
+        () => onProgress?.(done),
+        () => undefined,
+      );
     }
     await Promise.all(inFlight.filter((p): p is Promise<unknown> => p !== undefined));
     onProgress?.(-hashingMs);
@@ -254,7 +304,12 @@ export async function fillLedger(ownerUrl: string, entries: number, onProgress?:
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-export async function benchVerify(ownerUrl: string, appUrl: string, entries: number, onProgress?: (line: string) => void): Promise<VerifyBenchResult> {
+export async function benchVerify(
+  ownerUrl: string,
+  appUrl: string,
+  entries: number,
+  onProgress?: (line: string) => void,
+): Promise<VerifyBenchResult> {
   const fillSeconds = await fillLedger(ownerUrl, entries, (done) => {
     if (done < 0) onProgress?.(`  (hashing took ${(-done / 1000).toFixed(1)} s of the fill)`);
     else if (done % 200_000 === 0 || done === entries) onProgress?.(`  filled ${done.toLocaleString('en-GB')} entries`);
@@ -267,7 +322,14 @@ export async function benchVerify(ownerUrl: string, appUrl: string, entries: num
     const cpu = process.cpuUsage(cpuBefore);
     const verifySeconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (report.entriesChecked !== entries) throw new Error(`verified ${report.entriesChecked} entries, expected ${entries}`);
-    return { entries, fillSeconds, verifySeconds, perSecond: entries / verifySeconds, nodeCpuSeconds: (cpu.user + cpu.system) / 1e6, ok: report.ok };
+    return {
+      entries,
+      fillSeconds,
+      verifySeconds,
+      perSecond: entries / verifySeconds,
+      nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      ok: report.ok,
+    };
   } finally {
     await pool.end();
   }

@@ -101,9 +101,14 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
 
 export function formatProfile(summary: ProfileSummary, top = 20): string {
   const lines = [
-    `CPU profile of the gateway process: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(100 * summary.idleMs / Math.max(1, summary.totalMs)).toFixed(0)}% idle; percentages of busy time.`,
+    `CPU profile of the gateway process: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${((100 * summary.idleMs) / Math.max(1, summary.totalMs)).toFixed(0)}% idle; percentages of busy time.`,
     `  ${'module'.padEnd(44)} ${'self'.padStart(7)} ${'incl.'.padStart(7)}`,
-    ...summary.byModule.slice(0, top).map((m) => `  ${m.module.slice(0, 44).padEnd(44)} ${`${m.selfPct.toFixed(1)}%`.padStart(7)} ${`${m.inclusivePct.toFixed(1)}%`.padStart(7)}`),
+    ...summary.byModule
+      .slice(0, top)
+      .map(
+        (m) =>
+          `  ${m.module.slice(0, 44).padEnd(44)} ${`${m.selfPct.toFixed(1)}%`.padStart(7)} ${`${m.inclusivePct.toFixed(1)}%`.padStart(7)}`,
+      ),
     '  hottest functions (self):',
     ...summary.topFunctions.map((f) => `  ${`${f.selfPct.toFixed(1)}%`.padStart(6)}  ${f.fn.slice(0, 100)}`),
   ];

@@ -146,7 +146,12 @@ interface CpuUse {
   readonly loadGenerator: number;
 }
 
-async function measured<T>(serverPid: number | undefined, pgPid: number | undefined, seconds: number, run: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> {
+async function measured<T>(
+  serverPid: number | undefined,
+  pgPid: number | undefined,
+  seconds: number,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpu: CpuUse }> {
   const s0 = treeCpuSeconds(serverPid);
   const p0 = treeCpuSeconds(pgPid);
   const c0 = process.cpuUsage();
@@ -155,7 +160,11 @@ async function measured<T>(serverPid: number | undefined, pgPid: number | undefi
   const cores = (x: number) => Math.round((100 * x) / seconds) / 100;
   return {
     result,
-    cpu: { server: cores(treeCpuSeconds(serverPid) - s0), postgres: cores(treeCpuSeconds(pgPid) - p0), loadGenerator: cores((c1.user + c1.system) / 1e6) },
+    cpu: {
+      server: cores(treeCpuSeconds(serverPid) - s0),
+      postgres: cores(treeCpuSeconds(pgPid) - p0),
+      loadGenerator: cores((c1.user + c1.system) / 1e6),
+    },
   };
 }
 
@@ -203,21 +212,47 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
   });
   return [
     await ask('bench-police', {
-      from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass',
-      subjectRole: 'child', subjectRef: 'NP-2026-000001', fields: ['name', 'incident_date', 'child_involvement', 'incident_full_report'],
+      from: { agencyType: 'police' },
+      to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+      purpose: 'operation_encompass',
+      subjectRole: 'child',
+      subjectRef: 'NP-2026-000001',
+      fields: ['name', 'incident_date', 'child_involvement', 'incident_full_report'],
       facts: { child_present_at_incident: true, hours_since_incident: 10 },
     }),
-    await ask('bench-csc', {
-      from: { agencyType: 'childrens_social_care' }, to: { agencyType: 'police', role: 'police_officer' }, purpose: 'child_protection_enquiry',
-      subjectRole: 'child', subjectRef: 'CSC-2026-000002', fields: ['name', 'date_of_birth', 'child_protection_plan_status'], facts: {},
-    }, { sub: 'sw-1', role: 'social_worker' }),
-    await ask('bench-school', {
-      from: { agencyType: 'school' }, to: { agencyType: 'childrens_social_care', role: 'social_worker' }, purpose: 'child_protection_enquiry',
-      subjectRole: 'child', fields: ['name', 'attendance', 'wellbeing_concerns'], facts: {},
-    }, { sub: 'dsl-1', role: 'designated_safeguarding_lead' }),
+    await ask(
+      'bench-csc',
+      {
+        from: { agencyType: 'childrens_social_care' },
+        to: { agencyType: 'police', role: 'police_officer' },
+        purpose: 'child_protection_enquiry',
+        subjectRole: 'child',
+        subjectRef: 'CSC-2026-000002',
+        fields: ['name', 'date_of_birth', 'child_protection_plan_status'],
+        facts: {},
+      },
+      { sub: 'sw-1', role: 'social_worker' },
+    ),
+    await ask(
+      'bench-school',
+      {
+        from: { agencyType: 'school' },
+        to: { agencyType: 'childrens_social_care', role: 'social_worker' },
+        purpose: 'child_protection_enquiry',
+        subjectRole: 'child',
+        fields: ['name', 'attendance', 'wellbeing_concerns'],
+        facts: {},
+      },
+      { sub: 'dsl-1', role: 'designated_safeguarding_lead' },
+    ),
     await ask('bench-health-visiting', {
-      from: { agencyType: 'health_visiting' }, to: { agencyType: 'childrens_social_care', role: 'social_worker' }, purpose: 'child_protection_enquiry',
-      subjectRole: 'child', subjectRef: 'HV-000003', fields: ['name', 'physical_health'], facts: {},
+      from: { agencyType: 'health_visiting' },
+      to: { agencyType: 'childrens_social_care', role: 'social_worker' },
+      purpose: 'child_protection_enquiry',
+      subjectRole: 'child',
+      subjectRef: 'HV-000003',
+      fields: ['name', 'physical_health'],
+      facts: {},
     }),
   ];
 }
@@ -302,7 +337,9 @@ async function runGateway(ctx: Context, workers: number, logLevel: string, profi
     const readyMs = Date.now() - spawnedAt;
     const warmup = await load(port, ctx.requests, o.connections, 3);
     const before = await ledgerStats(ctx.ownerUrl);
-    const { result, cpu } = await measured(child.pid, postmasterPid(ctx.clusterDir), o.duration, () => load(port, ctx.requests, o.connections, o.duration));
+    const { result, cpu } = await measured(child.pid, postmasterPid(ctx.clusterDir), o.duration, () =>
+      load(port, ctx.requests, o.connections, o.duration),
+    );
     await new Promise((r) => setTimeout(r, 1200)); // statistics are flushed at most once a second
     const after = await ledgerStats(ctx.ownerUrl);
     const flush = { entries: after.entries - before.entries, transactions: after.commits - before.commits };
@@ -318,7 +355,18 @@ async function runGateway(ctx: Context, workers: number, logLevel: string, profi
       })();
       if (files[0]) summary = summariseProfile(path.join(profileDir, files[0]));
     }
-    return { workers, logLevel, main: path.relative(ROOT, ctx.gatewayMain), readyMs, warmup, load: result, cpu, meanFlush: flush.entries / Math.max(1, flush.transactions), logBytes: statSync(logFile).size, ...(summary ? { profile: summary } : {}) };
+    return {
+      workers,
+      logLevel,
+      main: path.relative(ROOT, ctx.gatewayMain),
+      readyMs,
+      warmup,
+      load: result,
+      cpu,
+      meanFlush: flush.entries / Math.max(1, flush.transactions),
+      logBytes: statSync(logFile).size,
+      ...(summary ? { profile: summary } : {}),
+    };
   } finally {
     await stopChild(child);
     closeSync(logFd);
@@ -357,7 +405,9 @@ async function main(): Promise<void> {
   // `--seal`: only the ledger-sealing measurements (./seal-bench.ts), on their own database.
   if (argv.includes('--seal')) return runSealBench(argv);
   const o = parseOptions(argv);
-  const gatewayMain = path.resolve(argv.find((a) => a.startsWith('--gateway-main='))?.split('=')[1] ?? path.join(ROOT, 'dist', 'src', 'main.js'));
+  const gatewayMain = path.resolve(
+    argv.find((a) => a.startsWith('--gateway-main='))?.split('=')[1] ?? path.join(ROOT, 'dist', 'src', 'main.js'),
+  );
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = new Date();
   const loadBefore = os.loadavg()[0] ?? 0;
@@ -365,7 +415,12 @@ async function main(): Promise<void> {
   let pg: EmbeddedDatabase | undefined;
   let issuers: BenchIssuers | undefined;
   try {
-    log(`bench: temp dir ${dir}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.cpus().length} CPUs`);
+    log(
+      `bench: temp dir ${dir}; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}; ${os.cpus().length} CPUs`,
+    );
     const clusterDir = path.join(dir, 'pg-data', 'pg');
     pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg-data'), port: await freePort() });
     const prepared = async (name: string) => {
@@ -385,23 +440,40 @@ async function main(): Promise<void> {
     );
     const agenciesFile = path.join(dir, 'agencies.json');
     writeFileSync(agenciesFile, JSON.stringify({ agencies: issuers.agencies }, null, 2));
-    const ctx: Context = { o, dir, clusterDir, ownerUrl: gatewayDb.ownerUrl, appUrl: gatewayDb.appUrl, agenciesFile, requests: await decisionRequests(issuers), gatewayMain };
+    const ctx: Context = {
+      o,
+      dir,
+      clusterDir,
+      ownerUrl: gatewayDb.ownerUrl,
+      appUrl: gatewayDb.appUrl,
+      agenciesFile,
+      requests: await decisionRequests(issuers),
+      gatewayMain,
+    };
     const cpuLine = (c: CpuUse, rps?: number) =>
       `CPU cores: server ${c.server}, PostgreSQL ${c.postgres}, load generator ${c.loadGenerator}${rps ? `; server CPU per request ${msPerRequest(c, rps)} ms` : ''}`;
 
-    log(`bench: gateway (${path.relative(ROOT, gatewayMain)}), 1 worker, ${o.connections} connections, ${o.duration} s, LOG_LEVEL=${o.logLevel}`);
+    log(
+      `bench: gateway (${path.relative(ROOT, gatewayMain)}), 1 worker, ${o.connections} connections, ${o.duration} s, LOG_LEVEL=${o.logLevel}`,
+    );
     const gw1 = await runGateway(ctx, 1, o.logLevel, false);
-    log(`  ${fmt(gw1.load.requestsPerSecond)} decisions/s, p50 ${gw1.load.p50Ms} ms, p99 ${gw1.load.p99Ms} ms, non-2xx ${gw1.load.non2xx}, errors ${gw1.load.errors}; ${cpuLine(gw1.cpu, gw1.load.requestsPerSecond)}; ${fmt(gw1.meanFlush, 1)} entries per ledger commit`);
+    log(
+      `  ${fmt(gw1.load.requestsPerSecond)} decisions/s, p50 ${gw1.load.p50Ms} ms, p99 ${gw1.load.p99Ms} ms, non-2xx ${gw1.load.non2xx}, errors ${gw1.load.errors}; ${cpuLine(gw1.cpu, gw1.load.requestsPerSecond)}; ${fmt(gw1.meanFlush, 1)} entries per ledger commit`,
+    );
 
     log('bench: bare Express route, same load');
     const bare = await runBare(ctx);
-    log(`  ${fmt(bare.load.requestsPerSecond)} req/s, p50 ${bare.load.p50Ms} ms, p99 ${bare.load.p99Ms} ms; ${cpuLine(bare.cpu, bare.load.requestsPerSecond)}`);
+    log(
+      `  ${fmt(bare.load.requestsPerSecond)} req/s, p50 ${bare.load.p50Ms} ms, p99 ${bare.load.p99Ms} ms; ${cpuLine(bare.cpu, bare.load.requestsPerSecond)}`,
+    );
 
     let gw2: GatewayRun | undefined;
     if (o.workers2) {
       log('bench: gateway, WORKERS=2');
       gw2 = await runGateway(ctx, 2, o.logLevel, false);
-      log(`  ${fmt(gw2.load.requestsPerSecond)} decisions/s, p50 ${gw2.load.p50Ms} ms, p99 ${gw2.load.p99Ms} ms; ${cpuLine(gw2.cpu, gw2.load.requestsPerSecond)}`);
+      log(
+        `  ${fmt(gw2.load.requestsPerSecond)} decisions/s, p50 ${gw2.load.p50Ms} ms, p99 ${gw2.load.p99Ms} ms; ${cpuLine(gw2.cpu, gw2.load.requestsPerSecond)}`,
+      );
     }
     let profiled: GatewayRun | undefined;
     if (o.profile) {
@@ -413,16 +485,23 @@ async function main(): Promise<void> {
     // Every answered decision is in the gateway's ledger (at least as many entries as 2xx answers).
     const owner = new Client({ connectionString: gatewayDb.ownerUrl });
     await owner.connect();
-    const recorded = Number((await owner.query<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'")).rows[0]?.n ?? 0);
+    const recorded = Number(
+      (await owner.query<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'")).rows[0]?.n ?? 0,
+    );
     await owner.end();
-    const answered = [gw1, gw2, profiled].reduce((sum, r) => sum + (r ? r.warmup.total - r.warmup.non2xx + r.load.total - r.load.non2xx : 0), 0);
+    const answered = [gw1, gw2, profiled].reduce(
+      (sum, r) => sum + (r ? r.warmup.total - r.warmup.non2xx + r.load.total - r.load.non2xx : 0),
+      0,
+    );
 
     let appends: AppendBenchResult | undefined;
     if (!o.skipLedger) {
       log(`bench: ledger appends, ${fmt(o.appendEntries)} entries`);
       const ledgerDb = await prepared('bench_ledger');
       appends = await benchAppends(ledgerDb.ownerUrl, ledgerDb.appUrl, o.appendEntries);
-      log(`  PgAuditLedger ${fmt(appends.ledgerPerSecond)}/s (mean batch ${fmt(appends.meanBatch, 1)}, node CPU ${fmt(appends.nodeCpuMicrosPerEntry)} µs per entry = ${fmt(appends.nodeCores, 2)} cores); raw plain ${fmt(appends.rawPlainPerSecond)}/s; raw PK+UNIQUE ${fmt(appends.rawIntegrityPerSecond)}/s; raw indexed ${fmt(appends.rawIndexedPerSecond)}/s`);
+      log(
+        `  PgAuditLedger ${fmt(appends.ledgerPerSecond)}/s (mean batch ${fmt(appends.meanBatch, 1)}, node CPU ${fmt(appends.nodeCpuMicrosPerEntry)} µs per entry = ${fmt(appends.nodeCores, 2)} cores); raw plain ${fmt(appends.rawPlainPerSecond)}/s; raw PK+UNIQUE ${fmt(appends.rawIntegrityPerSecond)}/s; raw indexed ${fmt(appends.rawIndexedPerSecond)}/s`,
+      );
     }
 
     let verify: VerifyBenchResult | undefined;
@@ -430,7 +509,9 @@ async function main(): Promise<void> {
       log(`bench: verification of ${fmt(o.verifyEntries)} entries (filling first)`);
       const verifyDb = await prepared('bench_verify');
       verify = await benchVerify(verifyDb.ownerUrl, verifyDb.appUrl, o.verifyEntries, log);
-      log(`  filled in ${fmt(verify.fillSeconds, 1)} s; verified in ${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s, node CPU ${fmt(verify.nodeCpuSeconds, 1)} s), ok=${verify.ok}`);
+      log(
+        `  filled in ${fmt(verify.fillSeconds, 1)} s; verified in ${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s, node CPU ${fmt(verify.nodeCpuSeconds, 1)} s), ok=${verify.ok}`,
+      );
     }
 
     const ratio = gw1.load.requestsPerSecond / bare.load.requestsPerSecond;
@@ -438,8 +519,18 @@ async function main(): Promise<void> {
     const cores = (c: CpuUse) => `${c.server} / ${c.postgres} / ${c.loadGenerator}`;
     const rows: Array<[string, string, string, string]> = [
       ['measure', 'result', 'goal', 'met'],
-      [`audited decisions/s (1 worker, ${o.connections} conn, ${o.duration} s)`, fmt(gw1.load.requestsPerSecond), `≥ ${fmt(GOALS.decisionsPerSecond)}`, yes(gw1.load.requestsPerSecond >= GOALS.decisionsPerSecond)],
-      ['  latency p50 / p90 / p99 (ms)', `${gw1.load.p50Ms} / ${gw1.load.p90Ms} / ${gw1.load.p99Ms}`, `p99 < ${GOALS.p99Ms}`, yes(gw1.load.p99Ms < GOALS.p99Ms)],
+      [
+        `audited decisions/s (1 worker, ${o.connections} conn, ${o.duration} s)`,
+        fmt(gw1.load.requestsPerSecond),
+        `≥ ${fmt(GOALS.decisionsPerSecond)}`,
+        yes(gw1.load.requestsPerSecond >= GOALS.decisionsPerSecond),
+      ],
+      [
+        '  latency p50 / p90 / p99 (ms)',
+        `${gw1.load.p50Ms} / ${gw1.load.p90Ms} / ${gw1.load.p99Ms}`,
+        `p99 < ${GOALS.p99Ms}`,
+        yes(gw1.load.p99Ms < GOALS.p99Ms),
+      ],
       ['  non-2xx / errors', `${gw1.load.non2xx} / ${gw1.load.errors}`, '0 / 0', yes(gw1.load.non2xx === 0 && gw1.load.errors === 0)],
       ['  CPU cores: gateway / PostgreSQL / load generator', cores(gw1.cpu), '', ''],
       ['  gateway CPU per decision (ms)', msPerRequest(gw1.cpu, gw1.load.requestsPerSecond), '', ''],
@@ -456,17 +547,41 @@ async function main(): Promise<void> {
       rows.push(['  CPU cores: gateway / PostgreSQL / load generator', cores(gw2.cpu), '', '']);
     }
     if (appends) {
-      rows.push([`ledger appends/s (PgAuditLedger, ${fmt(appends.window)} callers)`, `${fmt(appends.ledgerPerSecond)} (batch ${fmt(appends.meanBatch, 0)})`, '', '']);
-      rows.push(['raw multi-row INSERT rows/s: plain / PK+UNIQUE / all 9 ledger indexes', `${fmt(appends.rawPlainPerSecond)} / ${fmt(appends.rawIntegrityPerSecond)} / ${fmt(appends.rawIndexedPerSecond)}`, '', '']);
-      rows.push(['  ledger / raw plain (indexed)', `${pct(appends.ratioToPlain)} (${pct(appends.ratioToIndexed)})`, `≥ ${pct(GOALS.ledgerToRaw)}`, yes(appends.ratioToPlain >= GOALS.ledgerToRaw)]);
+      rows.push([
+        `ledger appends/s (PgAuditLedger, ${fmt(appends.window)} callers)`,
+        `${fmt(appends.ledgerPerSecond)} (batch ${fmt(appends.meanBatch, 0)})`,
+        '',
+        '',
+      ]);
+      rows.push([
+        'raw multi-row INSERT rows/s: plain / PK+UNIQUE / all 9 ledger indexes',
+        `${fmt(appends.rawPlainPerSecond)} / ${fmt(appends.rawIntegrityPerSecond)} / ${fmt(appends.rawIndexedPerSecond)}`,
+        '',
+        '',
+      ]);
+      rows.push([
+        '  ledger / raw plain (indexed)',
+        `${pct(appends.ratioToPlain)} (${pct(appends.ratioToIndexed)})`,
+        `≥ ${pct(GOALS.ledgerToRaw)}`,
+        yes(appends.ratioToPlain >= GOALS.ledgerToRaw),
+      ]);
     }
     if (verify) {
-      rows.push([`verifyLedger, ${fmt(verify.entries)} entries`, `${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s)`, `≥ ${fmt(GOALS.verifyPerSecond)}/s`, yes(verify.perSecond >= GOALS.verifyPerSecond && verify.ok)]);
+      rows.push([
+        `verifyLedger, ${fmt(verify.entries)} entries`,
+        `${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s)`,
+        `≥ ${fmt(GOALS.verifyPerSecond)}/s`,
+        yes(verify.perSecond >= GOALS.verifyPerSecond && verify.ok),
+      ]);
       rows.push(['  at that rate: 10,000,000 entries', `${fmt(10_000_000 / verify.perSecond, 0)} s`, '', '']);
     }
     const output = table(rows);
-    process.stdout.write(`\nSafeguard Gateway benchmark, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version}, 1-min load average before ${loadBefore.toFixed(2)})\n${output}\n`);
-    process.stdout.write(`Ledger check: ${fmt(recorded)} decision entries recorded for ${fmt(answered)} 2xx answers${recorded >= answered ? '' : ' — FEWER ENTRIES THAN ANSWERS'}.\n`);
+    process.stdout.write(
+      `\nSafeguard Gateway benchmark, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version}, 1-min load average before ${loadBefore.toFixed(2)})\n${output}\n`,
+    );
+    process.stdout.write(
+      `Ledger check: ${fmt(recorded)} decision entries recorded for ${fmt(answered)} 2xx answers${recorded >= answered ? '' : ' — FEWER ENTRIES THAN ANSWERS'}.\n`,
+    );
 
     const results = path.join(ROOT, 'bench', 'results');
     mkdirSync(results, { recursive: true });
@@ -488,15 +603,21 @@ async function runSealBench(argv: readonly string[]): Promise<void> {
   const value = (name: string, fallback: string): string => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
   const sizes = value('seal-entries', '1000000').split(',').map(Number);
   const seconds = Number(value('seal-load-seconds', '10'));
-  if (!sizes.every((n) => Number.isInteger(n) && n > 0) || !Number.isInteger(seconds) || seconds < 1) throw new Error('--seal-entries=<n>[,<n>…] and --seal-load-seconds=<s> must be positive whole numbers');
+  if (!sizes.every((n) => Number.isInteger(n) && n > 0) || !Number.isInteger(seconds) || seconds < 1)
+    throw new Error('--seal-entries=<n>[,<n>…] and --seal-load-seconds=<s> must be positive whole numbers');
   const started = new Date();
   const result = await benchSeal(sizes, seconds, (line) => process.stderr.write(`${line}\n`));
   const output = sealTable(result);
-  process.stdout.write(`\nSafeguard Gateway ledger sealing, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version})\n${output}`);
+  process.stdout.write(
+    `\nSafeguard Gateway ledger sealing, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version})\n${output}`,
+  );
   const results = path.join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
   const file = path.join(results, `seal-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: os.loadavg()[0] }, seal: result, table: output }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: os.loadavg()[0] }, seal: result, table: output }, null, 2)}\n`,
+  );
   process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
 }
 

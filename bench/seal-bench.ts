@@ -62,7 +62,13 @@ async function sealOnce(pool: Pool, keys: GatewayKeys): Promise<number> {
   return ms(t);
 }
 
-async function sizeRun(ownerUrl: string, appUrl: string, entries: number, keys: GatewayKeys, log: (l: string) => void): Promise<SealSizeResult> {
+async function sizeRun(
+  ownerUrl: string,
+  appUrl: string,
+  entries: number,
+  keys: GatewayKeys,
+  log: (l: string) => void,
+): Promise<SealSizeResult> {
   const fillSeconds = await fillLedger(ownerUrl, entries, (done) => {
     if (done > 0 && done % 1_000_000 === 0) log(`  filled ${done.toLocaleString('en-GB')} entries`);
   });
@@ -93,9 +99,11 @@ async function loadRun(appUrl: string, ownerUrl: string, keys: GatewayKeys, seco
   const appenders = 32;
   const until = Date.now() + seconds * 1000;
   let n = 0;
-  await Promise.all(Array.from({ length: appenders }, async () => {
-    while (Date.now() < until) await ledger.append(decisionEntry(n++));
-  }));
+  await Promise.all(
+    Array.from({ length: appenders }, async () => {
+      while (Date.now() < until) await ledger.append(decisionEntry(n++));
+    }),
+  );
   await sealer.sealNow();
   await sealer.stop();
   await ledger.close();
@@ -117,8 +125,14 @@ async function loadRun(appUrl: string, ownerUrl: string, keys: GatewayKeys, seco
     const r = rows[0];
     if (!r) throw new Error('no result');
     return {
-      seconds, appenders, entries: Number(r.entries), entriesPerSecond: Number(r.entries) / seconds, checkpoints: Number(r.checkpoints),
-      answerToSealedP50Ms: Math.round(r.p50), answerToSealedP99Ms: Math.round(r.p99), answerToSealedMaxMs: Math.round(r.max),
+      seconds,
+      appenders,
+      entries: Number(r.entries),
+      entriesPerSecond: Number(r.entries) / seconds,
+      checkpoints: Number(r.checkpoints),
+      answerToSealedP50Ms: Math.round(r.p50),
+      answerToSealedP99Ms: Math.round(r.p99),
+      answerToSealedMaxMs: Math.round(r.max),
     };
   } finally {
     await owner.end();
@@ -155,9 +169,13 @@ export async function benchSeal(sizes: readonly number[], loadSeconds: number, l
 export function sealTable(r: SealBenchResult): string {
   const lines = ['ledger size | fill (s) | full seal, as every seal was (s) | incremental seal +1,000 entries (ms) | +1 entry (ms)'];
   for (const s of r.sizes) {
-    lines.push(`${s.entries.toLocaleString('en-GB')} | ${s.fillSeconds.toFixed(1)} | ${s.fullSealSeconds.toFixed(1)} | ${s.incremental1000Ms.toFixed(0)} | ${s.incremental1Ms.toFixed(0)}`);
+    lines.push(
+      `${s.entries.toLocaleString('en-GB')} | ${s.fillSeconds.toFixed(1)} | ${s.fullSealSeconds.toFixed(1)} | ${s.incremental1000Ms.toFixed(0)} | ${s.incremental1Ms.toFixed(0)}`,
+    );
   }
   const l = r.load;
-  lines.push(`answer-to-sealed, ${l.appenders} appenders for ${l.seconds} s (${Math.round(l.entriesPerSecond)} entries/s, ${l.checkpoints} checkpoints): p50 ${l.answerToSealedP50Ms} ms, p99 ${l.answerToSealedP99Ms} ms, max ${l.answerToSealedMaxMs} ms`);
+  lines.push(
+    `answer-to-sealed, ${l.appenders} appenders for ${l.seconds} s (${Math.round(l.entriesPerSecond)} entries/s, ${l.checkpoints} checkpoints): p50 ${l.answerToSealedP50Ms} ms, p99 ${l.answerToSealedP99Ms} ms, max ${l.answerToSealedMaxMs} ms`,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -30,7 +30,9 @@ export class AppRoleAndAgencies1763880000000 implements MigrationInterface {
         area          text,
         updated_at    timestamptz NOT NULL DEFAULT now()
       )`);
-    await q.query(`COMMENT ON TABLE agencies IS 'Trust registry: agencies, their OpenID issuer, client ids and allowed roles. Synced from configuration at start-up.'`);
+    await q.query(
+      `COMMENT ON TABLE agencies IS 'Trust registry: agencies, their OpenID issuer, client ids and allowed roles. Synced from configuration at start-up.'`,
+    );
     await q.query(`GRANT SELECT ON agencies TO safeguard_app`);
   }
 

@@ -31,9 +31,13 @@ export class Records1763880200000 implements MigrationInterface {
         updated_at          timestamptz NOT NULL DEFAULT now()
       )`);
     await q.query(`CREATE UNIQUE INDEX persons_nhs_number_key ON persons (nhs_number) WHERE nhs_number IS NOT NULL`);
-    await q.query(`CREATE UNIQUE INDEX persons_unique_pupil_number_key ON persons (unique_pupil_number) WHERE unique_pupil_number IS NOT NULL`);
+    await q.query(
+      `CREATE UNIQUE INDEX persons_unique_pupil_number_key ON persons (unique_pupil_number) WHERE unique_pupil_number IS NOT NULL`,
+    );
     await q.query(`CREATE UNIQUE INDEX persons_pnc_id_key ON persons (pnc_id) WHERE pnc_id IS NOT NULL`);
-    await q.query(`COMMENT ON TABLE persons IS 'People the records are about. Shared identifiers (each unique) find the same person across agencies.'`);
+    await q.query(
+      `COMMENT ON TABLE persons IS 'People the records are about. Shared identifiers (each unique) find the same person across agencies.'`,
+    );
 
     // An agency "knows" a person once it has registered or matched them: only then may it contribute or ask about them.
     await q.query(`
@@ -44,7 +48,9 @@ export class Records1763880200000 implements MigrationInterface {
         linked_at  timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (person_id, agency_id)
       )`);
-    await q.query(`CREATE UNIQUE INDEX person_agency_links_local_id_key ON person_agency_links (agency_id, local_id) WHERE local_id IS NOT NULL`);
+    await q.query(
+      `CREATE UNIQUE INDEX person_agency_links_local_id_key ON person_agency_links (agency_id, local_id) WHERE local_id IS NOT NULL`,
+    );
     await q.query(`CREATE INDEX person_agency_links_agency_idx ON person_agency_links (agency_id)`);
 
     await q.query(`
@@ -59,7 +65,9 @@ export class Records1763880200000 implements MigrationInterface {
         PRIMARY KEY (person_id, agency_id, field),
         FOREIGN KEY (person_id, agency_id) REFERENCES person_agency_links (person_id, agency_id)
       )`);
-    await q.query(`COMMENT ON TABLE person_field_values IS 'What each agency holds about a person (vocabulary field -> value). Disclosed only with that agency''s records, field by field, as policy allows.'`);
+    await q.query(
+      `COMMENT ON TABLE person_field_values IS 'What each agency holds about a person (vocabulary field -> value). Disclosed only with that agency''s records, field by field, as policy allows.'`,
+    );
 
     await q.query(`
       CREATE TABLE households (
@@ -105,7 +113,9 @@ export class Records1763880200000 implements MigrationInterface {
     await q.query(`CREATE INDEX records_subject_idx ON records (subject_person_id, occurred_at, id)`);
     await q.query(`CREATE INDEX records_owning_agency_idx ON records (owning_agency_id, occurred_at)`);
     await q.query(`CREATE INDEX records_perpetrator_idx ON records (subject_person_id) WHERE subject_role = 'perpetrator'`);
-    await q.query(`COMMENT ON TABLE records IS 'Agency records: vocabulary field -> value (fields) and vocabulary facts (facts). version increases on every change (If-Match).'`);
+    await q.query(
+      `COMMENT ON TABLE records IS 'Agency records: vocabulary field -> value (fields) and vocabulary facts (facts). version increases on every change (If-Match).'`,
+    );
 
     await q.query(`
       CREATE TABLE sharing_agreements (
@@ -121,7 +131,9 @@ export class Records1763880200000 implements MigrationInterface {
         CHECK (ends_on IS NULL OR ends_on >= starts_on)
       )`);
     await q.query(`CREATE INDEX sharing_agreements_parties_idx ON sharing_agreements USING gin (parties)`);
-    await q.query(`COMMENT ON TABLE sharing_agreements IS 'Data sharing agreements. agreement_in_force = one covers both agencies for the purpose today (Europe/London date, ends_on inclusive).'`);
+    await q.query(
+      `COMMENT ON TABLE sharing_agreements IS 'Data sharing agreements. agreement_in_force = one covers both agencies for the purpose today (Europe/London date, ends_on inclusive).'`,
+    );
 
     await q.query(`
       CREATE TABLE idempotency_keys (
@@ -135,12 +147,25 @@ export class Records1763880200000 implements MigrationInterface {
         PRIMARY KEY (agency_id, idempotency_key)
       )`);
     await q.query(`CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at)`);
-    await q.query(`COMMENT ON TABLE idempotency_keys IS 'The answer to each contribution, by agency and Idempotency-Key: a retry gets the same answer and writes nothing. Answers hold ids and field names, never values.'`);
+    await q.query(
+      `COMMENT ON TABLE idempotency_keys IS 'The answer to each contribution, by agency and Idempotency-Key: a retry gets the same answer and writes nothing. Answers hold ids and field names, never values.'`,
+    );
 
-    for (const table of ['persons', 'person_agency_links', 'person_field_values', 'households', 'household_members', 'records', 'sharing_agreements', 'idempotency_keys']) {
+    for (const table of [
+      'persons',
+      'person_agency_links',
+      'person_field_values',
+      'households',
+      'household_members',
+      'records',
+      'sharing_agreements',
+      'idempotency_keys',
+    ]) {
       await q.query(`REVOKE ALL ON ${table} FROM PUBLIC`);
     }
-    await q.query(`GRANT SELECT, INSERT, UPDATE ON persons, person_agency_links, person_field_values, records, idempotency_keys TO safeguard_app`);
+    await q.query(
+      `GRANT SELECT, INSERT, UPDATE ON persons, person_agency_links, person_field_values, records, idempotency_keys TO safeguard_app`,
+    );
     await q.query(`GRANT SELECT, INSERT ON households, household_members TO safeguard_app`);
     await q.query(`GRANT SELECT ON sharing_agreements TO safeguard_app`);
   }

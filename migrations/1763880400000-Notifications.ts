@@ -36,9 +36,13 @@ export class Notifications1763880400000 implements MigrationInterface {
         removed_at  timestamptz,
         removed_by  text CHECK (removed_by IS NULL OR length(removed_by) BETWEEN 1 AND 300)
       )`);
-    await q.query(`CREATE UNIQUE INDEX webhook_subscriptions_agency_url_key ON webhook_subscriptions (agency_id, url) WHERE removed_at IS NULL`);
+    await q.query(
+      `CREATE UNIQUE INDEX webhook_subscriptions_agency_url_key ON webhook_subscriptions (agency_id, url) WHERE removed_at IS NULL`,
+    );
     await q.query(`CREATE INDEX webhook_subscriptions_agency_idx ON webhook_subscriptions (agency_id) WHERE removed_at IS NULL`);
-    await q.query(`COMMENT ON TABLE webhook_subscriptions IS 'Agencies'' webhook endpoints (https; checked against private addresses at registration and at every delivery) and the events each wants. Removed ones keep their row (removed_at).'`);
+    await q.query(
+      `COMMENT ON TABLE webhook_subscriptions IS 'Agencies'' webhook endpoints (https; checked against private addresses at registration and at every delivery) and the events each wants. Removed ones keep their row (removed_at).'`,
+    );
 
     await q.query(`
       CREATE TABLE outbox (
@@ -65,7 +69,9 @@ export class Notifications1763880400000 implements MigrationInterface {
     await q.query(`CREATE UNIQUE INDEX outbox_dedupe_key ON outbox (dedupe_key)`);
     await q.query(`CREATE INDEX outbox_due_idx ON outbox (next_attempt_at) WHERE status = 'pending'`);
     await q.query(`CREATE INDEX outbox_target_idx ON outbox (target_agency_id, created_at)`);
-    await q.query(`COMMENT ON TABLE outbox IS 'Transactional outbox: written with the record that causes it. payload = ids and field names only; the message is built at delivery through the sharing policy, its ledger entry committed before the POST.'`);
+    await q.query(
+      `COMMENT ON TABLE outbox IS 'Transactional outbox: written with the record that causes it. payload = ids and field names only; the message is built at delivery through the sharing policy, its ledger entry committed before the POST.'`,
+    );
 
     await q.query(`
       CREATE TABLE outbox_cursors (

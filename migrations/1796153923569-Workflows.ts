@@ -56,7 +56,9 @@ export class Workflows1796153923569 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX referrals_queue_idx ON referrals (agency_id, decider_role, status, due_at)`);
     await q.query(`CREATE INDEX referrals_overdue_idx ON referrals (due_at) WHERE status = 'open' AND overdue_flagged_at IS NULL`);
-    await q.query(`COMMENT ON TABLE referrals IS 'A refer decision waiting for (or given) the named decider''s decision. Linked to the decision''s ledger entry; the decision is a referral_decision ledger entry pointing at it.'`);
+    await q.query(
+      `COMMENT ON TABLE referrals IS 'A refer decision waiting for (or given) the named decider''s decision. Linked to the decision''s ledger entry; the decision is a referral_decision ledger entry pointing at it.'`,
+    );
 
     await q.query(`
       CREATE TABLE information_requests (
@@ -95,7 +97,9 @@ export class Workflows1796153923569 implements MigrationInterface {
         CHECK ((status = 'declined') = (decline_reason IS NOT NULL))
       )`);
     await q.query(`CREATE INDEX information_request_targets_inbox_idx ON information_request_targets (agency_id, status, deadline)`);
-    await q.query(`CREATE INDEX information_request_targets_overdue_idx ON information_request_targets (deadline) WHERE status = 'awaiting' AND overdue_flagged_at IS NULL`);
+    await q.query(
+      `CREATE INDEX information_request_targets_overdue_idx ON information_request_targets (deadline) WHERE status = 'awaiting' AND overdue_flagged_at IS NULL`,
+    );
 
     await q.query(`
       CREATE TABLE information_request_releases (
@@ -115,7 +119,9 @@ export class Workflows1796153923569 implements MigrationInterface {
       'referral.decided', 'referral.overdue', 'information_request.received', 'information_request.answered',
       'information_request.overdue']::text[]`;
     await q.query(`ALTER TABLE webhook_subscriptions DROP CONSTRAINT webhook_subscriptions_events_check`);
-    await q.query(`ALTER TABLE webhook_subscriptions ADD CONSTRAINT webhook_subscriptions_events_check CHECK (cardinality(events) BETWEEN 1 AND 10 AND events <@ ${events})`);
+    await q.query(
+      `ALTER TABLE webhook_subscriptions ADD CONSTRAINT webhook_subscriptions_events_check CHECK (cardinality(events) BETWEEN 1 AND 10 AND events <@ ${events})`,
+    );
     await q.query(`ALTER TABLE outbox DROP CONSTRAINT outbox_event_check`);
     await q.query(`ALTER TABLE outbox ADD CONSTRAINT outbox_event_check CHECK (event = ANY (${events}))`);
     await q.query(`ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check`);

@@ -29,8 +29,12 @@ export class LedgerWitnessing1796154223477 implements MigrationInterface {
     await q.query(`CREATE TABLE ledger_mac_start (from_seq bigint PRIMARY KEY CHECK (from_seq >= 0))`);
     await q.query(`INSERT INTO ledger_mac_start (from_seq) SELECT coalesce(max(seq), 0) FROM audit_ledger`);
     for (const table of ['ledger_cosignatures', 'ledger_mac_start']) {
-      await q.query(`CREATE TRIGGER ${table}_no_update_or_delete BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ledger_checkpoints_refuse_change()`);
-      await q.query(`CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ledger_checkpoints_refuse_change()`);
+      await q.query(
+        `CREATE TRIGGER ${table}_no_update_or_delete BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ledger_checkpoints_refuse_change()`,
+      );
+      await q.query(
+        `CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ledger_checkpoints_refuse_change()`,
+      );
       await q.query(`REVOKE ALL ON ${table} FROM PUBLIC`);
     }
     await q.query(`GRANT SELECT, INSERT ON ledger_cosignatures TO safeguard_app`);

@@ -9,4 +9,14 @@ import { LedgerWitnessing1796154223477 } from './1796154223477-LedgerWitnessing'
 import { AnonymousRefusals1796155273884 } from './1796155273884-AnonymousRefusals';
 import { SharedSessionsAndLimits1796156508049 } from './1796156508049-SharedSessionsAndLimits';
 
-export const MIGRATIONS = [AppRoleAndAgencies1763880000000, AuditLedger1763880100000, Records1763880200000, LedgerCheckpoints1763880300000, Notifications1763880400000, Workflows1796153923569, LedgerWitnessing1796154223477, AnonymousRefusals1796155273884, SharedSessionsAndLimits1796156508049] as const;
+export const MIGRATIONS = [
+  AppRoleAndAgencies1763880000000,
+  AuditLedger1763880100000,
+  Records1763880200000,
+  LedgerCheckpoints1763880300000,
+  Notifications1763880400000,
+  Workflows1796153923569,
+  LedgerWitnessing1796154223477,
+  AnonymousRefusals1796155273884,
+  SharedSessionsAndLimits1796156508049,
+] as const;

@@ -14,8 +14,7 @@ import { loadWitnessConfig, type WitnessConfig } from './witness/config';
 
 /** Which PostgreSQL: an external server (DATABASE_URL; its user owns the schema) or the embedded one under DATA_DIR. */
 export type DatabaseConfig =
-  | { readonly kind: 'external'; readonly ownerUrl: string }
-  | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
+  { readonly kind: 'external'; readonly ownerUrl: string } | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
 
 export const DEFAULT_PG_PORT = 54329;
 import { loadTransportConfig, type TransportConfig } from './auth/tls-listener';
@@ -96,7 +95,9 @@ function checkpointInterval(env: Env): number {
 function ledgerTrust(env: Env, dataDir: string): GatewayConfig['ledger'] {
   const origin = env.LEDGER_ORIGIN ?? 'localhost/safeguard-gateway/audit-ledger';
   if (!/^[\x21-\x7e]+$/.test(origin) || origin.includes('+') || origin.length > 256) {
-    throw new ConfigError(`LEDGER_ORIGIN must be printable ASCII without spaces or "+", e.g. gateway.example.gov.uk/audit-ledger, got "${origin}"`);
+    throw new ConfigError(
+      `LEDGER_ORIGIN must be printable ASCII without spaces or "+", e.g. gateway.example.gov.uk/audit-ledger, got "${origin}"`,
+    );
   }
   const witnesses = env.LEDGER_WITNESSES ?? '';
   const count = witnesses.split(',').filter((w) => w.trim()).length;
@@ -127,7 +128,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const devIdpEnabled = flag(env, 'DEV_IDP', agenciesFile === DEV_AGENCIES_FILE);
   const audience = env.GATEWAY_AUDIENCE ?? 'urn:safeguard-gateway';
   // Any non-empty string: a URN, a URL, an Entra application id (GUID) or `api://…` URI.
-  if (audience.trim() === '' || audience !== audience.trim()) throw new ConfigError(`GATEWAY_AUDIENCE must be a non-empty string without surrounding spaces, got "${audience}"`);
+  if (audience.trim() === '' || audience !== audience.trim())
+    throw new ConfigError(`GATEWAY_AUDIENCE must be a non-empty string without surrounding spaces, got "${audience}"`);
   return {
     host: env.HOST ?? '127.0.0.1',
     port: integer(env, 'PORT', 8080, 1, 65535),
@@ -136,7 +138,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     ...(env.APP_DATABASE_URL ? { appDatabaseUrl: env.APP_DATABASE_URL } : {}),
     audience,
     agenciesFile,
-    devIdp: { enabled: devIdpEnabled, port: integer(env, 'DEV_IDP_PORT', 9400, 1, 65535), tlsPort: integer(env, 'DEV_IDP_TLS_PORT', 9443, 0, 65535) },
+    devIdp: {
+      enabled: devIdpEnabled,
+      port: integer(env, 'DEV_IDP_PORT', 9400, 1, 65535),
+      tlsPort: integer(env, 'DEV_IDP_TLS_PORT', 9443, 0, 65535),
+    },
     allowInsecureIssuers: flag(env, 'ALLOW_INSECURE_ISSUERS', devIdpEnabled),
     policyDir: env.POLICY_DIR ?? 'policies',
     refusalSummaryWindowMs: integer(env, 'REFUSAL_SUMMARY_WINDOW_MS', 60_000, 1000, 86_400_000),

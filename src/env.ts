@@ -12,11 +12,19 @@ export class ConfigError extends SafeguardError {
 export type Env = NodeJS.ProcessEnv;
 
 /** A whole number from `min` to `max`; absent or empty → `fallback`. */
-export function integer(env: Env, name: string, fallback: number, min: number, max: number, error: new (message: string) => ConfigError = ConfigError): number {
+export function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  error: new (message: string) => ConfigError = ConfigError,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 

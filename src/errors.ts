@@ -60,7 +60,12 @@ export class GatewayError extends SafeguardError {
     readonly code: ErrorCode,
     /** Plain English, safe to show to the caller: never a stack trace, never a secret. */
     readonly detail: string,
-    readonly extras: { readonly errors?: readonly InputProblem[]; readonly retryAfterSeconds?: number; readonly wwwAuthenticate?: string; readonly allow?: readonly string[] } = {},
+    readonly extras: {
+      readonly errors?: readonly InputProblem[];
+      readonly retryAfterSeconds?: number;
+      readonly wwwAuthenticate?: string;
+      readonly allow?: readonly string[];
+    } = {},
   ) {
     super(`${code}: ${detail}`);
     this.status = ERROR_STATUS[code];

@@ -42,7 +42,15 @@ export function createLogger(level: string): Logger {
     base: { service: 'safeguard-gateway', pid: process.pid },
     // Tokens, cookies and secrets never reach the log.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.client_secret', '*.access_token', '*.token'],
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+        '*.password',
+        '*.client_secret',
+        '*.access_token',
+        '*.token',
+      ],
       censor: '[redacted]',
     },
   });
@@ -107,7 +115,12 @@ export interface AssembleOptions {
  * → app-role pools → audit ledger → token verifier → keys → sealer → dispatcher → pages → app. The one place that
  * does; `serve` (npm start) and the HTTP test harness (tests/support/gateway-harness.ts) both use it.
  */
-export async function assemble(config: GatewayConfig, prepared: PreparedEnvironment, logger: Logger, options: AssembleOptions = {}): Promise<Assembled> {
+export async function assemble(
+  config: GatewayConfig,
+  prepared: PreparedEnvironment,
+  logger: Logger,
+  options: AssembleOptions = {},
+): Promise<Assembled> {
   const background = options.background ?? true;
   const pages = options.pages ?? true;
   const closers = closerStack(logger);
@@ -123,7 +136,11 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
     const macKey = entryMacKey(config.ledger.macKey);
     const ledger = new PgAuditLedger(ledgerPool, { macKey });
     closers.push(() => ledger.close());
-    const verifier = createTokenVerifier({ agencies: prepared.agencies, audience: config.audience, allowInsecureIssuers: config.allowInsecureIssuers });
+    const verifier = createTokenVerifier({
+      agencies: prepared.agencies,
+      audience: config.audience,
+      allowInsecureIssuers: config.allowInsecureIssuers,
+    });
     const keys = await loadGatewayKeys(config.dataDir, config.keys, { origin: config.ledger.origin });
     // Signed checkpoints: exported to a directory and its mirror, sent to the witnesses; one process seals
     // (SAFEGUARD_SEALER=off in the others).
@@ -131,9 +148,10 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
     const cache = new SubtreeCache();
     const witnesses = parseWitnessList(config.ledger.witnesses);
     const sealing = { pool, keys, sinks, cache, macKey, witnesses };
-    const checkpointer = background && config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
-      ? startCheckpointer({ ...sealing, intervalMs: config.checkpoints.intervalMs, logger })
-      : undefined;
+    const checkpointer =
+      background && config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
+        ? startCheckpointer({ ...sealing, intervalMs: config.checkpoints.intervalMs, logger })
+        : undefined;
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
     // Content hashes in the ledger are keyed: a small value cannot be confirmed by hashing guesses.
@@ -142,7 +160,12 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
     const notify = config.notifications;
     if (background) {
       const dispatcher = startDispatcher({
-        pool, ledger, engine, keys, logger, pseudonymise,
+        pool,
+        ledger,
+        engine,
+        keys,
+        logger,
+        pseudonymise,
         intervalMs: notify.intervalMs,
         allowInsecureWebhooks: notify.allowInsecureWebhooks,
         maxAttempts: notify.maxAttempts,
@@ -158,20 +181,28 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
     // The pages' sessions live in PostgreSQL: any instance continues a practitioner's session.
     const sessions = pages ? postgresSessionStore(pool, (message) => logger.error({ store: 'web_sessions' }, message)) : undefined;
     if (sessions) closers.push(async () => sessions.close());
-    const web = !pages || !sessions ? undefined : webRouter({
-      engine, ledger, pool, verifier, pseudonymise, logger,
-      agencies: prepared.agencies,
-      workflows: config.workflows,
-      oidc: {
-        redirectUri: config.web.redirectUri,
-        clientFor: (agencyId) => prepared.webClients[agencyId],
-        audience: config.audience,
-        allowInsecureIssuers: config.allowInsecureIssuers,
-      },
-      session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:'), store: sessions },
-      ...webProofs({ pool, keys, sinks, cache, witnesses, quorum: config.ledger.quorum, macKey }),
-      schoolCalendar: notify.schoolCalendar,
-    });
+    const web =
+      !pages || !sessions
+        ? undefined
+        : webRouter({
+            engine,
+            ledger,
+            pool,
+            verifier,
+            pseudonymise,
+            logger,
+            agencies: prepared.agencies,
+            workflows: config.workflows,
+            oidc: {
+              redirectUri: config.web.redirectUri,
+              clientFor: (agencyId) => prepared.webClients[agencyId],
+              audience: config.audience,
+              allowInsecureIssuers: config.allowInsecureIssuers,
+            },
+            session: { secret: config.web.sessionSecret, secureCookie: config.web.redirectUri.startsWith('https:'), store: sessions },
+            ...webProofs({ pool, keys, sinks, cache, witnesses, quorum: config.ledger.quorum, macKey }),
+            schoolCalendar: notify.schoolCalendar,
+          });
     // Refusals of unidentified callers: counted per source and window, one ledger entry per closed window.
     const refusals = anonymousRefusals(pool, config.refusalSummaryWindowMs);
     if (background) {
@@ -180,7 +211,13 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
     }
     const app = createApp({
       refusals,
-      engine, ledger, verifier, pool, logger, pseudonymise, keys,
+      engine,
+      ledger,
+      verifier,
+      pool,
+      logger,
+      pseudonymise,
+      keys,
       ...(web ? { web } : {}),
       webhooks: { allowInsecure: notify.allowInsecureWebhooks },
       notifications: { schoolCalendar: notify.schoolCalendar },
@@ -194,7 +231,13 @@ export async function assemble(config: GatewayConfig, prepared: PreparedEnvironm
       ledgerPool.markClosing();
     };
     return {
-      app, engine, pool, ledger, keys, refusals, markClosing,
+      app,
+      engine,
+      pool,
+      ledger,
+      keys,
+      refusals,
+      markClosing,
       close: () => {
         markClosing();
         return closers.close();
@@ -216,7 +259,9 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     const serverOptions = {
       logger,
       onRefused: (source: string, code: ErrorCode): void => {
-        refusals.record(sourceOf(source), code, ERROR_STATUS[code]).catch((e: unknown) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not count a refused request'));
+        refusals
+          .record(sourceOf(source), code, ERROR_STATUS[code])
+          .catch((e: unknown) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not count a refused request'));
       },
     };
     const server = await listen(app, config.port, config.host, serverOptions);

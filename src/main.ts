@@ -84,26 +84,34 @@ async function main(): Promise<void> {
       throw e;
     });
     process.stdout.write(banner(config, prepared.environment, serving.url, serving.policyVersion, 1));
-    onSignals(async (signal) => {
-      logger.info({ signal }, 'stopping');
-      await serving.close();
-      await prepared.close();
-    }, () => prepared.beginShutdown());
+    onSignals(
+      async (signal) => {
+        logger.info({ signal }, 'stopping');
+        await serving.close();
+        await prepared.close();
+      },
+      () => prepared.beginShutdown(),
+    );
     return;
   }
 
   // Several serving processes sharing the port; the primary keeps the database and the identity provider.
   const started: Array<Promise<void>> = [];
   // Only the first worker seals the ledger periodically; every worker can seal on demand.
-  const workerEnv = (i: number): NodeJS.ProcessEnv => ({ [PREPARED_ENV]: JSON.stringify(prepared.environment), ...(i > 0 ? { SAFEGUARD_SEALER: 'off' } : {}) });
+  const workerEnv = (i: number): NodeJS.ProcessEnv => ({
+    [PREPARED_ENV]: JSON.stringify(prepared.environment),
+    ...(i > 0 ? { SAFEGUARD_SEALER: 'off' } : {}),
+  });
   const slotOf = new Map<number, number>();
   for (let i = 0; i < workers; i++) {
     const worker = cluster.fork(workerEnv(i));
     slotOf.set(worker.id, i);
-    started.push(new Promise((resolve, reject) => {
-      worker.once('listening', () => resolve());
-      worker.once('exit', (code) => reject(new Error(`worker ${worker.process.pid} exited with code ${code} during start-up`)));
-    }));
+    started.push(
+      new Promise((resolve, reject) => {
+        worker.once('listening', () => resolve());
+        worker.once('exit', (code) => reject(new Error(`worker ${worker.process.pid} exited with code ${code} during start-up`)));
+      }),
+    );
   }
   await Promise.all(started);
   const url = `http://${config.host}:${config.port}`;
@@ -125,15 +133,20 @@ async function main(): Promise<void> {
     replaced.push(now);
     const next = cluster.fork(workerEnv(slot));
     slotOf.set(next.id, slot);
-    next.once('listening', () => logger.info({ pid: next.process.pid, replaces: worker.process.pid }, 'a new worker is serving in place of the one that stopped'));
+    next.once('listening', () =>
+      logger.info({ pid: next.process.pid, replaces: worker.process.pid }, 'a new worker is serving in place of the one that stopped'),
+    );
   });
-  onSignals(async (signal) => {
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    await prepared.close();
-  }, () => prepared.beginShutdown());
+  onSignals(
+    async (signal) => {
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      await prepared.close();
+    },
+    () => prepared.beginShutdown(),
+  );
 }
 
 main().catch((e: unknown) => {

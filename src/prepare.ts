@@ -36,11 +36,22 @@ export async function prepare(config: GatewayConfig, logger: Logger): Promise<Pr
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { startDevIdp } = require('./devidp/dev-idp') as typeof import('./devidp/dev-idp');
       const idp = await startDevIdp({
-        host: '127.0.0.1', port: config.devIdp.port, agencies, audience: config.audience, dataDir: config.dataDir,
+        host: '127.0.0.1',
+        port: config.devIdp.port,
+        agencies,
+        audience: config.audience,
+        dataDir: config.dataDir,
         webRedirectUri: config.web.redirectUri,
         // With the gateway's mutual TLS configured, the dev IdP issues certificate-bound tokens on its own TLS listener.
         ...(config.transport.tls?.clientCaFile
-          ? { tls: { certFile: config.transport.tls.certFile, keyFile: config.transport.tls.keyFile, caFile: config.transport.tls.clientCaFile, port: config.devIdp.tlsPort } }
+          ? {
+              tls: {
+                certFile: config.transport.tls.certFile,
+                keyFile: config.transport.tls.keyFile,
+                caFile: config.transport.tls.clientCaFile,
+                port: config.devIdp.tlsPort,
+              },
+            }
           : {}),
       });
       if (idp.tlsBaseUrl) logger.info({ url: idp.tlsBaseUrl }, 'development IdP mutual-TLS listener (certificate-bound tokens)');
@@ -58,10 +69,12 @@ export async function prepare(config: GatewayConfig, logger: Logger): Promise<Pr
         // Real identity providers: the registry's webClient settings; the development IdP's demo agencies: its own.
         webClients: {
           ...loadWebClients(agencies),
-          ...Object.fromEntries(agencies.flatMap((a) => {
-            const client = a.webClient ? undefined : devIdp?.webClient(a.id);
-            return client ? [[a.id, client]] : [];
-          })),
+          ...Object.fromEntries(
+            agencies.flatMap((a) => {
+              const client = a.webClient ? undefined : devIdp?.webClient(a.id);
+              return client ? [[a.id, client]] : [];
+            }),
+          ),
         },
       },
       ...(devIdp ? { devIdp } : {}),

@@ -7,8 +7,16 @@ import path from 'node:path';
 import { loadPolicyCatalogue, type FactTest, type PolicyRule, type Selector } from '../../src/policy';
 import type { DecisionInput, WithheldCode } from '../../src/policy/types';
 import {
-  AGENCY_TYPES, CONSENT_VALUES, DASH_RISK_LEVELS, FACT_SPECS, FIELDS, PURPOSES, ROLES, SUBJECT_ROLES,
-  type Facts, type Field,
+  AGENCY_TYPES,
+  CONSENT_VALUES,
+  DASH_RISK_LEVELS,
+  FACT_SPECS,
+  FIELDS,
+  PURPOSES,
+  ROLES,
+  SUBJECT_ROLES,
+  type Facts,
+  type Field,
 } from '../../src/vocabulary/vocabulary';
 
 const engine = loadPolicyCatalogue(path.resolve(__dirname, '..'));
@@ -26,23 +34,35 @@ function holds(test: FactTest, facts: Facts): boolean {
   const v: unknown = (facts as Record<string, unknown>)[test.fact];
   if (v === undefined) return false;
   switch (test.op) {
-    case 'eq': return v === test.value;
-    case 'not': return v !== test.value;
-    case 'in': return test.values.includes(v as never);
-    case 'lte': return typeof v === 'number' && v <= test.value;
-    case 'lt': return typeof v === 'number' && v < test.value;
-    case 'gte': return typeof v === 'number' && v >= test.value;
-    case 'gt': return typeof v === 'number' && v > test.value;
+    case 'eq':
+      return v === test.value;
+    case 'not':
+      return v !== test.value;
+    case 'in':
+      return test.values.includes(v as never);
+    case 'lte':
+      return typeof v === 'number' && v <= test.value;
+    case 'lt':
+      return typeof v === 'number' && v < test.value;
+    case 'gte':
+      return typeof v === 'number' && v >= test.value;
+    case 'gt':
+      return typeof v === 'number' && v > test.value;
   }
 }
 
 function applies(rule: PolicyRule, input: DecisionInput, field: Field): boolean {
-  return (rule.fields === 'all' || rule.fields.includes(field))
-    && selects(rule.from.agencyTypes, input.from.agencyType) && selects(rule.from.roles, input.from.role)
-    && selects(rule.to.agencyTypes, input.to.agencyType) && selects(rule.to.roles, input.to.role)
-    && selects(rule.purposes, input.purpose) && selects(rule.subjectRoles, input.subjectRole)
-    && rule.when.every((t) => holds(t, input.facts))
-    && (rule.whenAny.length === 0 || rule.whenAny.some((group) => group.every((t) => holds(t, input.facts))));
+  return (
+    (rule.fields === 'all' || rule.fields.includes(field)) &&
+    selects(rule.from.agencyTypes, input.from.agencyType) &&
+    selects(rule.from.roles, input.from.role) &&
+    selects(rule.to.agencyTypes, input.to.agencyType) &&
+    selects(rule.to.roles, input.to.role) &&
+    selects(rule.purposes, input.purpose) &&
+    selects(rule.subjectRoles, input.subjectRole) &&
+    rule.when.every((t) => holds(t, input.facts)) &&
+    (rule.whenAny.length === 0 || rule.whenAny.some((group) => group.every((t) => holds(t, input.facts))))
+  );
 }
 
 function referenceVerdict(input: DecisionInput, field: Field): WithheldCode | 'permitted' {
@@ -74,16 +94,24 @@ function generate(random: () => number): DecisionInput {
   const facts: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(FACT_SPECS)) {
     if (random() < 0.45) continue;
-    facts[name] = spec.kind === 'boolean' ? random() < 0.5
-      : spec.kind === 'number' ? pick([0, 1, 24, 71, 72, 73, 96, 200])
-      : name === 'consent' ? pick(CONSENT_VALUES) : pick(DASH_RISK_LEVELS);
+    facts[name] =
+      spec.kind === 'boolean'
+        ? random() < 0.5
+        : spec.kind === 'number'
+          ? pick([0, 1, 24, 71, 72, 73, 96, 200])
+          : name === 'consent'
+            ? pick(CONSENT_VALUES)
+            : pick(DASH_RISK_LEVELS);
   }
   const ruleFields = rule && rule.fields !== 'all' ? rule.fields : FIELDS;
   const fields = [...new Set(Array.from({ length: 1 + Math.floor(random() * 6) }, () => pick(random() < 0.7 ? ruleFields : FIELDS)))];
   const fromRole = random() < 0.3 ? pick(ROLES) : undefined;
   return {
     from: { agencyType: rule ? from(rule.from.agencyTypes, AGENCY_TYPES) : pick(AGENCY_TYPES), ...(fromRole ? { role: fromRole } : {}) },
-    to: { agencyType: rule ? from(rule.to.agencyTypes, AGENCY_TYPES) : pick(AGENCY_TYPES), role: rule ? from(rule.to.roles, ROLES) : pick(ROLES) },
+    to: {
+      agencyType: rule ? from(rule.to.agencyTypes, AGENCY_TYPES) : pick(AGENCY_TYPES),
+      role: rule ? from(rule.to.roles, ROLES) : pick(ROLES),
+    },
     purpose: rule ? from(rule.purposes, PURPOSES) : pick(PURPOSES),
     subjectRole: rule ? from(rule.subjectRoles, SUBJECT_ROLES) : pick(SUBJECT_ROLES),
     fields,
@@ -106,7 +134,9 @@ it('the CASL engine and the reference reading agree on every field of 5,000 requ
       const expected = referenceVerdict(input, field);
       seen.set(expected, (seen.get(expected) ?? 0) + 1);
       if (actual.get(field) !== expected) {
-        throw new Error(`request ${i}, field ${field}: engine says ${String(actual.get(field))}, reference says ${expected}\n${JSON.stringify(input)}`);
+        throw new Error(
+          `request ${i}, field ${field}: engine says ${String(actual.get(field))}, reference says ${expected}\n${JSON.stringify(input)}`,
+        );
       }
     }
   }

@@ -70,24 +70,35 @@ describe('loading the shipped catalogue', () => {
 
 describe('a bad policy file stops loading, naming file, rule and problem', () => {
   it('an unknown field', () => {
-    const dir = catalogue({ 'marac.yaml': ruleFile({ id: 'marac-police-share', replace: [['fields: [name, incident_date]', 'fields: [name, incident_date, favourite_colour]']] }) });
+    const dir = catalogue({
+      'marac.yaml': ruleFile({
+        id: 'marac-police-share',
+        replace: [['fields: [name, incident_date]', 'fields: [name, incident_date, favourite_colour]']],
+      }),
+    });
     const e = loadError(dir);
     expect(e.file).toBe(path.join(dir, 'marac.yaml'));
     expect(e.rule).toBe('marac-police-share');
-    expect(e.message).toContain(`${path.join(dir, 'marac.yaml')} rule "marac-police-share": fields[2] "favourite_colour" is not a field (allowed: name, date_of_birth,`);
+    expect(e.message).toContain(
+      `${path.join(dir, 'marac.yaml')} rule "marac-police-share": fields[2] "favourite_colour" is not a field (allowed: name, date_of_birth,`,
+    );
   });
 
   it('an unknown agency type, role or purpose', () => {
     const agency = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['agencyTypes: [school]', 'agencyTypes: [school, scool]']] }) }));
     expect(agency.message).toMatch(/rule "test-permit": to\.agencyTypes\[1\] "scool" is not an agency type \(allowed: police, /);
-    const role = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['roles: [designated_safeguarding_lead]', 'roles: [headteacher]']] }) }));
+    const role = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['roles: [designated_safeguarding_lead]', 'roles: [headteacher]']] }) }),
+    );
     expect(role.message).toMatch(/to\.roles\[0\] "headteacher" is not a role \(allowed: /);
     const purpose = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['purposes: [operation_encompass]', 'purposes: [gossip]']] }) }));
     expect(purpose.message).toMatch(/purposes\[0\] "gossip" is not a purpose/);
   });
 
   it('a selector of the wrong shape says what shapes are accepted', () => {
-    const e = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['from: { agencyTypes: [police] }', 'from: { agencyTypes: police }']] }) }));
+    const e = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['from: { agencyTypes: [police] }', 'from: { agencyTypes: police }']] }) }),
+    );
     expect(e.message).toContain('from.agencyTypes "police" must be a list of agency types, "any", or {except: [agency types]}');
   });
 
@@ -98,15 +109,29 @@ describe('a bad policy file stops loading, naming file, rule and problem', () =>
   });
 
   it('a fact value that does not suit the fact', () => {
-    const enumFact = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'dash_risk_level: extreme']] }) }));
-    expect(enumFact.message).toContain('rule "test-permit": when.dash_risk_level "extreme" is not a possible value (allowed: standard, medium, high)');
-    const boolFact = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'child_present_at_incident: "yes"']] }) }));
+    const enumFact = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'dash_risk_level: extreme']] }) }),
+    );
+    expect(enumFact.message).toContain(
+      'rule "test-permit": when.dash_risk_level "extreme" is not a possible value (allowed: standard, medium, high)',
+    );
+    const boolFact = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'child_present_at_incident: "yes"']] }) }),
+    );
     expect(boolFact.message).toContain('when.child_present_at_incident "yes" is not true or false');
-    const numberFact = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'hours_since_incident: { lte: -1 }']] }) }));
+    const numberFact = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'hours_since_incident: { lte: -1 }']] }) }),
+    );
     expect(numberFact.message).toContain('when.hours_since_incident.lte -1 is below the smallest possible value (0)');
-    const comparison = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'child_present_at_incident: { lte: 3 }']] }) }));
-    expect(comparison.message).toContain('when.child_present_at_incident.lte: lte applies only to number facts, and child_present_at_incident is true or false');
-    const inList = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'consent: { in: [given, maybe] }']] }) }));
+    const comparison = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'child_present_at_incident: { lte: 3 }']] }) }),
+    );
+    expect(comparison.message).toContain(
+      'when.child_present_at_incident.lte: lte applies only to number facts, and child_present_at_incident is true or false',
+    );
+    const inList = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['child_present_at_incident: true', 'consent: { in: [given, maybe] }']] }) }),
+    );
     expect(inList.message).toContain('when.consent.in[1] "maybe" is not a possible value (allowed: given, refused, withdrawn, not_sought)');
   });
 
@@ -154,12 +179,14 @@ describe('a bad policy file stops loading, naming file, rule and problem', () =>
   });
 
   it('a duplicate key in YAML', () => {
-    const e = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['title: A test permit', 'title: A test permit\n    title: Again']] }) }));
+    const e = loadError(
+      catalogue({ 'a.yaml': ruleFile({ replace: [['title: A test permit', 'title: A test permit\n    title: Again']] }) }),
+    );
     expect(e.message).toMatch(/a\.yaml: is not valid YAML: .*[Mm]ap keys must be unique/);
   });
 
   it('a misspelt key names the key and the allowed ones', () => {
-    const e = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['    fields: [', '    feilds: ['] ] }) }));
+    const e = loadError(catalogue({ 'a.yaml': ruleFile({ replace: [['    fields: [', '    feilds: [']] }) }));
     expect(e.message).toContain('rule "test-permit": "feilds" is not a known key (allowed: id, title, effect,');
   });
 
@@ -190,7 +217,9 @@ describe('a bad policy file stops loading, naming file, rule and problem', () =>
 describe('policy version', () => {
   it('is the same for the same files and changes when any file changes', () => {
     const files = Object.fromEntries(
-      readdirSync(SHIPPED).filter((f) => f.endsWith('.yaml')).map((f) => [f, readFileSync(path.join(SHIPPED, f), 'utf8')]),
+      readdirSync(SHIPPED)
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => [f, readFileSync(path.join(SHIPPED, f), 'utf8')]),
     );
     const original = loadPolicyCatalogue(catalogue(files)).version;
     expect(loadPolicyCatalogue(catalogue(files)).version).toBe(original);
@@ -201,7 +230,9 @@ describe('policy version', () => {
     expect(changed).not.toBe(original);
     expect(changed.startsWith('1.0.0+')).toBe(true);
 
-    const bumped = loadPolicyCatalogue(catalogue({ ...files, 'catalogue.yaml': files['catalogue.yaml']?.replace('"1.0.0"', '"1.0.1"') ?? '' })).version;
+    const bumped = loadPolicyCatalogue(
+      catalogue({ ...files, 'catalogue.yaml': files['catalogue.yaml']?.replace('"1.0.0"', '"1.0.1"') ?? '' }),
+    ).version;
     expect(bumped).toMatch(/^1\.0\.1\+[0-9a-f]{12}$/);
   });
 });
@@ -216,7 +247,14 @@ describe('decide fails closed', () => {
     fields: ['name'],
     facts: { child_present_at_incident: true, hours_since_incident: 2, before_next_school_day_start: true },
   };
-  const throwing = new Proxy({}, { get: () => { throw new Error('boom'); } });
+  const throwing = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('boom');
+      },
+    },
+  );
 
   const garbage: [string, unknown][] = [
     ['null', null],
@@ -300,14 +338,15 @@ ${extra}`;
 ${permit('with-not-and-lte', '    when: { consent: { not: refused }, hours_since_incident: { lte: 72 } }\n')}`,
   });
   const engine = loadPolicyCatalogue(dir);
-  const ask = (facts: DecisionInput['facts'], role?: 'gp' | 'practitioner'): string => engine.decide({
-    from: { agencyType: 'gp', ...(role ? { role } : {}) },
-    to: { agencyType: 'hospital', role: 'practitioner' },
-    purpose: 'health_care',
-    subjectRole: 'adult_victim',
-    fields: ['name', 'physical_health'],
-    facts,
-  }).decision;
+  const ask = (facts: DecisionInput['facts'], role?: 'gp' | 'practitioner'): string =>
+    engine.decide({
+      from: { agencyType: 'gp', ...(role ? { role } : {}) },
+      to: { agencyType: 'hospital', role: 'practitioner' },
+      purpose: 'health_care',
+      subjectRole: 'adult_victim',
+      fields: ['name', 'physical_health'],
+      facts,
+    }).decision;
 
   it('missing facts never satisfy a condition, not even `not` or `lte`', () => {
     expect(ask({}, 'gp')).toBe('deny');
@@ -318,7 +357,7 @@ ${permit('with-not-and-lte', '    when: { consent: { not: refused }, hours_since
     expect(ask({ consent: 'given', hours_since_incident: 73 }, 'gp')).toBe('deny');
   });
 
-  it('a rule naming the discloser\'s role never matches when the role is not given', () => {
+  it("a rule naming the discloser's role never matches when the role is not given", () => {
     expect(ask({ consent: 'given', hours_since_incident: 1 })).toBe('deny');
     expect(ask({ consent: 'given', hours_since_incident: 1 }, 'practitioner')).toBe('deny');
   });
@@ -335,7 +374,9 @@ ${permit('with-not-and-lte', '    when: { consent: { not: refused }, hours_since
     expect(d).toMatchObject({
       decision: 'permit_partial',
       permittedFields: ['name'],
-      withheldFields: [{ field: 'physical_health', code: 'denied_by_rule', reason: 'Held back for the test.', rule: 'deny-health-when-prejudiced' }],
+      withheldFields: [
+        { field: 'physical_health', code: 'denied_by_rule', reason: 'Held back for the test.', rule: 'deny-health-when-prejudiced' },
+      ],
       rules: ['with-not-and-lte', 'deny-health-when-prejudiced'],
       lawfulBasis: [{ rule: 'with-not-and-lte', statute: 'Test Act', ukGdprArticle6: 'Article 6(1)(e) public task' }],
     });

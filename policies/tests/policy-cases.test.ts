@@ -55,14 +55,18 @@ const EXPECT_KEYS = ['decision', 'permittedFields', 'withheld', 'rules', 'referT
 
 function loadCases(): LoadedCase[] {
   const out: LoadedCase[] = [];
-  for (const file of readdirSync(CASES_DIR).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(CASES_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     const doc = parse(readFileSync(path.join(CASES_DIR, file), 'utf8'), { uniqueKeys: true }) as { cases?: unknown };
     if (!Array.isArray(doc.cases)) throw new Error(`${file}: expected a top-level "cases" list`);
     for (const [i, c] of (doc.cases as Record<string, unknown>[]).entries()) {
       // A misspelt key would silently weaken a case: refuse it.
       const stray = [
         ...Object.keys(c).filter((k) => !CASE_KEYS.includes(k)),
-        ...Object.keys((c.expect ?? {})).filter((k) => !EXPECT_KEYS.includes(k)).map((k) => `expect.${k}`),
+        ...Object.keys(c.expect ?? {})
+          .filter((k) => !EXPECT_KEYS.includes(k))
+          .map((k) => `expect.${k}`),
       ];
       if (stray.length || typeof c.name !== 'string' || !c.input || !c.expect) {
         throw new Error(`${file} case ${i}: needs name, input, expect (unknown keys: ${stray.join(', ') || 'none'})`);
@@ -142,14 +146,26 @@ function expectLawfulRoute(input: DecisionInput, field: Field, route: SharingRou
   expect(route.changes.length).toBeGreaterThan(0);
   expect(route.explanation.length).toBeGreaterThan(20);
   // Who asks and when are never something a route changes.
-  for (const fixed of ['requester_is_alleged_perpetrator', 'requester_acts_for_alleged_perpetrator', 'requester_is_subject', 'hours_since_incident', 'before_next_school_day_start']) {
+  for (const fixed of [
+    'requester_is_alleged_perpetrator',
+    'requester_acts_for_alleged_perpetrator',
+    'requester_is_subject',
+    'hours_since_incident',
+    'before_next_school_day_start',
+  ]) {
     expect(route.facts).not.toHaveProperty(fixed);
   }
   const to = route.recipient
     ? { agencyType: route.recipient.agencyTypes[0] as AgencyType, role: (route.recipient.roles?.[0] ?? input.to.role) as Role }
     : input.to;
   if (route.recipient && !route.recipient.agencyTypes.includes(input.to.agencyType)) expect(to.agencyType).not.toBe('member_of_public');
-  const again = engine.decide({ ...input, to, purpose: route.purposes?.[0] ?? input.purpose, fields: [field], facts: { ...input.facts, ...route.facts } as DecisionInput['facts'] });
+  const again = engine.decide({
+    ...input,
+    to,
+    purpose: route.purposes?.[0] ?? input.purpose,
+    fields: [field],
+    facts: { ...input.facts, ...route.facts } as DecisionInput['facts'],
+  });
   expect(again.permittedFields).toEqual([field]);
   expect(again.rules).toContain(route.rule);
 }
@@ -164,7 +180,7 @@ describe('rule coverage', () => {
     const report = engine.catalogue.rules
       .map((r) => `  ${r.id.padEnd(width)}  ${r.effect.padEnd(6)}  ${String(counts.get(r.id) ?? 0).padStart(3)} case(s)  (${r.file})`)
       .join('\n');
-     
+
     console.log(`Policy rule coverage — ${cases.length} cases, ${counts.size} rules, catalogue ${engine.version}\n${report}`);
 
     const unexercised = [...counts].filter(([, n]) => n === 0).map(([id]) => id);

@@ -61,7 +61,10 @@ export async function foldClosedWindows(pool: Pool, ledger: AuditLedger): Promis
         WHERE window_start + make_interval(secs => window_ms / 1000.0) <= clock_timestamp()
         RETURNING source, problem, status, window_start, window_ms, count::text AS count, first_at, last_at`,
     );
-    rows.sort((a, b) => a.window_start.getTime() - b.window_start.getTime() || a.source.localeCompare(b.source) || a.problem.localeCompare(b.problem));
+    rows.sort(
+      (a, b) =>
+        a.window_start.getTime() - b.window_start.getTime() || a.source.localeCompare(b.source) || a.problem.localeCompare(b.problem),
+    );
     for (const row of rows) {
       const windowStart = row.window_start.toISOString();
       await ledger.append({
@@ -108,7 +111,12 @@ export function startRefusalFolder(opts: {
     return running;
   };
   const timer = setInterval(() => {
-    foldNow().catch((e: unknown) => opts.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not fold anonymous refusals into the ledger yet; will try again'));
+    foldNow().catch((e: unknown) =>
+      opts.logger.warn(
+        { err: e instanceof Error ? e.message : String(e) },
+        'could not fold anonymous refusals into the ledger yet; will try again',
+      ),
+    );
   }, intervalMs);
   timer.unref();
   return {

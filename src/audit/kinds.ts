@@ -6,12 +6,24 @@
 import type { ErrorCode } from '../errors';
 
 export const AUDIT_KINDS = [
-  'decision', 'disclosure', 'contribution', 'request_refused', 'audit_read', 'audit_verify', 'ledger_checkpoint',
+  'decision',
+  'disclosure',
+  'contribution',
+  'request_refused',
+  'audit_read',
+  'audit_verify',
+  'ledger_checkpoint',
   // src/notifications/: a message's disclosure (committed before it is POSTed), each delivery attempt's result, webhook changes.
-  'notification', 'alert', 'notification_attempt', 'webhook',
+  'notification',
+  'alert',
+  'notification_attempt',
+  'webhook',
   // src/workflows/: a referral flagged overdue, a decider's decision (points at the original decision entry), a request
   // for information created or flagged overdue, an asked agency's answer or decline.
-  'referral', 'referral_decision', 'information_request', 'information_response',
+  'referral',
+  'referral_decision',
+  'information_request',
+  'information_response',
   // src/cli/keys-rotate.ts: a new version of a signing key (the old public keys stay published).
   'key_rotation',
   // src/audit/anonymous-refusals.ts: refusals of unidentified callers, one entry per source, problem and window.

@@ -167,7 +167,8 @@ export class MerkleAccumulator {
    */
   static resume(size: number, compactRange: readonly Uint8Array[], options: Pick<AccumulatorOptions, 'onSubtree'> = {}): MerkleAccumulator {
     const levels = compactRangeLevels(size);
-    if (levels.length !== compactRange.length) throw new RangeError(`a tree of ${size} leaves has a compact range of ${levels.length} hashes, not ${compactRange.length}`);
+    if (levels.length !== compactRange.length)
+      throw new RangeError(`a tree of ${size} leaves has a compact range of ${levels.length} hashes, not ${compactRange.length}`);
     const acc = new MerkleAccumulator(options);
     levels.forEach((level, i) => {
       const hash = compactRange[i] as Uint8Array;
@@ -297,7 +298,8 @@ export function consistencyRanges(oldSize: number, newSize: number): LeafRange[]
  */
 export function rangePieces(range: LeafRange): Subtree[] {
   const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start) throw new RangeError('not a non-empty leaf range');
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start)
+    throw new RangeError('not a non-empty leaf range');
   const out: Subtree[] = [];
   let at = start;
   let previous = Number.POSITIVE_INFINITY;
@@ -400,7 +402,13 @@ export function rootFromInclusionProof(leafIndex: number, treeSize: number, leaf
 }
 
 /** RFC 9162 §2.1.3.2: is `leaf` (a leaf HASH) at `leafIndex` in the tree of `treeSize` with `root`? */
-export function verifyInclusion(leafIndex: number, treeSize: number, leaf: Uint8Array, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+export function verifyInclusion(
+  leafIndex: number,
+  treeSize: number,
+  leaf: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
   const computed = rootFromInclusionProof(leafIndex, treeSize, leaf, proof);
   return computed !== null && equalHash(computed, root);
 }

@@ -133,11 +133,19 @@ export class PgAuditLedger implements AuditLedger {
     let results: AppendedEntry[];
     try {
       // statement_timeout also bounds the wait for the advisory lock: a stuck appender elsewhere fails us closed.
-      results = await transaction(client, (c) => this.writeBatch(c, batch.map((w) => w.entry)), {
-        synchronousCommit: true,
-        statementTimeoutMs: this.timeoutMs,
-        advisoryLock: LEDGER_LOCK_KEY,
-      });
+      results = await transaction(
+        client,
+        (c) =>
+          this.writeBatch(
+            c,
+            batch.map((w) => w.entry),
+          ),
+        {
+          synchronousCommit: true,
+          statementTimeoutMs: this.timeoutMs,
+          advisoryLock: LEDGER_LOCK_KEY,
+        },
+      );
     } catch (cause) {
       // The connection's state is unknown after a failure: destroy it rather than return it to the pool.
       client.release(cause instanceof Error ? cause : true);
@@ -193,10 +201,23 @@ export class PgAuditLedger implements AuditLedger {
       seq += 1;
       const hash = entryHash({ ...e, seq, recordedAt, prevHash });
       const values: Record<LedgerColumn, unknown> = {
-        seq: String(seq), entry_id: e.entryId, recorded_at: recordedAt.toISOString(), kind: e.kind, outcome: e.outcome,
-        request_id: e.requestId, agency_id: e.agencyId, agency_type: e.agencyType, client_id: e.clientId,
-        practitioner: e.practitioner, role: e.role, issuer: e.issuer, purpose: e.purpose, rules: e.rules,
-        payload: e.payloadJson, prev_hash: prevHash, entry_hash: hash,
+        seq: String(seq),
+        entry_id: e.entryId,
+        recorded_at: recordedAt.toISOString(),
+        kind: e.kind,
+        outcome: e.outcome,
+        request_id: e.requestId,
+        agency_id: e.agencyId,
+        agency_type: e.agencyType,
+        client_id: e.clientId,
+        practitioner: e.practitioner,
+        role: e.role,
+        issuer: e.issuer,
+        purpose: e.purpose,
+        rules: e.rules,
+        payload: e.payloadJson,
+        prev_hash: prevHash,
+        entry_hash: hash,
       };
       // entry_mac is not hashed (it authenticates the hash), so it is not one of the LedgerRow columns.
       const mac = `$${params.push(this.macKey ? entryMac(this.macKey, hash) : null)}`;

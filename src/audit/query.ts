@@ -103,7 +103,13 @@ function filtersFingerprint(filters: LedgerFilters): string {
     excludeKinds: filters.excludeKinds ? [...filters.excludeKinds].sort() : null,
     requestId: filters.requestId ?? null,
     subject: filters.subjectPseudonym ?? null,
-    anyOf: filters.anyOf ? { entryId: filters.anyOf.entryId ?? null, requestId: filters.anyOf.requestId ?? null, subject: filters.anyOf.subjectPseudonym ?? null } : null,
+    anyOf: filters.anyOf
+      ? {
+          entryId: filters.anyOf.entryId ?? null,
+          requestId: filters.anyOf.requestId ?? null,
+          subject: filters.anyOf.subjectPseudonym ?? null,
+        }
+      : null,
   }).slice('sha256:'.length, 'sha256:'.length + 16);
 }
 
@@ -122,7 +128,8 @@ function decodeCursor(cursor: string, fingerprint: string, mac: CursorMac): numb
   const text = cursor.slice(0, -CURSOR_MAC_CHARS);
   const given = Buffer.from(cursor.slice(-CURSOR_MAC_CHARS), 'base64url');
   const expected = mac(text).subarray(0, CURSOR_MAC_BYTES);
-  if (given.length !== CURSOR_MAC_BYTES || !timingSafeEqual(given, expected)) throw new InvalidCursorError('The cursor was not issued by this gateway, or has been changed: start again without a cursor.');
+  if (given.length !== CURSOR_MAC_BYTES || !timingSafeEqual(given, expected))
+    throw new InvalidCursorError('The cursor was not issued by this gateway, or has been changed: start again without a cursor.');
   let body: unknown;
   try {
     body = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
@@ -132,13 +139,16 @@ function decodeCursor(cursor: string, fingerprint: string, mac: CursorMac): numb
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidCursorError();
   const { v, b, f } = body as Record<string, unknown>;
   if (v !== 1 || typeof b !== 'number' || !Number.isSafeInteger(b) || b < 1 || typeof f !== 'string') throw new InvalidCursorError();
-  if (f !== fingerprint) throw new InvalidCursorError('The cursor belongs to a query with different filters: start again without a cursor.');
+  if (f !== fingerprint)
+    throw new InvalidCursorError('The cursor belongs to a query with different filters: start again without a cursor.');
   return b;
 }
 
 function validDate(d: Date | undefined, name: string): void {
   if (d !== undefined && Number.isNaN(d.getTime())) {
-    throw new GatewayError('bad_request', `${name} is not a valid date-time.`, { errors: [{ pointer: `/${name}`, detail: 'not a valid date-time' }] });
+    throw new GatewayError('bad_request', `${name} is not a valid date-time.`, {
+      errors: [{ pointer: `/${name}`, detail: 'not a valid date-time' }],
+    });
   }
 }
 
@@ -152,7 +162,14 @@ export function toEntryView(row: LedgerRow): LedgerEntryView {
     outcome: row.outcome,
     requestId: row.request_id,
     actor: hasActor
-      ? { agencyId: row.agency_id, agencyType: row.agency_type, clientId: row.client_id, practitioner: row.practitioner, role: row.role, issuer: row.issuer }
+      ? {
+          agencyId: row.agency_id,
+          agencyType: row.agency_type,
+          clientId: row.client_id,
+          practitioner: row.practitioner,
+          role: row.role,
+          issuer: row.issuer,
+        }
       : null,
     purpose: row.purpose,
     rules: row.rules,
@@ -177,7 +194,8 @@ function whereOf(filters: LedgerFilters): { params: unknown[]; where: string[] }
   if (filters.kind !== undefined) add((p) => `kind = ${p}`, filters.kind);
   if (filters.excludeKinds?.length) add((p) => `kind <> ALL(${p}::text[])`, [...filters.excludeKinds]);
   if (filters.requestId !== undefined) add((p) => `request_id = ${p}`, filters.requestId);
-  if (filters.subjectPseudonym !== undefined) add((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.subjectPseudonym);
+  if (filters.subjectPseudonym !== undefined)
+    add((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.subjectPseudonym);
   if (filters.rule !== undefined) add((p) => `rules @> ARRAY[${p}::text]`, filters.rule);
   if (filters.anyOf) {
     const alternatives: string[] = [];
@@ -187,7 +205,8 @@ function whereOf(filters: LedgerFilters): { params: unknown[]; where: string[] }
     };
     if (filters.anyOf.entryId !== undefined && UUID.test(filters.anyOf.entryId)) alt((p) => `entry_id = ${p}::uuid`, filters.anyOf.entryId);
     if (filters.anyOf.requestId !== undefined) alt((p) => `request_id = ${p}`, filters.anyOf.requestId);
-    if (filters.anyOf.subjectPseudonym !== undefined) alt((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.anyOf.subjectPseudonym);
+    if (filters.anyOf.subjectPseudonym !== undefined)
+      alt((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.anyOf.subjectPseudonym);
     where.push(alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'false');
   }
   return { params, where };
@@ -198,14 +217,19 @@ export async function countLedger(pool: Pool, filters: LedgerFilters): Promise<n
   validDate(filters.since, 'since');
   validDate(filters.until, 'until');
   const { params, where } = whereOf(filters);
-  const { rows } = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_ledger ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`, params);
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM audit_ledger ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`,
+    params,
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
 export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest): Promise<LedgerPage> {
   const limit = page.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, { errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }] });
+    throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, {
+      errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }],
+    });
   }
   validDate(filters.since, 'since');
   validDate(filters.until, 'until');

@@ -119,9 +119,8 @@ export interface BuildReceiptOptions {
 /** A receipt for `subject` (see the file comment). Throws LedgerIntegrityError if the ledger no longer matches. */
 export async function buildReceipt(pool: Pool, subject: ProofSubject, options: BuildReceiptOptions): Promise<Receipt> {
   const base: ReceiptBase = { type: RECEIPT_TYPE, v: 1, entryId: subject.entryId, seq: subject.seq, entryHash: subject.entryHash };
-  const checkpoint = options.treeSize !== undefined
-    ? await checkpointCovering(pool, Math.max(options.treeSize, subject.seq))
-    : await latestCheckpoint(pool);
+  const checkpoint =
+    options.treeSize !== undefined ? await checkpointCovering(pool, Math.max(options.treeSize, subject.seq)) : await latestCheckpoint(pool);
   if (!checkpoint || checkpoint.treeSize < subject.seq) {
     const latest = checkpoint ?? (options.treeSize !== undefined ? await latestCheckpoint(pool) : null);
     return {
@@ -136,7 +135,8 @@ export async function buildReceipt(pool: Pool, subject: ProofSubject, options: B
   const verified = await verifyCheckpointJws(checkpoint.jws, options.jwks);
   if (!verified.ok) throw new LedgerIntegrityError(`checkpoint ${checkpoint.treeSize} is not valid: ${verified.error}`);
   const signed = verified.value.payload;
-  if (signed.treeSize !== checkpoint.treeSize) throw new LedgerIntegrityError(`checkpoint ${checkpoint.treeSize} signs tree size ${signed.treeSize}`);
+  if (signed.treeSize !== checkpoint.treeSize)
+    throw new LedgerIntegrityError(`checkpoint ${checkpoint.treeSize} signs tree size ${signed.treeSize}`);
 
   const batchSize = options.batchSize ?? 5000;
   let proof = await inclusionPath(pool, subject.seq - 1, checkpoint.treeSize, options.cache, batchSize);
@@ -148,14 +148,23 @@ export async function buildReceipt(pool: Pool, subject: ProofSubject, options: B
     proof = await inclusionPath(pool, subject.seq - 1, checkpoint.treeSize, undefined, batchSize);
   }
   if (!verifyInclusion(subject.seq - 1, checkpoint.treeSize, leaf, proof, root)) {
-    throw new LedgerIntegrityError(`entry ${subject.seq} cannot be proven against the signed checkpoint of ${checkpoint.treeSize} entries: the ledger was changed after it was sealed`);
+    throw new LedgerIntegrityError(
+      `entry ${subject.seq} cannot be proven against the signed checkpoint of ${checkpoint.treeSize} entries: the ledger was changed after it was sealed`,
+    );
   }
   const cosigs = checkpoint.note ? await cosignaturesFor(pool, checkpoint.treeSize) : [];
   const note = checkpoint.note ? `${checkpoint.note}${cosigs.map((c) => c.cosignature).join('')}` : null;
   return sealedReceipt(base, checkpoint, signed.signedAt, verified.value.kid, proof, note);
 }
 
-function sealedReceipt(base: ReceiptBase, checkpoint: CheckpointRecord, signedAt: string, kid: string, proof: readonly Buffer[], note: string | null): SealedReceipt {
+function sealedReceipt(
+  base: ReceiptBase,
+  checkpoint: CheckpointRecord,
+  signedAt: string,
+  kid: string,
+  proof: readonly Buffer[],
+  note: string | null,
+): SealedReceipt {
   return {
     ...base,
     sealed: true,
@@ -171,7 +180,13 @@ function sealedReceipt(base: ReceiptBase, checkpoint: CheckpointRecord, signedAt
 }
 
 /** The audit path of `leafIndex` in the tree of `treeSize`, from cached subtrees and as few leaves as possible. */
-export async function inclusionPath(db: Db, leafIndex: number, treeSize: number, cache: SubtreeCache | undefined, batchSize = 5000): Promise<Buffer[]> {
+export async function inclusionPath(
+  db: Db,
+  leafIndex: number,
+  treeSize: number,
+  cache: SubtreeCache | undefined,
+  batchSize = 5000,
+): Promise<Buffer[]> {
   const ranges = inclusionRanges(leafIndex, treeSize);
   const hashes = new Map<string, Buffer>();
   const missing: Subtree[] = [];
@@ -193,7 +208,8 @@ export async function inclusionPath(db: Db, leafIndex: number, treeSize: number,
     for await (const leaf of ledgerLeaves(db, from, to, batchSize)) {
       const index = leaf.seq - 1;
       const piece = group[k] as Subtree;
-      if (index !== piece.start + acc.size) throw new LedgerIntegrityError(`entry ${piece.start + acc.size + 1} is missing from the ledger`);
+      if (index !== piece.start + acc.size)
+        throw new LedgerIntegrityError(`entry ${piece.start + acc.size + 1} is missing from the ledger`);
       acc.pushLeafData(ledgerLeafData(leaf.entryHash));
       if (acc.size === 2 ** piece.level) {
         hashes.set(subtreeKey(piece), acc.root());
@@ -239,7 +255,8 @@ function receiptShape(value: unknown): Result<SealedReceipt | UnsealedReceipt, s
   if (r.sealed === false) return ok(value as UnsealedReceipt);
   if (r.sealed !== true) return err('the receipt does not say whether it is sealed');
   if (typeof r.checkpoint !== 'string') return err('the receipt carries no signed checkpoint');
-  if (!Array.isArray(r.inclusionProof) || r.inclusionProof.length > 64 || !r.inclusionProof.every(isHash)) return err('the receipt carries no valid inclusion proof');
+  if (!Array.isArray(r.inclusionProof) || r.inclusionProof.length > 64 || !r.inclusionProof.every(isHash))
+    return err('the receipt carries no valid inclusion proof');
   return ok(value as SealedReceipt);
 }
 
@@ -252,7 +269,8 @@ export function entryHashOfView(view: unknown): string | null {
   const e = view as Record<string, unknown>;
   const str = (v: unknown): v is string => typeof v === 'string';
   const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
-  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || !str(e.entryId) || !str(e.recordedAt) || !str(e.kind) || !str(e.outcome)) return null;
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || !str(e.entryId) || !str(e.recordedAt) || !str(e.kind) || !str(e.outcome))
+    return null;
   if (!str(e.requestId) || !strOrNull(e.purpose) || !Array.isArray(e.rules) || !e.rules.every(str) || !isHash(e.prevHash)) return null;
   if (e.payload === undefined) return null;
   const recordedAt = new Date(e.recordedAt);
@@ -297,17 +315,23 @@ export function entryHashOfView(view: unknown): string | null {
  * Verifies a receipt with nothing but the published JWKS (and optionally the entry as shown by the API). Never
  * throws; a refusal says why in words.
  */
-export async function verifyReceipt(receipt: unknown, jwks: JSONWebKeySet, options: { entry?: unknown } = {}): Promise<Result<VerifiedReceipt, string>> {
+export async function verifyReceipt(
+  receipt: unknown,
+  jwks: JSONWebKeySet,
+  options: { entry?: unknown } = {},
+): Promise<Result<VerifiedReceipt, string>> {
   const shape = receiptShape(receipt);
   if (!shape.ok) return shape;
   const r = shape.value;
-  if (!r.sealed) return err(`entry ${r.seq} was not sealed when this receipt was issued: ask the gateway for a new receipt after the next checkpoint`);
+  if (!r.sealed)
+    return err(`entry ${r.seq} was not sealed when this receipt was issued: ask the gateway for a new receipt after the next checkpoint`);
   const signed = await verifyCheckpointJws(r.checkpoint, jwks);
   if (!signed.ok) return err(`the checkpoint in the receipt is not trustworthy: ${signed.error}`);
   const p = signed.value.payload;
-  if (r.treeSize !== undefined && r.treeSize !== p.treeSize) return err(`the receipt says tree size ${r.treeSize} but its checkpoint signs ${p.treeSize}`);
-  if (r.rootHash !== undefined && r.rootHash !== p.rootHash) return err('the receipt\'s root hash is not the one its checkpoint signs');
-  if (r.leafIndex !== undefined && r.leafIndex !== r.seq - 1) return err('the receipt\'s leaf index is not seq - 1');
+  if (r.treeSize !== undefined && r.treeSize !== p.treeSize)
+    return err(`the receipt says tree size ${r.treeSize} but its checkpoint signs ${p.treeSize}`);
+  if (r.rootHash !== undefined && r.rootHash !== p.rootHash) return err("the receipt's root hash is not the one its checkpoint signs");
+  if (r.leafIndex !== undefined && r.leafIndex !== r.seq - 1) return err("the receipt's leaf index is not seq - 1");
   if (r.seq > p.treeSize) return err(`entry ${r.seq} is beyond the checkpoint's ${p.treeSize} entries`);
   const proof = r.inclusionProof.map(fromHex);
   if (!verifyInclusion(r.seq - 1, p.treeSize, ledgerLeafHash(r.entryHash), proof, fromHex(p.rootHash))) {
@@ -319,8 +343,18 @@ export async function verifyReceipt(receipt: unknown, jwks: JSONWebKeySet, optio
     if (h === null) return err('the entry given is not an audit entry as GET /v1/audit/entries/{id} shows it');
     const e = options.entry as { entryId?: unknown; seq?: unknown };
     if (e.entryId !== r.entryId || e.seq !== r.seq) return err('the entry given is not the entry this receipt is for');
-    if (h !== r.entryHash) return err(`the entry given hashes to ${h}, not to the receipt's ${r.entryHash}: its content differs from what was recorded`);
+    if (h !== r.entryHash)
+      return err(`the entry given hashes to ${h}, not to the receipt's ${r.entryHash}: its content differs from what was recorded`);
     contentVerified = true;
   }
-  return ok({ entryId: r.entryId, seq: r.seq, entryHash: r.entryHash, treeSize: p.treeSize, rootHash: p.rootHash, kid: signed.value.kid, signedAt: p.signedAt, contentVerified });
+  return ok({
+    entryId: r.entryId,
+    seq: r.seq,
+    entryHash: r.entryHash,
+    treeSize: p.treeSize,
+    rootHash: p.rootHash,
+    kid: signed.value.kid,
+    signedAt: p.signedAt,
+    contentVerified,
+  });
 }

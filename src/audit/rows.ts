@@ -87,4 +87,3 @@ export function toHashInput(row: LedgerRow): LedgerHashInput {
     prevHash: row.prev_hash,
   };
 }
-

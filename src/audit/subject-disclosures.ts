@@ -30,8 +30,17 @@ export interface SubjectDisclosure {
 }
 
 interface Row {
-  seq: string; entry_id: string; recorded_at: Date; kind: string; outcome: string; agency_id: string | null; agency_type: string | null;
-  role: string | null; purpose: string | null; rules: string[]; payload: JsonValue;
+  seq: string;
+  entry_id: string;
+  recorded_at: Date;
+  kind: string;
+  outcome: string;
+  agency_id: string | null;
+  agency_type: string | null;
+  role: string | null;
+  purpose: string | null;
+  rules: string[];
+  payload: JsonValue;
 }
 
 const MAX_ROWS = 10_000;
@@ -64,18 +73,49 @@ export async function subjectDisclosures(pool: Pool, pseudonym: string): Promise
     if (r.kind === 'disclosure') {
       const fields = names(p.fieldsDisclosed);
       if (fields.length === 0) return [];
-      return [{ ...base, kind: 'disclosure', status: 'disclosed', by: { agencyId: text(p.owningAgencyId), agencyType: text(p.owningAgencyType), role: null }, to: { ...actor, role: text(to.role) ?? r.role }, fields }];
+      return [
+        {
+          ...base,
+          kind: 'disclosure',
+          status: 'disclosed',
+          by: { agencyId: text(p.owningAgencyId), agencyType: text(p.owningAgencyType), role: null },
+          to: { ...actor, role: text(to.role) ?? r.role },
+          fields,
+        },
+      ];
     }
     if (r.kind === 'notification' || r.kind === 'alert') {
       if (p.sent !== true) return [];
       const fields = [...new Set(Array.isArray(p.disclosures) ? p.disclosures.flatMap((d) => names(obj(d).fieldsDisclosed)) : [])];
       if (fields.length === 0) return [];
-      const owners = [...new Set(Array.isArray(p.disclosures) ? p.disclosures.map((d) => text(obj(d).owningAgencyId)).filter((x): x is string => x !== null) : [])];
-      return [{ ...base, kind: r.kind, status: 'disclosed', by: { agencyId: owners.join(', ') || null, agencyType: null, role: null }, to: { agencyId: text(to.agencyId), agencyType: text(to.agencyType), role: text(to.role) }, fields }];
+      const owners = [
+        ...new Set(
+          Array.isArray(p.disclosures) ? p.disclosures.map((d) => text(obj(d).owningAgencyId)).filter((x): x is string => x !== null) : [],
+        ),
+      ];
+      return [
+        {
+          ...base,
+          kind: r.kind,
+          status: 'disclosed',
+          by: { agencyId: owners.join(', ') || null, agencyType: null, role: null },
+          to: { agencyId: text(to.agencyId), agencyType: text(to.agencyType), role: text(to.role) },
+          fields,
+        },
+      ];
     }
     if (r.outcome !== 'permit' && r.outcome !== 'permit_partial') return [];
     const fields = names(p.permittedFields);
     if (fields.length === 0) return [];
-    return [{ ...base, kind: 'decision', status: 'allowed', by: actor, to: { agencyId: null, agencyType: text(to.agencyType), role: text(to.role) }, fields }];
+    return [
+      {
+        ...base,
+        kind: 'decision',
+        status: 'allowed',
+        by: actor,
+        to: { agencyId: null, agencyType: text(to.agencyType), role: text(to.role) },
+        fields,
+      },
+    ];
   });
 }

@@ -1,6 +1,5 @@
 import { subtreeKey, type Subtree } from './merkle';
 
-
 /**
  * Roots of perfect aligned subtrees of at least 2^minLevel leaves, remembered from earlier passes so that an
  * inclusion proof reads only a few hundred leaves instead of the whole ledger. Needs no trust: a proof built from a

@@ -30,9 +30,11 @@ export interface SealFacts {
 export function describeVerification(chain: ChainFacts, seal?: SealFacts): string {
   if (chain.ok && chain.lastSeq === 0) return 'ledger empty: nothing recorded yet';
   const parts: string[] = [];
-  parts.push(chain.ok
-    ? `chain intact to entry ${chain.lastSeq}`
-    : `chain broken at entry ${chain.firstBadSeq ?? chain.trustedUpTo + 1}: intact to entry ${chain.trustedUpTo}`);
+  parts.push(
+    chain.ok
+      ? `chain intact to entry ${chain.lastSeq}`
+      : `chain broken at entry ${chain.firstBadSeq ?? chain.trustedUpTo + 1}: intact to entry ${chain.trustedUpTo}`,
+  );
   if (seal) {
     const sealedTo = Math.min(seal.trustedUpTo, chain.lastSeq);
     const cosigned = seal.cosignedUpTo ?? 0;
@@ -42,7 +44,11 @@ export function describeVerification(chain: ChainFacts, seal?: SealFacts): strin
     else parts.push(`sealed and signed to entry ${sealedTo}`);
     if (!seal.ok && sealedTo > 0) parts.push(`a signed checkpoint after entry ${sealedTo} does not match the database`);
     if (seal.ok && sealedTo > 0 && sealedTo < chain.lastSeq) {
-      parts.push(sealedTo + 1 === chain.lastSeq ? `entry ${chain.lastSeq} not sealed yet` : `entries ${sealedTo + 1} to ${chain.lastSeq} not sealed yet`);
+      parts.push(
+        sealedTo + 1 === chain.lastSeq
+          ? `entry ${chain.lastSeq} not sealed yet`
+          : `entries ${sealedTo + 1} to ${chain.lastSeq} not sealed yet`,
+      );
     }
   }
   return parts.join('; ');

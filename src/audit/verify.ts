@@ -124,7 +124,9 @@ class ChainVerifier {
   }
 
   private async seqWithHash(hash: string): Promise<number | null> {
-    const { rows } = await this.db.query<{ seq: string }>('SELECT seq::text AS seq FROM audit_ledger WHERE entry_hash = $1 LIMIT 1', [hash]);
+    const { rows } = await this.db.query<{ seq: string }>('SELECT seq::text AS seq FROM audit_ledger WHERE entry_hash = $1 LIMIT 1', [
+      hash,
+    ]);
     return rows[0] ? seqOf(rows[0]) : null;
   }
 
@@ -166,18 +168,30 @@ class ChainVerifier {
       if (origin === null) {
         this.add(s, 'altered', `entry ${s} does not match its stored hash: its content was changed after it was recorded`);
       } else if (origin > s && row.prev_hash !== GENESIS_HASH && (await this.seqWithHash(row.prev_hash)) === null) {
-        this.add(s, 'missing', `entry ${s} was recorded as seq ${origin}, and the entry it followed no longer exists: an entry was deleted and later entries renumbered`);
+        this.add(
+          s,
+          'missing',
+          `entry ${s} was recorded as seq ${origin}, and the entry it followed no longer exists: an entry was deleted and later entries renumbered`,
+        );
       } else {
         this.add(s, 'reordered', `the entry at seq ${s} was recorded as seq ${origin}: entries were moved`);
         if (origin < s && !this.flagged.has(origin)) {
-          this.add(origin, 'inserted', `entry ${origin} is not the entry recorded at seq ${origin} (that one now sits at seq ${s}): it was inserted`);
+          this.add(
+            origin,
+            'inserted',
+            `entry ${origin} is not the entry recorded at seq ${origin} (that one now sits at seq ${s}): it was inserted`,
+          );
         }
       }
     } else if (!linkOk && !gapBefore && expectedPrev !== null && !this.prev?.flagged) {
       flagged = true;
       const q = this.detailed ? await this.seqWithHash(row.prev_hash) : null;
       if (q === null) {
-        this.add(s, 'broken_link', `entry ${s} follows a hash no entry has: entry ${s - 1} was rewritten with a recomputed hash, or entry ${s} was forged`);
+        this.add(
+          s,
+          'broken_link',
+          `entry ${s} follows a hash no entry has: entry ${s - 1} was rewritten with a recomputed hash, or entry ${s} was forged`,
+        );
       } else {
         this.add(s, 'inserted', `entry ${s} has a valid hash but claims to follow entry ${q}, not ${s - 1}: it was forged and inserted`);
       }

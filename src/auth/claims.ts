@@ -58,7 +58,8 @@ function idTokenSign(input: ClaimsInput, profile: TokenProfile): boolean {
   return !forUs && aud.length === 1 && clients.has(aud[0] ?? '');
 }
 
-const ID_TOKEN = 'This is an ID token, not an access token: an ID token tells a client who signed in and is never accepted by an API. Send the access token your sign-in service issued for the gateway.';
+const ID_TOKEN =
+  'This is an ID token, not an access token: an ID token tells a client who signed in and is never accepted by an API. Send the access token your sign-in service issued for the gateway.';
 
 interface RoleChoice {
   readonly role?: Role;
@@ -73,20 +74,33 @@ function mapRole(agency: Agency, value: string): Role | undefined {
 
 function chooseRole(agency: Agency, candidates: readonly string[], isPerson: boolean): RoleChoice {
   if (candidates.length === 0) {
-    if (isPerson) return { error: forbidden(`The access token has no role. ${agency.name} must send one of: ${agency.allowedRoles.join(', ')}.`) };
+    if (isPerson)
+      return { error: forbidden(`The access token has no role. ${agency.name} must send one of: ${agency.allowedRoles.join(', ')}.`) };
     return { role: SYSTEM_ROLE };
   }
   const mapped = [...new Set(candidates.map((c) => mapRole(agency, c)).filter((r): r is Role => r !== undefined))];
   if (mapped.length === 0) {
     const carried = candidates.slice(0, 5).map(shown).join(', ');
-    const usable = agency.roleMap ? Object.keys(agency.roleMap).map((k) => `"${k}"`).join(', ') : agency.allowedRoles.join(', ');
-    const what = agency.roleMap ? `roles ${agency.name} maps to the gateway's roles: ${usable}` : `roles of the sharing vocabulary ${agency.name} may use: ${usable}`;
-    return { error: forbidden(`The access token's role ${carried} is not a role the gateway knows for ${agency.name}. It may carry the ${what}.`) };
+    const usable = agency.roleMap
+      ? Object.keys(agency.roleMap)
+          .map((k) => `"${k}"`)
+          .join(', ')
+      : agency.allowedRoles.join(', ');
+    const what = agency.roleMap
+      ? `roles ${agency.name} maps to the gateway's roles: ${usable}`
+      : `roles of the sharing vocabulary ${agency.name} may use: ${usable}`;
+    return {
+      error: forbidden(`The access token's role ${carried} is not a role the gateway knows for ${agency.name}. It may carry the ${what}.`),
+    };
   }
   if (mapped.length === 1) return { role: mapped[0] };
   const winner = agency.rolePrecedence?.find((r) => mapped.includes(r));
   if (winner) return { role: winner };
-  return { error: forbidden(`The access token carries several roles (${mapped.join(', ')}) and ${agency.name} has not said which one wins (rolePrecedence). Sign in with one role.`) };
+  return {
+    error: forbidden(
+      `The access token carries several roles (${mapped.join(', ')}) and ${agency.name} has not said which one wins (rolePrecedence). Sign in with one role.`,
+    ),
+  };
 }
 
 export function principalFromClaims(profile: TokenProfile, input: ClaimsInput): Result<Principal, GatewayError> {
@@ -100,19 +114,30 @@ export function principalFromClaims(profile: TokenProfile, input: ClaimsInput): 
     if (typ === undefined || !profile.typ.includes(typ)) {
       const expected = profile.typ.map((t) => (t === null ? 'no typ' : t)).join(' or ');
       const given = typ === null ? 'no typ header' : `typ ${shown(input.typ)}`;
-      return err(invalidToken(`This is not an access token of the kind ${profile.label} issues (${given}; expected ${expected}). Check the agency's tokenProfile in the trust registry.`));
+      return err(
+        invalidToken(
+          `This is not an access token of the kind ${profile.label} issues (${given}; expected ${expected}). Check the agency's tokenProfile in the trust registry.`,
+        ),
+      );
     }
   }
   if (profile.version !== undefined && claims.ver !== undefined && claims.ver !== profile.version) {
-    return err(invalidToken(`The access token is version ${shown(claims.ver)}, but ${profile.label} tokens are version "${profile.version}". Set the API's accessTokenAcceptedVersion at the provider, or the agency's tokenProfile.`));
+    return err(
+      invalidToken(
+        `The access token is version ${shown(claims.ver)}, but ${profile.label} tokens are version "${profile.version}". Set the API's accessTokenAcceptedVersion at the provider, or the agency's tokenProfile.`,
+      ),
+    );
   }
 
   const clientId = claims[profile.clientIdClaim];
-  if (typeof clientId !== 'string' || clientId === '') return err(invalidToken(`The access token has no "${profile.clientIdClaim}" claim naming the client it was issued to.`));
+  if (typeof clientId !== 'string' || clientId === '')
+    return err(invalidToken(`The access token has no "${profile.clientIdClaim}" claim naming the client it was issued to.`));
   const subject = claims.sub;
-  if (subject !== undefined && (typeof subject !== 'string' || subject === '')) return err(invalidToken('The access token\'s "sub" must be a non-empty string.'));
+  if (subject !== undefined && (typeof subject !== 'string' || subject === ''))
+    return err(invalidToken('The access token\'s "sub" must be a non-empty string.'));
   const agency = input.agencies.find((a) => a.clientIds.includes(clientId));
-  if (!agency) return err(invalidToken('Unknown agency: the client this token was issued to is not registered to any agency trusted for its issuer.'));
+  if (!agency)
+    return err(invalidToken('Unknown agency: the client this token was issued to is not registered to any agency trusted for its issuer.'));
   const agencyIdClaim = claims.agency_id;
   if (agencyIdClaim !== undefined && agencyIdClaim !== agency.id) {
     return err(invalidToken('The access token names a different agency from the one its issuer and client are registered to.'));
@@ -125,7 +150,11 @@ export function principalFromClaims(profile: TokenProfile, input: ClaimsInput): 
   if (!aud || !aud.includes(expected)) return err(invalidToken('The access token was not issued for this gateway (wrong audience).'));
   const others = [...new Set(aud)].filter((a) => a !== expected);
   if (others.length > 0 && agency.allowMultipleAudiences !== true) {
-    return err(invalidToken(`The access token is for several audiences (this gateway and ${others.length} other); another service that received it could replay it here. Ask your sign-in service for a token for this gateway only, or set allowMultipleAudiences for ${agency.name}.`));
+    return err(
+      invalidToken(
+        `The access token is for several audiences (this gateway and ${others.length} other); another service that received it could replay it here. Ask your sign-in service for a token for this gateway only, or set allowMultipleAudiences for ${agency.name}.`,
+      ),
+    );
   }
 
   // Scopes first: values the agency maps to gateway scopes (e.g. an Entra app role) are permissions, not roles.
@@ -134,7 +163,7 @@ export function principalFromClaims(profile: TokenProfile, input: ClaimsInput): 
   const rawScopes = profile.scopes(claims);
   if ('malformed' in rawScopes) return err(invalidToken(rawScopes.malformed));
   const rawRoles = profile.roles(claims, { audience: expected });
-  if ('malformed' in rawRoles) return err(forbidden(rawRoles.malformed.replace('The access token', 'The access token\'s roles: the token')));
+  if ('malformed' in rawRoles) return err(forbidden(rawRoles.malformed.replace('The access token', "The access token's roles: the token")));
   const roleMapHas = (v: string): boolean => agency.roleMap !== undefined && Object.prototype.hasOwnProperty.call(agency.roleMap, v);
   const scopes = new Set<string>();
   for (const s of rawScopes.values) scopes.add(mapsScope(s) ? (scopeMap[s] as string) : s);
@@ -150,23 +179,35 @@ export function principalFromClaims(profile: TokenProfile, input: ClaimsInput): 
   const choice = chooseRole(agency, candidates, isPerson);
   if (!choice.role) return err(choice.error ?? forbidden('The access token has no usable role.'));
   const role = choice.role;
-  if (isPerson && role === SYSTEM_ROLE) return err(forbidden('A person cannot act with the role "system"; that role is for an agency\'s software.'));
+  if (isPerson && role === SYSTEM_ROLE)
+    return err(forbidden('A person cannot act with the role "system"; that role is for an agency\'s software.'));
   if (!agency.allowedRoles.includes(role)) {
-    return err(forbidden(`${agency.name} may not act in the role "${role}" through the gateway. Its allowed roles: ${agency.allowedRoles.join(', ')}.`));
+    return err(
+      forbidden(
+        `${agency.name} may not act in the role "${role}" through the gateway. Its allowed roles: ${agency.allowedRoles.join(', ')}.`,
+      ),
+    );
   }
 
   // Sender-constrained tokens (RFC 8705): the certificate on this connection must be the one the token is bound to.
   const cnf = claims.cnf;
   if (cnf !== undefined) {
-    if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return err(invalidToken('The access token\'s "cnf" claim is malformed.'));
+    if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
+      return err(invalidToken('The access token\'s "cnf" claim is malformed.'));
     const unsupported = Object.keys(cnf).filter((m) => m !== 'x5t#S256');
     if (unsupported.length) {
-      return err(invalidToken(`The access token is bound to a proof the gateway does not support (${unsupported.map((m) => m.slice(0, 20)).join(', ')}); only certificate-bound tokens (x5t#S256) are accepted.`));
+      return err(
+        invalidToken(
+          `The access token is bound to a proof the gateway does not support (${unsupported.map((m) => m.slice(0, 20)).join(', ')}); only certificate-bound tokens (x5t#S256) are accepted.`,
+        ),
+      );
     }
     const bound = (cnf as Record<string, unknown>)['x5t#S256'];
-    if (typeof bound !== 'string' || bound === '') return err(invalidToken('The access token\'s certificate binding is malformed.'));
-    if (!input.clientCertThumbprint) return err(invalidToken('This access token is bound to a client certificate: present that certificate on the TLS connection.'));
-    if (!sameThumbprint(bound, input.clientCertThumbprint)) return err(invalidToken('This access token is bound to a different client certificate from the one presented.'));
+    if (typeof bound !== 'string' || bound === '') return err(invalidToken("The access token's certificate binding is malformed."));
+    if (!input.clientCertThumbprint)
+      return err(invalidToken('This access token is bound to a client certificate: present that certificate on the TLS connection.'));
+    if (!sameThumbprint(bound, input.clientCertThumbprint))
+      return err(invalidToken('This access token is bound to a different client certificate from the one presented.'));
   }
 
   const nameClaim = agency.webClient?.nameClaim ?? 'name';
@@ -177,7 +218,9 @@ export function principalFromClaims(profile: TokenProfile, input: ClaimsInput): 
     issuer,
     clientId,
     role,
-    ...(isPerson && typeof subject === 'string' ? { practitioner: { subject, ...(typeof name === 'string' && name !== '' ? { name: name.slice(0, 200) } : {}) } } : {}),
+    ...(isPerson && typeof subject === 'string'
+      ? { practitioner: { subject, ...(typeof name === 'string' && name !== '' ? { name: name.slice(0, 200) } : {}) } }
+      : {}),
     scopes,
     ...(typeof tokenId === 'string' ? { tokenId } : {}),
     expiresAt: new Date((claims.exp ?? 0) * 1000),

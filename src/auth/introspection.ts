@@ -37,11 +37,20 @@ export function createIntrospector(endpoint: string, agencies: readonly Agency[]
   try {
     secret = readFileSync(settings.clientSecretFile, 'utf8').trim();
   } catch (e) {
-    throw new Error(`agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+    throw new Error(
+      `agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: e },
+    );
   }
-  if (secret === '') throw new Error(`agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} is empty`);
+  if (secret === '')
+    throw new Error(`agency "${agencies[0]?.id ?? '?'}": the introspection client secret file ${settings.clientSecretFile} is empty`);
   const issuer = agencies[0]?.issuer ?? endpoint;
-  const config = new client.Configuration({ issuer, introspection_endpoint: endpoint }, settings.clientId, undefined, client.ClientSecretBasic(secret));
+  const config = new client.Configuration(
+    { issuer, introspection_endpoint: endpoint },
+    settings.clientId,
+    undefined,
+    client.ClientSecretBasic(secret),
+  );
   config.timeout = options.timeoutSeconds;
   if (options.allowInsecure && endpoint.startsWith('http:')) client.allowInsecureRequests(config);
 
@@ -58,9 +67,11 @@ export function createIntrospector(endpoint: string, agencies: readonly Agency[]
 /** The time checks jose makes on a JWT, for an introspection answer: exp required, nbf/iat not in the future, max age. */
 export function timeProblem(claims: JWTPayload, clock: Clock, toleranceSeconds: number, maxAgeSeconds: number): string | undefined {
   const now = Math.floor(clock.now() / 1000);
-  if (typeof claims.exp !== 'number') return 'The introspection answer for this token has no expiry ("exp"); the gateway accepts only tokens that expire.';
+  if (typeof claims.exp !== 'number')
+    return 'The introspection answer for this token has no expiry ("exp"); the gateway accepts only tokens that expire.';
   if (claims.exp <= now - toleranceSeconds) return 'The access token has expired. Get a new one from your sign-in service.';
-  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + toleranceSeconds)) return 'The access token is not valid yet.';
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + toleranceSeconds))
+    return 'The access token is not valid yet.';
   if (claims.iat !== undefined) {
     if (typeof claims.iat !== 'number' || claims.iat > now + toleranceSeconds) return 'The access token says it was issued in the future.';
     if (now - claims.iat > maxAgeSeconds + toleranceSeconds) return 'The access token was issued too long ago.';

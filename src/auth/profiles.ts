@@ -85,7 +85,9 @@ function combine(...parts: ClaimValues[]): ClaimValues {
 }
 
 function member(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, key)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }
 
 /** RFC 9068 as the gateway has always read it: `role` is ONE vocabulary word (a list there is refused by the role check). */
@@ -138,14 +140,24 @@ const PROFILES: Readonly<Record<TokenProfileId, TokenProfile>> = {
     typ: ['jwt'],
     clientIdClaim: 'azp',
     roles: (c, ctx) =>
-      combine(stringArray(member(c.realm_access, 'roles'), 'realm_access.roles'), stringArray(member(member(c.resource_access, ctx.audience), 'roles'), `resource_access.${ctx.audience}.roles`)),
+      combine(
+        stringArray(member(c.realm_access, 'roles'), 'realm_access.roles'),
+        stringArray(member(member(c.resource_access, ctx.audience), 'roles'), `resource_access.${ctx.audience}.roles`),
+      ),
     ignoredRole: (value) => value === 'offline_access' || value === 'uma_authorization' || value.startsWith('default-roles-'),
     scopes: (c) => spaceSeparated(c, 'scope'),
     appOnly: (c, clientId) => {
       const user = c.preferred_username;
-      return (typeof user === 'string' && user.toLowerCase().startsWith('service-account-')) || c.client_id === clientId || c.clientId === clientId;
+      return (
+        (typeof user === 'string' && user.toLowerCase().startsWith('service-account-')) ||
+        c.client_id === clientId ||
+        c.clientId === clientId
+      );
     },
-    notAccessToken: (c) => (c.typ !== undefined && c.typ !== 'Bearer' ? `Keycloak marks it "${(typeof c.typ === 'string' ? c.typ : JSON.stringify(c.typ) ?? '').slice(0, 20)}", not "Bearer"` : undefined),
+    notAccessToken: (c) =>
+      c.typ !== undefined && c.typ !== 'Bearer'
+        ? `Keycloak marks it "${(typeof c.typ === 'string' ? c.typ : (JSON.stringify(c.typ) ?? '')).slice(0, 20)}", not "Bearer"`
+        : undefined,
   },
   okta: {
     id: 'okta',

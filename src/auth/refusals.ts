@@ -13,7 +13,11 @@ function quoted(value: string): string {
 }
 
 /** `WWW-Authenticate` for a refusal: no error attribute when no credentials were sent (RFC 6750 §3.1). */
-export function bearerChallenge(error?: 'invalid_token' | 'invalid_request' | 'insufficient_scope', description?: string, scope?: string): string {
+export function bearerChallenge(
+  error?: 'invalid_token' | 'invalid_request' | 'insufficient_scope',
+  description?: string,
+  scope?: string,
+): string {
   const parts = [`Bearer realm="${REALM}"`];
   if (error) parts.push(`error="${error}"`);
   if (description) parts.push(`error_description="${quoted(description)}"`);
@@ -34,7 +38,11 @@ export function forbidden(detail: string): GatewayError {
 }
 
 export function issuerUnavailable(agencyNames: string): GatewayError {
-  return new GatewayError('not_ready', `The gateway cannot reach the sign-in service of ${agencyNames} to check this token. Try again shortly.`, { retryAfterSeconds: 5 });
+  return new GatewayError(
+    'not_ready',
+    `The gateway cannot reach the sign-in service of ${agencyNames} to check this token. Try again shortly.`,
+    { retryAfterSeconds: 5 },
+  );
 }
 
 /** Text for a claim value in a message: short, printable, never a whole token. */
@@ -49,7 +57,9 @@ export function describeJoseError(e: unknown): GatewayError | undefined {
   switch (e.code) {
     case 'ERR_JWT_EXPIRED':
       return invalidToken(
-        e instanceof joseErrors.JWTExpired && e.claim === 'iat' ? 'The access token was issued too long ago.' : 'The access token has expired. Get a new one from your sign-in service.',
+        e instanceof joseErrors.JWTExpired && e.claim === 'iat'
+          ? 'The access token was issued too long ago.'
+          : 'The access token has expired. Get a new one from your sign-in service.',
       );
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
       const failure = e as joseErrors.JWTClaimValidationFailed;

@@ -90,15 +90,30 @@ const agencySchema = {
     id: { type: 'string', pattern: AGENCY_ID },
     name: { type: 'string', minLength: 1, maxLength: 200 },
     agencyType: { type: 'string', enum: [...AGENCY_TYPES] },
-    issuer: { type: 'string', minLength: 1, maxLength: 500, pattern: `^(https?://[^\\s?#]+|${DEV_IDP_ISSUER_PREFIX}[a-z0-9][a-z0-9-]{0,62})$` },
+    issuer: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 500,
+      pattern: `^(https?://[^\\s?#]+|${DEV_IDP_ISSUER_PREFIX}[a-z0-9][a-z0-9-]{0,62})$`,
+    },
     clientIds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' } },
     allowedRoles: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...ROLES] } },
     area: { type: 'string', minLength: 1, maxLength: 200 },
     tokenProfile: { type: 'string', enum: [...TOKEN_PROFILES] },
     audience: { type: 'string', minLength: 1, maxLength: 500 },
-    roleMap: { type: 'object', maxProperties: 200, propertyNames: { type: 'string', minLength: 1, maxLength: 200 }, additionalProperties: { type: 'string', enum: [...ROLES] } },
+    roleMap: {
+      type: 'object',
+      maxProperties: 200,
+      propertyNames: { type: 'string', minLength: 1, maxLength: 200 },
+      additionalProperties: { type: 'string', enum: [...ROLES] },
+    },
     rolePrecedence: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...ROLES] } },
-    scopeMap: { type: 'object', maxProperties: 200, propertyNames: { type: 'string', minLength: 1, maxLength: 200 }, additionalProperties: { type: 'string', pattern: '^[\\x21-\\x7e]{1,100}$' } },
+    scopeMap: {
+      type: 'object',
+      maxProperties: 200,
+      propertyNames: { type: 'string', minLength: 1, maxLength: 200 },
+      additionalProperties: { type: 'string', pattern: '^[\\x21-\\x7e]{1,100}$' },
+    },
     introspection: {
       type: 'object',
       additionalProperties: false,
@@ -162,7 +177,12 @@ function describe(error: ErrorObject, data: unknown): string {
   if (error.keyword === 'enum') {
     const word = valueAt(data, error.instancePath);
     const allowed = (error.params as { allowedValues: readonly string[] }).allowedValues;
-    const kind = field.startsWith('allowedRoles') || field.startsWith('roleMap') || field.startsWith('rolePrecedence') ? 'role' : field === 'agencyType' ? 'agencyType' : field;
+    const kind =
+      field.startsWith('allowedRoles') || field.startsWith('roleMap') || field.startsWith('rolePrecedence')
+        ? 'role'
+        : field === 'agencyType'
+          ? 'agencyType'
+          : field;
     return `${where}: ${kind} "${String(word)}" is not a word of the sharing vocabulary; allowed values: ${allowed.join(', ')}`;
   }
   if (error.keyword === 'additionalProperties') {
@@ -196,7 +216,9 @@ export function parseAgencyRegistry(data: unknown, source: string): Agency[] {
       const key = `${agency.issuer}\n${clientId}`;
       const owner = pairs.get(key);
       if (owner !== undefined && owner !== agency.id) {
-        problems.push(`agency "${agency.id}": client "${clientId}" at issuer ${agency.issuer} already belongs to agency "${owner}" (a client may act for one agency only)`);
+        problems.push(
+          `agency "${agency.id}": client "${clientId}" at issuer ${agency.issuer} already belongs to agency "${owner}" (a client may act for one agency only)`,
+        );
       }
       pairs.set(key, agency.id);
     }
@@ -208,7 +230,10 @@ export function parseAgencyRegistry(data: unknown, source: string): Agency[] {
   for (const agency of data.agencies) {
     const profile = agency.tokenProfile ?? 'rfc9068';
     const first = profileAt.get(agency.issuer);
-    if (first && first.profile !== profile) problems.push(`agencies "${first.id}" and "${agency.id}" share the issuer ${agency.issuer} but not the tokenProfile ("${first.profile}", "${profile}")`);
+    if (first && first.profile !== profile)
+      problems.push(
+        `agencies "${first.id}" and "${agency.id}" share the issuer ${agency.issuer} but not the tokenProfile ("${first.profile}", "${profile}")`,
+      );
     if (!first) profileAt.set(agency.issuer, { id: agency.id, profile });
   }
   if (problems.length) throw new AgencyRegistryError(source, problems);
@@ -236,18 +261,24 @@ function profileProblems(agency: Agency): string[] {
   const problems: string[] = [];
   const where = `agency "${agency.id}"`;
   const profile = agency.tokenProfile ?? 'rfc9068';
-  if (profile === 'introspection' && !agency.introspection) problems.push(`${where}: tokenProfile "introspection" needs "introspection": { endpoint, clientId, clientSecretFile }`);
-  if (profile !== 'introspection' && agency.introspection) problems.push(`${where}: "introspection" is set but tokenProfile is "${profile}" (set tokenProfile to "introspection")`);
+  if (profile === 'introspection' && !agency.introspection)
+    problems.push(`${where}: tokenProfile "introspection" needs "introspection": { endpoint, clientId, clientSecretFile }`);
+  if (profile !== 'introspection' && agency.introspection)
+    problems.push(`${where}: "introspection" is set but tokenProfile is "${profile}" (set tokenProfile to "introspection")`);
   for (const [value, role] of Object.entries(agency.roleMap ?? {})) {
-    if (!agency.allowedRoles.includes(role)) problems.push(`${where}: roleMap maps "${value}" to "${role}", which is not one of its allowedRoles`);
+    if (!agency.allowedRoles.includes(role))
+      problems.push(`${where}: roleMap maps "${value}" to "${role}", which is not one of its allowedRoles`);
   }
   for (const role of agency.rolePrecedence ?? []) {
-    if (!agency.allowedRoles.includes(role)) problems.push(`${where}: rolePrecedence names "${role}", which is not one of its allowedRoles`);
+    if (!agency.allowedRoles.includes(role))
+      problems.push(`${where}: rolePrecedence names "${role}", which is not one of its allowedRoles`);
   }
   const web = agency.webClient;
   if (web) {
-    if (!agency.clientIds.includes(web.clientId)) problems.push(`${where}: webClient.clientId "${web.clientId}" is not one of its clientIds`);
-    if ((web.clientSecretFile === undefined) === (web.privateKeyFile === undefined)) problems.push(`${where}: webClient needs exactly one of clientSecretFile (client_secret_basic) or privateKeyFile (private_key_jwt)`);
+    if (!agency.clientIds.includes(web.clientId))
+      problems.push(`${where}: webClient.clientId "${web.clientId}" is not one of its clientIds`);
+    if ((web.clientSecretFile === undefined) === (web.privateKeyFile === undefined))
+      problems.push(`${where}: webClient needs exactly one of clientSecretFile (client_secret_basic) or privateKeyFile (private_key_jwt)`);
   }
   return problems;
 }

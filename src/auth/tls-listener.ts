@@ -33,12 +33,18 @@ export function loadTransportConfig(env: Env): TransportConfig {
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE must be set together');
   if (clientCaFile && !certFile) throw new ConfigError('TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE (the HTTPS listener)');
   const header = text(env, 'CLIENT_CERT_HEADER');
-  const proxies = (text(env, 'TRUSTED_PROXIES') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const proxies = (text(env, 'TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   for (const p of proxies) if (isIP(p) === 0) throw new ConfigError(`TRUSTED_PROXIES must list IP addresses, got "${p}"`);
-  if (header && proxies.length === 0) throw new ConfigError('CLIENT_CERT_HEADER needs TRUSTED_PROXIES: the addresses of the proxies allowed to send it');
+  if (header && proxies.length === 0)
+    throw new ConfigError('CLIENT_CERT_HEADER needs TRUSTED_PROXIES: the addresses of the proxies allowed to send it');
   if (header && !/^[A-Za-z0-9-]{1,100}$/.test(header)) throw new ConfigError(`CLIENT_CERT_HEADER must be a header name, got "${header}"`);
   return {
-    ...(certFile && keyFile ? { tls: { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}), port: integer(env, 'TLS_PORT', 8443, 0, 65535) } } : {}),
+    ...(certFile && keyFile
+      ? { tls: { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}), port: integer(env, 'TLS_PORT', 8443, 0, 65535) } }
+      : {}),
     clientCertificates: header ? { header, trustedProxies: proxies } : {},
   };
 }

@@ -91,12 +91,22 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     clock = systemClock,
   } = options;
   if (!audience) throw new Error('createTokenVerifier: an audience is required');
-  if (algorithms.some((a) => a === 'none' || a.startsWith('HS'))) throw new Error('createTokenVerifier: only asymmetric signature algorithms may be allowed');
+  if (algorithms.some((a) => a === 'none' || a.startsWith('HS')))
+    throw new Error('createTokenVerifier: only asymmetric signature algorithms may be allowed');
 
   const index = buildTrustIndex(agencies, allowInsecureIssuers);
-  const keys = createIssuerKeys(index.jwtIssuers, { allowInsecureIssuers, retrySeconds: discoveryRetrySeconds, maxRetrySeconds: 60, httpTimeoutSeconds, clock });
+  const keys = createIssuerKeys(index.jwtIssuers, {
+    allowInsecureIssuers,
+    retrySeconds: discoveryRetrySeconds,
+    maxRetrySeconds: 60,
+    httpTimeoutSeconds,
+    clock,
+  });
   const introspectors = new Map<string, Introspector>(
-    [...index.introspectionEndpoints].map(([endpoint, list]) => [endpoint, createIntrospector(endpoint, list, { allowInsecure: allowInsecureIssuers, timeoutSeconds: httpTimeoutSeconds })]),
+    [...index.introspectionEndpoints].map(([endpoint, list]) => [
+      endpoint,
+      createIntrospector(endpoint, list, { allowInsecure: allowInsecureIssuers, timeoutSeconds: httpTimeoutSeconds }),
+    ]),
   );
   const cache = createVerifiedCache(Math.min(cacheSeconds, 60), clock);
   const names = (list: readonly Agency[] | undefined): string => (list ?? []).map((a) => a.name).join(', ');
@@ -112,7 +122,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const selfKeyed = FORBIDDEN_HEADERS.filter((name) => Object.prototype.hasOwnProperty.call(header, name));
     if (selfKeyed.length) {
-      return err(invalidToken(`The access token names its own key (${selfKeyed.join(', ')}); keys are taken only from the issuer's published key set.`));
+      return err(
+        invalidToken(
+          `The access token names its own key (${selfKeyed.join(', ')}); keys are taken only from the issuer's published key set.`,
+        ),
+      );
     }
     if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
       return err(invalidToken('The access token is signed with an algorithm the gateway does not accept.'));
@@ -164,7 +178,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (candidates.length > 1) {
       const named = ctx.agencyHint ? agencies.find((a) => a.id === ctx.agencyHint && a.introspection) : undefined;
       if (!named) {
-        return err(invalidToken('This opaque access token could be checked by more than one agency\'s sign-in service: name your agency in the "X-Agency-Id" header.'));
+        return err(
+          invalidToken(
+            'This opaque access token could be checked by more than one agency\'s sign-in service: name your agency in the "X-Agency-Id" header.',
+          ),
+        );
       }
       candidates = candidates.filter((i) => i.endpoint === named.introspection?.endpoint);
     }
@@ -177,7 +195,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     } catch {
       return err(issuerUnavailable(names(endpointAgencies)));
     }
-    if (!answer.active) return err(invalidToken('The access token is not active: its sign-in service says it has expired, been revoked, or was never issued.'));
+    if (!answer.active)
+      return err(
+        invalidToken('The access token is not active: its sign-in service says it has expired, been revoked, or was never issued.'),
+      );
     const claims = answer.claims;
     if (claims.token_type !== undefined && typeof claims.token_type === 'string' && /refresh/i.test(claims.token_type)) {
       return err(invalidToken('This is a refresh token, not an access token.'));
@@ -188,7 +209,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const issuers = [...new Set(endpointAgencies.map((a) => a.issuer))];
     const issuer = typeof claims.iss === 'string' ? claims.iss : issuers.length === 1 ? issuers[0] : undefined;
     const issuerAgencies = endpointAgencies.filter((a) => a.issuer === issuer);
-    if (!issuer || issuerAgencies.length === 0) return err(invalidToken('The access token was not issued by an agency the gateway trusts.'));
+    if (!issuer || issuerAgencies.length === 0)
+      return err(invalidToken('The access token was not issued by an agency the gateway trusts.'));
     return principalFromClaims(tokenProfile('introspection'), {
       hasHeader: false,
       claims,

@@ -25,7 +25,9 @@ function checkUrl(agency: Agency, what: string, value: string, allowInsecure: bo
     throw new Error(`agency "${agency.id}": ${what} "${value}" is not a URL`);
   }
   if (url.protocol !== 'https:' && !(allowInsecure && url.protocol === 'http:')) {
-    throw new Error(`agency "${agency.id}": ${what} ${value} is not https (plain http is accepted only with ALLOW_INSECURE_ISSUERS, for development)`);
+    throw new Error(
+      `agency "${agency.id}": ${what} ${value} is not https (plain http is accepted only with ALLOW_INSECURE_ISSUERS, for development)`,
+    );
   }
 }
 
@@ -34,12 +36,17 @@ export function buildTrustIndex(agencies: readonly Agency[], allowInsecureIssuer
   const endpoints = new Map<string, Agency[]>();
   for (const agency of agencies) {
     if (agency.issuer.startsWith(DEV_IDP_ISSUER_PREFIX)) {
-      throw new Error(`agency "${agency.id}": issuer "${agency.issuer}" is a development template; start the development OpenID provider and use its issuerFor() first`);
+      throw new Error(
+        `agency "${agency.id}": issuer "${agency.issuer}" is a development template; start the development OpenID provider and use its issuerFor() first`,
+      );
     }
     checkUrl(agency, 'issuer', agency.issuer, allowInsecureIssuers);
     const list = byIssuer.get(agency.issuer) ?? [];
     const clash = list.find((other) => other.clientIds.some((c) => agency.clientIds.includes(c)));
-    if (clash) throw new Error(`agencies "${clash.id}" and "${agency.id}" share a client id at issuer ${agency.issuer}; a client may act for one agency only`);
+    if (clash)
+      throw new Error(
+        `agencies "${clash.id}" and "${agency.id}" share a client id at issuer ${agency.issuer}; a client may act for one agency only`,
+      );
     const first = list[0];
     if (first && (first.tokenProfile ?? 'rfc9068') !== (agency.tokenProfile ?? 'rfc9068')) {
       throw new Error(`agencies "${first.id}" and "${agency.id}" share the issuer ${agency.issuer} but not the tokenProfile`);

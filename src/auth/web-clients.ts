@@ -58,7 +58,10 @@ export function loadWebClients(agencies: readonly Agency[]): Record<string, WebC
       }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`${where}: ${code ? `${settings.privateKeyFile ?? settings.clientSecretFile ?? ''} cannot be read (${code})` : (e as Error).message}`, { cause: e });
+      throw new Error(
+        `${where}: ${code ? `${settings.privateKeyFile ?? settings.clientSecretFile ?? ''} cannot be read (${code})` : (e as Error).message}`,
+        { cause: e },
+      );
     }
     clients[agency.id] = {
       clientId: settings.clientId,

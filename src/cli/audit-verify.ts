@@ -99,16 +99,19 @@ async function run(opts: Options): Promise<number> {
     const keys = await loadGatewayKeys(config.dataDir, config.keys, { origin: config.ledger.origin });
     // Every copy the configuration names: the export directory, the mirror, and the witnesses.
     const checkpoints = await verifyWith({
-      pool, keys,
+      pool,
+      keys,
       sinks: directorySinks({ exportDir: config.checkpoints.exportDir, mirrorDir: config.checkpoints.mirrorDir }),
       witnesses: parseWitnessList(config.ledger.witnesses),
       quorum: config.ledger.quorum,
       macKey: entryMacKey(config.ledger.macKey),
     });
     const summary = describeVerification(report, checkpoints);
-    process.stdout.write(opts.json
-      ? `${JSON.stringify({ summary, chain: report, checkpoints }, null, 2)}\n`
-      : `Audit ledger: ${summary}\n\n${describe(report)}${describeVerifyReport(checkpoints)}`);
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify({ summary, chain: report, checkpoints }, null, 2)}\n`
+        : `Audit ledger: ${summary}\n\n${describe(report)}${describeVerifyReport(checkpoints)}`,
+    );
     return report.ok && checkpoints.ok ? 0 : 1;
   } catch (e) {
     bar?.stop();

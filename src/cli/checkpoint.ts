@@ -52,7 +52,9 @@ function configuredSinks(config: GatewayConfig): CheckpointSink[] {
 async function existingKeys(config: GatewayConfig): Promise<GatewayKeys> {
   const dir = config.dataDir;
   if (!config.keys.ledger && !existsSync(path.join(dir, 'keys', 'ledger.private.jwk.json'))) {
-    throw new UsageError(`there is no ledger key (GATEWAY_LEDGER_KEY, or ${path.join(dir, 'keys')}): start the gateway once, or give --jwks`);
+    throw new UsageError(
+      `there is no ledger key (GATEWAY_LEDGER_KEY, or ${path.join(dir, 'keys')}): start the gateway once, or give --jwks`,
+    );
   }
   return loadGatewayKeys(dir, config.keys, { origin: config.ledger.origin });
 }
@@ -66,7 +68,8 @@ async function withPool<T>(config: GatewayConfig, verbose: boolean, fn: (pool: P
     });
     pool = new Pool({ connectionString: db.ownerUrl, max: 2, application_name: 'safeguard-checkpoint' });
     const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('public.ledger_checkpoints')::text AS t`);
-    if (!exists.rows[0]?.t) throw new UsageError('there is no ledger_checkpoints table in this database (the gateway creates it when it starts)');
+    if (!exists.rows[0]?.t)
+      throw new UsageError('there is no ledger_checkpoints table in this database (the gateway creates it when it starts)');
     return await fn(pool);
   } finally {
     await pool?.end().catch(() => undefined);
@@ -95,11 +98,19 @@ async function seal(opts: Common): Promise<number> {
   const sinks = configuredSinks(config);
   return withPool(config, opts.verbose, async (pool) => {
     try {
-      const r = await sealWith({ pool, keys, sinks, macKey: entryMacKey(config.ledger.macKey), witnesses: parseWitnessList(config.ledger.witnesses) });
+      const r = await sealWith({
+        pool,
+        keys,
+        sinks,
+        macKey: entryMacKey(config.ledger.macKey),
+        witnesses: parseWitnessList(config.ledger.witnesses),
+      });
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else if (!r.checkpoint) process.stdout.write('The ledger is empty: nothing to seal.\n');
       else {
-        process.stdout.write(`${r.created ? 'Sealed' : 'Nothing new since'} checkpoint of ${r.checkpoint.treeSize} entries, root ${r.checkpoint.rootHash}\n`);
+        process.stdout.write(
+          `${r.created ? 'Sealed' : 'Nothing new since'} checkpoint of ${r.checkpoint.treeSize} entries, root ${r.checkpoint.rootHash}\n`,
+        );
         for (const s of sinks) process.stdout.write(`  exported to ${s.name}\n`);
       }
       for (const f of r.sinkFailures) process.stderr.write(`  could not export to ${f.sink}: ${f.message}\n`);
@@ -117,7 +128,8 @@ async function verify(opts: Common & { jwks?: string; exportDir?: string }): Pro
   let jwks: JSONWebKeySet;
   if (opts.jwks) {
     const parsed = JSON.parse(await readFile(opts.jwks, 'utf8')) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys)) throw new UsageError(`${opts.jwks} is not a JWKS`);
+    if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys))
+      throw new UsageError(`${opts.jwks} is not a JWKS`);
     jwks = parsed as JSONWebKeySet;
   } else {
     jwks = (await existingKeys(config)).jwks();
@@ -144,12 +156,13 @@ async function exportAll(opts: Common): Promise<number> {
 export async function main(argv: readonly string[]): Promise<number> {
   let action: Promise<number> | undefined;
   const program = new Command().name('checkpoint').description('Signed checkpoints of the Safeguard Gateway audit ledger.').exitOverride();
-  const common = (c: Command): Command => c.option('--json', 'print JSON', false).option('--verbose', 'show database start-up messages', false);
+  const common = (c: Command): Command =>
+    c.option('--json', 'print JSON', false).option('--verbose', 'show database start-up messages', false);
   common(program.command('seal').description('seal every entry so far into a new signed checkpoint and export it')).action((o: Common) => {
     action = seal(o);
   });
   common(program.command('verify').description('verify every checkpoint against the database and the exported files'))
-    .option('--jwks <file>', 'the published key set to trust (default: this gateway\'s own keys)')
+    .option('--jwks <file>', "the published key set to trust (default: this gateway's own keys)")
     .option('--export-dir <dir>', 'exported checkpoints to compare with (default CHECKPOINT_EXPORT_DIR or DATA_DIR/checkpoints)')
     .action((o: Common & { jwks?: string; exportDir?: string }) => {
       action = verify(o);

@@ -50,7 +50,9 @@ export async function fetchClientCredentialsToken(request: ClientCredentialsRequ
     try {
       jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
     } catch {
-      throw new Error(`no private key for client "${request.clientId}" at ${file}: start the gateway with the development OpenID provider first (npm start), or pass --data-dir`);
+      throw new Error(
+        `no private key for client "${request.clientId}" at ${file}: start the gateway with the development OpenID provider first (npm start), or pass --data-dir`,
+      );
     }
   }
   const alg = jwk.alg ?? 'ES256';
@@ -63,7 +65,9 @@ export async function fetchClientCredentialsToken(request: ClientCredentialsRequ
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
   } catch (e) {
-    throw new Error(`could not read the OpenID configuration of ${issuer.href} (is npm start running, with this --idp / DEV_IDP_PORT?)`, { cause: e });
+    throw new Error(`could not read the OpenID configuration of ${issuer.href} (is npm start running, with this --idp / DEV_IDP_PORT?)`, {
+      cause: e,
+    });
   }
   const parameters: Record<string, string> = {};
   if (request.scope) parameters.scope = request.scope;
@@ -73,7 +77,10 @@ export async function fetchClientCredentialsToken(request: ClientCredentialsRequ
     tokens = await client.clientCredentialsGrant(config, parameters);
   } catch (e) {
     if (e instanceof client.ResponseBodyError) {
-      throw new Error(`the token endpoint of ${issuer.href} refused client "${request.clientId}": ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`, { cause: e });
+      throw new Error(
+        `the token endpoint of ${issuer.href} refused client "${request.clientId}": ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`,
+        { cause: e },
+      );
     }
     throw new Error(`could not get a token from ${issuer.href}`, { cause: e });
   }
@@ -102,7 +109,7 @@ async function main(argv: readonly string[]): Promise<void> {
     .description('Print an access token from the development OpenID provider (client credentials, private_key_jwt).')
     .requiredOption('--agency <agencyId>', 'the demo agency, e.g. northshire-police')
     .option('--client <clientId>', "the client (default: the agency's system client)")
-    .option('--scope <scopes>', "space-separated scopes (default: all the client may have, from config/devidp.json)")
+    .option('--scope <scopes>', 'space-separated scopes (default: all the client may have, from config/devidp.json)')
     .option('--data-dir <dir>', 'the gateway data directory holding dev-idp/clients/*.private.jwk.json', config.dataDir)
     .option('--idp <url>', 'the development OpenID provider', `http://127.0.0.1:${config.devIdp.port}`)
     .option('--audience <aud>', 'the gateway audience (resource indicator)', config.audience)
@@ -117,9 +124,13 @@ async function main(argv: readonly string[]): Promise<void> {
   const entry = devConfig.get(opts.agency);
   if (!entry) throw new Error(`"${opts.agency}" is not a demo agency; choose one of: ${[...devConfig.keys()].join(', ')}`);
   const systemClients = entry.clients.filter((c) => c.kind === 'system');
-  const chosen = opts.client ? systemClients.find((c) => c.clientId === opts.client) : (systemClients.find((c) => c.role === 'system') ?? systemClients[0]);
+  const chosen = opts.client
+    ? systemClients.find((c) => c.clientId === opts.client)
+    : (systemClients.find((c) => c.role === 'system') ?? systemClients[0]);
   if (!chosen) {
-    throw new Error(`agency "${opts.agency}" has no system client${opts.client ? ` "${opts.client}"` : ''}; its system clients: ${systemClients.map((c) => c.clientId).join(', ') || 'none'}`);
+    throw new Error(
+      `agency "${opts.agency}" has no system client${opts.client ? ` "${opts.client}"` : ''}; its system clients: ${systemClients.map((c) => c.clientId).join(', ') || 'none'}`,
+    );
   }
   const token = await fetchClientCredentialsToken({
     issuer: `${opts.idp.replace(/\/+$/, '')}/${opts.agency}`,

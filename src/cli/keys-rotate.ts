@@ -39,14 +39,27 @@ async function main(argv: readonly string[]): Promise<number> {
         actor: null,
         payload: { key: rotated.key, version: rotated.version, publicKey: rotated.publicKey, previous: rotated.previous },
       });
-      process.stdout.write(`${JSON.stringify({ rotated: rotated.key, version: rotated.version, publicKey: rotated.publicKey, previous: rotated.previous, ledgerEntry: entry.entryId, seq: entry.seq })}\n`);
-      process.stdout.write('Restart the gateway to sign with the new key.' + (which === 'note' ? ' Give the witnesses the new note key too (WITNESS_LOGS).' : '') + '\n');
+      process.stdout.write(
+        `${JSON.stringify({ rotated: rotated.key, version: rotated.version, publicKey: rotated.publicKey, previous: rotated.previous, ledgerEntry: entry.entryId, seq: entry.seq })}\n`,
+      );
+      process.stdout.write(
+        'Restart the gateway to sign with the new key.' +
+          (which === 'note' ? ' Give the witnesses the new note key too (WITNESS_LOGS).' : '') +
+          '\n',
+      );
       return 0;
     } catch (e) {
       // Unrecorded, the rotation must not take effect: remove the new key file.
-      const file = which === 'note' ? `note.v${rotated.version}.key` : rotated.version === 1 ? `${which}.private.jwk.json` : `${which}.v${rotated.version}.private.jwk.json`;
+      const file =
+        which === 'note'
+          ? `note.v${rotated.version}.key`
+          : rotated.version === 1
+            ? `${which}.private.jwk.json`
+            : `${which}.v${rotated.version}.private.jwk.json`;
       rmSync(path.join(config.dataDir, 'keys', file), { force: true });
-      process.stderr.write(`the rotation could not be recorded in the ledger, so the new key was removed: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(
+        `the rotation could not be recorded in the ledger, so the new key was removed: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
       return 1;
     }
   } finally {

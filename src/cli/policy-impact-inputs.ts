@@ -26,7 +26,10 @@ export function catalogueDirFor(against: string, policyDir: string): { dir: stri
   }
   const root = git('rev-parse', '--show-toplevel').trim();
   const rel = path.relative(root, path.resolve(policyDir)).split(path.sep).join('/');
-  const names = git('ls-tree', '--name-only', commit, `${rel}/`).split('\n').map((n) => n.trim()).filter((n) => /\.ya?ml$/.test(n));
+  const names = git('ls-tree', '--name-only', commit, `${rel}/`)
+    .split('\n')
+    .map((n) => n.trim())
+    .filter((n) => /\.ya?ml$/.test(n));
   if (names.length === 0) throw new Error(`${against} has no policy files under ${rel}/`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-policy-impact-'));
   for (const name of names) writeFileSync(path.join(dir, path.basename(name)), git('show', `${commit}:${name}`));
@@ -47,11 +50,23 @@ export function inputOf(row: LedgerRow): ReplayInput | undefined {
   const p = row.payload;
   const to = p.to as { agencyType?: unknown; role?: unknown } | undefined;
   const from = row.kind === 'decision' ? p.from : p.owningAgencyType;
-  const fields = row.kind === 'decision'
-    ? p.fieldsRequested
-    : [...((p.fieldsDisclosed as unknown[] | undefined) ?? []), ...(((p.withheldFields as Array<{ field?: unknown }> | undefined) ?? []).map((w) => w.field))];
+  const fields =
+    row.kind === 'decision'
+      ? p.fieldsRequested
+      : [
+          ...((p.fieldsDisclosed as unknown[] | undefined) ?? []),
+          ...((p.withheldFields as Array<{ field?: unknown }> | undefined) ?? []).map((w) => w.field),
+        ];
   if (row.kind === 'disclosure' && p.access !== 'policy') return undefined;
-  if (!isAgencyType(from) || !to || !isAgencyType(to.agencyType) || !isRole(to.role) || !isPurpose(row.purpose) || !isSubjectRole(p.subjectRole)) return undefined;
+  if (
+    !isAgencyType(from) ||
+    !to ||
+    !isAgencyType(to.agencyType) ||
+    !isRole(to.role) ||
+    !isPurpose(row.purpose) ||
+    !isSubjectRole(p.subjectRole)
+  )
+    return undefined;
   if (!Array.isArray(fields) || fields.length === 0 || !fields.every(isField)) return undefined;
   const recorded = (p.facts && typeof p.facts === 'object' ? p.facts : {}) as Facts;
   const facts = deriveFacts(recorded, { now: row.recorded_at, calendar: DEFAULT_SCHOOL_CALENDAR, assertedBy: 'record' }).facts;
@@ -64,7 +79,12 @@ export function inputOf(row: LedgerRow): ReplayInput | undefined {
       purpose: row.purpose,
       subjectRole: p.subjectRole,
       fields: [...new Set(fields)],
-      facts: { ...facts, ...(p.facts && typeof p.facts === 'object' && 'perpetrator_joined_household_with_children' in p.facts ? { perpetrator_joined_household_with_children: (p.facts as Facts).perpetrator_joined_household_with_children } : {}) } as Facts,
+      facts: {
+        ...facts,
+        ...(p.facts && typeof p.facts === 'object' && 'perpetrator_joined_household_with_children' in p.facts
+          ? { perpetrator_joined_household_with_children: (p.facts as Facts).perpetrator_joined_household_with_children }
+          : {}),
+      } as Facts,
       on: englandToday(row.recorded_at),
     },
   };

@@ -49,7 +49,9 @@ async function run(opts: Options): Promise<number> {
     }
     const inputs = await readInputs(pool);
     const report = policyImpact(inputs, baseline, candidate, Math.max(0, Number(opts.examples) || 0));
-    process.stdout.write(opts.json ? `${JSON.stringify({ against: opts.against, policies: policyDir, ...report }, null, 2)}\n` : describeImpact(report));
+    process.stdout.write(
+      opts.json ? `${JSON.stringify({ against: opts.against, policies: policyDir, ...report }, null, 2)}\n` : describeImpact(report),
+    );
     return 0;
   } finally {
     against.cleanup();

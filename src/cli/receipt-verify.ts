@@ -74,7 +74,7 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
     .name('receipt-verify')
     .description('Verify a Safeguard Gateway audit-ledger receipt offline, against the published JWKS only.')
     .argument('<receipt>', 'the receipt (JSON from GET /v1/audit/entries/{id}/proof)')
-    .requiredOption('--jwks <file>', 'the gateway\'s published key set (JSON from GET /.well-known/jwks.json)')
+    .requiredOption('--jwks <file>', "the gateway's published key set (JSON from GET /.well-known/jwks.json)")
     .option('--entry <file>', 'the entry itself (JSON from GET /v1/audit/entries/{id}): also prove its content')
     .option('--json', 'print the result as JSON', false)
     .exitOverride()
@@ -94,9 +94,11 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
     const entry = opts.entry ? await readJson(opts.entry, 'entry') : undefined;
     const unsealed = notSealedYet(receipt);
     if (unsealed) {
-      io.out(opts.json
-        ? `${JSON.stringify({ valid: null, sealed: false, ...unsealed }, null, 2)}\n`
-        : `Receipt: NOT SEALED YET\n  Entry ${unsealed.entryId} (seq ${unsealed.seq}) is in the ledger, but no signed checkpoint covers it yet.\n  Fetch the receipt again after the next seal (GET /v1/audit/entries/{id}/proof), then check it here.\n`);
+      io.out(
+        opts.json
+          ? `${JSON.stringify({ valid: null, sealed: false, ...unsealed }, null, 2)}\n`
+          : `Receipt: NOT SEALED YET\n  Entry ${unsealed.entryId} (seq ${unsealed.seq}) is in the ledger, but no signed checkpoint covers it yet.\n  Fetch the receipt again after the next seal (GET /v1/audit/entries/{id}/proof), then check it here.\n`,
+      );
       return 3;
     }
     const result = await verifyReceipt(receipt, jwks, entry === undefined ? {} : { entry });
@@ -110,7 +112,7 @@ export async function main(argv: readonly string[], io: CliOutput = processOutpu
           `  Entry ${r.entryId} (seq ${r.seq}, hash ${r.entryHash})`,
           `  is entry ${r.seq} of the ledger checkpoint of ${r.treeSize} entries (root ${r.rootHash}),`,
           `  signed by key ${r.kid} at ${r.signedAt}.`,
-          r.contentVerified ? '  The entry\'s content matches its hash.' : '  (Give --entry to prove the entry\'s content as well.)',
+          r.contentVerified ? "  The entry's content matches its hash." : "  (Give --entry to prove the entry's content as well.)",
           '',
         ].join('\n'),
       );

@@ -62,12 +62,20 @@ async function run(opts: Options): Promise<number> {
     for (const p of story.persons) process.stdout.write(`  person ${p.key.padEnd(8)} ${storyId('person', p.key)}\n`);
     // The workflows: last night's incidents for the daily triage list, an open referral, a request for information.
     const workflows = await seedWorkflows(
-      { pool, ledger, engine: loadPolicyCatalogue(config.policyDir), pseudonymise: pseudonymiser(config.pseudonymKey), settings: config.workflows },
+      {
+        pool,
+        ledger,
+        engine: loadPolicyCatalogue(config.policyDir),
+        pseudonymise: pseudonymiser(config.pseudonymKey),
+        settings: config.workflows,
+      },
       registry,
     );
-    process.stdout.write(workflows.alreadySeeded
-      ? 'The workflow demo is already loaded: nothing changed.\n'
-      : `Workflows: ${workflows.incidents} overnight police incident(s) for today's triage list (/triage), an open referral for a team manager (/referrals, manager@northshire-csc), a request for information in progress (/information-requests, analyst@northshire-mash).\n`);
+    process.stdout.write(
+      workflows.alreadySeeded
+        ? 'The workflow demo is already loaded: nothing changed.\n'
+        : `Workflows: ${workflows.incidents} overnight police incident(s) for today's triage list (/triage), an open referral for a team manager (/referrals, manager@northshire-csc), a request for information in progress (/information-requests, analyst@northshire-mash).\n`,
+    );
     process.stdout.write('Try: GET /v1/subjects/<person id>/chronology?purpose=child_protection_enquiry with a northshire-csc token.\n');
     return 0;
   } catch (e) {

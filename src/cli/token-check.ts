@@ -37,25 +37,50 @@ export interface TokenCheckResult {
 
 export async function checkToken(input: TokenCheckInput): Promise<TokenCheckResult> {
   const resolved = input.agencies.map((a) =>
-    a.issuer.startsWith(DEV_IDP_ISSUER_PREFIX) && input.devIdpBaseUrl ? { ...a, issuer: `${input.devIdpBaseUrl.replace(/\/+$/, '')}/${a.id}` } : a,
+    a.issuer.startsWith(DEV_IDP_ISSUER_PREFIX) && input.devIdpBaseUrl
+      ? { ...a, issuer: `${input.devIdpBaseUrl.replace(/\/+$/, '')}/${a.id}` }
+      : a,
   );
   const agency = resolved.find((a) => a.id === input.agencyId);
-  if (!agency) return { exitCode: 2, report: { error: `"${input.agencyId}" is not in the trust registry; its agencies: ${resolved.map((a) => a.id).join(', ')}` } };
+  if (!agency)
+    return {
+      exitCode: 2,
+      report: { error: `"${input.agencyId}" is not in the trust registry; its agencies: ${resolved.map((a) => a.id).join(', ')}` },
+    };
   // The agencies the gateway would consider for a token from this issuer (so "another agency's client" reads as it would).
   const atIssuer = resolved.filter((a) => a.issuer === agency.issuer);
-  const verifier = createTokenVerifier({ agencies: atIssuer, audience: input.audience, allowInsecureIssuers: input.allowInsecureIssuers, cacheSeconds: 0 });
+  const verifier = createTokenVerifier({
+    agencies: atIssuer,
+    audience: input.audience,
+    allowInsecureIssuers: input.allowInsecureIssuers,
+    cacheSeconds: 0,
+  });
   const raw = input.token.trim();
   const authorization = /^bearer\s/i.test(raw) ? raw : `Bearer ${raw}`;
   const thumbprint = input.certificatePem ? thumbprintOf(new X509Certificate(input.certificatePem).raw) : undefined;
-  const result = await verifier.verify(authorization, { ...(thumbprint ? { clientCertThumbprint: thumbprint } : {}), agencyHint: agency.id });
+  const result = await verifier.verify(authorization, {
+    ...(thumbprint ? { clientCertThumbprint: thumbprint } : {}),
+    agencyHint: agency.id,
+  });
   const profile = tokenProfile(agency.tokenProfile).id;
   if (!result.ok) {
     const e = result.error;
-    return { exitCode: e.status === 503 ? 2 : 1, report: { accepted: false, agency: agency.id, tokenProfile: profile, status: e.status, code: e.code, detail: e.detail } };
+    return {
+      exitCode: e.status === 503 ? 2 : 1,
+      report: { accepted: false, agency: agency.id, tokenProfile: profile, status: e.status, code: e.code, detail: e.detail },
+    };
   }
   const p = result.value;
   if (p.agency.id !== agency.id) {
-    return { exitCode: 1, report: { accepted: false, agency: agency.id, tokenProfile: profile, detail: `This token is accepted, but for "${p.agency.id}" (its client ${p.clientId} is registered there), not "${agency.id}".` } };
+    return {
+      exitCode: 1,
+      report: {
+        accepted: false,
+        agency: agency.id,
+        tokenProfile: profile,
+        detail: `This token is accepted, but for "${p.agency.id}" (its client ${p.clientId} is registered there), not "${agency.id}".`,
+      },
+    };
   }
   return {
     exitCode: 0,

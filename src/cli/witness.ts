@@ -15,7 +15,9 @@ function main(): void {
   const server = witnessServer(witness);
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ witness: config.name, url: `http://${config.host}:${port}`, vkey: witness.vkey, logs: [...config.logs.keys()] })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ witness: config.name, url: `http://${config.host}:${port}`, vkey: witness.vkey, logs: [...config.logs.keys()] })}\n`,
+    );
   });
   const stop = (): void => void server.close(() => process.exit(0));
   process.on('SIGINT', stop);

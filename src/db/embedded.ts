@@ -93,7 +93,10 @@ function parentOf(pid: number): number | undefined {
 
 function isNodeProcess(pid: number): boolean {
   try {
-    return /node/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')) || /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '');
+    return (
+      /node/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')) ||
+      /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '')
+    );
   } catch {
     return false;
   }
@@ -117,7 +120,8 @@ function existingServer(clusterDir: string): ExistingServer {
   const pid = Number.parseInt(lines[0] ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return { state: 'none' }; // PostgreSQL removes a dead server's pid file itself.
   const owner = parentOf(pid);
-  if (owner !== undefined && owner > 1 && isNodeProcess(owner)) return { state: 'in_use', pid, owner, port: Number.parseInt(lines[3] ?? '', 10) };
+  if (owner !== undefined && owner > 1 && isNodeProcess(owner))
+    return { state: 'in_use', pid, owner, port: Number.parseInt(lines[3] ?? '', 10) };
   return { state: 'stale', pid };
 }
 
@@ -166,7 +170,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     if (existing.state === 'in_use') {
       log(`Using the PostgreSQL server (pid ${existing.pid}) that process ${existing.owner} runs on ${clusterDir}.`);
       const port = Number.isInteger(existing.port) ? existing.port : options.port;
-      return { adminUrl: adminUrl.replace(`:${options.port}/`, `:${port}/`), port, beginShutdown: () => undefined, stop: async () => undefined };
+      return {
+        adminUrl: adminUrl.replace(`:${options.port}/`, `:${port}/`),
+        port,
+        beginShutdown: () => undefined,
+        stop: async () => undefined,
+      };
     }
     if (existing.state === 'stale') await stopStaleServer(clusterDir, existing.pid, log);
   }
@@ -221,11 +230,17 @@ function supervise(server: EmbeddedPostgres, clusterDir: string, options: Superv
     const now = Date.now();
     while (restarts.length > 0 && (restarts[0] as number) < now - windowMs) restarts.shift();
     if (restarts.length >= maxRestarts) {
-      logger.error({ clusterDir, restarts: restarts.length, windowMs }, `The embedded PostgreSQL stopped again (${how}) after ${restarts.length} restarts in ${Math.round(windowMs / 60_000)} minutes: giving up. The gateway answers 503 until it is restarted.`);
+      logger.error(
+        { clusterDir, restarts: restarts.length, windowMs },
+        `The embedded PostgreSQL stopped again (${how}) after ${restarts.length} restarts in ${Math.round(windowMs / 60_000)} minutes: giving up. The gateway answers 503 until it is restarted.`,
+      );
       return;
     }
     restarts.push(now);
-    logger.error({ clusterDir, pid, how, restart: restarts.length, maxRestarts }, `The embedded PostgreSQL stopped unexpectedly (${how}); restarting it (restart ${restarts.length} of at most ${maxRestarts}).`);
+    logger.error(
+      { clusterDir, pid, how, restart: restarts.length, maxRestarts },
+      `The embedded PostgreSQL stopped unexpectedly (${how}); restarting it (restart ${restarts.length} of at most ${maxRestarts}).`,
+    );
     for (let attempt = 1; attempt <= attempts; attempt++) {
       await sleep(Math.min(250 * 2 ** (attempt - 1), 4000));
       if (stopping) return;
@@ -236,10 +251,16 @@ function supervise(server: EmbeddedPostgres, clusterDir: string, options: Superv
         return;
       } catch (e) {
         (server as unknown as WithServerProcess).process = undefined;
-        logger.warn({ clusterDir, attempt, attempts, err: e instanceof Error ? e.message : undefined }, `Restarting the embedded PostgreSQL failed (attempt ${attempt} of ${attempts}).`);
+        logger.warn(
+          { clusterDir, attempt, attempts, err: e instanceof Error ? e.message : undefined },
+          `Restarting the embedded PostgreSQL failed (attempt ${attempt} of ${attempts}).`,
+        );
       }
     }
-    logger.error({ clusterDir }, `The embedded PostgreSQL could not be restarted after ${attempts} attempts. The gateway answers 503 until it is restarted.`);
+    logger.error(
+      { clusterDir },
+      `The embedded PostgreSQL could not be restarted after ${attempts} attempts. The gateway answers 503 until it is restarted.`,
+    );
   };
 
   const watch = (): void => {

@@ -25,10 +25,12 @@ export function createPool(config: PoolConfig & { readonly name: string }, logge
   const { name, ...poolConfig } = config;
   const pool = new Pool({ application_name: name, ...poolConfig }) as ManagedPool;
   let closing = false;
-  const report = (where: string) => (err: Error): void => {
-    if (closing) logger.debug({ err, pool: name }, `database connection closed while stopping (${where})`);
-    else logger.error({ err, pool: name }, `database connection lost (${where}); the pool reconnects on the next request`);
-  };
+  const report =
+    (where: string) =>
+    (err: Error): void => {
+      if (closing) logger.debug({ err, pool: name }, `database connection closed while stopping (${where})`);
+      else logger.error({ err, pool: name }, `database connection lost (${where}); the pool reconnects on the next request`);
+    };
   pool.on('error', report('idle connection'));
   // A listener of our own on every client for its whole life, checked out or idle.
   pool.on('connect', (client) => {

@@ -17,8 +17,13 @@ export interface ResolvedDatabase {
 export const EMBEDDED_DATABASE_NAME = 'safeguard';
 
 /** `supervisor`: restart the embedded server if it dies (the gateway); absent for the command-line tools. */
-export async function resolveDatabase(database: DatabaseConfig, log: (line: string) => void, supervisor?: SupervisorLogger): Promise<ResolvedDatabase> {
-  if (database.kind === 'external') return { ownerUrl: database.ownerUrl, embedded: false, beginShutdown: () => undefined, stop: async () => undefined };
+export async function resolveDatabase(
+  database: DatabaseConfig,
+  log: (line: string) => void,
+  supervisor?: SupervisorLogger,
+): Promise<ResolvedDatabase> {
+  if (database.kind === 'external')
+    return { ownerUrl: database.ownerUrl, embedded: false, beginShutdown: () => undefined, stop: async () => undefined };
   const { dataDir, port } = database;
   const server = await startEmbeddedPostgres({ dataDir, port, log, ...(supervisor ? { supervisor: { logger: supervisor } } : {}) });
   const ownerUrl = await createDatabase(server.adminUrl, EMBEDDED_DATABASE_NAME);

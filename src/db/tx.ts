@@ -46,7 +46,8 @@ export function beginStatement(options: TxOptions = {}): string {
   const parts = [begin];
   if (options.synchronousCommit) parts.push('SET LOCAL synchronous_commit = on');
   if (options.statementTimeoutMs !== undefined) {
-    if (!Number.isInteger(options.statementTimeoutMs) || options.statementTimeoutMs < 1) throw new RangeError('statementTimeoutMs must be a positive integer');
+    if (!Number.isInteger(options.statementTimeoutMs) || options.statementTimeoutMs < 1)
+      throw new RangeError('statementTimeoutMs must be a positive integer');
     parts.push(`SET LOCAL statement_timeout = ${options.statementTimeoutMs}`);
   }
   if (options.advisoryLock !== undefined) {
@@ -90,7 +91,11 @@ async function run<T>(client: ClientBase, work: (client: ClientBase) => Promise<
  * Runs `work` in one transaction on a connection the caller holds (and releases). Resolves only after a checked
  * COMMIT; on failure rolls back and rethrows the original error.
  */
-export async function transaction<T, C extends ClientBase>(client: C, work: (client: C) => Promise<T>, options: TxOptions = {}): Promise<T> {
+export async function transaction<T, C extends ClientBase>(
+  client: C,
+  work: (client: C) => Promise<T>,
+  options: TxOptions = {},
+): Promise<T> {
   try {
     return await run(client, work as (client: ClientBase) => Promise<T>, options);
   } catch (e) {
@@ -119,6 +124,10 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
 }
 
 /** A consistent READ ONLY, REPEATABLE READ snapshot however long the reading takes, while writes go on. */
-export function inSnapshot<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: Omit<TxOptions, 'isolation' | 'readOnly'> = {}): Promise<T> {
+export function inSnapshot<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  options: Omit<TxOptions, 'isolation' | 'readOnly'> = {},
+): Promise<T> {
   return inTransaction(pool, work, { ...options, isolation: 'repeatable read', readOnly: true });
 }

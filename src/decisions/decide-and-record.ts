@@ -23,7 +23,10 @@ import { actorOf } from '../audit/actor';
 import type { ReferralOpener } from '../workflows/referrals';
 
 /** Every fact the decision was made on, with where it came from. */
-export type AnswerFacts = Record<string, { readonly value: boolean | number | string; readonly source: 'asserted' | 'derived'; readonly by?: string; readonly from?: string }>;
+export type AnswerFacts = Record<
+  string,
+  { readonly value: boolean | number | string; readonly source: 'asserted' | 'derived'; readonly by?: string; readonly from?: string }
+>;
 
 export interface DecisionAnswer {
   readonly decision: Decision['decision'];
@@ -85,16 +88,22 @@ export async function decideAndRecord(
 
   // Facts the gateway can work out are worked out, never taken on trust; every fact is marked with its source.
   const now = deps.now?.() ?? new Date();
-  const known = deps.pool && (context.subjectPersonId !== undefined || context.toAgencyId !== undefined)
-    ? await subjectDerivations(deps.pool, {
-        callerAgencyId: principal.agency.id,
-        purpose: input.purpose,
-        ...(context.subjectPersonId !== undefined ? { subjectPersonId: context.subjectPersonId } : {}),
-        to: { agencyType: input.to.agencyType, ...(context.toAgencyId !== undefined ? { agencyId: context.toAgencyId } : {}) },
-        now,
-      })
-    : {};
-  const derived = deriveFacts(input.facts, { now, calendar: deps.schoolCalendar ?? DEFAULT_SCHOOL_CALENDAR, assertedBy: 'caller', ...known });
+  const known =
+    deps.pool && (context.subjectPersonId !== undefined || context.toAgencyId !== undefined)
+      ? await subjectDerivations(deps.pool, {
+          callerAgencyId: principal.agency.id,
+          purpose: input.purpose,
+          ...(context.subjectPersonId !== undefined ? { subjectPersonId: context.subjectPersonId } : {}),
+          to: { agencyType: input.to.agencyType, ...(context.toAgencyId !== undefined ? { agencyId: context.toAgencyId } : {}) },
+          now,
+        })
+      : {};
+  const derived = deriveFacts(input.facts, {
+    now,
+    calendar: deps.schoolCalendar ?? DEFAULT_SCHOOL_CALENDAR,
+    assertedBy: 'caller',
+    ...known,
+  });
   const sources = sourcesJson(derived.sources);
   const facts: AnswerFacts = {};
   for (const [name, value] of Object.entries(derived.facts) as Array<[string, boolean | number | string]>) {
@@ -139,18 +148,33 @@ export async function decideAndRecord(
       from: input.from.agencyType,
       to: { agencyType: input.to.agencyType, role: input.to.role },
       subjectRole: input.subjectRole,
-      subjectRef: context.subjectRef ? deps.pseudonymise(context.subjectRef)
-        : context.subjectPersonId ? deps.pseudonymise(context.subjectPersonId) : null,
+      subjectRef: context.subjectRef
+        ? deps.pseudonymise(context.subjectRef)
+        : context.subjectPersonId
+          ? deps.pseudonymise(context.subjectPersonId)
+          : null,
       toAgencyId: context.toAgencyId ?? null,
       fieldsRequested: [...input.fields],
       permittedFields: [...decision.permittedFields],
       withheldFields: decision.withheldFields.map((w) => ({
-        field: w.field, code: w.code, rule: w.rule ?? null, routes: w.routes.map((r) => r.rule),
+        field: w.field,
+        code: w.code,
+        rule: w.rule ?? null,
+        routes: w.routes.map((r) => r.rule),
       })),
       facts: { ...derived.facts },
       factSources: sources,
       referTo: decision.referTo ?? null,
-      ...(planned ? { referral: { id: planned.id, deciderRole: planned.deciderRole, dueAt: planned.dueAt.toISOString(), fields: [...planned.referredFields] } } : {}),
+      ...(planned
+        ? {
+            referral: {
+              id: planned.id,
+              deciderRole: planned.deciderRole,
+              dueAt: planned.dueAt.toISOString(),
+              fields: [...planned.referredFields],
+            },
+          }
+        : {}),
       sharing: decision.sharing ?? null,
       agreementGaps: decision.agreementGaps.map((g) => ({ rule: g.rule, agreement: g.agreement })),
       policyVersion: decision.policyVersion,

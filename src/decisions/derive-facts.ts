@@ -17,10 +17,8 @@
 import { isGatewayOnlyFact, type FactName, type Facts } from '../vocabulary/vocabulary';
 import { nextSchoolDayStart, type SchoolCalendar } from '../notifications/school-day';
 
-
 export type FactSource =
-  | { readonly source: 'asserted'; readonly by: 'caller' | 'record' }
-  | { readonly source: 'derived'; readonly from: string };
+  { readonly source: 'asserted'; readonly by: 'caller' | 'record' } | { readonly source: 'derived'; readonly from: string };
 
 export interface DerivedFacts {
   readonly facts: Facts;
@@ -61,22 +59,33 @@ export function deriveFacts(given: Facts, inputs: DerivationInputs): DerivedFact
   }
 
   if (facts.s47_enquiry_open === true && facts.significant_harm_suspected !== true) {
-    derived('significant_harm_suspected', true, 's47_enquiry_open: a s.47 enquiry is made because there is reasonable cause to suspect significant harm (Children Act 1989 s.47(1))');
+    derived(
+      'significant_harm_suspected',
+      true,
+      's47_enquiry_open: a s.47 enquiry is made because there is reasonable cause to suspect significant harm (Children Act 1989 s.47(1))',
+    );
   }
   const hours = facts.hours_since_incident;
   if (typeof hours === 'number') {
     const incident = new Date(inputs.now.getTime() - hours * HOUR_MS);
     try {
       const deadline = nextSchoolDayStart(incident, inputs.calendar);
-      derived('before_next_school_day_start', inputs.now.getTime() < deadline.getTime(),
-        `hours_since_incident and the school calendar: the next school day after the incident starts ${deadline.toISOString()}`);
+      derived(
+        'before_next_school_day_start',
+        inputs.now.getTime() < deadline.getTime(),
+        `hours_since_incident and the school calendar: the next school day after the incident starts ${deadline.toISOString()}`,
+      );
     } catch {
       // A broken calendar derives nothing: the Operation Encompass rule then cannot apply (fail closed).
     }
   }
   if (inputs.agreement) derived('agreement_in_force', inputs.agreement.inForce, inputs.agreement.source);
   if (inputs.perpetratorJoinedHousehold) {
-    derived('perpetrator_joined_household_with_children', inputs.perpetratorJoinedHousehold.joined, inputs.perpetratorJoinedHousehold.source);
+    derived(
+      'perpetrator_joined_household_with_children',
+      inputs.perpetratorJoinedHousehold.joined,
+      inputs.perpetratorJoinedHousehold.source,
+    );
   }
   return { facts: facts as Facts, sources };
 }

@@ -25,14 +25,22 @@ export interface SubjectQuery {
   readonly now: Date;
 }
 
-export async function subjectDerivations(pool: Pool, q: SubjectQuery): Promise<Pick<DerivationInputs, 'agreement' | 'perpetratorJoinedHousehold'>> {
-  const out: { agreement?: DerivationInputs['agreement']; perpetratorJoinedHousehold?: DerivationInputs['perpetratorJoinedHousehold'] } = {};
+export async function subjectDerivations(
+  pool: Pool,
+  q: SubjectQuery,
+): Promise<Pick<DerivationInputs, 'agreement' | 'perpetratorJoinedHousehold'>> {
+  const out: { agreement?: DerivationInputs['agreement']; perpetratorJoinedHousehold?: DerivationInputs['perpetratorJoinedHousehold'] } =
+    {};
   if (q.subjectPersonId !== undefined) {
     if (!UUID.test(q.subjectPersonId) || !(await agencyKnowsPerson(pool, q.subjectPersonId, q.callerAgencyId))) {
-      throw new GatewayError('not_found', 'No person with that subjectPersonId is known to your agency.', { errors: [{ pointer: '/subjectPersonId', detail: 'not a person your agency knows' }] });
+      throw new GatewayError('not_found', 'No person with that subjectPersonId is known to your agency.', {
+        errors: [{ pointer: '/subjectPersonId', detail: 'not a person your agency knows' }],
+      });
     }
     const memberships = await membershipsAround(pool, q.subjectPersonId);
-    const signal = riskSignals({ subjectPersonId: q.subjectPersonId, records: [], memberships }).find((s) => s.signal === 'new_perpetrator_in_household');
+    const signal = riskSignals({ subjectPersonId: q.subjectPersonId, records: [], memberships }).find(
+      (s) => s.signal === 'new_perpetrator_in_household',
+    );
     out.perpetratorJoinedHousehold = {
       joined: signal?.flagged === true,
       source: `household memberships of the subject (${memberships.length} held)`,
@@ -41,13 +49,23 @@ export async function subjectDerivations(pool: Pool, q: SubjectQuery): Promise<P
   if (q.to.agencyId !== undefined) {
     const { rows } = await pool.query<{ agency_type: string }>('SELECT agency_type FROM agencies WHERE id = $1', [q.to.agencyId]);
     if (rows[0]?.agency_type !== q.to.agencyType) {
-      throw new GatewayError('unprocessable', `to.agencyId "${q.to.agencyId}" is not a ${q.to.agencyType} agency in the trust registry.`, { errors: [{ pointer: '/to/agencyId', detail: `not a registered ${q.to.agencyType} agency` }] });
+      throw new GatewayError('unprocessable', `to.agencyId "${q.to.agencyId}" is not a ${q.to.agencyType} agency in the trust registry.`, {
+        errors: [{ pointer: '/to/agencyId', detail: `not a registered ${q.to.agencyType} agency` }],
+      });
     }
-    const status = agreementStatus(await agreementsFor(pool, q.callerAgencyId, q.purpose), q.callerAgencyId, q.to.agencyId, q.purpose, englandDate(q.now));
+    const status = agreementStatus(
+      await agreementsFor(pool, q.callerAgencyId, q.purpose),
+      q.callerAgencyId,
+      q.to.agencyId,
+      q.purpose,
+      englandDate(q.now),
+    );
     out.agreement = {
       inForce: status.status === 'in_force',
-      source: status.status === 'none' ? 'data sharing agreements: none covers both agencies for this purpose'
-        : `data sharing agreement ${status.agreement.id} (${status.status})`,
+      source:
+        status.status === 'none'
+          ? 'data sharing agreements: none covers both agencies for this purpose'
+          : `data sharing agreement ${status.agreement.id} (${status.status})`,
     };
   }
   return out;

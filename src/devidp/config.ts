@@ -112,10 +112,13 @@ export function loadDevIdpConfig(file: string, agencies: readonly Agency[]): Dev
     for (const c of entry.clients) {
       if (clientIds.has(c.clientId)) problems.push(`client "${c.clientId}" is defined twice`);
       clientIds.add(c.clientId);
-      if (!agency.clientIds.includes(c.clientId)) problems.push(`client "${c.clientId}" is not one of agency "${agencyId}"'s clientIds in the trust registry`);
+      if (!agency.clientIds.includes(c.clientId))
+        problems.push(`client "${c.clientId}" is not one of agency "${agencyId}"'s clientIds in the trust registry`);
       if (c.kind !== 'web' && !c.role) problems.push(`${c.kind} client "${c.clientId}" needs a role`);
-      if (c.kind === 'web' && c.role) problems.push(`web client "${c.clientId}" must not have a role (the practitioner's account gives it)`);
-      if (c.role && !agency.allowedRoles.includes(c.role)) problems.push(`client "${c.clientId}": agency "${agencyId}" may not use the role "${c.role}"`);
+      if (c.kind === 'web' && c.role)
+        problems.push(`web client "${c.clientId}" must not have a role (the practitioner's account gives it)`);
+      if (c.role && !agency.allowedRoles.includes(c.role))
+        problems.push(`client "${c.clientId}": agency "${agencyId}" may not use the role "${c.role}"`);
     }
     if (entry.clients.filter((c) => c.kind === 'web').length > 1) problems.push(`agency "${agencyId}" has more than one web client`);
     const logins = new Set<string>();
@@ -123,7 +126,8 @@ export function loadDevIdpConfig(file: string, agencies: readonly Agency[]): Dev
       if (logins.has(a.login)) problems.push(`account "${a.login}" is defined twice`);
       logins.add(a.login);
       if (a.role === 'system') problems.push(`account "${a.login}": a person cannot have the role "system"`);
-      if (!agency.allowedRoles.includes(a.role)) problems.push(`account "${a.login}": agency "${agencyId}" may not use the role "${a.role}"`);
+      if (!agency.allowedRoles.includes(a.role))
+        problems.push(`account "${a.login}": agency "${agencyId}" may not use the role "${a.role}"`);
     }
   }
   if (problems.length) throw new Error(`${file} does not match the trust registry:\n  - ${problems.join('\n  - ')}`);

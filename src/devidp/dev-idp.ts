@@ -24,12 +24,27 @@ import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import './known-warnings';
 import { loginPage, loginPageRoute, sendLoginPage } from './login-page';
-import Provider, { errors as oidcErrors, type AdapterPayload, type ClientMetadata, type JWK as OidcJWK, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  errors as oidcErrors,
+  type AdapterPayload,
+  type ClientMetadata,
+  type JWK as OidcJWK,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 import { DEV_IDP_ISSUER_PREFIX, type Agency } from '../auth/registry';
 import type { Role } from '../vocabulary/vocabulary';
 import { DEFAULT_DEVIDP_CONFIG_FILE, GATEWAY_SCOPES, loadDevIdpConfig, type DevAgencyConfig } from './config';
 import { createIssuerAdapter } from './memory-adapter';
-import { clientKeyFile, clientSecretFile, issuerKeysFile, loadOrCreateIssuerKeys, loadOrCreatePrivateJwk, loadOrCreateSecret, publicJwk } from './keys';
+import {
+  clientKeyFile,
+  clientSecretFile,
+  issuerKeysFile,
+  loadOrCreateIssuerKeys,
+  loadOrCreatePrivateJwk,
+  loadOrCreateSecret,
+  publicJwk,
+} from './keys';
 
 export const DEFAULT_WEB_REDIRECT_URI = 'http://127.0.0.1:8080/auth/callback';
 
@@ -122,7 +137,12 @@ function passwordGate(agency: Agency, accounts: ReadonlyMap<string, DevIdpAccoun
       if (form.get('prompt') === 'login') {
         const account = accounts.get(form.get('login') ?? '');
         if (!account || !samePassword(form.get('password') ?? '', account.password)) {
-          const page = loginPage({ agencyName: agency.name, action: `${req.baseUrl}${req.path.replace(/\/$/, '')}`, login: form.get('login') ?? '', error: `That email address and password are not a demo account of ${agency.name}` });
+          const page = loginPage({
+            agencyName: agency.name,
+            action: `${req.baseUrl}${req.path.replace(/\/$/, '')}`,
+            login: form.get('login') ?? '',
+            error: `That email address and password are not a demo account of ${agency.name}`,
+          });
           sendLoginPage(res, 401, page);
           return;
         }
@@ -152,7 +172,8 @@ async function buildProvider(
   webSecrets: ReadonlyMap<string, string>,
 ): Promise<Provider> {
   const { audience, dataDir } = options;
-  const redirectUris = typeof options.webRedirectUri === 'string' ? [options.webRedirectUri] : [...(options.webRedirectUri ?? [DEFAULT_WEB_REDIRECT_URI])];
+  const redirectUris =
+    typeof options.webRedirectUri === 'string' ? [options.webRedirectUri] : [...(options.webRedirectUri ?? [DEFAULT_WEB_REDIRECT_URI])];
   const clientsById = new Map(devConfig.clients.map((c) => [c.clientId, c]));
 
   // Client metadata is built fresh for every lookup (see memory-adapter.ts), never shared between issuers.
@@ -264,7 +285,9 @@ async function buildProvider(
       const { client, session } = ctx.oidc;
       if (!client || !session?.accountId) return undefined;
       const existingId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-      const grant = (existingId ? await ctx.oidc.provider.Grant.find(existingId) : undefined) ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const grant =
+        (existingId ? await ctx.oidc.provider.Grant.find(existingId) : undefined) ??
+        new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
       const oidcScopes = [...ctx.oidc.requestParamOIDCScopes].filter((s) => s === 'openid' || s === 'profile');
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
       const allowed = new Set(resourceScopes(clientsById.get(client.clientId)?.scope ?? ''));
@@ -320,7 +343,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const host = options.host ?? '127.0.0.1';
   const devAgencies = options.agencies.filter((a) => a.issuer.startsWith(DEV_IDP_ISSUER_PREFIX));
   for (const a of devAgencies) {
-    if (a.issuer !== `${DEV_IDP_ISSUER_PREFIX}${a.id}`) throw new Error(`agency "${a.id}": a development issuer must be "${DEV_IDP_ISSUER_PREFIX}${a.id}", got "${a.issuer}"`);
+    if (a.issuer !== `${DEV_IDP_ISSUER_PREFIX}${a.id}`)
+      throw new Error(`agency "${a.id}": a development issuer must be "${DEV_IDP_ISSUER_PREFIX}${a.id}", got "${a.issuer}"`);
   }
   const devConfig = loadDevIdpConfig(options.configFile ?? DEFAULT_DEVIDP_CONFIG_FILE, options.agencies);
 
@@ -340,7 +364,11 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
         ...(c.role ? { role: c.role } : {}),
         ...(c.kind === 'system' ? { privateKeyFile: clientKeyFile(options.dataDir, c.clientId) } : {}),
       });
-      if (c.kind === 'web') webClients.set(agency.id, { clientId: c.clientId, clientSecret: loadOrCreateSecret(clientSecretFile(options.dataDir, c.clientId)) });
+      if (c.kind === 'web')
+        webClients.set(agency.id, {
+          clientId: c.clientId,
+          clientSecret: loadOrCreateSecret(clientSecretFile(options.dataDir, c.clientId)),
+        });
     }
   }
 
@@ -369,7 +397,16 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   try {
     if (options.tls) {
       const tls = options.tls;
-      const secure = https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, app);
+      const secure = https.createServer(
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ca: readFileSync(tls.caFile),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        app,
+      );
       tlsServer = secure;
       await new Promise<void>((resolve, reject) => {
         secure.once('error', reject);
@@ -392,7 +429,10 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       app.use(`/${agency.id}`, loginPageRoute(provider, agency.name), passwordGate(agency, agencyAccounts), provider.callback());
     }
     app.get('/', (_req, res) => {
-      res.json({ description: 'Safeguard Gateway development OpenID provider (development only)', issuers: Object.fromEntries(idps.map((i) => [i.agency.id, i.issuer])) });
+      res.json({
+        description: 'Safeguard Gateway development OpenID provider (development only)',
+        issuers: Object.fromEntries(idps.map((i) => [i.agency.id, i.issuer])),
+      });
     });
 
     return {

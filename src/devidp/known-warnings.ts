@@ -17,7 +17,10 @@ const KNOWN_HARMLESS: readonly RegExp[] = [
 const original = console.warn;
 console.warn = (...args: unknown[]): void => {
   // oidc-provider colours its warnings on a terminal: compare without the escape codes.
-  const text = args.map(String).join(' ').replace(/\x1b\[[0-9;]*m/g, '');
+  const text = args
+    .map(String)
+    .join(' ')
+    .replace(/\x1b\[[0-9;]*m/g, '');
   if (KNOWN_HARMLESS.some((known) => known.test(text))) return;
   original(...args);
 };

@@ -27,7 +27,12 @@ button:focus{outline:3px solid transparent;background:#ffdd00;color:#0b0c0c;box-
 .error p{color:#d4351c;font-weight:700;margin:0}
 `;
 
-export function loginPage(input: { readonly agencyName: string; readonly action: string; readonly login?: string; readonly error?: string }): string {
+export function loginPage(input: {
+  readonly agencyName: string;
+  readonly action: string;
+  readonly login?: string;
+  readonly error?: string;
+}): string {
   const error = input.error
     ? `<div class="error" role="alert" tabindex="-1"><h2>There is a problem</h2><p>${escapeHtml(input.error)}</p></div>`
     : '';

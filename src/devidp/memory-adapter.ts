@@ -11,7 +11,14 @@ interface Entry {
   readonly expiresAt: number;
 }
 
-const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
 
 export function createIssuerAdapter(clientMetadata: (clientId: string) => AdapterPayload | undefined): AdapterFactory {
   const entries = new Map<string, Entry>();
@@ -49,7 +56,10 @@ export function createIssuerAdapter(clientMetadata: (clientId: string) => Adapte
     const adapter: Adapter = {
       async upsert(id, payload, expiresIn) {
         if (++writes % 500 === 0) sweep();
-        entries.set(key(id), { payload, expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Number.POSITIVE_INFINITY });
+        entries.set(key(id), {
+          payload,
+          expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Number.POSITIVE_INFINITY,
+        });
         if (model === 'Session' && payload.uid) sessionByUid.set(payload.uid, id);
         if (payload.userCode) byUserCode.set(payload.userCode, id);
         if (GRANTABLE.has(model) && payload.grantId) {

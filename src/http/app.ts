@@ -101,7 +101,8 @@ function isUnstorableText(err: unknown): boolean {
 function isDatabaseUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as { message?: unknown }).message));
+  if (typeof code !== 'string')
+    return /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as { message?: unknown }).message));
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || code.startsWith('08') || code.startsWith('57P');
 }
 
@@ -159,36 +160,86 @@ export function createApp(deps: AppDeps): express.Express {
   );
   v1.use((req, _res, next) => {
     // A body that is not JSON is refused by its media type (415), not misread as an empty request (400).
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     if (hasBody && !req.is(JSON_TYPES)) {
-      return next(new GatewayError('unsupported_media_type', `The request body must be JSON (Content-Type: application/json); this one was ${req.get('content-type')?.slice(0, 80) ?? 'not labelled'}.`));
+      return next(
+        new GatewayError(
+          'unsupported_media_type',
+          `The request body must be JSON (Content-Type: application/json); this one was ${req.get('content-type')?.slice(0, 80) ?? 'not labelled'}.`,
+        ),
+      );
     }
     next();
   });
   // Encoding, charset, strict JSON, duplicate keys, depth (src/http/body.ts).
   v1.use(jsonBody({ limitBytes: deps.limits.bodyBytes, types: JSON_TYPES }));
-  const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
-  v1.use(decisionsRouter({
-    engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, pool: deps.pool, referrals: referralOpener(workflows),
-    ...(deps.notifications ? { schoolCalendar: deps.notifications.schoolCalendar } : {}),
-  }));
+  const workflows = {
+    pool: deps.pool,
+    ledger: deps.ledger,
+    engine: deps.engine,
+    pseudonymise: deps.pseudonymise,
+    settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS,
+  };
+  v1.use(
+    decisionsRouter({
+      engine: deps.engine,
+      ledger: deps.ledger,
+      pseudonymise: deps.pseudonymise,
+      pool: deps.pool,
+      referrals: referralOpener(workflows),
+      ...(deps.notifications ? { schoolCalendar: deps.notifications.schoolCalendar } : {}),
+    }),
+  );
   v1.use(workflowsRouter(workflows));
-  v1.use(recordsRouter({ pool: deps.pool, engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, ...(deps.notifications ? { notifications: deps.notifications } : {}) }));
+  v1.use(
+    recordsRouter({
+      pool: deps.pool,
+      engine: deps.engine,
+      ledger: deps.ledger,
+      pseudonymise: deps.pseudonymise,
+      ...(deps.notifications ? { notifications: deps.notifications } : {}),
+    }),
+  );
   v1.use(notificationsRouter({ pool: deps.pool, ledger: deps.ledger, allowInsecureWebhooks: deps.webhooks?.allowInsecure ?? false }));
   // Before the auditor-only audit router: an agency may fetch the receipt of its own entries.
   const checkpoints = deps.checkpoints ?? { sinks: [], cache: new SubtreeCache() };
   v1.use(ledgerProofsRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, logger: deps.logger, ...checkpoints }));
   // Before the auditor-only audit router: data protection officers may read a subject's disclosures too.
   v1.use(subjectDisclosuresRouter({ ledger: deps.ledger, pool: deps.pool, pseudonymise: deps.pseudonymise }));
-  v1.use(auditRouter({ ledger: deps.ledger, pool: deps.pool, keys: deps.keys, pseudonymise: deps.pseudonymise, sinks: checkpoints.sinks, ...(checkpoints.witnesses ? { witnesses: checkpoints.witnesses } : {}), quorum: checkpoints.quorum ?? 0, ...(checkpoints.macKey ? { macKey: checkpoints.macKey } : {}) }));
-  app.use('/v1', publicCheckpointRouter({ pool: deps.pool, keys: deps.keys, ...(deps.checkpoints?.witnesses ? { witnesses: deps.checkpoints.witnesses } : {}), quorum: deps.checkpoints?.quorum ?? 0 }));
+  v1.use(
+    auditRouter({
+      ledger: deps.ledger,
+      pool: deps.pool,
+      keys: deps.keys,
+      pseudonymise: deps.pseudonymise,
+      sinks: checkpoints.sinks,
+      ...(checkpoints.witnesses ? { witnesses: checkpoints.witnesses } : {}),
+      quorum: checkpoints.quorum ?? 0,
+      ...(checkpoints.macKey ? { macKey: checkpoints.macKey } : {}),
+    }),
+  );
+  app.use(
+    '/v1',
+    publicCheckpointRouter({
+      pool: deps.pool,
+      keys: deps.keys,
+      ...(deps.checkpoints?.witnesses ? { witnesses: deps.checkpoints.witnesses } : {}),
+      quorum: deps.checkpoints?.quorum ?? 0,
+    }),
+  );
   app.use('/v1', v1);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     const path = req.originalUrl.split('?')[0] ?? '';
     const allow = describedMethods(path);
     if (allow && !allow.includes(req.method)) {
-      return next(new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path.slice(0, 200)}. Allowed: ${allow.join(', ')}.`, { allow }));
+      return next(
+        new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path.slice(0, 200)}. Allowed: ${allow.join(', ')}.`, {
+          allow,
+        }),
+      );
     }
     next(new GatewayError('not_found', `There is nothing at ${req.method} ${req.originalUrl.split('?')[0] ?? ''}.`));
   });
@@ -200,7 +251,11 @@ export function createApp(deps: AppDeps): express.Express {
 function toGatewayError(err: unknown, logger: Logger): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof AuditUnavailableError) {
-    return new GatewayError('audit_unavailable', 'The audit ledger could not record this request, so nothing was disclosed. Try again shortly.', { retryAfterSeconds: 5 });
+    return new GatewayError(
+      'audit_unavailable',
+      'The audit ledger could not record this request, so nothing was disclosed. Try again shortly.',
+      { retryAfterSeconds: 5 },
+    );
   }
   const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
   switch (type) {
@@ -218,11 +273,16 @@ function toGatewayError(err: unknown, logger: Logger): GatewayError {
   }
   if (isUnstorableText(err)) {
     // A safety net: text the validators let through that PostgreSQL cannot store is the caller's input (400), not a 500.
-    return new GatewayError('bad_request', 'The request contains a NUL character (\\u0000) or a broken UTF-16 character, which the gateway cannot store.');
+    return new GatewayError(
+      'bad_request',
+      'The request contains a NUL character (\\u0000) or a broken UTF-16 character, which the gateway cannot store.',
+    );
   }
   if (isDatabaseUnavailable(err)) {
     logger.error({ err }, 'database unavailable');
-    return new GatewayError('not_ready', 'The gateway cannot reach its database just now, so nothing was disclosed. Try again shortly.', { retryAfterSeconds: 5 });
+    return new GatewayError('not_ready', 'The gateway cannot reach its database just now, so nothing was disclosed. Try again shortly.', {
+      retryAfterSeconds: 5,
+    });
   }
   logger.error({ err }, 'unexpected error');
   return new GatewayError('internal', 'The gateway could not complete this request. It has been logged; nothing was disclosed.');

@@ -79,9 +79,13 @@ function checkEncodingAndCharset(req: Request, _res: Response, next: NextFunctio
     const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(type)?.[1]?.toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
       return next(
-        new GatewayError('unsupported_media_type', `The request body must be UTF-8 JSON; this one says charset=${shownHeader(charset)}. Send it as UTF-8 (or leave the charset out).`, {
-          errors: [{ pointer: '/headers/content-type', detail: `charset "${shownHeader(charset)}" is not accepted; only UTF-8` }],
-        }),
+        new GatewayError(
+          'unsupported_media_type',
+          `The request body must be UTF-8 JSON; this one says charset=${shownHeader(charset)}. Send it as UTF-8 (or leave the charset out).`,
+          {
+            errors: [{ pointer: '/headers/content-type', detail: `charset "${shownHeader(charset)}" is not accepted; only UTF-8` }],
+          },
+        ),
       );
     }
   }
@@ -98,7 +102,12 @@ function bodyParserErrors(err: unknown, _req: Request, _res: Response, next: Nex
     case 'entity.parse.failed':
       return next(new GatewayError('bad_request', 'The request body is not valid JSON.'));
     case 'encoding.unsupported':
-      return next(new GatewayError('unsupported_media_type', `The request body's Content-Encoding is not accepted. Accepted: ${ACCEPTED_CONTENT_ENCODINGS.join(', ')}.`));
+      return next(
+        new GatewayError(
+          'unsupported_media_type',
+          `The request body's Content-Encoding is not accepted. Accepted: ${ACCEPTED_CONTENT_ENCODINGS.join(', ')}.`,
+        ),
+      );
     case 'charset.unsupported':
       return next(new GatewayError('unsupported_media_type', 'The request body must be UTF-8 JSON.'));
   }
@@ -106,7 +115,12 @@ function bodyParserErrors(err: unknown, _req: Request, _res: Response, next: Nex
     // Includes a body that does not decompress (zlib: incorrect header check, unexpected end of file).
     const encoding = (_req.headers['content-encoding'] ?? 'identity').toLowerCase();
     return next(
-      new GatewayError('bad_request', encoding === 'identity' ? 'The request body could not be read.' : `The request body could not be read: it is not valid ${shownHeader(encoding)} data.`),
+      new GatewayError(
+        'bad_request',
+        encoding === 'identity'
+          ? 'The request body could not be read.'
+          : `The request body could not be read: it is not valid ${shownHeader(encoding)} data.`,
+      ),
     );
   }
   next(err);
@@ -116,15 +130,22 @@ function checkDuplicatesAndDepth(req: Request, _res: Response, next: NextFunctio
   const raw = (req as WithRawBody)[RAW_BODY];
   delete (req as WithRawBody)[RAW_BODY];
   // Depth first: the scanner below recurses once per level.
-  if (tooDeep(req.body, MAX_JSON_DEPTH)) return next(new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
+  if (tooDeep(req.body, MAX_JSON_DEPTH))
+    return next(new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
   if (raw !== undefined && raw.length > 0) {
     const duplicate = firstDuplicateKey(raw.toString('utf8'));
     if (duplicate) {
       const shown = JSON.stringify(duplicate.key.slice(0, 100));
       return next(
-        new GatewayError('bad_request', `The request body gives ${shown} twice at ${duplicate.pointer.slice(0, 200)}: a body that could mean two things is refused. Send each member once.`, {
-          errors: [{ pointer: duplicate.pointer.slice(0, 200), detail: `${shown} appears more than once`, word: duplicate.key.slice(0, 100) }],
-        }),
+        new GatewayError(
+          'bad_request',
+          `The request body gives ${shown} twice at ${duplicate.pointer.slice(0, 200)}: a body that could mean two things is refused. Send each member once.`,
+          {
+            errors: [
+              { pointer: duplicate.pointer.slice(0, 200), detail: `${shown} appears more than once`, word: duplicate.key.slice(0, 100) },
+            ],
+          },
+        ),
       );
     }
   }
@@ -132,7 +153,10 @@ function checkDuplicatesAndDepth(req: Request, _res: Response, next: NextFunctio
 }
 
 /** The JSON body reader of the API: use in place of express.json(). */
-export function jsonBody(options: { readonly limitBytes: number; readonly types: readonly string[] }): Array<RequestHandler | express.ErrorRequestHandler> {
+export function jsonBody(options: {
+  readonly limitBytes: number;
+  readonly types: readonly string[];
+}): Array<RequestHandler | express.ErrorRequestHandler> {
   return [
     checkEncodingAndCharset,
     express.json({

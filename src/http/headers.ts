@@ -10,9 +10,13 @@ export function oneAuthorizationHeader(req: Request, _res: Response, next: NextF
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'authorization') count += 1;
   if (count > 1) {
     return next(
-      new GatewayError('bad_request', `The request carries ${count} Authorization headers; send exactly one (Authorization: Bearer <access token>).`, {
-        errors: [{ pointer: '/headers/authorization', detail: `${count} Authorization headers; exactly one is allowed` }],
-      }),
+      new GatewayError(
+        'bad_request',
+        `The request carries ${count} Authorization headers; send exactly one (Authorization: Bearer <access token>).`,
+        {
+          errors: [{ pointer: '/headers/authorization', detail: `${count} Authorization headers; exactly one is allowed` }],
+        },
+      ),
     );
   }
   next();

@@ -6,7 +6,8 @@ export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 // prom-client names three gauges `…_total`, which Prometheus reserves for counters (`promtool check metrics`
 // objects). The same numbers stay published as nodejs_active_handles, nodejs_active_requests, nodejs_active_resources.
-for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+  registry.removeSingleMetric(name);
 
 const requests = new Counter({
   name: 'safeguard_http_requests_total',

@@ -26,7 +26,12 @@ const problem = {
       items: {
         type: 'object',
         required: ['pointer', 'detail'],
-        properties: { pointer: { type: 'string' }, detail: { type: 'string' }, word: { type: 'string' }, allowed: { type: 'array', items: { type: 'string' } } },
+        properties: {
+          pointer: { type: 'string' },
+          detail: { type: 'string' },
+          word: { type: 'string' },
+          allowed: { type: 'array', items: { type: 'string' } },
+        },
       },
     },
   },
@@ -39,7 +44,20 @@ const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` })
 const responseSchemas: Record<string, object> = {
   LedgerEntry: {
     type: 'object',
-    required: ['seq', 'entryId', 'recordedAt', 'kind', 'outcome', 'requestId', 'actor', 'purpose', 'rules', 'payload', 'prevHash', 'entryHash'],
+    required: [
+      'seq',
+      'entryId',
+      'recordedAt',
+      'kind',
+      'outcome',
+      'requestId',
+      'actor',
+      'purpose',
+      'rules',
+      'payload',
+      'prevHash',
+      'entryHash',
+    ],
     properties: {
       seq: { type: 'integer', minimum: 1 },
       entryId: { type: 'string', format: 'uuid' },
@@ -48,11 +66,16 @@ const responseSchemas: Record<string, object> = {
       outcome: { type: 'string', enum: [...AUDIT_OUTCOMES] },
       requestId: { type: 'string' },
       actor: {
-        oneOf: [{ type: 'null' }, {
-          type: 'object',
-          required: ['agencyId', 'agencyType', 'clientId', 'practitioner', 'role', 'issuer'],
-          properties: Object.fromEntries(['agencyId', 'agencyType', 'clientId', 'practitioner', 'role', 'issuer'].map((k) => [k, { type: ['string', 'null'] }])),
-        }],
+        oneOf: [
+          { type: 'null' },
+          {
+            type: 'object',
+            required: ['agencyId', 'agencyType', 'clientId', 'practitioner', 'role', 'issuer'],
+            properties: Object.fromEntries(
+              ['agencyId', 'agencyType', 'clientId', 'practitioner', 'role', 'issuer'].map((k) => [k, { type: ['string', 'null'] }]),
+            ),
+          },
+        ],
       },
       purpose: { type: ['string', 'null'] },
       rules: { type: 'array', items: { type: 'string' } },
@@ -62,47 +85,102 @@ const responseSchemas: Record<string, object> = {
     },
   },
   LedgerPage: {
-    type: 'object', required: ['entries'],
+    type: 'object',
+    required: ['entries'],
     properties: { entries: { type: 'array', items: ref('LedgerEntry') }, nextCursor: { type: 'string' } },
   },
   VerifyReport: {
     type: 'object',
-    required: ['summary', 'ok', 'entriesChecked', 'lastSeq', 'lastHash', 'trustedUpTo', 'sealedUpTo', 'problems', 'moreProblems', 'checkpoints'],
+    required: [
+      'summary',
+      'ok',
+      'entriesChecked',
+      'lastSeq',
+      'lastHash',
+      'trustedUpTo',
+      'sealedUpTo',
+      'problems',
+      'moreProblems',
+      'checkpoints',
+    ],
     properties: {
-      summary: { type: 'string', description: 'The one wording used everywhere, e.g. "chain intact to entry 19; sealed and signed to entry 12; entries 13 to 19 not sealed yet"' },
+      summary: {
+        type: 'string',
+        description:
+          'The one wording used everywhere, e.g. "chain intact to entry 19; sealed and signed to entry 12; entries 13 to 19 not sealed yet"',
+      },
       ok: { type: 'boolean' },
       entriesChecked: { type: 'integer' },
       lastSeq: { type: 'integer' },
       lastHash: { type: 'string' },
       firstBadSeq: { type: 'integer' },
       trustedUpTo: { type: 'integer', description: 'Chain and checkpoints both hold up to this entry' },
-      sealedUpTo: { type: 'integer', description: 'A signed checkpoint the database still matches covers entries up to this one (0: not sealed yet)' },
+      sealedUpTo: {
+        type: 'integer',
+        description: 'A signed checkpoint the database still matches covers entries up to this one (0: not sealed yet)',
+      },
       problems: { type: 'array', items: { type: 'object' } },
       moreProblems: { type: 'integer' },
-      checkpoints: { type: 'object', required: ['ok', 'checkpointsChecked', 'trustedUpTo'], properties: { ok: { type: 'boolean' }, checkpointsChecked: { type: 'integer' }, trustedUpTo: { type: 'integer' } } },
+      checkpoints: {
+        type: 'object',
+        required: ['ok', 'checkpointsChecked', 'trustedUpTo'],
+        properties: { ok: { type: 'boolean' }, checkpointsChecked: { type: 'integer' }, trustedUpTo: { type: 'integer' } },
+      },
     },
   },
   Receipt: {
-    type: 'object', required: ['type', 'v', 'entryId', 'seq', 'entryHash', 'sealed'],
+    type: 'object',
+    required: ['type', 'v', 'entryId', 'seq', 'entryHash', 'sealed'],
     properties: {
-      type: { type: 'string' }, v: { type: 'integer' }, entryId: { type: 'string', format: 'uuid' }, seq: { type: 'integer' },
-      entryHash: { type: 'string' }, sealed: { type: 'boolean' },
+      type: { type: 'string' },
+      v: { type: 'integer' },
+      entryId: { type: 'string', format: 'uuid' },
+      seq: { type: 'integer' },
+      entryHash: { type: 'string' },
+      sealed: { type: 'boolean' },
     },
   },
   CheckpointPage: {
-    type: 'object', required: ['checkpoints'],
-    properties: { checkpoints: { type: 'array', items: { type: 'object', required: ['treeSize', 'rootHash'], properties: { treeSize: { type: 'integer' }, rootHash: { type: 'string' } } } }, nextBefore: { type: 'integer' } },
+    type: 'object',
+    required: ['checkpoints'],
+    properties: {
+      checkpoints: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['treeSize', 'rootHash'],
+          properties: { treeSize: { type: 'integer' }, rootHash: { type: 'string' } },
+        },
+      },
+      nextBefore: { type: 'integer' },
+    },
   },
   SealResult: {
-    type: 'object', required: ['created', 'checkpoint', 'exportedTo', 'exportFailures'],
-    properties: { created: { type: 'boolean' }, checkpoint: { oneOf: [{ type: 'null' }, { type: 'object' }] }, exportedTo: { type: 'integer' }, exportFailures: { type: 'integer' } },
+    type: 'object',
+    required: ['created', 'checkpoint', 'exportedTo', 'exportFailures'],
+    properties: {
+      created: { type: 'boolean' },
+      checkpoint: { oneOf: [{ type: 'null' }, { type: 'object' }] },
+      exportedTo: { type: 'integer' },
+      exportFailures: { type: 'integer' },
+    },
   },
   Health: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
   Readiness: {
-    type: 'object', required: ['status', 'database', 'issuers', 'policyVersion'],
+    type: 'object',
+    required: ['status', 'database', 'issuers', 'policyVersion'],
     properties: { status: { type: 'string', enum: ['ready', 'not_ready'] }, database: {}, issuers: {}, policyVersion: { type: 'string' } },
   },
-  Jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' }, kid: { type: 'string' } } } } } },
+  Jwks: {
+    type: 'object',
+    required: ['keys'],
+    properties: {
+      keys: {
+        type: 'array',
+        items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' }, kid: { type: 'string' } } },
+      },
+    },
+  },
 };
 
 /** Every operation's id, by "METHOD path" (routes described elsewhere set their own). */
@@ -137,8 +215,13 @@ function withOperationIds(paths: Record<string, Record<string, Record<string, un
   for (const [p, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item)) {
       if (typeof op !== 'object' || op === null || op.operationId) continue;
-      op.operationId = OPERATION_IDS[`${method} ${p}`]
-        ?? `${method}${p.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}`;
+      op.operationId =
+        OPERATION_IDS[`${method} ${p}`] ??
+        `${method}${p
+          .split(/[^A-Za-z0-9]+/)
+          .filter(Boolean)
+          .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+          .join('')}`;
     }
   }
   return paths;
@@ -146,11 +229,23 @@ function withOperationIds(paths: Record<string, Record<string, Record<string, un
 
 function problems(...statuses: number[]): Record<string, unknown> {
   const descriptions: Record<number, string> = {
-    400: 'Invalid request or unknown vocabulary word', 401: 'Missing or invalid access token', 403: 'Not allowed',
-    404: 'Not found', 409: 'Conflict', 413: 'Body too large', 429: 'Rate limited (Retry-After)', 503: 'Audit ledger unavailable: nothing disclosed',
+    400: 'Invalid request or unknown vocabulary word',
+    401: 'Missing or invalid access token',
+    403: 'Not allowed',
+    404: 'Not found',
+    409: 'Conflict',
+    413: 'Body too large',
+    429: 'Rate limited (Retry-After)',
+    503: 'Audit ledger unavailable: nothing disclosed',
   };
   return Object.fromEntries(
-    statuses.map((s) => [String(s), { description: descriptions[s] ?? 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),
+    statuses.map((s) => [
+      String(s),
+      {
+        description: descriptions[s] ?? 'Error',
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      },
+    ]),
   );
 }
 
@@ -159,7 +254,12 @@ function withoutId(schema: object): object {
   return rest;
 }
 
-const queryParameters = Object.entries(auditQuerySchema.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
+const queryParameters = Object.entries(auditQuerySchema.properties).map(([name, schema]) => ({
+  name,
+  in: 'query',
+  required: false,
+  schema,
+}));
 
 export function openApiDocument(): Record<string, unknown> {
   const records = recordsOpenApi();
@@ -177,7 +277,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ agencyToken: [] }],
     components: {
       securitySchemes: {
-        agencyToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (at+jwt) from the agency\'s own OpenID provider' },
+        agencyToken: { type: 'http', scheme: 'bearer', bearerFormat: "JWT (at+jwt) from the agency's own OpenID provider" },
       },
       schemas: {
         Problem: problem,
@@ -198,10 +298,13 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/decisions': {
         post: {
           summary: 'May this information be shared? (decided by policy, recorded in the ledger before answering)',
-          description: 'Requires scope `decisions`. `from.agencyType` must be the caller\'s own agency type.',
+          description: "Requires scope `decisions`. `from.agencyType` must be the caller's own agency type.",
           requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DecisionRequest' } } } },
           responses: {
-            '200': { description: 'The decision, its rules and lawful basis, and its audit receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Decision' } } } },
+            '200': {
+              description: 'The decision, its rules and lawful basis, and its audit receipt',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Decision' } } },
+            },
             ...problems(400, 401, 403, 413, 429, 503),
           },
         },
@@ -225,12 +328,22 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/audit/entries/{entryId}/proof': {
         get: {
-          summary: 'A receipt for one entry: its hash and, once sealed, the signed checkpoint (JWS) and the Merkle inclusion proof (auditor, or the agency that made the entry)',
+          summary:
+            'A receipt for one entry: its hash and, once sealed, the signed checkpoint (JWS) and the Merkle inclusion proof (auditor, or the agency that made the entry)',
           parameters: [
             { name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-            { name: 'treeSize', in: 'query', required: false, schema: { type: 'integer', minimum: 1 }, description: 'Prove against the checkpoint of this size (default: the latest covering the entry)' },
+            {
+              name: 'treeSize',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1 },
+              description: 'Prove against the checkpoint of this size (default: the latest covering the entry)',
+            },
           ],
-          responses: { '200': { description: 'The receipt (`sealed: false` until a checkpoint covers the entry)', content: json(ref('Receipt')) }, ...problems(400, 401, 404, 429, 503) },
+          responses: {
+            '200': { description: 'The receipt (`sealed: false` until a checkpoint covers the entry)', content: json(ref('Receipt')) },
+            ...problems(400, 401, 404, 429, 503),
+          },
         },
       },
       '/v1/audit/checkpoints': {
@@ -240,20 +353,32 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
             { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200 } },
           ],
-          responses: { '200': { description: 'A page of checkpoints', content: json(ref('CheckpointPage')) }, ...problems(400, 401, 403, 429) },
+          responses: {
+            '200': { description: 'A page of checkpoints', content: json(ref('CheckpointPage')) },
+            ...problems(400, 401, 403, 429),
+          },
         },
         post: {
-          summary: 'Seal the ledger now (auditor role): a new signed checkpoint, exported; refused if the database no longer matches the last checkpoint',
-          responses: { '201': { description: 'Sealed', content: json(ref('SealResult')) }, '200': { description: 'Nothing new to seal', content: json(ref('SealResult')) }, ...problems(401, 403, 409, 429, 503) },
+          summary:
+            'Seal the ledger now (auditor role): a new signed checkpoint, exported; refused if the database no longer matches the last checkpoint',
+          responses: {
+            '201': { description: 'Sealed', content: json(ref('SealResult')) },
+            '200': { description: 'Nothing new to seal', content: json(ref('SealResult')) },
+            ...problems(401, 403, 409, 429, 503),
+          },
         },
       },
       '/v1/audit/checkpoint': {
         get: {
           operationId: 'getLedgerCheckpoint',
-          summary: 'The latest ledger checkpoint as a C2SP tlog-checkpoint signed note (Ed25519), with the witnesses\' cosignature lines (no authentication). Verify it with Go golang.org/x/mod/sumdb/note and the key at /v1/audit/checkpoint/key',
+          summary:
+            "The latest ledger checkpoint as a C2SP tlog-checkpoint signed note (Ed25519), with the witnesses' cosignature lines (no authentication). Verify it with Go golang.org/x/mod/sumdb/note and the key at /v1/audit/checkpoint/key",
           security: [],
           responses: {
-            '200': { description: 'The signed note: origin, tree size, base64 root hash, a blank line, then signature lines', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '200': {
+              description: 'The signed note: origin, tree size, base64 root hash, a blank line, then signature lines',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
             ...problems(400, 404, 429, 503),
           },
         },
@@ -261,15 +386,20 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/audit/checkpoint/key': {
         get: {
           operationId: 'getLedgerCheckpointKey',
-          summary: 'The note verifier key of the current note key, in Go sumdb/note vkey format <name>+<hash>+<keydata> (no authentication)',
+          summary:
+            'The note verifier key of the current note key, in Go sumdb/note vkey format <name>+<hash>+<keydata> (no authentication)',
           security: [],
-          responses: { '200': { description: 'One line', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(400, 429) },
+          responses: {
+            '200': { description: 'One line', content: { 'text/plain': { schema: { type: 'string' } } } },
+            ...problems(400, 429),
+          },
         },
       },
       '/v1/audit/checkpoint/keys': {
         get: {
           operationId: 'listLedgerCheckpointKeys',
-          summary: 'Every note key version (newest first, old ones kept after a rotation), the JWKS, the witnesses and the quorum (no authentication)',
+          summary:
+            'Every note key version (newest first, old ones kept after a rotation), the JWKS, the witnesses and the quorum (no authentication)',
           security: [],
           responses: {
             '200': {
@@ -283,7 +413,13 @@ export function openApiDocument(): Record<string, unknown> {
                       origin: { type: 'string' },
                       noteKeys: { type: 'array', items: { type: 'string' } },
                       jwks: { type: 'object' },
-                      witnesses: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' } } } },
+                      witnesses: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          properties: { name: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' } },
+                        },
+                      },
                       quorum: { type: 'integer', minimum: 0 },
                     },
                   },
@@ -297,14 +433,60 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/audit/verify': {
         get: {
           summary: 'Verify the whole hash chain (auditor role)',
-          responses: { '200': { description: 'Verification report: the summary sentence, entries checked, first bad entry, how far sealed', content: json(ref('VerifyReport')) }, ...problems(401, 403, 429, 503) },
+          responses: {
+            '200': {
+              description: 'Verification report: the summary sentence, entries checked, first bad entry, how far sealed',
+              content: json(ref('VerifyReport')),
+            },
+            ...problems(401, 403, 429, 503),
+          },
         },
       },
-      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'Alive', content: json(ref('Health')) } } } },
-      '/readyz': { get: { summary: 'Readiness: database and every trusted issuer', security: [], responses: { '200': { description: 'Ready', content: json(ref('Readiness')) }, '503': { description: 'Not ready', content: json(ref('Readiness')) } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics in the Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
-      '/.well-known/jwks.json': { get: { summary: 'The gateway\'s public signing keys (ledger checkpoints, notifications)', security: [], responses: { '200': { description: 'JWKS', content: json(ref('Jwks')) } } } },
-      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object', required: ['openapi', 'paths'], properties: { openapi: { type: 'string' }, paths: { type: 'object' } } }) } } } },
+      '/healthz': {
+        get: { summary: 'Liveness', security: [], responses: { '200': { description: 'Alive', content: json(ref('Health')) } } },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: database and every trusted issuer',
+          security: [],
+          responses: {
+            '200': { description: 'Ready', content: json(ref('Readiness')) },
+            '503': { description: 'Not ready', content: json(ref('Readiness')) },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          security: [],
+          responses: {
+            '200': { description: 'Metrics in the Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        },
+      },
+      '/.well-known/jwks.json': {
+        get: {
+          summary: "The gateway's public signing keys (ledger checkpoints, notifications)",
+          security: [],
+          responses: { '200': { description: 'JWKS', content: json(ref('Jwks')) } },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          summary: 'This document',
+          security: [],
+          responses: {
+            '200': {
+              description: 'OpenAPI 3.1',
+              content: json({
+                type: 'object',
+                required: ['openapi', 'paths'],
+                properties: { openapi: { type: 'string' }, paths: { type: 'object' } },
+              }),
+            },
+          },
+        },
+      },
     }),
   };
 }
@@ -318,7 +500,12 @@ let pathIndex: Array<{ readonly pattern: RegExp; readonly methods: readonly stri
  */
 export function describedMethods(path: string): readonly string[] | undefined {
   pathIndex ??= Object.entries(openApiDocument().paths as Record<string, Record<string, unknown>>).map(([template, item]) => {
-    const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`);
+    const pattern = new RegExp(
+      `^${template
+        .split(/\{[^}]+\}/)
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]+')}/?$`,
+    );
     const methods = METHODS.filter((m) => m in item).map((m) => m.toUpperCase());
     return { pattern, methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
   });

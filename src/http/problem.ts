@@ -46,5 +46,8 @@ export function sendProblem(res: Response, error: GatewayError, extra: Record<st
   if (error.extras.wwwAuthenticate) res.setHeader('WWW-Authenticate', error.extras.wwwAuthenticate);
   if (error.extras.allow?.length) res.setHeader('Allow', error.extras.allow.join(', '));
   if (error.extras.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.extras.retryAfterSeconds));
-  res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(error, requestId, extra)));
+  res
+    .status(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemBody(error, requestId, extra)));
 }

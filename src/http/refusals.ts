@@ -46,7 +46,9 @@ export async function recordRefusal(
       ...(where.ids.length > 0 ? { pathIds: where.ids } : {}),
       status: error.status,
       // printable: a word with a NUL in it is recorded escaped (PostgreSQL cannot store NUL), never lost.
-      problems: (error.extras.errors ?? []).slice(0, 20).map((p) => ({ pointer: printable(p.pointer.slice(0, 100)), word: p.word === undefined ? null : printable(p.word.slice(0, 60)) })),
+      problems: (error.extras.errors ?? [])
+        .slice(0, 20)
+        .map((p) => ({ pointer: printable(p.pointer.slice(0, 100)), word: p.word === undefined ? null : printable(p.word.slice(0, 60)) })),
     },
   });
 }

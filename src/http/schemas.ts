@@ -4,7 +4,13 @@
  */
 import { DECISIONS, FACT_SPECS, FIELDS, isGatewayOnlyFact } from '../vocabulary/vocabulary';
 import {
-  agencyTypeSchema, factSchema, fieldSchema, purposeSchema, roleSchema, subjectRefSchema, subjectRoleSchema,
+  agencyTypeSchema,
+  factSchema,
+  fieldSchema,
+  purposeSchema,
+  roleSchema,
+  subjectRefSchema,
+  subjectRoleSchema,
 } from '../vocabulary/schemas';
 import { AUDIT_KINDS, AUDIT_OUTCOMES } from '../audit/kinds';
 
@@ -13,7 +19,9 @@ export const decisionFactsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: Object.fromEntries(
-    Object.entries(FACT_SPECS).filter(([name]) => !isGatewayOnlyFact(name)).map(([name, spec]) => [name, factSchema(spec)]),
+    Object.entries(FACT_SPECS)
+      .filter(([name]) => !isGatewayOnlyFact(name))
+      .map(([name, spec]) => [name, factSchema(spec)]),
   ),
 } as const;
 
@@ -31,7 +39,11 @@ export const decisionRequestSchema = {
       properties: {
         agencyType: agencyTypeSchema,
         role: roleSchema,
-        agencyId: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$', description: 'The recipient agency in the trust registry: the gateway then works out agreement_in_force itself.' },
+        agencyId: {
+          type: 'string',
+          pattern: '^[a-z0-9][a-z0-9-]{1,62}$',
+          description: 'The recipient agency in the trust registry: the gateway then works out agreement_in_force itself.',
+        },
       },
     },
     purpose: purposeSchema,
@@ -40,14 +52,23 @@ export const decisionRequestSchema = {
     subjectPersonId: {
       type: 'string',
       pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-      description: 'A person your agency knows (POST /v1/persons): the gateway then works out household facts (perpetrator_joined_household_with_children) itself.',
+      description:
+        'A person your agency knows (POST /v1/persons): the gateway then works out household facts (perpetrator_joined_household_with_children) itself.',
     },
     fields: { type: 'array', minItems: 1, maxItems: FIELDS.length, uniqueItems: true, items: fieldSchema },
-    facts: { ...decisionFactsSchema, description: 'What is known, as asserted by the caller. Facts only the gateway works out (perpetrator_joined_household_with_children, before_next_school_day_start) are refused here.' },
+    facts: {
+      ...decisionFactsSchema,
+      description:
+        'What is known, as asserted by the caller. Facts only the gateway works out (perpetrator_joined_household_with_children, before_next_school_day_start) are refused here.',
+    },
   },
 } as const;
 
-const sharingKindSchema = { type: 'string', enum: ['duty', 'power'], description: '`duty`: you must share; `power`: you may share.' } as const;
+const sharingKindSchema = {
+  type: 'string',
+  enum: ['duty', 'power'],
+  description: '`duty`: you must share; `power`: you may share.',
+} as const;
 
 const lawfulBasisSchema = {
   type: 'object',
@@ -72,7 +93,10 @@ const lawfulBasisSchema = {
           items: {
             type: 'object',
             required: ['provision', 'inForceFrom'],
-            properties: { provision: { type: 'string' }, inForceFrom: { type: ['string', 'null'], description: 'YYYY-MM-DD, or null: not yet commenced' } },
+            properties: {
+              provision: { type: 'string' },
+              inForceFrom: { type: ['string', 'null'], description: 'YYYY-MM-DD, or null: not yet commenced' },
+            },
           },
         },
       },
@@ -87,8 +111,16 @@ export const routeSchema = {
   properties: {
     rule: { type: 'string', description: 'The permit rule that would allow it.' },
     title: { type: 'string' },
-    changes: { type: 'array', items: { type: 'string', enum: ['facts', 'recipient', 'purpose'] }, description: 'What would have to be different.' },
-    facts: { type: 'object', additionalProperties: { type: ['boolean', 'number', 'string'] }, description: 'Facts that would have to hold (only those that do not hold now).' },
+    changes: {
+      type: 'array',
+      items: { type: 'string', enum: ['facts', 'recipient', 'purpose'] },
+      description: 'What would have to be different.',
+    },
+    facts: {
+      type: 'object',
+      additionalProperties: { type: ['boolean', 'number', 'string'] },
+      description: 'Facts that would have to hold (only those that do not hold now).',
+    },
     recipient: {
       type: 'object',
       required: ['agencyTypes'],
@@ -98,13 +130,30 @@ export const routeSchema = {
     purposes: { type: 'array', items: purposeSchema, description: 'Present when the purpose would have to be different.' },
     statute: { type: 'string' },
     sharing: sharingKindSchema,
-    explanation: { type: 'string', description: 'Plain English, e.g. "If significant harm to a child is suspected, \'name\' may be shared with children\'s social care ...".' },
+    explanation: {
+      type: 'string',
+      description:
+        "Plain English, e.g. \"If significant harm to a child is suspected, 'name' may be shared with children's social care ...\".",
+    },
   },
 } as const;
 
 export const decisionResponseSchema = {
   type: 'object',
-  required: ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'agreementGaps', 'facts', 'auditEntryId', 'policyVersion', 'receipt'],
+  required: [
+    'decision',
+    'permittedFields',
+    'withheldFields',
+    'rules',
+    'lawfulBasis',
+    'reasons',
+    'mustRecord',
+    'agreementGaps',
+    'facts',
+    'auditEntryId',
+    'policyVersion',
+    'receipt',
+  ],
   properties: {
     decision: { type: 'string', enum: [...DECISIONS] },
     permittedFields: { type: 'array', items: fieldSchema },
@@ -119,7 +168,12 @@ export const decisionResponseSchema = {
           reason: { type: 'string' },
           rule: { type: 'string' },
           referTo: { ...roleSchema, description: 'For needs_referral: who must decide this field.' },
-          routes: { type: 'array', maxItems: 3, items: routeSchema, description: 'The nearest lawful routes by which this field could be shared (empty when there is none).' },
+          routes: {
+            type: 'array',
+            maxItems: 3,
+            items: routeSchema,
+            description: 'The nearest lawful routes by which this field could be shared (empty when there is none).',
+          },
         },
       },
     },
@@ -128,14 +182,23 @@ export const decisionResponseSchema = {
     reasons: { type: 'array', items: { type: 'string' } },
     mustRecord: { type: 'array', items: { type: 'string' } },
     referTo: { ...roleSchema, description: 'Who must decide, when the decision is refer (one named decider).' },
-    sharing: { ...sharingKindSchema, description: '`duty` only when every permitted field is shared under a duty in force; absent when nothing is permitted.' },
+    sharing: {
+      ...sharingKindSchema,
+      description: '`duty` only when every permitted field is shared under a duty in force; absent when nothing is permitted.',
+    },
     agreementGaps: {
       type: 'array',
-      description: 'Permits that went ahead although the data sharing agreement their rule names is not in force: tell information governance.',
+      description:
+        'Permits that went ahead although the data sharing agreement their rule names is not in force: tell information governance.',
       items: {
         type: 'object',
         required: ['rule', 'agreement', 'notify', 'explanation'],
-        properties: { rule: { type: 'string' }, agreement: { type: 'string' }, notify: { type: 'string', enum: ['information_governance'] }, explanation: { type: 'string' } },
+        properties: {
+          rule: { type: 'string' },
+          agreement: { type: 'string' },
+          notify: { type: 'string', enum: ['information_governance'] },
+          explanation: { type: 'string' },
+        },
       },
     },
     facts: {
@@ -181,8 +244,17 @@ export const auditQuerySchema = {
     outcome: { type: 'string', enum: [...AUDIT_OUTCOMES], description: 'Entry outcome (decision, refusal code, `served`, `intact`, …)' },
     rule: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,99}$' },
     kind: { type: 'string', enum: [...AUDIT_KINDS], description: 'Entry kind' },
-    requestId: { type: 'string', pattern: '^[A-Za-z0-9._-]{8,64}$', description: 'Entries of one request (the X-Request-Id it was answered with)' },
-    subjectRef: { type: 'string', minLength: 1, maxLength: 128, description: 'A case reference or person id: entries about that person (matched by its pseudonym)' },
+    requestId: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]{8,64}$',
+      description: 'Entries of one request (the X-Request-Id it was answered with)',
+    },
+    subjectRef: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 128,
+      description: 'A case reference or person id: entries about that person (matched by its pseudonym)',
+    },
     cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
     limit: { type: 'integer', minimum: 1, maximum: 200 },
   },

@@ -25,7 +25,10 @@ export interface ServerOptions {
 function problemFor(err: NodeJS.ErrnoException): GatewayError | undefined {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new GatewayError('headers_too_large', 'The request headers are larger than the gateway accepts (too many, or one too long — an access token is a few kilobytes at most).');
+      return new GatewayError(
+        'headers_too_large',
+        'The request headers are larger than the gateway accepts (too many, or one too long — an access token is a few kilobytes at most).',
+      );
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'ECONNRESET':
       return undefined; // nothing to answer: the connection is gone or too slow

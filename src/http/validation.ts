@@ -22,10 +22,19 @@ function describe(e: ErrorObject, data: unknown): InputProblem {
   if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties') {
     const member = printable((e.params as { additionalProperty: string }).additionalProperty.slice(0, 100));
     if (e.instancePath === '/facts' && isGatewayOnlyFact(member)) {
-      return { pointer: `/facts/${member}`, word: member, detail: `"${member}" is worked out by the gateway (from households, records, agreements and the school calendar), never taken from a caller: do not send it. Name the subject with subjectPersonId, or give hours_since_incident, and the gateway derives it.` };
+      return {
+        pointer: `/facts/${member}`,
+        word: member,
+        detail: `"${member}" is worked out by the gateway (from households, records, agreements and the school calendar), never taken from a caller: do not send it. Name the subject with subjectPersonId, or give hours_since_incident, and the gateway derives it.`,
+      };
     }
     if (e.instancePath === '/facts') {
-      return { pointer: `/facts/${member}`, word: member, allowed: FACT_NAMES, detail: `"${member}" is not a known fact. Allowed: ${FACT_NAMES.join(', ')}` };
+      return {
+        pointer: `/facts/${member}`,
+        word: member,
+        allowed: FACT_NAMES,
+        detail: `"${member}" is not a known fact. Allowed: ${FACT_NAMES.join(', ')}`,
+      };
     }
     return { pointer: `${e.instancePath}/${member}`, word: member, detail: `"${member}" is not part of this request` };
   }
@@ -65,12 +74,14 @@ function toValidator<T>(fn: ValidateFunction, what: string): Validator<T> {
       const unstorable = findUnstorable(data);
       if (unstorable) {
         const detail = `${unstorable.inKey ? 'a member name' : 'the text'} at ${unstorable.pointer} contains a NUL character (\\u0000) or a broken UTF-16 character, which the gateway cannot store`;
-        throw new GatewayError('invalid_request', `The ${what} is not valid: ${detail}.`, { errors: [{ pointer: unstorable.pointer, detail }] });
+        throw new GatewayError('invalid_request', `The ${what} is not valid: ${detail}.`, {
+          errors: [{ pointer: unstorable.pointer, detail }],
+        });
       }
       return data as T;
     }
     const problems = (fn.errors ?? []).map((e) => describe(e, data));
-    const unknownWord = problems.some((p) => p.word !== undefined && (p.allowed !== undefined));
+    const unknownWord = problems.some((p) => p.word !== undefined && p.allowed !== undefined);
     const first = problems[0];
     throw new GatewayError(
       unknownWord ? 'unknown_word' : 'invalid_request',

@@ -73,7 +73,8 @@ export interface LoadKeysOptions {
 }
 
 async function fromJwk(use: KeyUse, privateJwk: JWK, version: number): Promise<SigningKey> {
-  if (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256' || !privateJwk.d) throw new Error(`the ${use} key must be a private EC P-256 JWK`);
+  if (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256' || !privateJwk.d)
+    throw new Error(`the ${use} key must be a private EC P-256 JWK`);
   const { d: _d, ...publicPart } = privateJwk;
   const kid = privateJwk.kid ?? (await calculateJwkThumbprint(publicPart));
   const privateKey = (await importJWK({ ...privateJwk, alg: SIGNING_ALG }, SIGNING_ALG)) as CryptoKey;
@@ -81,7 +82,8 @@ async function fromJwk(use: KeyUse, privateJwk: JWK, version: number): Promise<S
   return { use, kid, alg: SIGNING_ALG, privateKey, publicJwk, version };
 }
 
-const jwkFile = (use: KeyUse, version: number): string => (version === 1 ? `${use}.private.jwk.json` : `${use}.v${version}.private.jwk.json`);
+const jwkFile = (use: KeyUse, version: number): string =>
+  version === 1 ? `${use}.private.jwk.json` : `${use}.v${version}.private.jwk.json`;
 const noteFile = (version: number): string => `note.v${version}.key`;
 
 function versionsOnDisk(dir: string, pattern: RegExp): number[] {
@@ -93,7 +95,8 @@ function versionsOnDisk(dir: string, pattern: RegExp): number[] {
     .sort((a, b) => a - b);
 }
 
-const jwkVersions = (dir: string, use: KeyUse): number[] => versionsOnDisk(dir, new RegExp(`^${use}(?:\\.v(\\d{1,6}))?\\.private\\.jwk\\.json$`));
+const jwkVersions = (dir: string, use: KeyUse): number[] =>
+  versionsOnDisk(dir, new RegExp(`^${use}(?:\\.v(\\d{1,6}))?\\.private\\.jwk\\.json$`));
 const noteVersions = (dir: string): number[] => versionsOnDisk(dir, /^note\.v(\d{1,6})\.key$/);
 
 async function writeNewJwk(dir: string, use: KeyUse, version: number, racing = false): Promise<void> {
@@ -159,7 +162,11 @@ function loadNoteKeys(dir: string, origin: string, create: boolean): NoteKey[] {
  * `given`: private JWKs as JSON (config.keys, from GATEWAY_<USE>_KEY), each the newest version of its use; a use with
  * no key on disk and none given is made once in `dataDir`/keys (unless `options.create` is false).
  */
-export async function loadGatewayKeys(dataDir: string, given: Readonly<Partial<Record<KeyUse, string>>> = {}, options: LoadKeysOptions = {}): Promise<GatewayKeys> {
+export async function loadGatewayKeys(
+  dataDir: string,
+  given: Readonly<Partial<Record<KeyUse, string>>> = {},
+  options: LoadKeysOptions = {},
+): Promise<GatewayKeys> {
   const origin = options.origin ?? DEFAULT_LEDGER_ORIGIN;
   const create = options.create ?? true;
   const dir = path.join(dataDir, 'keys');
@@ -168,9 +175,14 @@ export async function loadGatewayKeys(dataDir: string, given: Readonly<Partial<R
   const notes = loadNoteKeys(dir, origin, create);
   const newestNote = notes[notes.length - 1];
   if (newestNote && newestNote.name !== origin) {
-    throw new Error(`the newest note key is named ${newestNote.name}, but LEDGER_ORIGIN is ${origin}: run npm run keys:rotate -- note to make a key for the new origin`);
+    throw new Error(
+      `the newest note key is named ${newestNote.name}, but LEDGER_ORIGIN is ${origin}: run npm run keys:rotate -- note to make a key for the new origin`,
+    );
   }
-  const verifiers = notes.map((n) => parseVerifierKey(n.vkey)).filter((v): v is NoteVerifier => v !== null).reverse();
+  const verifiers = notes
+    .map((n) => parseVerifierKey(n.vkey))
+    .filter((v): v is NoteVerifier => v !== null)
+    .reverse();
   return {
     origin,
     key(use) {
@@ -212,7 +224,9 @@ export async function rotateKey(dataDir: string, which: RotatableKey, origin: st
   }
   const versions = jwkVersions(dir, which);
   const last = versions[versions.length - 1];
-  const previous = last ? (await fromJwk(which, JSON.parse(readFileSync(path.join(dir, jwkFile(which, last)), 'utf8')) as JWK, last)).kid : null;
+  const previous = last
+    ? (await fromJwk(which, JSON.parse(readFileSync(path.join(dir, jwkFile(which, last)), 'utf8')) as JWK, last)).kid
+    : null;
   const version = (last ?? 0) + 1;
   await writeNewJwk(dir, which, version);
   const created = await fromJwk(which, JSON.parse(readFileSync(path.join(dir, jwkFile(which, version)), 'utf8')) as JWK, version);

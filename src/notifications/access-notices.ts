@@ -48,7 +48,8 @@ export interface Notice {
   readonly via: 'request' | 'notification' | 'alert';
 }
 
-const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const obj = (v: unknown): Record<string, unknown> | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 const text = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 const names = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
@@ -62,15 +63,17 @@ export function noticesOf(row: LedgerRow): Notice[] {
     const fields = names(payload.fieldsDisclosed);
     if (payload.access !== 'policy' || !owner || fields.length === 0 || owner === row.agency_id) return [];
     const to = obj(payload.to);
-    return [{
-      ...base,
-      owningAgencyId: owner,
-      recordId: text(payload.recordId),
-      householdId: null,
-      disclosedTo: { agencyId: row.agency_id, agencyType: text(to?.agencyType) ?? row.agency_type, role: text(to?.role) },
-      fields,
-      via: 'request',
-    }];
+    return [
+      {
+        ...base,
+        owningAgencyId: owner,
+        recordId: text(payload.recordId),
+        householdId: null,
+        disclosedTo: { agencyId: row.agency_id, agencyType: text(to?.agencyType) ?? row.agency_type, role: text(to?.role) },
+        fields,
+        via: 'request',
+      },
+    ];
   }
   if ((row.kind === 'notification' || row.kind === 'alert') && payload.sent === true && Array.isArray(payload.disclosures)) {
     const to = obj(payload.to);
@@ -80,15 +83,17 @@ export function noticesOf(row: LedgerRow): Notice[] {
       const owner = text(item?.owningAgencyId);
       const fields = names(item?.fieldsDisclosed);
       if (!item || !owner || fields.length === 0 || owner === recipient.agencyId) return [];
-      return [{
-        ...base,
-        owningAgencyId: owner,
-        recordId: text(item.recordId),
-        householdId: text(item.householdId),
-        disclosedTo: recipient,
-        fields,
-        via: row.kind === 'alert' ? 'alert' : 'notification',
-      }];
+      return [
+        {
+          ...base,
+          owningAgencyId: owner,
+          recordId: text(item.recordId),
+          householdId: text(item.householdId),
+          disclosedTo: recipient,
+          fields,
+          via: row.kind === 'alert' ? 'alert' : 'notification',
+        },
+      ];
     });
   }
   return [];
@@ -98,9 +103,14 @@ export function noticesOf(row: LedgerRow): Notice[] {
  * Reads up to `batchSize` ledger entries after the cursor and queues their notices. Returns how many entries were
  * read and notices queued, or null when another process holds the cursor.
  */
-export async function enqueueAccessNotices(pool: Pool, batchSize = 500): Promise<{ readonly read: number; readonly queued: number } | null> {
+export async function enqueueAccessNotices(
+  pool: Pool,
+  batchSize = 500,
+): Promise<{ readonly read: number; readonly queued: number } | null> {
   return inTransaction(pool, async (client) => {
-    const cursor = await client.query<{ last_seq: string }>('SELECT last_seq FROM outbox_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED', [ACCESS_NOTICE_CURSOR]);
+    const cursor = await client.query<{ last_seq: string }>('SELECT last_seq FROM outbox_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED', [
+      ACCESS_NOTICE_CURSOR,
+    ]);
     const last = cursor.rows[0];
     if (!last) return null;
     const { rows } = await client.query<LedgerRow>(

@@ -13,7 +13,13 @@
  *   NOTIFY_BACKOFF_MAX_MS     longest retry delay (default 3 600 000)
  *   NOTIFY_TIMEOUT_MS         time limit of one webhook POST (default 10 000)
  */
-import { DEFAULT_SCHOOL_CALENDAR, ENGLAND_AND_WALES_BANK_HOLIDAYS, calendarProblems, parseHolidayList, type SchoolCalendar } from './school-day';
+import {
+  DEFAULT_SCHOOL_CALENDAR,
+  ENGLAND_AND_WALES_BANK_HOLIDAYS,
+  calendarProblems,
+  parseHolidayList,
+  type SchoolCalendar,
+} from './school-day';
 import { ConfigError, flag as readFlag, integer as readInteger } from '../env';
 
 export interface NotificationConfig {
@@ -43,12 +49,13 @@ export function loadNotificationConfig(env: NodeJS.ProcessEnv): NotificationConf
     throw new NotificationConfigError(`SCHOOL_HOLIDAYS: ${(e as Error).message}`);
   }
   try {
-    bankHolidays = env.SCHOOL_BANK_HOLIDAYS === undefined || env.SCHOOL_BANK_HOLIDAYS === ''
-      ? ENGLAND_AND_WALES_BANK_HOLIDAYS
-      : parseHolidayList(env.SCHOOL_BANK_HOLIDAYS).map((r) => {
-          if (r.from !== r.to) throw new Error(`"${r.from}..${r.to}": list single days`);
-          return r.from;
-        });
+    bankHolidays =
+      env.SCHOOL_BANK_HOLIDAYS === undefined || env.SCHOOL_BANK_HOLIDAYS === ''
+        ? ENGLAND_AND_WALES_BANK_HOLIDAYS
+        : parseHolidayList(env.SCHOOL_BANK_HOLIDAYS).map((r) => {
+            if (r.from !== r.to) throw new Error(`"${r.from}..${r.to}": list single days`);
+            return r.from;
+          });
   } catch (e) {
     throw new NotificationConfigError(`SCHOOL_BANK_HOLIDAYS: ${(e as Error).message}`);
   }
@@ -60,7 +67,10 @@ export function loadNotificationConfig(env: NodeJS.ProcessEnv): NotificationConf
     bankHolidays,
   };
   const problems = calendarProblems(schoolCalendar);
-  if (problems.length > 0) throw new NotificationConfigError(`The school calendar (SCHOOL_DAY_START, SCHOOL_TIME_ZONE, SCHOOL_HOLIDAYS) is not valid: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new NotificationConfigError(
+      `The school calendar (SCHOOL_DAY_START, SCHOOL_TIME_ZONE, SCHOOL_HOLIDAYS) is not valid: ${problems.join('; ')}`,
+    );
   const backoffBaseMs = integer(env, 'NOTIFY_BACKOFF_BASE_MS', 30_000, 1, 86_400_000);
   return {
     schoolCalendar,

@@ -151,7 +151,16 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   /** Settles a claimed row (only the claimer may). */
-  async function settle(row: ClaimedRow, change: { status: 'pending' | 'delivered' | 'dead_letter'; attempts: number; retryInMs?: number; statusCode?: number | null; error?: string | null }): Promise<void> {
+  async function settle(
+    row: ClaimedRow,
+    change: {
+      status: 'pending' | 'delivered' | 'dead_letter';
+      attempts: number;
+      retryInMs?: number;
+      statusCode?: number | null;
+      error?: string | null;
+    },
+  ): Promise<void> {
     await pool.query(
       `UPDATE outbox SET status = $3, attempts = $4,
               next_attempt_at = CASE WHEN $5::double precision IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $5::double precision / 1000) END,
@@ -163,7 +172,18 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     );
   }
 
-  async function recordAttempt(row: ClaimedRow, attempt: number, outcome: 'delivered' | 'failed' | 'dead_letter', detail: { statusCode?: number | null; error?: string | null; hash?: string | null; notificationEntry?: AppendedEntry | null; nextAttemptInMs?: number | null }): Promise<void> {
+  async function recordAttempt(
+    row: ClaimedRow,
+    attempt: number,
+    outcome: 'delivered' | 'failed' | 'dead_letter',
+    detail: {
+      statusCode?: number | null;
+      error?: string | null;
+      hash?: string | null;
+      notificationEntry?: AppendedEntry | null;
+      nextAttemptInMs?: number | null;
+    },
+  ): Promise<void> {
     try {
       await ledger.append({
         kind: 'notification_attempt',
@@ -230,7 +250,10 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     };
     if (!isOutboxKind(row.kind)) return deadLetter('unknown_kind');
 
-    const { rows: subs } = await pool.query<{ url: string; agency_id: string; removed_at: Date | null }>('SELECT url, agency_id, removed_at FROM webhook_subscriptions WHERE id = $1', [row.subscription_id]);
+    const { rows: subs } = await pool.query<{ url: string; agency_id: string; removed_at: Date | null }>(
+      'SELECT url, agency_id, removed_at FROM webhook_subscriptions WHERE id = $1',
+      [row.subscription_id],
+    );
     const sub = subs[0];
     if (!sub || sub.removed_at !== null || sub.agency_id !== row.target_agency_id) return deadLetter('subscription_removed');
     const check = checkWebhookUrl(sub.url, policy);
@@ -238,8 +261,15 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     const endpoint = check.url.origin;
 
     const message: OutboxMessage = {
-      id: row.id, kind: row.kind, event: row.event, targetAgencyId: row.target_agency_id, subscriptionId: row.subscription_id,
-      payload: row.payload, attempts: row.attempts, deadline: row.deadline, createdAt: row.created_at,
+      id: row.id,
+      kind: row.kind,
+      event: row.event,
+      targetAgencyId: row.target_agency_id,
+      subscriptionId: row.subscription_id,
+      payload: row.payload,
+      attempts: row.attempts,
+      deadline: row.deadline,
+      createdAt: row.created_at,
     };
     const built = await buildMessage({ pool, engine: options.engine, pseudonymise: options.pseudonymise, now: clock() }, message);
     if (!built.body) {
@@ -287,7 +317,11 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       const res = await send(check.url.href, {
         method: 'POST',
-        headers: { 'Content-Type': NOTIFICATION_CONTENT_TYPE, 'User-Agent': 'safeguard-gateway-notifications/1', 'X-Notification-Id': row.id },
+        headers: {
+          'Content-Type': NOTIFICATION_CONTENT_TYPE,
+          'User-Agent': 'safeguard-gateway-notifications/1',
+          'X-Notification-Id': row.id,
+        },
         body: jws,
         signal: abort.signal,
         redirect: 'manual',
@@ -295,7 +329,11 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       statusCode = res.status;
       if (res.status < 200 || res.status > 299) error = `http_${res.status}`;
     } catch (e) {
-      error = abort.signal.aborted ? 'timeout' : (e as NodeJS.ErrnoException).code === 'EWEBHOOKADDRESS' ? 'endpoint_refused' : 'network_error';
+      error = abort.signal.aborted
+        ? 'timeout'
+        : (e as NodeJS.ErrnoException).code === 'EWEBHOOKADDRESS'
+          ? 'endpoint_refused'
+          : 'network_error';
     } finally {
       clearTimeout(timer);
     }
@@ -329,17 +367,26 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       log.error({ err: e }, 'could not queue access notices');
     }
     const rows = await claim();
-    const results = await Promise.all(rows.map(async (row): Promise<Result> => {
-      try {
-        return await deliver(row);
-      } catch (e) {
-        // Unexpected (database gone, a bug): leave the row to its lease, it comes back.
-        log.error({ err: e, outboxId: row.id }, 'notification delivery failed unexpectedly');
-        return 'deferred';
-      }
-    }));
+    const results = await Promise.all(
+      rows.map(async (row): Promise<Result> => {
+        try {
+          return await deliver(row);
+        } catch (e) {
+          // Unexpected (database gone, a bug): leave the row to its lease, it comes back.
+          log.error({ err: e, outboxId: row.id }, 'notification delivery failed unexpectedly');
+          return 'deferred';
+        }
+      }),
+    );
     const count = (r: Result): number => results.filter((x) => x === r).length;
-    const summary = { noticesQueued, claimed: rows.length, delivered: count('delivered'), retrying: count('retrying'), deadLettered: count('dead_letter'), deferred: count('deferred') };
+    const summary = {
+      noticesQueued,
+      claimed: rows.length,
+      delivered: count('delivered'),
+      retrying: count('retrying'),
+      deadLettered: count('dead_letter'),
+      deferred: count('deferred'),
+    };
     if (rows.length > 0 || noticesQueued > 0) log.info(summary, 'notifications run');
     return summary;
   }

@@ -6,12 +6,19 @@ import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
 
 /** Events a webhook subscription names (stable identifiers: add, never rename). */
 export const WEBHOOK_EVENTS = [
-  'operation_encompass.notification', 'household.perpetrator_joined', 'record.disclosed',
+  'operation_encompass.notification',
+  'household.perpetrator_joined',
+  'record.disclosed',
   // src/workflows/: referrals and requests for information (ids, statuses and field names only).
-  'referral.decided', 'referral.overdue', 'information_request.received', 'information_request.answered', 'information_request.overdue',
+  'referral.decided',
+  'referral.overdue',
+  'information_request.received',
+  'information_request.answered',
+  'information_request.overdue',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
-export const isWebhookEvent = (value: unknown): value is WebhookEvent => typeof value === 'string' && (WEBHOOK_EVENTS as readonly string[]).includes(value);
+export const isWebhookEvent = (value: unknown): value is WebhookEvent =>
+  typeof value === 'string' && (WEBHOOK_EVENTS as readonly string[]).includes(value);
 
 /** Which agency types may subscribe to each event (anyone else is told why, 400). */
 export const EVENT_SUBSCRIBERS: { readonly [E in WebhookEvent]: readonly AgencyType[] | 'any' } = {
@@ -26,20 +33,28 @@ export const EVENT_SUBSCRIBERS: { readonly [E in WebhookEvent]: readonly AgencyT
 };
 
 export const EVENT_DESCRIPTIONS: { readonly [E in WebhookEvent]: string } = {
-  'operation_encompass.notification': 'Operation Encompass: the police attended a domestic abuse incident a child at your school or setting was present at (to your designated safeguarding lead, before the next school day).',
+  'operation_encompass.notification':
+    'Operation Encompass: the police attended a domestic abuse incident a child at your school or setting was present at (to your designated safeguarding lead, before the next school day).',
   'household.perpetrator_joined': 'A person recorded as a perpetrator joined a household with children in your area.',
   'record.disclosed': 'A record your agency holds was disclosed to another agency: who, for what purpose, which fields (names only).',
   'referral.decided': 'A referral one of your practitioners asked for has been decided: the outcome and the fields released (names only).',
   'referral.overdue': 'A referral waiting for a decider at your agency is past its time limit.',
   'information_request.received': 'Another agency has asked yours for information about a subject, for a purpose, by a deadline.',
   'information_request.answered': 'An agency you asked for information has answered or declined.',
-  'information_request.overdue': 'A request for information is past its deadline without an answer (to the requester and the agency asked).',
+  'information_request.overdue':
+    'A request for information is past its deadline without an answer (to the requester and the agency asked).',
 };
 
 /** Outbox message kinds (the outbox.kind column). */
 export const OUTBOX_KINDS = [
-  'operation_encompass', 'perpetrator_alert', 'access_notice',
-  'referral_decided', 'referral_overdue', 'information_request_received', 'information_request_answered', 'information_request_overdue',
+  'operation_encompass',
+  'perpetrator_alert',
+  'access_notice',
+  'referral_decided',
+  'referral_overdue',
+  'information_request_received',
+  'information_request_answered',
+  'information_request_overdue',
 ] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 
@@ -73,4 +88,4 @@ export const ENCOMPASS_RECIPIENT_TYPES: readonly AgencyType[] = ['school', 'earl
 export const ACCESS_NOTICE_RULE = 'access-notice-to-data-owner';
 export const ACCESS_NOTICE_REASON =
   'The agency that holds a record is told when it is disclosed: to whom, for what purpose and which fields, by name only. ' +
-  'This is the controller\'s own accountability information (UK GDPR Article 5(2) and Article 30), not a disclosure of the record.';
+  "This is the controller's own accountability information (UK GDPR Article 5(2) and Article 30), not a disclosure of the record.";

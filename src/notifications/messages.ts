@@ -27,9 +27,25 @@ import { newPerpetratorInHousehold } from '../records/risk-signals';
 import { findRecord, membershipsAround, personFieldsBy, recordOf, RECORD_COLUMNS } from '../records/store';
 import type { Decision, PolicyEngine } from '../policy/types';
 import {
-  isAgencyType, isField, isPurpose, isRole, type AgencyType, type DecisionOutcome, type Facts, type Field, type Purpose, type Role,
+  isAgencyType,
+  isField,
+  isPurpose,
+  isRole,
+  type AgencyType,
+  type DecisionOutcome,
+  type Facts,
+  type Field,
+  type Purpose,
+  type Role,
 } from '../vocabulary/vocabulary';
-import { ACCESS_NOTICE_REASON, ACCESS_NOTICE_RULE, ALERT_RECIPIENTS, ENCOMPASS_RECIPIENT_ROLE, ENCOMPASS_RECIPIENT_TYPES, type OutboxKind } from './events';
+import {
+  ACCESS_NOTICE_REASON,
+  ACCESS_NOTICE_RULE,
+  ALERT_RECIPIENTS,
+  ENCOMPASS_RECIPIENT_ROLE,
+  ENCOMPASS_RECIPIENT_TYPES,
+  type OutboxKind,
+} from './events';
 import { perpetratorJoins } from './outbox';
 import { buildWorkflowNotice } from '../workflows/notices';
 
@@ -81,12 +97,12 @@ export interface BuiltMessage {
   readonly refusal?: string;
 }
 
-
-
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 async function agencyOf(db: Db, id: string): Promise<{ type: AgencyType | null; area: string | null } | undefined> {
-  const { rows } = await db.query<{ agency_type: string; area: string | null }>('SELECT agency_type, area FROM agencies WHERE id = $1', [id]);
+  const { rows } = await db.query<{ agency_type: string; area: string | null }>('SELECT agency_type, area FROM agencies WHERE id = $1', [
+    id,
+  ]);
   const row = rows[0];
   if (!row) return undefined;
   return { type: isAgencyType(row.agency_type) ? row.agency_type : null, area: row.area };
@@ -104,16 +120,35 @@ interface Judged {
 
 function judge(
   engine: PolicyEngine,
-  input: { from: AgencyType | null; to: { agencyType: AgencyType; role: Role }; purpose: Purpose; subjectRole: StoredRecord['subjectRole']; values: ReadonlyMap<Field, unknown>; facts: Facts },
+  input: {
+    from: AgencyType | null;
+    to: { agencyType: AgencyType; role: Role };
+    purpose: Purpose;
+    subjectRole: StoredRecord['subjectRole'];
+    values: ReadonlyMap<Field, unknown>;
+    facts: Facts;
+  },
   source: { source: 'record' | 'household'; recordId: string | null; householdId: string | null; owningAgencyId: string },
 ): Judged {
   const fields = [...input.values.keys()];
   const decision: Decision = input.from
-    ? engine.decide({ from: { agencyType: input.from }, to: input.to, purpose: input.purpose, subjectRole: input.subjectRole, fields, facts: input.facts })
+    ? engine.decide({
+        from: { agencyType: input.from },
+        to: input.to,
+        purpose: input.purpose,
+        subjectRole: input.subjectRole,
+        fields,
+        facts: input.facts,
+      })
     : {
         decision: 'deny',
         permittedFields: [],
-        withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this is not in the trust registry any more.', routes: [] })),
+        withheldFields: fields.map((field) => ({
+          field,
+          code: 'no_rule_permits' as const,
+          reason: 'The agency that holds this is not in the trust registry any more.',
+          routes: [],
+        })),
         rules: [],
         lawfulBasis: [],
         reasons: ['The agency that holds this is not in the trust registry any more, so nothing from it may be shared.'],
@@ -150,7 +185,11 @@ function disclosed(j: Judged): JsonObject {
     fields,
     withheldFields: j.decision.withheldFields.map((w) => ({ field: w.field, code: w.code, reason: w.reason })),
     rules: [...j.decision.rules],
-    lawfulBasis: j.decision.lawfulBasis.map((b) => ({ ...b, fields: [...b.fields], sharing: { ...b.sharing, notYetInForce: b.sharing.notYetInForce.map((d) => ({ ...d })) } })),
+    lawfulBasis: j.decision.lawfulBasis.map((b) => ({
+      ...b,
+      fields: [...b.fields],
+      sharing: { ...b.sharing, notYetInForce: b.sharing.notYetInForce.map((d) => ({ ...d })) },
+    })),
     reasons: [...j.decision.reasons],
     mustRecord: [...j.decision.mustRecord],
   };
@@ -171,23 +210,45 @@ async function buildEncompass(deps: BuildDeps, db: PoolClient, m: OutboxMessage)
   const purpose: Purpose = 'operation_encompass';
   const target = await agencyOf(db, m.targetAgencyId);
   const recipient = { agencyId: m.targetAgencyId, agencyType: target?.type ?? null, role: ENCOMPASS_RECIPIENT_ROLE };
-  if (!target?.type || !ENCOMPASS_RECIPIENT_TYPES.includes(target.type)) return refused(recipient, deps.engine.version, 'recipient_not_a_school', purpose);
+  if (!target?.type || !ENCOMPASS_RECIPIENT_TYPES.includes(target.type))
+    return refused(recipient, deps.engine.version, 'recipient_not_a_school', purpose);
   const recordId = str(m.payload.recordId);
   const record = recordId ? await findRecord(db, recordId) : undefined;
   if (!record) return refused(recipient, deps.engine.version, 'record_missing', purpose);
   const owner = await agencyOf(db, record.owningAgencyId);
   const held = await personFieldsBy(db, record.subjectPersonId, [record.owningAgencyId]);
-  const agreement = agreementStatus(await agreementsFor(db, m.targetAgencyId, purpose), record.owningAgencyId, m.targetAgencyId, purpose, englandDate(deps.now));
+  const agreement = agreementStatus(
+    await agreementsFor(db, m.targetAgencyId, purpose),
+    record.owningAgencyId,
+    m.targetAgencyId,
+    purpose,
+    englandDate(deps.now),
+  );
   const perpetratorJoined = newPerpetratorInHousehold(record.subjectPersonId, await membershipsAround(db, record.subjectPersonId)).flagged;
   const facts = decisionFacts(record, { now: deps.now, agreement, requester: {}, perpetratorJoinedHousehold: perpetratorJoined });
   const values = valuesOf(record, held.get(record.owningAgencyId));
   const j = judge(
     deps.engine,
-    { from: owner?.type ?? null, to: { agencyType: target.type, role: ENCOMPASS_RECIPIENT_ROLE }, purpose, subjectRole: record.subjectRole, values, facts },
+    {
+      from: owner?.type ?? null,
+      to: { agencyType: target.type, role: ENCOMPASS_RECIPIENT_ROLE },
+      purpose,
+      subjectRole: record.subjectRole,
+      values,
+      facts,
+    },
     { source: 'record', recordId: record.id, householdId: null, owningAgencyId: record.owningAgencyId },
   );
   const outcome = overall([j]);
-  const base = { outcome, purpose, recipient, rules: allRules([j]), policyVersion: deps.engine.version, subject: deps.pseudonymise(record.subjectPersonId), sources: [j.audit] };
+  const base = {
+    outcome,
+    purpose,
+    recipient,
+    rules: allRules([j]),
+    policyVersion: deps.engine.version,
+    subject: deps.pseudonymise(record.subjectPersonId),
+    sources: [j.audit],
+  };
   if (j.decision.permittedFields.length === 0) return { ...base, refusal: 'policy_denied' };
   return {
     ...base,
@@ -196,7 +257,12 @@ async function buildEncompass(deps: BuildDeps, db: PoolClient, m: OutboxMessage)
       purpose,
       deadline: m.deadline?.toISOString() ?? null,
       subject: { personId: record.subjectPersonId, subjectRole: record.subjectRole },
-      record: { recordId: record.id, kind: record.kind, owningAgency: { id: record.owningAgencyId, agencyType: owner?.type ?? null }, occurredAt: record.occurredAt.toISOString() },
+      record: {
+        recordId: record.id,
+        kind: record.kind,
+        owningAgency: { id: record.owningAgencyId, agencyType: owner?.type ?? null },
+        occurredAt: record.occurredAt.toISOString(),
+      },
       ...disclosed(j),
       policyVersion: deps.engine.version,
     },
@@ -207,7 +273,13 @@ async function buildEncompass(deps: BuildDeps, db: PoolClient, m: OutboxMessage)
 
 const ALERT_RECORD_LIMIT = 20;
 
-function agreementFor(agreements: Awaited<ReturnType<typeof agreementsFor>>, owner: string, target: string, purpose: Purpose, now: Date): AgreementStatus {
+function agreementFor(
+  agreements: Awaited<ReturnType<typeof agreementsFor>>,
+  owner: string,
+  target: string,
+  purpose: Purpose,
+  now: Date,
+): AgreementStatus {
   return agreementStatus(agreements, owner, target, purpose, englandDate(now));
 }
 
@@ -220,11 +292,15 @@ async function buildAlert(deps: BuildDeps, db: PoolClient, m: OutboxMessage): Pr
   const householdId = str(m.payload.householdId);
   const membershipId = str(m.payload.membershipId);
   const { rows: households } = householdId
-    ? await db.query<{ owning_agency_id: string; area: string; address: string }>('SELECT owning_agency_id, area, address FROM households WHERE id = $1', [householdId])
+    ? await db.query<{ owning_agency_id: string; area: string; address: string }>(
+        'SELECT owning_agency_id, area, address FROM households WHERE id = $1',
+        [householdId],
+      )
     : { rows: [] };
   const household = households[0];
   if (!household || !householdId || !membershipId) return refused(recipient, deps.engine.version, 'household_missing', purpose);
-  if (!target.area || target.area.trim().toLowerCase() !== household.area.trim().toLowerCase()) return refused(recipient, deps.engine.version, 'recipient_not_in_area', purpose);
+  if (!target.area || target.area.trim().toLowerCase() !== household.area.trim().toLowerCase())
+    return refused(recipient, deps.engine.version, 'recipient_not_in_area', purpose);
 
   // The fact is derived afresh: is this membership still a perpetrator's new join of a household with a child?
   const join = (await perpetratorJoins(db, householdId, englandDate(deps.now))).find((j) => j.membershipId === membershipId);
@@ -246,7 +322,8 @@ async function buildAlert(deps: BuildDeps, db: PoolClient, m: OutboxMessage): Pr
 
   // The household: its address is the perpetrator's current address, as its agency recorded it.
   const householdValues = new Map<Field, unknown>([['current_address', household.address]]);
-  for (const [k, v] of held.get(household.owning_agency_id) ?? new Map<string, unknown>()) if (isField(k) && !householdValues.has(k)) householdValues.set(k, v);
+  for (const [k, v] of held.get(household.owning_agency_id) ?? new Map<string, unknown>())
+    if (isField(k) && !householdValues.has(k)) householdValues.set(k, v);
   const householdAgreement = agreementFor(agreements, household.owning_agency_id, m.targetAgencyId, purpose, deps.now);
   const householdFacts: Facts = {
     agreement_in_force: householdAgreement.status === 'in_force',
@@ -255,22 +332,47 @@ async function buildAlert(deps: BuildDeps, db: PoolClient, m: OutboxMessage): Pr
   const judged: Judged[] = [
     judge(
       deps.engine,
-      { from: ownerTypes.get(household.owning_agency_id) ?? null, to, purpose, subjectRole: 'perpetrator', values: householdValues, facts: householdFacts },
+      {
+        from: ownerTypes.get(household.owning_agency_id) ?? null,
+        to,
+        purpose,
+        subjectRole: 'perpetrator',
+        values: householdValues,
+        facts: householdFacts,
+      },
       { source: 'household', recordId: null, householdId, owningAgencyId: household.owning_agency_id },
     ),
   ];
   for (const r of records) {
     const agreement = agreementFor(agreements, r.owningAgencyId, m.targetAgencyId, purpose, deps.now);
     const facts = decisionFacts(r, { now: deps.now, agreement, requester: {}, perpetratorJoinedHousehold: joined });
-    judged.push(judge(
-      deps.engine,
-      { from: ownerTypes.get(r.owningAgencyId) ?? null, to, purpose, subjectRole: r.subjectRole, values: valuesOf(r, held.get(r.owningAgencyId)), facts },
-      { source: 'record', recordId: r.id, householdId: null, owningAgencyId: r.owningAgencyId },
-    ));
+    judged.push(
+      judge(
+        deps.engine,
+        {
+          from: ownerTypes.get(r.owningAgencyId) ?? null,
+          to,
+          purpose,
+          subjectRole: r.subjectRole,
+          values: valuesOf(r, held.get(r.owningAgencyId)),
+          facts,
+        },
+        { source: 'record', recordId: r.id, householdId: null, owningAgencyId: r.owningAgencyId },
+      ),
+    );
   }
   const outcome = overall(judged);
-  const base = { outcome, purpose, recipient, rules: allRules(judged), policyVersion: deps.engine.version, subject: deps.pseudonymise(personId), sources: judged.map((j) => j.audit) };
-  if (!judged.some((j) => j.decision.permittedFields.length > 0)) return { ...base, refusal: joined ? 'policy_denied' : 'no_longer_applies' };
+  const base = {
+    outcome,
+    purpose,
+    recipient,
+    rules: allRules(judged),
+    policyVersion: deps.engine.version,
+    subject: deps.pseudonymise(personId),
+    sources: judged.map((j) => j.audit),
+  };
+  if (!judged.some((j) => j.decision.permittedFields.length > 0))
+    return { ...base, refusal: joined ? 'policy_denied' : 'no_longer_applies' };
   const recordsById = new Map(records.map((r) => [r.id, r]));
   return {
     ...base,
@@ -280,15 +382,17 @@ async function buildAlert(deps: BuildDeps, db: PoolClient, m: OutboxMessage): Pr
       subject: { personId, subjectRole: 'perpetrator' },
       household: { householdId, area: household.area, joinedOn: join?.joinedOn ?? str(m.payload.joinedOn) ?? null },
       // Only sources with something disclosed; a source of which nothing may be shared is not even mentioned.
-      sources: judged.filter((j) => j.decision.permittedFields.length > 0).map((j) => {
-        const r = j.audit.recordId ? recordsById.get(j.audit.recordId) : undefined;
-        return {
-          source: j.audit.source,
-          ...(r ? { recordId: r.id, kind: r.kind, occurredAt: r.occurredAt.toISOString() } : { householdId }),
-          owningAgency: { id: j.audit.owningAgencyId, agencyType: j.audit.owningAgencyType },
-          ...disclosed(j),
-        };
-      }),
+      sources: judged
+        .filter((j) => j.decision.permittedFields.length > 0)
+        .map((j) => {
+          const r = j.audit.recordId ? recordsById.get(j.audit.recordId) : undefined;
+          return {
+            source: j.audit.source,
+            ...(r ? { recordId: r.id, kind: r.kind, occurredAt: r.occurredAt.toISOString() } : { householdId }),
+            owningAgency: { id: j.audit.owningAgencyId, agencyType: j.audit.owningAgencyType },
+            ...disclosed(j),
+          };
+        }),
       policyVersion: deps.engine.version,
     },
   };

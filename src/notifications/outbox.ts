@@ -60,14 +60,26 @@ export async function enqueue(client: PoolClient, messages: readonly NewOutboxMe
     const { rowCount } = await client.query(
       `INSERT INTO outbox (id, kind, event, target_agency_id, subscription_id, payload, dedupe_key, deadline)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING`,
-      [randomUUID(), m.kind, EVENT_OF_KIND[m.kind], m.targetAgencyId, m.subscriptionId, JSON.stringify(m.payload), m.dedupeKey, m.deadline?.toISOString() ?? null],
+      [
+        randomUUID(),
+        m.kind,
+        EVENT_OF_KIND[m.kind],
+        m.targetAgencyId,
+        m.subscriptionId,
+        JSON.stringify(m.payload),
+        m.dedupeKey,
+        m.deadline?.toISOString() ?? null,
+      ],
     );
     added += rowCount ?? 0;
   }
   return added;
 }
 
-interface SubscriptionRow { id: string; agency_id: string }
+interface SubscriptionRow {
+  id: string;
+  agency_id: string;
+}
 
 async function subscriptionsOf(client: PoolClient, agencyIds: readonly string[], event: string): Promise<SubscriptionRow[]> {
   if (agencyIds.length === 0) return [];
@@ -91,7 +103,11 @@ export function isEncompassIncident(record: Pick<StoredRecord, 'kind' | 'subject
   return record.kind === 'incident' && record.subjectRole === 'child';
 }
 
-export async function onRecordWritten(client: PoolClient, record: StoredRecord, settings: OutboxSettings = DEFAULT_OUTBOX_SETTINGS): Promise<number> {
+export async function onRecordWritten(
+  client: PoolClient,
+  record: StoredRecord,
+  settings: OutboxSettings = DEFAULT_OUTBOX_SETTINGS,
+): Promise<number> {
   if (!isEncompassIncident(record)) return 0;
   const owner = await client.query<{ agency_type: string }>('SELECT agency_type FROM agencies WHERE id = $1', [record.owningAgencyId]);
   if (owner.rows[0]?.agency_type !== 'police') return 0;
@@ -108,19 +124,28 @@ export async function onRecordWritten(client: PoolClient, record: StoredRecord, 
   if (subscriptions.length === 0) return 0;
   const when = incidentTime(record) ?? record.occurredAt;
   const deadline = nextSchoolDayStart(when, settings.schoolCalendar);
-  return enqueue(client, subscriptions.map((s) => ({
-    kind: 'operation_encompass' as const,
-    targetAgencyId: s.agency_id,
-    subscriptionId: s.id,
-    payload: { recordId: record.id, subjectPersonId: record.subjectPersonId, incidentAt: when.toISOString() },
-    dedupeKey: `operation_encompass:${record.id}:${s.id}`,
-    deadline,
-  })));
+  return enqueue(
+    client,
+    subscriptions.map((s) => ({
+      kind: 'operation_encompass' as const,
+      targetAgencyId: s.agency_id,
+      subscriptionId: s.id,
+      payload: { recordId: record.id, subjectPersonId: record.subjectPersonId, incidentAt: when.toISOString() },
+      dedupeKey: `operation_encompass:${record.id}:${s.id}`,
+      deadline,
+    })),
+  );
 }
 
 // ─── Perpetrator moves ─────────────────────────────────────────────────────────────────────────────────────────
 
-interface MemberRow { id: string; person_id: string; subject_role: string; from_date: string; to_date: string | null }
+interface MemberRow {
+  id: string;
+  person_id: string;
+  subject_role: string;
+  from_date: string;
+  to_date: string | null;
+}
 
 export interface PerpetratorJoin {
   readonly membershipId: string;
@@ -153,7 +178,9 @@ export async function perpetratorJoins(db: Db, householdId: string, today: strin
   for (const p of members) {
     if (!perpetrators.has(p.person_id)) continue;
     if (p.to_date !== null && p.to_date < today) continue; // moved out again: not a current risk in this household
-    const earlier = members.some((m) => m.person_id === p.person_id && m.id !== p.id && (m.from_date < p.from_date || (m.from_date === p.from_date && m.id < p.id)));
+    const earlier = members.some(
+      (m) => m.person_id === p.person_id && m.id !== p.id && (m.from_date < p.from_date || (m.from_date === p.from_date && m.id < p.id)),
+    );
     if (earlier) continue; // not a new household for them
     const child = members.some((c) => c.subject_role === 'child' && c.person_id !== p.person_id && covers(c, p.from_date));
     if (child) joins.push({ membershipId: p.id, personId: p.person_id, joinedOn: p.from_date });
@@ -169,7 +196,11 @@ export async function onHouseholdMemberWritten(client: PoolClient, householdId: 
       WHERE a.agency_type = ANY($2::text[]) AND a.area IS NOT NULL AND lower(btrim(a.area)) = lower(btrim(h.area))`,
     [householdId, ALERT_RECIPIENTS.map((r) => r.agencyType)],
   );
-  const subscriptions = await subscriptionsOf(client, recipients.map((r) => r.id), EVENT_OF_KIND.perpetrator_alert);
+  const subscriptions = await subscriptionsOf(
+    client,
+    recipients.map((r) => r.id),
+    EVENT_OF_KIND.perpetrator_alert,
+  );
   const messages: NewOutboxMessage[] = [];
   for (const j of joins) {
     for (const s of subscriptions) {

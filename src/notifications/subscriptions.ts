@@ -39,30 +39,46 @@ export interface Subscription {
 export const MAX_SUBSCRIPTIONS_PER_AGENCY = 10;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const whoActed = (p: Principal): string => p.practitioner?.subject ? `${p.clientId}:${p.practitioner.subject}` : p.clientId;
+const whoActed = (p: Principal): string => (p.practitioner?.subject ? `${p.clientId}:${p.practitioner.subject}` : p.clientId);
 
-export async function registerSubscription(deps: SubscriptionDeps, ctx: SubscriptionContext, input: { url: string; events: readonly WebhookEvent[] }): Promise<Subscription> {
+export async function registerSubscription(
+  deps: SubscriptionDeps,
+  ctx: SubscriptionContext,
+  input: { url: string; events: readonly WebhookEvent[] },
+): Promise<Subscription> {
   const agency = ctx.principal.agency;
   const problems: InputProblem[] = [];
   input.events.forEach((event, i) => {
     const allowed = EVENT_SUBSCRIBERS[event];
     if (allowed !== 'any' && !allowed.includes(agency.agencyType)) {
-      problems.push({ pointer: `/events/${i}`, detail: `"${event}" is sent only to ${allowed.join(' or ')} agencies; your agency is ${agency.agencyType}.` });
+      problems.push({
+        pointer: `/events/${i}`,
+        detail: `"${event}" is sent only to ${allowed.join(' or ')} agencies; your agency is ${agency.agencyType}.`,
+      });
     }
   });
   if (problems.length > 0) {
-    throw new GatewayError('invalid_request', `Your agency cannot receive ${problems.length === 1 ? 'this event' : 'these events'}: ${problems.map((p) => p.detail).join(' ')}`, { errors: problems });
+    throw new GatewayError(
+      'invalid_request',
+      `Your agency cannot receive ${problems.length === 1 ? 'this event' : 'these events'}: ${problems.map((p) => p.detail).join(' ')}`,
+      { errors: problems },
+    );
   }
   const check = await verifyWebhookUrl(input.url, deps.urlPolicy, deps.resolve);
   if (!check.ok || !check.url) {
-    throw new GatewayError('invalid_request', check.problem ?? 'The webhook URL is not allowed.', { errors: [{ pointer: '/url', detail: check.problem ?? 'not allowed' }] });
+    throw new GatewayError('invalid_request', check.problem ?? 'The webhook URL is not allowed.', {
+      errors: [{ pointer: '/url', detail: check.problem ?? 'not allowed' }],
+    });
   }
   const url = check.url.href;
   const id = randomUUID();
   return inTransaction(deps.pool, async (client) => {
     // Serialise this agency's registrations so the limit holds under concurrency.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`webhooks:${agency.id}`]);
-    const { rows: counted } = await client.query<{ n: string }>('SELECT count(*) AS n FROM webhook_subscriptions WHERE agency_id = $1 AND removed_at IS NULL', [agency.id]);
+    const { rows: counted } = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM webhook_subscriptions WHERE agency_id = $1 AND removed_at IS NULL',
+      [agency.id],
+    );
     if (Number(counted[0]?.n ?? 0) >= MAX_SUBSCRIPTIONS_PER_AGENCY) {
       throw new GatewayError('conflict', `Your agency already has ${MAX_SUBSCRIPTIONS_PER_AGENCY} webhooks. Remove one first.`);
     }
@@ -75,7 +91,9 @@ export async function registerSubscription(deps: SubscriptionDeps, ctx: Subscrip
       createdAt = (rows[0] as { created_at: Date }).created_at;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new GatewayError('conflict', 'Your agency already has a webhook at this URL. Remove it first to change its events.', { errors: [{ pointer: '/url', detail: 'already registered' }] });
+        throw new GatewayError('conflict', 'Your agency already has a webhook at this URL. Remove it first to change its events.', {
+          errors: [{ pointer: '/url', detail: 'already registered' }],
+        });
       }
       throw error;
     }

@@ -19,15 +19,39 @@ export const MAX_WEBHOOK_URL_LENGTH = 2000;
 
 const blocked = new net.BlockList();
 for (const [address, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blocked.addSubnet(address, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  blocked.addSubnet(address, prefix, 'ipv4');
 for (const [address, prefix] of [
   // IPv4-mapped addresses (::ffff:0:0/96) are checked by BlockList against the IPv4 rules above.
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
-  ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) blocked.addSubnet(address, prefix, 'ipv6');
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const)
+  blocked.addSubnet(address, prefix, 'ipv6');
 
 const loopback = new net.BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -69,28 +93,35 @@ export interface UrlCheck {
 
 /** Everything that can be checked without the network. */
 export function checkWebhookUrl(raw: string, policy: UrlPolicy): UrlCheck {
-  if (raw.length > MAX_WEBHOOK_URL_LENGTH) return { ok: false, problem: `The webhook URL is longer than ${MAX_WEBHOOK_URL_LENGTH} characters.` };
+  if (raw.length > MAX_WEBHOOK_URL_LENGTH)
+    return { ok: false, problem: `The webhook URL is longer than ${MAX_WEBHOOK_URL_LENGTH} characters.` };
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     return { ok: false, problem: 'The webhook URL is not a valid absolute URL.' };
   }
-  if (url.username || url.password) return { ok: false, problem: 'The webhook URL must not contain a user name or password: the gateway signs every message instead.' };
+  if (url.username || url.password)
+    return { ok: false, problem: 'The webhook URL must not contain a user name or password: the gateway signs every message instead.' };
   if (url.hash) return { ok: false, problem: 'The webhook URL must not have a fragment (#...).' };
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const ipLiteral = net.isIP(host) !== 0 ? host : undefined;
   const isLoopbackHost = ipLiteral ? classifyAddress(ipLiteral) === 'loopback' : LOOPBACK_NAMES.has(host.toLowerCase());
   if (url.protocol === 'http:') {
     if (!(policy.allowInsecure && isLoopbackHost)) {
-      return { ok: false, problem: 'The webhook URL must use https. (Plain http is accepted only for 127.0.0.1 or localhost on a development gateway.)' };
+      return {
+        ok: false,
+        problem: 'The webhook URL must use https. (Plain http is accepted only for 127.0.0.1 or localhost on a development gateway.)',
+      };
     }
   } else if (url.protocol !== 'https:') {
     return { ok: false, problem: 'The webhook URL must use https.' };
   }
-  if (isLoopbackHost && !policy.allowInsecure) return { ok: false, problem: 'The webhook URL points at the gateway\'s own machine, which is not allowed.' };
+  if (isLoopbackHost && !policy.allowInsecure)
+    return { ok: false, problem: "The webhook URL points at the gateway's own machine, which is not allowed." };
   if (ipLiteral) {
-    if (!addressAllowed(ipLiteral, policy)) return { ok: false, problem: 'The webhook URL points at a private, internal or reserved network address, which is not allowed.' };
+    if (!addressAllowed(ipLiteral, policy))
+      return { ok: false, problem: 'The webhook URL points at a private, internal or reserved network address, which is not allowed.' };
     return { ok: true, url, ipLiteral };
   }
   const lower = host.toLowerCase();
@@ -105,7 +136,8 @@ export function checkWebhookUrl(raw: string, policy: UrlPolicy): UrlCheck {
 export type Resolver = (hostname: string) => Promise<readonly string[]>;
 
 /** Every address a name resolves to (A and AAAA), through the system resolver. */
-export const systemResolver: Resolver = async (hostname) => (await dns.promises.lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolver: Resolver = async (hostname) =>
+  (await dns.promises.lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 /** The full check at registration: the static checks, then every address the host resolves to. */
 export async function verifyWebhookUrl(raw: string, policy: UrlPolicy, resolve: Resolver = systemResolver): Promise<UrlCheck> {
@@ -122,7 +154,10 @@ export async function verifyWebhookUrl(raw: string, policy: UrlPolicy, resolve: 
   }
   if (addresses.length === 0) return { ok: false, problem: `The webhook host "${host}" could not be found in DNS.` };
   if (!addresses.every((a) => addressAllowed(a, policy))) {
-    return { ok: false, problem: `The webhook host "${host}" resolves to a private, internal or reserved network address, which is not allowed.` };
+    return {
+      ok: false,
+      problem: `The webhook host "${host}" resolves to a private, internal or reserved network address, which is not allowed.`,
+    };
   }
   return check;
 }

@@ -18,14 +18,31 @@
 import { subject as tagSubject } from '@casl/ability';
 import { err, ok, type Result } from '../errors';
 import {
-  FACT_SPECS, isAgencyType, isFactName, isField, isPurpose, isRole, isSubjectRole,
-  type Facts, type Field, type Role,
+  FACT_SPECS,
+  isAgencyType,
+  isFactName,
+  isField,
+  isPurpose,
+  isRole,
+  isSubjectRole,
+  type Facts,
+  type Field,
+  type Role,
 } from '../vocabulary/vocabulary';
 import { DISCLOSURE, type CompiledPolicy, type Disclosure, type DisclosureSubject, type PolicyAction } from './compile';
 import type { PolicyCatalogue, PolicyRule, Selector } from './model';
 import { englandToday, isDecisionDate, obligationOf } from './obligation';
 import { routesFor } from './routes';
-import type { AgreementGap, Decision, DecisionFailureCode, DecisionInput, LawfulBasis, PolicyEngine, SharingObligation, WithheldField } from './types';
+import type {
+  AgreementGap,
+  Decision,
+  DecisionFailureCode,
+  DecisionInput,
+  LawfulBasis,
+  PolicyEngine,
+  SharingObligation,
+  WithheldField,
+} from './types';
 import { describeTest, discloserPhrase, fieldList, purposePhrase, recipientPhrase, referralTarget } from './words';
 
 export const EVALUATION_FAILED_REASON =
@@ -58,13 +75,14 @@ export function createEngine(catalogue: PolicyCatalogue, compiled: CompiledPolic
 // ─── 2. The request, checked against the vocabulary ────────────────────────────────────────────────────────────
 
 function checkInput(input: unknown): Result<DecisionInput, string> {
-  const bad = (what: string): Result<never, string> =>
-    err(`The request could not be understood, so nothing may be shared: ${what}.`);
+  const bad = (what: string): Result<never, string> => err(`The request could not be understood, so nothing may be shared: ${what}.`);
   if (!isObject(input)) return bad('it is not a decision request');
   const { from, to, purpose, subjectRole, fields, facts, on } = input;
-  if (!isObject(from) || !isAgencyType(from.agencyType)) return bad(`from.agencyType ${show(isObject(from) ? from.agencyType : from)} is not a known agency type`);
+  if (!isObject(from) || !isAgencyType(from.agencyType))
+    return bad(`from.agencyType ${show(isObject(from) ? from.agencyType : from)} is not a known agency type`);
   if (from.role !== undefined && !isRole(from.role)) return bad(`from.role ${show(from.role)} is not a known role`);
-  if (!isObject(to) || !isAgencyType(to.agencyType)) return bad(`to.agencyType ${show(isObject(to) ? to.agencyType : to)} is not a known agency type`);
+  if (!isObject(to) || !isAgencyType(to.agencyType))
+    return bad(`to.agencyType ${show(isObject(to) ? to.agencyType : to)} is not a known agency type`);
   if (!isRole(to.role)) return bad(`to.role ${show(to.role)} is not a known role`);
   if (!isPurpose(purpose)) return bad(`purpose ${show(purpose)} is not a known purpose`);
   if (!isSubjectRole(subjectRole)) return bad(`subjectRole ${show(subjectRole)} is not a known subject role`);
@@ -93,9 +111,12 @@ function checkFacts(facts: unknown): Result<Facts, string> {
   for (const [name, value] of Object.entries(facts)) {
     if (!isFactName(name)) return err(`${show(name)} is not a known fact`);
     const spec = FACT_SPECS[name];
-    const fits = spec.kind === 'boolean' ? typeof value === 'boolean'
-      : spec.kind === 'number' ? typeof value === 'number' && Number.isFinite(value) && value >= spec.minimum
-      : typeof value === 'string' && (spec.values as readonly string[]).includes(value);
+    const fits =
+      spec.kind === 'boolean'
+        ? typeof value === 'boolean'
+        : spec.kind === 'number'
+          ? typeof value === 'number' && Number.isFinite(value) && value >= spec.minimum
+          : typeof value === 'string' && (spec.values as readonly string[]).includes(value);
     if (!fits) return err(`fact ${name} has the value ${show(value)}, which it cannot take`);
     checked[name] = value as boolean | number | string;
   }
@@ -190,7 +211,13 @@ type Recheck = Parameters<typeof routesFor>[3];
  */
 const ROUTE_CACHE_SIZE = 2000;
 const routeCaches = new WeakMap<PolicyCatalogue, Map<string, WithheldField['routes']>>();
-function cachedRoutes(catalogue: PolicyCatalogue, request: DecisionInput, on: string, field: Field, recheck: Recheck): WithheldField['routes'] {
+function cachedRoutes(
+  catalogue: PolicyCatalogue,
+  request: DecisionInput,
+  on: string,
+  field: Field,
+  recheck: Recheck,
+): WithheldField['routes'] {
   let cache = routeCaches.get(catalogue);
   if (!cache) routeCaches.set(catalogue, (cache = new Map<string, WithheldField['routes']>()));
   const key = JSON.stringify([{ ...request, fields: undefined, on }, field]);
@@ -228,7 +255,13 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
         break;
       case 'denied': {
         const top = v.rules[0] as PolicyRule;
-        withheldFields.push({ field: v.field, code: 'denied_by_rule', reason: top.reason ?? top.title, rule: top.id, routes: routes(v.field) });
+        withheldFields.push({
+          field: v.field,
+          code: 'denied_by_rule',
+          reason: top.reason ?? top.title,
+          rule: top.id,
+          routes: routes(v.field),
+        });
         v.rules.forEach((r) => contribute(r, v.field));
         break;
       }
@@ -256,9 +289,7 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
   // Contributing rules: what may be shared first, then what is withheld and why; catalogue order within each
   // effect, so the same request always gets the same answer, word for word.
   const effectOrder = { permit: 0, deny: 1, refer: 2 } as const;
-  const contributing = catalogue.rules
-    .filter((r) => decided.has(r))
-    .sort((a, b) => effectOrder[a.effect] - effectOrder[b.effect]);
+  const contributing = catalogue.rules.filter((r) => decided.has(r)).sort((a, b) => effectOrder[a.effect] - effectOrder[b.effect]);
   const reasons: string[] = [];
   const lawfulBasis: LawfulBasis[] = [];
   const obligations = new Map<PolicyRule, SharingObligation>();
@@ -270,7 +301,9 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
         const obligation = obligationOf(rule, request.from.agencyType, on);
         obligations.set(rule, obligation);
         const verb = obligation.kind === 'duty' ? 'must' : 'may';
-        reasons.push(`${rule.title}: ${discloser} ${verb} share ${fieldList(fields)} with ${recipient} for ${purpose}.${rule.reason ? ` ${rule.reason}` : ''} ${obligation.explanation}`);
+        reasons.push(
+          `${rule.title}: ${discloser} ${verb} share ${fieldList(fields)} with ${recipient} for ${purpose}.${rule.reason ? ` ${rule.reason}` : ''} ${obligation.explanation}`,
+        );
         if (rule.lawfulBasis) lawfulBasis.push({ rule: rule.id, ...rule.lawfulBasis, fields, sharing: obligation });
         if (rule.agreement !== undefined && request.facts.agreement_in_force === false) {
           agreementGaps.push({
@@ -286,7 +319,9 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
         reasons.push(`${rule.title}: ${fieldList(fields)} ${fields.length === 1 ? 'is' : 'are'} withheld. ${rule.reason ?? ''}`.trim());
         break;
       case 'refer':
-        reasons.push(`${rule.title}: ${fieldList(fields)} need${fields.length === 1 ? 's' : ''} a decision by ${referralTarget(rule.referTo as Role)} before ${fields.length === 1 ? 'it' : 'they'} can be shared. ${rule.reason ?? ''}`.trim());
+        reasons.push(
+          `${rule.title}: ${fieldList(fields)} need${fields.length === 1 ? 's' : ''} a decision by ${referralTarget(rule.referTo as Role)} before ${fields.length === 1 ? 'it' : 'they'} can be shared. ${rule.reason ?? ''}`.trim(),
+        );
         break;
     }
   }
@@ -295,17 +330,15 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
   for (const gap of agreementGaps) reasons.push(gap.explanation);
 
   // Duty only when every permitted field is granted by at least one rule whose duty binds this discloser today.
-  const dutyFor = (field: Field): boolean => verdicts.some((v) => v.field === field && v.kind === 'permitted'
-    && v.rules.some((r) => obligations.get(r)?.kind === 'duty'));
-  const sharing = permittedFields.length === 0 ? undefined : permittedFields.every(dutyFor) ? 'duty' as const : 'power' as const;
-  const gapRecord = agreementGaps.length > 0
-    ? ['that the data sharing agreement was not in force, and that information governance has been told'] : [];
+  const dutyFor = (field: Field): boolean =>
+    verdicts.some((v) => v.field === field && v.kind === 'permitted' && v.rules.some((r) => obligations.get(r)?.kind === 'duty'));
+  const sharing = permittedFields.length === 0 ? undefined : permittedFields.every(dutyFor) ? ('duty' as const) : ('power' as const);
+  const gapRecord =
+    agreementGaps.length > 0 ? ['that the data sharing agreement was not in force, and that information governance has been told'] : [];
 
   const referred = withheldFields.some((w) => w.code === 'needs_referral');
-  const decision = permittedFields.length === verdicts.length ? 'permit'
-    : permittedFields.length > 0 ? 'permit_partial'
-    : referred ? 'refer'
-    : 'deny';
+  const decision =
+    permittedFields.length === verdicts.length ? 'permit' : permittedFields.length > 0 ? 'permit_partial' : referred ? 'refer' : 'deny';
 
   return {
     decision,
@@ -333,14 +366,20 @@ function nearMisses(request: DecisionInput, fields: readonly Field[], catalogue:
     if (rule.effect !== 'permit' || rule.fields === 'all') continue;
     const grantable = fields.filter((f) => (rule.fields as readonly Field[]).includes(f));
     if (grantable.length === 0) continue;
-    const fits = selects(rule.from.agencyTypes, request.from.agencyType) && selects(rule.from.roles, request.from.role)
-      && selects(rule.to.agencyTypes, request.to.agencyType) && selects(rule.to.roles, request.to.role)
-      && selects(rule.purposes, request.purpose) && selects(rule.subjectRoles, request.subjectRole);
+    const fits =
+      selects(rule.from.agencyTypes, request.from.agencyType) &&
+      selects(rule.from.roles, request.from.role) &&
+      selects(rule.to.agencyTypes, request.to.agencyType) &&
+      selects(rule.to.roles, request.to.role) &&
+      selects(rule.purposes, request.purpose) &&
+      selects(rule.subjectRoles, request.subjectRole);
     if (!fits) continue;
     const all = rule.when.map(describeTest);
     const any = rule.whenAny.map((group) => group.map(describeTest).join(' and '));
     const conditions = [...all, ...(any.length ? [`one of: ${any.join('; or ')}`] : [])];
-    out.push(`"${rule.title}" (${rule.id}) would allow ${fieldList(grantable)} only when ${conditions.join(', and ')}. Check the facts given.`);
+    out.push(
+      `"${rule.title}" (${rule.id}) would allow ${fieldList(grantable)} only when ${conditions.join(', and ')}. Check the facts given.`,
+    );
   }
   return out;
 }
@@ -354,7 +393,17 @@ function selects(selector: Selector<string>, value: string | undefined): boolean
 // ─── Refusals that never reach the rules ───────────────────────────────────────────────────────────────────────
 
 function emptyDecision(policyVersion: string): Decision {
-  return { decision: 'deny', permittedFields: [], withheldFields: [], rules: [], lawfulBasis: [], reasons: [], mustRecord: [], agreementGaps: [], policyVersion };
+  return {
+    decision: 'deny',
+    permittedFields: [],
+    withheldFields: [],
+    rules: [],
+    lawfulBasis: [],
+    reasons: [],
+    mustRecord: [],
+    agreementGaps: [],
+    policyVersion,
+  };
 }
 
 /** A deny for a request that could not be evaluated. Builds only from constants and checked words: cannot throw. */
@@ -363,7 +412,8 @@ function refusal(policyVersion: string, code: DecisionFailureCode, reason: strin
   try {
     const fields: unknown = isObject(input) ? input.fields : undefined;
     if (Array.isArray(fields)) {
-      for (const f of new Set<unknown>(fields)) if (isField(f)) withheldFields.push({ field: f, code: 'no_rule_permits', reason, routes: [] });
+      for (const f of new Set<unknown>(fields))
+        if (isField(f)) withheldFields.push({ field: f, code: 'no_rule_permits', reason, routes: [] });
     }
   } catch {
     withheldFields.length = 0;

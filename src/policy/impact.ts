@@ -74,7 +74,12 @@ function deciders(d: Decision): Map<Field, string[]> {
   return out;
 }
 
-export function policyImpact(inputs: readonly ReplayInput[], baseline: PolicyEngine, candidate: PolicyEngine, maxExamples = 3): ImpactReport {
+export function policyImpact(
+  inputs: readonly ReplayInput[],
+  baseline: PolicyEngine,
+  candidate: PolicyEngine,
+  maxExamples = 3,
+): ImpactReport {
   const outcomes: Record<string, number> = {};
   const rules = new Map<string, { gained: number; lost: number; up: number; down: number; examples: ImpactExample[] }>();
   const ruleOf = (id: string) => {
@@ -152,8 +157,22 @@ export function policyImpact(inputs: readonly ReplayInput[], baseline: PolicyEng
     fieldsNewlyWithheld: down,
     fieldsWithheldDifferently: sideways,
     rules: [...rules]
-      .map(([rule, r]) => ({ rule, gained: r.gained, lost: r.lost, fieldsNewlyPermitted: r.up, fieldsNewlyWithheld: r.down, examples: r.examples }))
-      .sort((a, b) => (b.gained + b.lost + b.fieldsNewlyPermitted + b.fieldsNewlyWithheld) - (a.gained + a.lost + a.fieldsNewlyPermitted + a.fieldsNewlyWithheld) || a.rule.localeCompare(b.rule)),
+      .map(([rule, r]) => ({
+        rule,
+        gained: r.gained,
+        lost: r.lost,
+        fieldsNewlyPermitted: r.up,
+        fieldsNewlyWithheld: r.down,
+        examples: r.examples,
+      }))
+      .sort(
+        (a, b) =>
+          b.gained +
+            b.lost +
+            b.fieldsNewlyPermitted +
+            b.fieldsNewlyWithheld -
+            (a.gained + a.lost + a.fieldsNewlyPermitted + a.fieldsNewlyWithheld) || a.rule.localeCompare(b.rule),
+      ),
   };
 }
 
@@ -163,16 +182,21 @@ export function describeImpact(report: ImpactReport): string {
   lines.push(`Policy change impact: ${report.baseline} → ${report.candidate}`);
   lines.push(`  Decisions replayed: ${report.replayed} (${report.unreadable} could not be evaluated by one of the catalogues)`);
   lines.push(`  Decisions that change: ${report.changed}`);
-  lines.push(`  Fields newly shared: ${report.fieldsNewlyPermitted}; newly withheld: ${report.fieldsNewlyWithheld}; withheld for a different reason: ${report.fieldsWithheldDifferently}`);
+  lines.push(
+    `  Fields newly shared: ${report.fieldsNewlyPermitted}; newly withheld: ${report.fieldsNewlyWithheld}; withheld for a different reason: ${report.fieldsWithheldDifferently}`,
+  );
   lines.push('  Outcomes (before → after):');
-  for (const [k, n] of Object.entries(report.outcomes).sort((a, b) => b[1] - a[1])) lines.push(`    ${k.padEnd(28)} ${String(n).padStart(6)}`);
+  for (const [k, n] of Object.entries(report.outcomes).sort((a, b) => b[1] - a[1]))
+    lines.push(`    ${k.padEnd(28)} ${String(n).padStart(6)}`);
   if (report.rules.length) {
     lines.push('  Per rule (decisions it newly / no longer contributes to; fields it newly shares / no longer shares):');
     for (const r of report.rules) {
       lines.push(`    ${r.rule}: +${r.gained} / -${r.lost} decisions; +${r.fieldsNewlyPermitted} / -${r.fieldsNewlyWithheld} fields`);
       for (const e of r.examples) {
         const changes = e.fields.map((f) => `${f.field} ${f.before}→${f.after}`).join(', ') || 'same fields';
-        lines.push(`      e.g. ${e.from} → ${e.to}, ${e.purpose}, ${e.subjectRole}: ${e.before} → ${e.after} (${changes})${e.entryId ? ` [entry ${e.entryId}]` : ''}`);
+        lines.push(
+          `      e.g. ${e.from} → ${e.to}, ${e.purpose}, ${e.subjectRole}: ${e.before} → ${e.after} (${changes})${e.entryId ? ` [entry ${e.entryId}]` : ''}`,
+        );
       }
     }
   }

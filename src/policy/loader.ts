@@ -13,12 +13,28 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
-  FACT_NAMES, FACT_SPECS, isFactName, type AgencyType, type FactName, type FactSpec, type Field, type Role,
+  FACT_NAMES,
+  FACT_SPECS,
+  isFactName,
+  type AgencyType,
+  type FactName,
+  type FactSpec,
+  type Field,
+  type Role,
 } from '../vocabulary/vocabulary';
 import { PolicyLoadError } from './errors';
 import {
-  COMPARISONS, type Effect, type FactScalar, type FactTest, type PartySelector, type PolicyCatalogue, type PolicyRule,
-  type RuleDuty, type RuleLawfulBasis, type RuleSharing, type Selector,
+  COMPARISONS,
+  type Effect,
+  type FactScalar,
+  type FactTest,
+  type PartySelector,
+  type PolicyCatalogue,
+  type PolicyRule,
+  type RuleDuty,
+  type RuleLawfulBasis,
+  type RuleSharing,
+  type Selector,
 } from './model';
 import { firstSchemaProblem, validateCatalogueFile, validateRuleFile } from './schema';
 
@@ -26,10 +42,16 @@ export const CATALOGUE_FILE = 'catalogue.yaml';
 
 /** The shapes the schema guarantees (the schema is the check; these types only describe its result). */
 type RawSelector = readonly string[] | 'any' | { readonly except: readonly string[] };
-type RawCondition = FactScalar | {
-  readonly in?: readonly FactScalar[]; readonly not?: FactScalar;
-  readonly lte?: number; readonly lt?: number; readonly gte?: number; readonly gt?: number;
-};
+type RawCondition =
+  | FactScalar
+  | {
+      readonly in?: readonly FactScalar[];
+      readonly not?: FactScalar;
+      readonly lte?: number;
+      readonly lt?: number;
+      readonly gte?: number;
+      readonly gt?: number;
+    };
 interface RawRule {
   readonly id: string;
   readonly title: string;
@@ -124,16 +146,14 @@ function listYamlFiles(dir: string): string[] {
   } catch {
     throw new PolicyLoadError(dir, undefined, 'is not a readable policy directory');
   }
-  return entries
-    .filter((n) => /\.ya?ml$/.test(n) && statSync(path.join(dir, n)).isFile())
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.filter((n) => /\.ya?ml$/.test(n) && statSync(path.join(dir, n)).isFile()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function parseFile(display: string, text: string): unknown {
   try {
     return parseYaml(text, { uniqueKeys: true, prettyErrors: true, strict: true });
   } catch (e) {
-    const detail = e instanceof Error ? e.message.split('\n')[0] ?? e.message : String(e);
+    const detail = e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
     throw new PolicyLoadError(display, undefined, `is not valid YAML: ${detail}`);
   }
 }
@@ -149,10 +169,14 @@ function ruleLabel(data: unknown, index: number): string {
 function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => never, options: LoadOptions): PolicyRule {
   switch (raw.effect) {
     case 'permit':
-      if (!raw.lawfulBasis) fail('a permit rule must cite its lawfulBasis (statute, ukGdprArticle6, and Article 9 / DPA 2018 Schedule 1 conditions where they apply)');
+      if (!raw.lawfulBasis)
+        fail(
+          'a permit rule must cite its lawfulBasis (statute, ukGdprArticle6, and Article 9 / DPA 2018 Schedule 1 conditions where they apply)',
+        );
       if (raw.fields === 'all') fail('fields: all is only for deny and refer rules; a permit rule must list the fields it grants');
       if (raw.referTo !== undefined) fail('referTo belongs on refer rules only');
-      if (!raw.sharing && options.allowMissingSharing !== true) fail('a permit rule must say whether sharing is a duty or a power (sharing: {power, duties})');
+      if (!raw.sharing && options.allowMissingSharing !== true)
+        fail('a permit rule must say whether sharing is a duty or a power (sharing: {power, duties})');
       break;
     case 'deny':
       if (!raw.reason) fail('a deny rule must give a reason (it is shown to practitioners)');
@@ -205,7 +229,8 @@ function toSharing(raw: NonNullable<RawRule['sharing']>, rule: RawRule, fail: (p
       fail(`sharing.duties[${i}].inForceFrom "${d.inForceFrom}" is not a real date`);
     }
     for (const a of d.disclosers ?? []) {
-      const covered = from.kind === 'any' || (from.kind === 'only' ? from.values.includes(a as AgencyType) : !from.values.includes(a as AgencyType));
+      const covered =
+        from.kind === 'any' || (from.kind === 'only' ? from.values.includes(a as AgencyType) : !from.values.includes(a as AgencyType));
       if (!covered) fail(`sharing.duties[${i}].disclosers names ${a}, which this rule does not let disclose`);
     }
     return {
@@ -272,7 +297,9 @@ function valueProblem(spec: FactSpec, value: FactScalar): string | undefined {
       if (typeof value !== 'number' || !Number.isFinite(value)) return 'is not a number';
       return value < spec.minimum ? `is below the smallest possible value (${spec.minimum})` : undefined;
     case 'enum':
-      return typeof value === 'string' && spec.values.includes(value) ? undefined : `is not a possible value (allowed: ${spec.values.join(', ')})`;
+      return typeof value === 'string' && spec.values.includes(value)
+        ? undefined
+        : `is not a possible value (allowed: ${spec.values.join(', ')})`;
   }
 }
 

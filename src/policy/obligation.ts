@@ -31,18 +31,37 @@ export function obligationOf(rule: PolicyRule, discloser: AgencyType, on: string
   const sharing = rule.sharing;
   if (!sharing) {
     // The loader refuses a permit without `sharing`; this is only reached for a hand-built rule in a test.
-    return { kind: 'power', provision: rule.lawfulBasis?.statute ?? rule.id, explanation: 'You may share this: it is a power, not a duty.', notYetInForce: [] };
+    return {
+      kind: 'power',
+      provision: rule.lawfulBasis?.statute ?? rule.id,
+      explanation: 'You may share this: it is a power, not a duty.',
+      notYetInForce: [],
+    };
   }
   const applicable = sharing.duties.filter((d) => binds(d, discloser));
   const duty = applicable.find((d) => inForce(d, on));
   const notYetInForce = applicable
     .filter((d) => !inForce(d, on))
     .map((d) => ({ provision: d.provision, inForceFrom: d.inForceFrom ?? null }));
-  const pending = notYetInForce.map((d) => d.inForceFrom === null
-    ? ` ${d.provision} is not yet in force (not commenced), so it does not yet make this a duty.`
-    : ` ${d.provision} comes into force on ${d.inForceFrom}; until then it does not make this a duty.`).join('');
+  const pending = notYetInForce
+    .map((d) =>
+      d.inForceFrom === null
+        ? ` ${d.provision} is not yet in force (not commenced), so it does not yet make this a duty.`
+        : ` ${d.provision} comes into force on ${d.inForceFrom}; until then it does not make this a duty.`,
+    )
+    .join('');
   if (duty) {
-    return { kind: 'duty', provision: duty.provision, explanation: `You must share this: it is a duty under ${duty.provision}.${pending}`, notYetInForce };
+    return {
+      kind: 'duty',
+      provision: duty.provision,
+      explanation: `You must share this: it is a duty under ${duty.provision}.${pending}`,
+      notYetInForce,
+    };
   }
-  return { kind: 'power', provision: sharing.power, explanation: `You may share this: it is a power under ${sharing.power}, not a duty.${pending}`, notYetInForce };
+  return {
+    kind: 'power',
+    provision: sharing.power,
+    explanation: `You may share this: it is a power under ${sharing.power}, not a duty.${pending}`,
+    notYetInForce,
+  };
 }

@@ -21,8 +21,12 @@ import { agencyPhrase, factPhrase, purposePhrase, rolePhrase } from './words';
 
 /** Facts that describe who asks or when: never something a route may ask to change. */
 export const FIXED_FACTS: ReadonlySet<string> = new Set([
-  'requester_is_alleged_perpetrator', 'requester_acts_for_alleged_perpetrator', 'requester_is_subject',
-  'hours_since_incident', 'before_next_school_day_start', 'perpetrator_joined_household_with_children',
+  'requester_is_alleged_perpetrator',
+  'requester_acts_for_alleged_perpetrator',
+  'requester_is_subject',
+  'hours_since_incident',
+  'before_next_school_day_start',
+  'perpetrator_joined_household_with_children',
 ]);
 /** Purposes a route never switches to: they are not ways of sharing with a partner agency. */
 const NO_ROUTE_PURPOSES: ReadonlySet<Purpose> = new Set(['research', 'subject_access', 'audit']);
@@ -45,23 +49,34 @@ function holds(test: FactTest, facts: Facts): boolean {
   const v: unknown = (facts as Record<string, unknown>)[test.fact];
   if (v === undefined) return false;
   switch (test.op) {
-    case 'eq': return v === test.value;
-    case 'not': return v !== test.value;
-    case 'in': return (test.values as readonly unknown[]).includes(v);
-    case 'lte': return typeof v === 'number' && v <= test.value;
-    case 'lt': return typeof v === 'number' && v < test.value;
-    case 'gte': return typeof v === 'number' && v >= test.value;
-    case 'gt': return typeof v === 'number' && v > test.value;
+    case 'eq':
+      return v === test.value;
+    case 'not':
+      return v !== test.value;
+    case 'in':
+      return (test.values as readonly unknown[]).includes(v);
+    case 'lte':
+      return typeof v === 'number' && v <= test.value;
+    case 'lt':
+      return typeof v === 'number' && v < test.value;
+    case 'gte':
+      return typeof v === 'number' && v >= test.value;
+    case 'gt':
+      return typeof v === 'number' && v > test.value;
   }
 }
 
 /** A value that satisfies the test (undefined when none can be named simply). */
 function satisfying(test: FactTest): FactScalar | undefined {
   switch (test.op) {
-    case 'eq': return test.value;
-    case 'in': return test.values[0];
-    case 'not': return typeof test.value === 'boolean' ? !test.value : undefined;
-    default: return undefined;
+    case 'eq':
+      return test.value;
+    case 'in':
+      return test.values[0];
+    case 'not':
+      return typeof test.value === 'boolean' ? !test.value : undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -99,12 +114,15 @@ export function routesFor(request: DecisionInput, field: Field, rules: readonly 
     if (!selects(rule.subjectRoles, request.subjectRole)) return;
 
     const sameRecipient = selects(rule.to.agencyTypes, request.to.agencyType) && selects(rule.to.roles, request.to.role);
-    const agencies = sameRecipient ? [request.to.agencyType]
-      : enumerate(rule.to.agencyTypes, AGENCY_TYPES).filter((a) => a !== 'member_of_public' || request.to.agencyType === 'member_of_public');
+    const agencies = sameRecipient
+      ? [request.to.agencyType]
+      : enumerate(rule.to.agencyTypes, AGENCY_TYPES).filter(
+          (a) => a !== 'member_of_public' || request.to.agencyType === 'member_of_public',
+        );
     if (agencies.length === 0) return;
     const roles = rule.to.roles.kind === 'any' ? undefined : enumerate(rule.to.roles, ROLES);
-    const toAgency = agencies.includes(request.to.agencyType) ? request.to.agencyType : agencies[0] as AgencyType;
-    const toRole = roles === undefined ? request.to.role : roles.includes(request.to.role) ? request.to.role : roles[0] as Role;
+    const toAgency = agencies.includes(request.to.agencyType) ? request.to.agencyType : (agencies[0] as AgencyType);
+    const toRole = roles === undefined ? request.to.role : roles.includes(request.to.role) ? request.to.role : (roles[0] as Role);
 
     const samePurpose = selects(rule.purposes, request.purpose);
     const purposes = samePurpose ? [request.purpose] : enumerate(rule.purposes, PURPOSES).filter((p) => !NO_ROUTE_PURPOSES.has(p));

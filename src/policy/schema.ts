@@ -36,11 +36,7 @@ const SHAPES: Record<string, string> = {
 function selector(word: string): Record<string, unknown> {
   const list = { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: `#/$defs/${word}` } };
   return {
-    oneOf: [
-      list,
-      { const: 'any' },
-      { type: 'object', additionalProperties: false, required: ['except'], properties: { except: list } },
-    ],
+    oneOf: [list, { const: 'any' }, { type: 'object', additionalProperties: false, required: ['except'], properties: { except: list } }],
   };
 }
 
@@ -68,10 +64,7 @@ export const ruleFileSchema = {
     purposeSelector: selector('purpose'),
     subjectRoleSelector: selector('subjectRole'),
     fieldsSpec: {
-      oneOf: [
-        { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/$defs/field' } },
-        { const: 'all' },
-      ],
+      oneOf: [{ type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/$defs/field' } }, { const: 'all' }],
     },
     party: {
       type: 'object',

@@ -153,15 +153,36 @@ const BOOLEAN_FACT: Record<string, readonly [whenTrue: string, whenFalse: string
   seeking_consent_would_increase_risk: ['seeking consent would increase the risk', 'seeking consent would not increase the risk'],
   imminent_risk_to_life: ['there is an imminent risk to life', 'there is no imminent risk to life'],
   requester_is_subject: ['the person asking is the data subject', 'the person asking is not the data subject'],
-  requester_is_alleged_perpetrator: ['the person asking is the alleged perpetrator', 'the person asking has been checked and is not the alleged perpetrator'],
-  live_investigation_would_be_prejudiced: ['sharing would prejudice a live investigation', 'sharing would not prejudice a live investigation'],
+  requester_is_alleged_perpetrator: [
+    'the person asking is the alleged perpetrator',
+    'the person asking has been checked and is not the alleged perpetrator',
+  ],
+  live_investigation_would_be_prejudiced: [
+    'sharing would prejudice a live investigation',
+    'sharing would not prejudice a live investigation',
+  ],
   court_proceedings_active: ['family court proceedings are active', 'no family court proceedings are active'],
   agreement_in_force: ['a data sharing agreement covering both agencies is in force', 'no data sharing agreement is in force'],
-  dvds_panel_approved: ["the Clare's Law decision-making forum has approved the disclosure", "the Clare's Law forum has not approved the disclosure"],
-  perpetrator_joined_household_with_children: ['a perpetrator has joined a household with children', 'no perpetrator has joined the household'],
-  recipient_is_person_at_risk: ['the recipient is the person at risk, or the person best placed to protect them', 'the recipient is not the person at risk'],
-  requester_acts_for_alleged_perpetrator: ['the person asking acts for the alleged perpetrator', 'the person asking does not act for the alleged perpetrator'],
-  before_next_school_day_start: ['it is still before the start of the next school day after the incident', 'the next school day after the incident has already started'],
+  dvds_panel_approved: [
+    "the Clare's Law decision-making forum has approved the disclosure",
+    "the Clare's Law forum has not approved the disclosure",
+  ],
+  perpetrator_joined_household_with_children: [
+    'a perpetrator has joined a household with children',
+    'no perpetrator has joined the household',
+  ],
+  recipient_is_person_at_risk: [
+    'the recipient is the person at risk, or the person best placed to protect them',
+    'the recipient is not the person at risk',
+  ],
+  requester_acts_for_alleged_perpetrator: [
+    'the person asking acts for the alleged perpetrator',
+    'the person asking does not act for the alleged perpetrator',
+  ],
+  before_next_school_day_start: [
+    'it is still before the start of the next school day after the incident',
+    'the next school day after the incident has already started',
+  ],
 };
 
 export function factPhrase(fact: string, value: boolean | number | string): string {

@@ -71,7 +71,12 @@ interface PersonRow {
  * held is a 409 naming the identifier (never its value). The caller's own details about the person are stored
  * (replacing its earlier values of the same fields).
  */
-export async function registerPerson(deps: ContributionDeps, ctx: ContributionContext, client: PoolClient, input: PersonContribution): Promise<Answer> {
+export async function registerPerson(
+  deps: ContributionDeps,
+  ctx: ContributionContext,
+  client: PoolClient,
+  input: PersonContribution,
+): Promise<Answer> {
   const agencyId = ctx.principal.agency.id;
   const given = IDENTIFIERS.filter((k) => input.identifiers?.[k] !== undefined);
   const value = (k: Identifier): string | null => input.identifiers?.[k] ?? null;
@@ -79,7 +84,10 @@ export async function registerPerson(deps: ContributionDeps, ctx: ContributionCo
   const candidates = new Map<string, PersonRow>();
   let byLocalId: string | undefined;
   if (input.localId !== undefined) {
-    const { rows } = await client.query<{ person_id: string }>('SELECT person_id FROM person_agency_links WHERE agency_id = $1 AND local_id = $2', [agencyId, input.localId]);
+    const { rows } = await client.query<{ person_id: string }>(
+      'SELECT person_id FROM person_agency_links WHERE agency_id = $1 AND local_id = $2',
+      [agencyId, input.localId],
+    );
     byLocalId = rows[0]?.person_id;
   }
   if (given.length > 0 || byLocalId) {
@@ -92,9 +100,13 @@ export async function registerPerson(deps: ContributionDeps, ctx: ContributionCo
     for (const r of rows) candidates.set(r.id, r);
   }
   if (candidates.size > 1) {
-    throw new GatewayError('conflict', 'The identifiers given belong to different people in the gateway, so they cannot be matched automatically. Check them with your records team.', {
-      errors: given.map((k) => ({ pointer: `/identifiers/${k}`, detail: 'matches a person' })),
-    });
+    throw new GatewayError(
+      'conflict',
+      'The identifiers given belong to different people in the gateway, so they cannot be matched automatically. Check them with your records team.',
+      {
+        errors: given.map((k) => ({ pointer: `/identifiers/${k}`, detail: 'matches a person' })),
+      },
+    );
   }
   const existing = [...candidates.values()][0];
   let personId: string;
@@ -102,9 +114,16 @@ export async function registerPerson(deps: ContributionDeps, ctx: ContributionCo
   if (existing) {
     const contradicted = given.filter((k) => existing[k] !== null && existing[k] !== value(k));
     if (contradicted.length > 0) {
-      throw new GatewayError('conflict', `The person these details match has a different ${contradicted.join(' and ')}. Check the identifiers with your records team.`, {
-        errors: contradicted.map((k) => ({ pointer: `/identifiers/${k}`, detail: 'differs from the identifier held for the matched person' })),
-      });
+      throw new GatewayError(
+        'conflict',
+        `The person these details match has a different ${contradicted.join(' and ')}. Check the identifiers with your records team.`,
+        {
+          errors: contradicted.map((k) => ({
+            pointer: `/identifiers/${k}`,
+            detail: 'differs from the identifier held for the matched person',
+          })),
+        },
+      );
     }
     personId = existing.id;
     matchedBy = [...given.filter((k) => existing[k] === value(k)), ...(byLocalId ? ['localId'] : [])];
@@ -121,22 +140,33 @@ export async function registerPerson(deps: ContributionDeps, ctx: ContributionCo
         [personId, agencyId, value('nhs_number'), value('unique_pupil_number'), value('pnc_id')],
       );
     } catch (error) {
-      if (isUniqueViolation(error)) throw new GatewayError('conflict', 'Another request registered a person with these identifiers at the same moment. Send the request again to match them.');
+      if (isUniqueViolation(error))
+        throw new GatewayError(
+          'conflict',
+          'Another request registered a person with these identifiers at the same moment. Send the request again to match them.',
+        );
       throw error;
     }
   }
 
-  const link = await client.query<{ local_id: string | null }>(
-    `INSERT INTO person_agency_links (person_id, agency_id, local_id) VALUES ($1, $2, $3)
+  const link = await client
+    .query<{ local_id: string | null }>(
+      `INSERT INTO person_agency_links (person_id, agency_id, local_id) VALUES ($1, $2, $3)
      ON CONFLICT (person_id, agency_id) DO UPDATE SET local_id = COALESCE(person_agency_links.local_id, EXCLUDED.local_id)
      RETURNING local_id`,
-    [personId, agencyId, input.localId ?? null],
-  ).catch((error: unknown) => {
-    if (isUniqueViolation(error)) throw new GatewayError('conflict', 'Your agency already uses this local id for another person.', { errors: [{ pointer: '/localId', detail: 'already used for another person' }] });
-    throw error;
-  });
+      [personId, agencyId, input.localId ?? null],
+    )
+    .catch((error: unknown) => {
+      if (isUniqueViolation(error))
+        throw new GatewayError('conflict', 'Your agency already uses this local id for another person.', {
+          errors: [{ pointer: '/localId', detail: 'already used for another person' }],
+        });
+      throw error;
+    });
   if (input.localId !== undefined && link.rows[0]?.local_id !== input.localId) {
-    throw new GatewayError('conflict', 'Your agency already knows this person by a different local id.', { errors: [{ pointer: '/localId', detail: 'this person has another local id at your agency' }] });
+    throw new GatewayError('conflict', 'Your agency already knows this person by a different local id.', {
+      errors: [{ pointer: '/localId', detail: 'this person has another local id at your agency' }],
+    });
   }
 
   // The agency's own details about the person: the identifiers it gave, and its fields.
@@ -157,17 +187,38 @@ export async function registerPerson(deps: ContributionDeps, ctx: ContributionCo
     identifiers: [...given],
     localId: input.localId !== undefined,
     fields: fieldNames,
-    contentHash: contentHash({ personId, agencyId, identifiers: input.identifiers ?? {}, localId: input.localId ?? null, fields: input.fields ?? {} }),
+    contentHash: contentHash({
+      personId,
+      agencyId,
+      identifiers: input.identifiers ?? {},
+      localId: input.localId ?? null,
+      fields: input.fields ?? {},
+    }),
   });
   return { status: existing ? 200 : 201, headers: {}, body };
 }
 
 // ─── Households ────────────────────────────────────────────────────────────────────────────────────────────────
 
-export async function createHousehold(deps: ContributionDeps, ctx: ContributionContext, client: PoolClient, input: { area: string; address: string }): Promise<Answer> {
+export async function createHousehold(
+  deps: ContributionDeps,
+  ctx: ContributionContext,
+  client: PoolClient,
+  input: { area: string; address: string },
+): Promise<Answer> {
   const id = randomUUID();
-  await client.query('INSERT INTO households (id, owning_agency_id, area, address) VALUES ($1, $2, $3, $4)', [id, ctx.principal.agency.id, input.area, input.address]);
-  await record(deps, ctx, 'created', { action: 'create_household', householdId: id, fields: ['address', 'area'], contentHash: contentHash({ id, ...input }) });
+  await client.query('INSERT INTO households (id, owning_agency_id, area, address) VALUES ($1, $2, $3, $4)', [
+    id,
+    ctx.principal.agency.id,
+    input.area,
+    input.address,
+  ]);
+  await record(deps, ctx, 'created', {
+    action: 'create_household',
+    householdId: id,
+    fields: ['address', 'area'],
+    contentHash: contentHash({ id, ...input }),
+  });
   return { status: 201, headers: {}, body: { id } };
 }
 
@@ -178,13 +229,21 @@ export interface MemberContribution {
   readonly to?: string;
 }
 
-export async function addHouseholdMember(deps: ContributionDeps, ctx: ContributionContext, client: PoolClient, householdId: string, input: MemberContribution): Promise<Answer> {
+export async function addHouseholdMember(
+  deps: ContributionDeps,
+  ctx: ContributionContext,
+  client: PoolClient,
+  householdId: string,
+  input: MemberContribution,
+): Promise<Answer> {
   const agencyId = ctx.principal.agency.id;
   const { rows } = await client.query<{ owning_agency_id: string }>('SELECT owning_agency_id FROM households WHERE id = $1', [householdId]);
   if (rows[0]?.owning_agency_id !== agencyId) throw new GatewayError('not_found', 'No household with that id belongs to your agency.');
   if (!(await agencyKnowsPerson(client, input.personId, agencyId))) throw personNotKnown('/personId');
   if (input.to !== undefined && input.to < input.from) {
-    throw new GatewayError('invalid_request', 'A household membership cannot end before it starts.', { errors: [{ pointer: '/to', detail: 'is before from' }] });
+    throw new GatewayError('invalid_request', 'A household membership cannot end before it starts.', {
+      errors: [{ pointer: '/to', detail: 'is before from' }],
+    });
   }
   const id = randomUUID();
   await client.query(
@@ -258,7 +317,17 @@ export async function createRecord(
   const { rows } = await client.query(
     `INSERT INTO records (id, kind, subject_person_id, subject_role, owning_agency_id, classification, occurred_at, fields, facts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb) RETURNING ${RECORD_COLUMNS}`,
-    [randomUUID(), input.kind, input.subjectPersonId, input.subjectRole, agencyId, input.classification, input.occurredAt, JSON.stringify(input.fields), JSON.stringify(input.facts)],
+    [
+      randomUUID(),
+      input.kind,
+      input.subjectPersonId,
+      input.subjectRole,
+      agencyId,
+      input.classification,
+      input.occurredAt,
+      JSON.stringify(input.fields),
+      JSON.stringify(input.facts),
+    ],
   );
   const created = recordOf(rows[0] as Parameters<typeof recordOf>[0]);
   await onRecordWritten(client, created, deps.notifications); // transactional outbox: Operation Encompass
@@ -285,18 +354,31 @@ export async function updateRecord(
     throw new GatewayError('not_found', 'No record with that id is available to your agency.');
   }
   if (current.version !== expectedVersion) {
-    throw new GatewayError('conflict', `The record has changed since version ${expectedVersion}: it is now version ${current.version}. Read it again and re-apply your change.`, {
-      errors: [{ pointer: '/headers/if-match', detail: `stale version ${expectedVersion}; current version ${current.version}` }],
-    });
+    throw new GatewayError(
+      'conflict',
+      `The record has changed since version ${expectedVersion}: it is now version ${current.version}. Read it again and re-apply your change.`,
+      {
+        errors: [{ pointer: '/headers/if-match', detail: `stale version ${expectedVersion}; current version ${current.version}` }],
+      },
+    );
   }
   const input = validate(current.kind);
   const { rows } = await client.query(
     `UPDATE records SET subject_role = $2, classification = $3, occurred_at = $4, fields = $5::jsonb, facts = $6::jsonb,
             version = version + 1, updated_at = now()
       WHERE id = $1 AND version = $7 RETURNING ${RECORD_COLUMNS}`,
-    [recordId, input.subjectRole, input.classification, input.occurredAt, JSON.stringify(input.fields), JSON.stringify(input.facts), expectedVersion],
+    [
+      recordId,
+      input.subjectRole,
+      input.classification,
+      input.occurredAt,
+      JSON.stringify(input.fields),
+      JSON.stringify(input.facts),
+      expectedVersion,
+    ],
   );
-  if (!rows[0]) throw new GatewayError('conflict', 'The record changed while your update was being applied. Read it again and re-apply your change.');
+  if (!rows[0])
+    throw new GatewayError('conflict', 'The record changed while your update was being applied. Read it again and re-apply your change.');
   const updated = recordOf(rows[0] as Parameters<typeof recordOf>[0]);
   await onRecordWritten(client, updated, deps.notifications); // transactional outbox: Operation Encompass
   await record(deps, ctx, 'updated', contributionPayload(deps, updated, 'update_record'));

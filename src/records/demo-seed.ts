@@ -36,14 +36,23 @@ export interface StoryAgreement {
 export interface StoryPerson {
   readonly key: string;
   readonly identifiers?: Readonly<Record<string, string>>;
-  readonly knownBy: ReadonlyArray<{ readonly agency: AgencyType; readonly localId?: string; readonly fields?: Readonly<Record<string, unknown>> }>;
+  readonly knownBy: ReadonlyArray<{
+    readonly agency: AgencyType;
+    readonly localId?: string;
+    readonly fields?: Readonly<Record<string, unknown>>;
+  }>;
 }
 export interface StoryHousehold {
   readonly key: string;
   readonly agency: AgencyType;
   readonly area: string;
   readonly address: string;
-  readonly members: ReadonlyArray<{ readonly person: string; readonly subjectRole: SubjectRole; readonly fromDaysAgo: number; readonly toDaysAgo?: number }>;
+  readonly members: ReadonlyArray<{
+    readonly person: string;
+    readonly subjectRole: SubjectRole;
+    readonly fromDaysAgo: number;
+    readonly toDaysAgo?: number;
+  }>;
 }
 export interface StoryRecord {
   readonly key: string;
@@ -79,24 +88,43 @@ const storySchema = {
     agreements: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['id', 'title', 'parties', 'purposes', 'startsOn'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'title', 'parties', 'purposes', 'startsOn'],
         properties: {
-          id: key, title: { type: 'string', minLength: 1 }, parties: { type: 'array', items: agencyType, minItems: 2 },
+          id: key,
+          title: { type: 'string', minLength: 1 },
+          parties: { type: 'array', items: agencyType, minItems: 2 },
           purposes: { type: 'array', items: { type: 'string', enum: [...PURPOSES] }, minItems: 1 },
-          startsOn: isoDate, endsOn: isoDate, reviewOn: isoDate, dpiaReference: { type: 'string' },
+          startsOn: isoDate,
+          endsOn: isoDate,
+          reviewOn: isoDate,
+          dpiaReference: { type: 'string' },
         },
       },
     },
     persons: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['key', 'knownBy'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['key', 'knownBy'],
         properties: {
           key,
-          identifiers: { type: 'object', additionalProperties: false, properties: Object.fromEntries(IDENTIFIERS.map((i) => [i, FIELD_VALUE_SCHEMAS[i]])) },
+          identifiers: {
+            type: 'object',
+            additionalProperties: false,
+            properties: Object.fromEntries(IDENTIFIERS.map((i) => [i, FIELD_VALUE_SCHEMAS[i]])),
+          },
           knownBy: {
-            type: 'array', minItems: 1,
-            items: { type: 'object', additionalProperties: false, required: ['agency'], properties: { agency: agencyType, localId: { type: 'string' }, fields: { type: 'object' } } },
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['agency'],
+              properties: { agency: agencyType, localId: { type: 'string' }, fields: { type: 'object' } },
+            },
           },
         },
       },
@@ -104,13 +132,20 @@ const storySchema = {
     households: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['key', 'agency', 'area', 'address', 'members'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['key', 'agency', 'area', 'address', 'members'],
         properties: {
-          key, agency: agencyType, area: { type: 'string' }, address: { type: 'string' },
+          key,
+          agency: agencyType,
+          area: { type: 'string' },
+          address: { type: 'string' },
           members: {
             type: 'array',
             items: {
-              type: 'object', additionalProperties: false, required: ['person', 'subjectRole', 'fromDaysAgo'],
+              type: 'object',
+              additionalProperties: false,
+              required: ['person', 'subjectRole', 'fromDaysAgo'],
               properties: { person: key, subjectRole: { type: 'string', enum: [...SUBJECT_ROLES] }, fromDaysAgo: days, toDaysAgo: days },
             },
           },
@@ -120,12 +155,20 @@ const storySchema = {
     records: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         required: ['key', 'agency', 'kind', 'subject', 'subjectRole', 'classification', 'daysAgo', 'fields'],
         properties: {
-          key, agency: agencyType, kind: { type: 'string', enum: [...RECORD_KINDS] }, subject: key,
-          subjectRole: { type: 'string', enum: [...SUBJECT_ROLES] }, classification: { type: 'string', enum: [...CLASSIFICATIONS] },
-          daysAgo: days, hoursAgo: { type: 'number', minimum: 0, maximum: 23 }, fields: { type: 'object' }, facts: { type: 'object' },
+          key,
+          agency: agencyType,
+          kind: { type: 'string', enum: [...RECORD_KINDS] },
+          subject: key,
+          subjectRole: { type: 'string', enum: [...SUBJECT_ROLES] },
+          classification: { type: 'string', enum: [...CLASSIFICATIONS] },
+          daysAgo: days,
+          hoursAgo: { type: 'number', minimum: 0, maximum: 23 },
+          fields: { type: 'object' },
+          facts: { type: 'object' },
         },
       },
     },
@@ -141,7 +184,9 @@ export class StoryError extends SafeguardError {
 export function loadStory(file: string): Story {
   const data: unknown = JSON.parse(readFileSync(file, 'utf8'));
   if (!validateStory(data)) {
-    throw new StoryError(`${file}: ${(validateStory.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is not valid'}`).join('; ')}`);
+    throw new StoryError(
+      `${file}: ${(validateStory.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is not valid'}`).join('; ')}`,
+    );
   }
   const story = data;
   const persons = new Set(story.persons.map((p) => p.key));
@@ -154,12 +199,15 @@ export function loadStory(file: string): Story {
     checkIdentifiers(p.identifiers ?? {}, found);
     report(`person ${p.key}`, found);
   }
-  for (const p of story.persons) for (const k of p.knownBy) if (k.fields) {
-    const found: InputProblem[] = [];
-    checkPersonFields(k.fields, found);
-    report(`person ${p.key} (${k.agency})`, found);
-  }
-  for (const h of story.households) for (const m of h.members) if (!persons.has(m.person)) problems.push(`household ${h.key}: unknown person ${m.person}`);
+  for (const p of story.persons)
+    for (const k of p.knownBy)
+      if (k.fields) {
+        const found: InputProblem[] = [];
+        checkPersonFields(k.fields, found);
+        report(`person ${p.key} (${k.agency})`, found);
+      }
+  for (const h of story.households)
+    for (const m of h.members) if (!persons.has(m.person)) problems.push(`household ${h.key}: unknown person ${m.person}`);
   for (const r of story.records) {
     if (!persons.has(r.subject)) problems.push(`record ${r.key}: unknown person ${r.subject}`);
     if (!story.persons.find((p) => p.key === r.subject)?.knownBy.some((k) => k.agency === r.agency)) {
@@ -210,7 +258,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const dateDaysAgo = (now: Date, d: number): string => new Date(now.getTime() - d * DAY_MS).toISOString().slice(0, 10);
 
 /** Writes the story as the database owner, in one transaction. */
-export async function seedStory(ownerPool: Pool, ledger: AuditLedger, story: Story, registry: readonly Agency[], now: Date = new Date()): Promise<SeedResult> {
+export async function seedStory(
+  ownerPool: Pool,
+  ledger: AuditLedger,
+  story: Story,
+  registry: readonly Agency[],
+  now: Date = new Date(),
+): Promise<SeedResult> {
   const agencies = resolveAgencies(story, registry);
   const agencyOf = (t: AgencyType): string => (agencies.get(t) as Agency).id;
   const personId = (k: string): string => storyId('person', k);
@@ -237,37 +291,80 @@ export async function seedStory(ownerPool: Pool, ledger: AuditLedger, story: Sto
     for (const p of story.persons) {
       const owner = p.knownBy[0] as StoryPerson['knownBy'][number];
       const ids = p.identifiers ?? {};
-      await db.query(
-        'INSERT INTO persons (id, owning_agency_id, nhs_number, unique_pupil_number, pnc_id) VALUES ($1, $2, $3, $4, $5)',
-        [personId(p.key), agencyOf(owner.agency), ids.nhs_number ?? null, ids.unique_pupil_number ?? null, ids.pnc_id ?? null],
-      );
+      await db.query('INSERT INTO persons (id, owning_agency_id, nhs_number, unique_pupil_number, pnc_id) VALUES ($1, $2, $3, $4, $5)', [
+        personId(p.key),
+        agencyOf(owner.agency),
+        ids.nhs_number ?? null,
+        ids.unique_pupil_number ?? null,
+        ids.pnc_id ?? null,
+      ]);
       for (const k of p.knownBy) {
-        await db.query('INSERT INTO person_agency_links (person_id, agency_id, local_id) VALUES ($1, $2, $3)', [personId(p.key), agencyOf(k.agency), k.localId ?? null]);
+        await db.query('INSERT INTO person_agency_links (person_id, agency_id, local_id) VALUES ($1, $2, $3)', [
+          personId(p.key),
+          agencyOf(k.agency),
+          k.localId ?? null,
+        ]);
         for (const [field, value] of Object.entries(k.fields ?? {})) {
-          await db.query('INSERT INTO person_field_values (person_id, agency_id, field, value) VALUES ($1, $2, $3, $4::jsonb)', [personId(p.key), agencyOf(k.agency), field, JSON.stringify(value)]);
+          await db.query('INSERT INTO person_field_values (person_id, agency_id, field, value) VALUES ($1, $2, $3, $4::jsonb)', [
+            personId(p.key),
+            agencyOf(k.agency),
+            field,
+            JSON.stringify(value),
+          ]);
         }
       }
     }
     for (const h of story.households) {
       const id = storyId('household', h.key);
-      await db.query('INSERT INTO households (id, owning_agency_id, area, address) VALUES ($1, $2, $3, $4)', [id, agencyOf(h.agency), h.area, h.address]);
+      await db.query('INSERT INTO households (id, owning_agency_id, area, address) VALUES ($1, $2, $3, $4)', [
+        id,
+        agencyOf(h.agency),
+        h.area,
+        h.address,
+      ]);
       for (const [i, m] of h.members.entries()) {
         await db.query(
           'INSERT INTO household_members (id, household_id, person_id, subject_role, from_date, to_date, recorded_by_agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [storyId('membership', `${h.key}/${i}`), id, personId(m.person), m.subjectRole, dateDaysAgo(now, m.fromDaysAgo), m.toDaysAgo !== undefined ? dateDaysAgo(now, m.toDaysAgo) : null, agencyOf(h.agency)],
+          [
+            storyId('membership', `${h.key}/${i}`),
+            id,
+            personId(m.person),
+            m.subjectRole,
+            dateDaysAgo(now, m.fromDaysAgo),
+            m.toDaysAgo !== undefined ? dateDaysAgo(now, m.toDaysAgo) : null,
+            agencyOf(h.agency),
+          ],
         );
       }
     }
     for (const r of story.records) {
       const occurredAt = new Date(now.getTime() - r.daysAgo * DAY_MS - (r.hoursAgo ?? 0) * 60 * 60 * 1000);
-      const fields = r.kind === 'incident' && r.fields.incident_date === undefined ? { ...r.fields, incident_date: occurredAt.toISOString() } : r.fields;
+      const fields =
+        r.kind === 'incident' && r.fields.incident_date === undefined ? { ...r.fields, incident_date: occurredAt.toISOString() } : r.fields;
       await db.query(
         `INSERT INTO records (id, kind, subject_person_id, subject_role, owning_agency_id, classification, occurred_at, fields, facts)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)`,
-        [storyId('record', r.key), r.kind, personId(r.subject), r.subjectRole, agencyOf(r.agency), r.classification, occurredAt.toISOString(), JSON.stringify(fields), JSON.stringify(r.facts ?? {})],
+        [
+          storyId('record', r.key),
+          r.kind,
+          personId(r.subject),
+          r.subjectRole,
+          agencyOf(r.agency),
+          r.classification,
+          occurredAt.toISOString(),
+          JSON.stringify(fields),
+          JSON.stringify(r.facts ?? {}),
+        ],
       );
     }
-    const result: SeedResult = { alreadySeeded: false, persons: story.persons.length, households: story.households.length, records: story.records.length, agreements, agencies: used };
+    const result: SeedResult = {
+      alreadySeeded: false,
+      persons: story.persons.length,
+      households: story.households.length,
+      records: story.records.length,
+      agreements,
+      agencies: used,
+    };
     await ledger.append({
       kind: CONTRIBUTION_KIND,
       outcome: 'seeded',

@@ -29,8 +29,25 @@ import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
 import type { Decision, PolicyEngine } from '../policy/types';
-import { DASH_RISK_LEVELS, isAgencyType, isField, type AgencyType, type DashRiskLevel, type Facts, type Field, type Purpose } from '../vocabulary/vocabulary';
-import { agreementReason, agreementStatus, agreementsFor, agreementSummary, englandDate, type AgreementStatus, type SharingAgreement } from './agreements';
+import {
+  DASH_RISK_LEVELS,
+  isAgencyType,
+  isField,
+  type AgencyType,
+  type DashRiskLevel,
+  type Facts,
+  type Field,
+  type Purpose,
+} from '../vocabulary/vocabulary';
+import {
+  agreementReason,
+  agreementStatus,
+  agreementsFor,
+  agreementSummary,
+  englandDate,
+  type AgreementStatus,
+  type SharingAgreement,
+} from './agreements';
 import { sourcesJson } from '../decisions/derive-facts';
 import { decisionFactsWithSources, incidentTime, type Requester } from './facts';
 import type { HouseholdMembership, StoredRecord } from './model';
@@ -92,7 +109,7 @@ export const OWN_RECORD_RULE = 'own-agency-record';
 const OWN_RECORD_REASON =
   'Your agency holds this record (it contributed it): reading it back is not a disclosure to another agency, so no sharing rule is needed.';
 const UNREGISTERED_OWNER_REASON =
-  'The agency that holds this record is not in the gateway\'s trust registry any more, so nothing from it may be shared. Ask your information governance team.';
+  "The agency that holds this record is not in the gateway's trust registry any more, so nothing from it may be shared. Ask your information governance team.";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -101,11 +118,12 @@ export const recordNotFound = (): GatewayError => new GatewayError('not_found', 
 
 // ─── Reads: one consistent snapshot ────────────────────────────────────────────────────────────────────────────
 
-
 async function resolveRequester(db: Db, ctx: ReadContext): Promise<Requester> {
   if (ctx.onBehalfOf === undefined) return {};
   if (!UUID.test(ctx.onBehalfOf) || !(await agencyKnowsPerson(db, ctx.onBehalfOf, ctx.principal.agency.id))) {
-    throw new GatewayError('not_found', 'No person with the onBehalfOf id is known to your agency.', { errors: [{ pointer: '/onBehalfOf', detail: 'not a person your agency knows' }] });
+    throw new GatewayError('not_found', 'No person with the onBehalfOf id is known to your agency.', {
+      errors: [{ pointer: '/onBehalfOf', detail: 'not a person your agency knows' }],
+    });
   }
   return { onBehalfOf: { personId: ctx.onBehalfOf, isRecordedPerpetrator: await isRecordedPerpetrator(db, ctx.onBehalfOf) } };
 }
@@ -166,7 +184,17 @@ function signalsOf(g: Gathered): RiskSignal[] {
 }
 
 function ownRecordDecision(fields: readonly Field[], policyVersion: string): Decision {
-  return { decision: 'permit', permittedFields: fields, withheldFields: [], rules: [OWN_RECORD_RULE], lawfulBasis: [], reasons: [OWN_RECORD_REASON], mustRecord: [], agreementGaps: [], policyVersion };
+  return {
+    decision: 'permit',
+    permittedFields: fields,
+    withheldFields: [],
+    rules: [OWN_RECORD_RULE],
+    lawfulBasis: [],
+    reasons: [OWN_RECORD_REASON],
+    mustRecord: [],
+    agreementGaps: [],
+    policyVersion,
+  };
 }
 
 function unregisteredOwnerDecision(fields: readonly Field[], policyVersion: string): Decision {
@@ -183,7 +211,13 @@ function unregisteredOwnerDecision(fields: readonly Field[], policyVersion: stri
   };
 }
 
-function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: StoredRecord, env: { now: Date; today: string; perpetratorJoined: boolean; view: View }): Judged {
+function judge(
+  deps: DisclosureDeps,
+  ctx: ReadContext,
+  g: Gathered,
+  record: StoredRecord,
+  env: { now: Date; today: string; perpetratorJoined: boolean; view: View },
+): Judged {
   const me = ctx.principal;
   const owner = g.agencies.get(record.owningAgencyId);
   const values = new Map<Field, unknown>();
@@ -203,7 +237,12 @@ function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: Stor
     decision = unregisteredOwnerDecision(fields, deps.engine.version);
   } else {
     agreement = agreementStatus(g.agreements, record.owningAgencyId, me.agency.id, ctx.purpose, env.today);
-    const derived = decisionFactsWithSources(record, { now: env.now, agreement, requester: g.requester, perpetratorJoinedHousehold: env.perpetratorJoined });
+    const derived = decisionFactsWithSources(record, {
+      now: env.now,
+      agreement,
+      requester: g.requester,
+      perpetratorJoinedHousehold: env.perpetratorJoined,
+    });
     facts = derived.facts;
     factSources = sourcesJson(derived.sources);
     decision = deps.engine.decide({
@@ -234,7 +273,12 @@ function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: Stor
     access: own ? 'own_record' : 'policy',
     decision: decision.decision,
     fields: disclosedValues,
-    withheldFields: decision.withheldFields.map((w) => ({ field: w.field, code: w.code, reason: w.reason, ...(w.rule ? { rule: w.rule } : {}) })),
+    withheldFields: decision.withheldFields.map((w) => ({
+      field: w.field,
+      code: w.code,
+      reason: w.reason,
+      ...(w.rule ? { rule: w.rule } : {}),
+    })),
     rules: [...decision.rules],
     lawfulBasis: decision.lawfulBasis.map((b) => ({ ...b })),
     reasons: [...extraReasons, ...decision.reasons],
@@ -275,7 +319,13 @@ function judge(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, record: Stor
 }
 
 /** Judges `which` (default: every record gathered); the signals always look at every record gathered. */
-function judgeAll(deps: DisclosureDeps, ctx: ReadContext, g: Gathered, view: View, which: readonly StoredRecord[] = g.records): { judged: Judged[]; signals: RiskSignal[] } {
+function judgeAll(
+  deps: DisclosureDeps,
+  ctx: ReadContext,
+  g: Gathered,
+  view: View,
+  which: readonly StoredRecord[] = g.records,
+): { judged: Judged[]; signals: RiskSignal[] } {
   const now = deps.now?.() ?? new Date();
   const signals = signalsOf(g);
   const perpetratorJoined = signals.some((s) => s.signal === 'new_perpetrator_in_household' && s.flagged);
@@ -297,7 +347,11 @@ export async function readRecord(deps: DisclosureDeps, ctx: ReadContext, recordI
     if (!UUID.test(recordId)) throw recordNotFound();
     const record = await findRecord(db, recordId);
     if (!record) throw recordNotFound();
-    if (record.owningAgencyId !== ctx.principal.agency.id && !(await agencyKnowsPerson(db, record.subjectPersonId, ctx.principal.agency.id))) throw recordNotFound();
+    if (
+      record.owningAgencyId !== ctx.principal.agency.id &&
+      !(await agencyKnowsPerson(db, record.subjectPersonId, ctx.principal.agency.id))
+    )
+      throw recordNotFound();
     // The signals (for the derived household fact) need the subject's other records too; only this one is judged.
     const all = await recordsOfSubject(db, record.subjectPersonId);
     return { one: record, g: await gather(db, ctx, record.subjectPersonId, all) };
@@ -325,8 +379,15 @@ export interface SubjectRecordsAnswer {
 export async function readSubjectRecords(deps: DisclosureDeps, ctx: ReadContext, personId: string): Promise<SubjectRecordsAnswer> {
   const g = await subjectGathered(deps, ctx, personId);
   const { judged } = judgeAll(deps, ctx, g, 'subject_records');
-  const entries = await commit(deps.ledger, judged.map((j) => j.audit));
-  return { subjectPersonId: personId, purpose: ctx.purpose, records: judged.map((j, i) => ({ ...j.disclosure, ...receipted(entries[i] as AppendedEntry) })) };
+  const entries = await commit(
+    deps.ledger,
+    judged.map((j) => j.audit),
+  );
+  return {
+    subjectPersonId: personId,
+    purpose: ctx.purpose,
+    records: judged.map((j, i) => ({ ...j.disclosure, ...receipted(entries[i] as AppendedEntry) })),
+  };
 }
 
 export interface ChronologyAnswer {
@@ -360,13 +421,17 @@ export async function readChronology(deps: DisclosureDeps, ctx: ReadContext, per
   };
   const entries = await commit(deps.ledger, [...judged.map((j) => j.audit), signalsEntry]);
   const sent = judged.map((j, i) => ({ judged: j, sent: { ...j.disclosure, ...receipted(entries[i] as AppendedEntry) } }));
-  const byTime = (a: SentRecord, b: SentRecord): number => (a.occurredAt ?? '').localeCompare(b.occurredAt ?? '') || a.recordId.localeCompare(b.recordId);
+  const byTime = (a: SentRecord, b: SentRecord): number =>
+    (a.occurredAt ?? '').localeCompare(b.occurredAt ?? '') || a.recordId.localeCompare(b.recordId);
   return {
     subjectPersonId: personId,
     purpose: ctx.purpose,
     signals,
     signalsAudit: receipted(entries[entries.length - 1] as AppendedEntry),
-    items: sent.filter((s) => s.judged.disclosed).map((s) => s.sent).sort(byTime),
+    items: sent
+      .filter((s) => s.judged.disclosed)
+      .map((s) => s.sent)
+      .sort(byTime),
     withheld: sent.filter((s) => !s.judged.disclosed).map((s) => s.sent),
   };
 }

@@ -29,9 +29,12 @@ export function storedFacts(raw: Readonly<Record<string, unknown>>): Facts {
     if (!isFactName(name) || isDerivedFact(name)) continue;
     const spec = SPECS[name];
     if (!spec) continue;
-    const fits = spec.kind === 'boolean' ? typeof value === 'boolean'
-      : spec.kind === 'number' ? typeof value === 'number' && Number.isFinite(value) && value >= spec.minimum
-      : typeof value === 'string' && (spec.values as readonly string[]).includes(value);
+    const fits =
+      spec.kind === 'boolean'
+        ? typeof value === 'boolean'
+        : spec.kind === 'number'
+          ? typeof value === 'number' && Number.isFinite(value) && value >= spec.minimum
+          : typeof value === 'string' && (spec.values as readonly string[]).includes(value);
     if (fits) out[name] = value as boolean | number | string;
   }
   return out as Facts;
@@ -80,19 +83,31 @@ export function decisionFactsWithSources(record: StoredRecord, ctx: DerivationCo
   };
   const incident = incidentTime(record);
   if (incident) set('hours_since_incident', hoursSince(incident, ctx.now), "the record's incident date");
-  set('agreement_in_force', ctx.agreement.status === 'in_force', ctx.agreement.status === 'none'
-    ? 'data sharing agreements: none covers both agencies for this purpose' : `data sharing agreement ${ctx.agreement.agreement.id} (${ctx.agreement.status})`);
+  set(
+    'agreement_in_force',
+    ctx.agreement.status === 'in_force',
+    ctx.agreement.status === 'none'
+      ? 'data sharing agreements: none covers both agencies for this purpose'
+      : `data sharing agreement ${ctx.agreement.agreement.id} (${ctx.agreement.status})`,
+  );
   const actingFor = ctx.requester.onBehalfOf;
   if (actingFor) {
     set('requester_is_subject', actingFor.personId === record.subjectPersonId, 'onBehalfOf compared with the record subject');
-    set('requester_is_alleged_perpetrator', actingFor.isRecordedPerpetrator, 'onBehalfOf: whether that person is recorded as a perpetrator');
+    set(
+      'requester_is_alleged_perpetrator',
+      actingFor.isRecordedPerpetrator,
+      'onBehalfOf: whether that person is recorded as a perpetrator',
+    );
   }
-  if (ctx.perpetratorJoinedHousehold) set('perpetrator_joined_household_with_children', true, 'household memberships (the new perpetrator in the household signal)');
+  if (ctx.perpetratorJoinedHousehold)
+    set('perpetrator_joined_household_with_children', true, 'household memberships (the new perpetrator in the household signal)');
   return deriveFacts(facts as Facts, {
     now: ctx.now,
     calendar: ctx.calendar ?? DEFAULT_SCHOOL_CALENDAR,
     assertedBy: 'record',
     alreadyDerived: gatewayDerived,
-    ...(ctx.perpetratorJoinedHousehold ? { perpetratorJoinedHousehold: { joined: true, source: gatewayDerived.perpetrator_joined_household_with_children ?? '' } } : {}),
+    ...(ctx.perpetratorJoinedHousehold
+      ? { perpetratorJoinedHousehold: { joined: true, source: gatewayDerived.perpetrator_joined_household_with_children ?? '' } }
+      : {}),
   });
 }

@@ -49,7 +49,12 @@ export async function idempotent(
       );
       return { ...answer, replayed: false };
     }
-    const { rows } = await client.query<{ request_hash: string; response_status: number | null; response_headers: Record<string, string> | null; response_body: JsonObject | null }>(
+    const { rows } = await client.query<{
+      request_hash: string;
+      response_status: number | null;
+      response_headers: Record<string, string> | null;
+      response_body: JsonObject | null;
+    }>(
       'SELECT request_hash, response_status, response_headers, response_body FROM idempotency_keys WHERE agency_id = $1 AND idempotency_key = $2',
       [scope.agencyId, scope.key],
     );

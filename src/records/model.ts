@@ -8,7 +8,13 @@
 import type { DashRiskLevel, FactName, Field, SubjectRole } from '../vocabulary/vocabulary';
 
 export const RECORD_KINDS = [
-  'incident', 'risk_assessment', 'referral', 'plan_status', 'school_note', 'court_order', 'health_note',
+  'incident',
+  'risk_assessment',
+  'referral',
+  'plan_status',
+  'school_note',
+  'court_order',
+  'health_note',
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 export const isRecordKind = (value: unknown): value is RecordKind =>
@@ -20,18 +26,43 @@ export type Classification = (typeof CLASSIFICATIONS)[number];
 /** Which vocabulary fields each kind of record may hold. Anything else is refused by name (400). */
 export const KIND_FIELDS: { readonly [K in RecordKind]: readonly Field[] } = {
   incident: [
-    'incident_date', 'incident_summary', 'children_present', 'child_involvement', 'incident_full_report',
-    'offence_type', 'arrest_made', 'bail_conditions', 'dash_risk_level', 'dash_full_answers', 'risk_factors',
-    'previous_incidents_count', 'previous_domestic_abuse_convictions', 'other_convictions', 'restraining_order',
+    'incident_date',
+    'incident_summary',
+    'children_present',
+    'child_involvement',
+    'incident_full_report',
+    'offence_type',
+    'arrest_made',
+    'bail_conditions',
+    'dash_risk_level',
+    'dash_full_answers',
+    'risk_factors',
+    'previous_incidents_count',
+    'previous_domestic_abuse_convictions',
+    'other_convictions',
+    'restraining_order',
   ],
   risk_assessment: [
-    'dash_risk_level', 'dash_full_answers', 'risk_factors', 'marac_referral_status', 'previous_incidents_count',
-    'previous_domestic_abuse_convictions', 'restraining_order',
+    'dash_risk_level',
+    'dash_full_answers',
+    'risk_factors',
+    'marac_referral_status',
+    'previous_incidents_count',
+    'previous_domestic_abuse_convictions',
+    'restraining_order',
   ],
   referral: [
-    'marac_referral_status', 'dash_risk_level', 'risk_factors', 'incident_date', 'incident_summary',
-    'children_present', 'child_involvement', 'child_protection_plan_status', 'child_in_need_status',
-    'wellbeing_concerns', 'social_worker_contact',
+    'marac_referral_status',
+    'dash_risk_level',
+    'risk_factors',
+    'incident_date',
+    'incident_summary',
+    'children_present',
+    'child_involvement',
+    'child_protection_plan_status',
+    'child_in_need_status',
+    'wellbeing_concerns',
+    'social_worker_contact',
   ],
   plan_status: ['child_protection_plan_status', 'child_in_need_status', 'looked_after_status', 'social_worker_contact', 'risk_factors'],
   school_note: ['attendance', 'behaviour_notes', 'wellbeing_concerns', 'school_attended'],
@@ -44,8 +75,15 @@ export const KIND_FIELDS: { readonly [K in RecordKind]: readonly Field[] } = {
  * records about the person, under the same decision: an Operation Encompass notification names the child.
  */
 export const PERSON_FIELDS = [
-  'name', 'date_of_birth', 'current_address', 'school_attended', 'refuge_address', 'new_address_after_separation',
-  'phone_number', 'email', 'gp_details',
+  'name',
+  'date_of_birth',
+  'current_address',
+  'school_attended',
+  'refuge_address',
+  'new_address_after_separation',
+  'phone_number',
+  'email',
+  'gp_details',
 ] as const satisfies readonly Field[];
 export type PersonField = (typeof PERSON_FIELDS)[number];
 
@@ -58,8 +96,12 @@ export type Identifier = (typeof IDENTIFIERS)[number];
  * whether an agreement is in force, how long ago an incident was, or who is asking is never the caller's to say.
  */
 export const DERIVED_FACTS = [
-  'agreement_in_force', 'hours_since_incident', 'requester_is_subject', 'requester_is_alleged_perpetrator',
-  'perpetrator_joined_household_with_children', 'before_next_school_day_start',
+  'agreement_in_force',
+  'hours_since_incident',
+  'requester_is_subject',
+  'requester_is_alleged_perpetrator',
+  'perpetrator_joined_household_with_children',
+  'before_next_school_day_start',
 ] as const satisfies readonly FactName[];
 export type DerivedFact = (typeof DERIVED_FACTS)[number];
 export const isDerivedFact = (value: string): value is DerivedFact => (DERIVED_FACTS as readonly string[]).includes(value);

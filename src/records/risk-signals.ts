@@ -72,15 +72,16 @@ export function incidentsIn28Days(records: readonly SignalRecord[]): RiskSignal 
   let start = 0;
   for (let end = 0; end < incidents.length; end++) {
     const last = incidents[end] as SignalRecord;
-    while ((last.date.getTime() - (incidents[start] as SignalRecord).date.getTime()) >= INCIDENT_WINDOW_DAYS * DAY_MS) start++;
+    while (last.date.getTime() - (incidents[start] as SignalRecord).date.getTime() >= INCIDENT_WINDOW_DAYS * DAY_MS) start++;
     if (end - start + 1 > best.length) best = incidents.slice(start, end + 1);
   }
   const flagged = best.length >= INCIDENT_THRESHOLD;
   const first = best[0];
   const last = best[best.length - 1];
-  const summary = flagged && first && last
-    ? `${best.length} incidents within ${INCIDENT_WINDOW_DAYS} days (${day(first.date)} to ${day(last.date)}): escalate for a multi-agency review.`
-    : `No ${INCIDENT_WINDOW_DAYS}-day period has ${INCIDENT_THRESHOLD} or more incidents (most in any ${INCIDENT_WINDOW_DAYS} days: ${best.length}).`;
+  const summary =
+    flagged && first && last
+      ? `${best.length} incidents within ${INCIDENT_WINDOW_DAYS} days (${day(first.date)} to ${day(last.date)}): escalate for a multi-agency review.`
+      : `No ${INCIDENT_WINDOW_DAYS}-day period has ${INCIDENT_THRESHOLD} or more incidents (most in any ${INCIDENT_WINDOW_DAYS} days: ${best.length}).`;
   return { signal: 'incidents_in_28_days', flagged, summary, evidence: flagged ? best.map(recordEvidence) : [] };
 }
 
@@ -110,7 +111,9 @@ export function risingDashLevel(records: readonly SignalRecord[]): RiskSignal {
   const flagged = chain.length >= 2;
   const summary = flagged
     ? `The DASH risk level has risen across ${chain.length} assessments since ${day((chain[0] as SignalRecord).date)}.`
-    : n === 0 ? 'No DASH risk level has been recorded.' : 'The most recent DASH risk level is not higher than earlier ones.';
+    : n === 0
+      ? 'No DASH risk level has been recorded.'
+      : 'The most recent DASH risk level is not higher than earlier ones.';
   return { signal: 'rising_dash_level', flagged, summary, evidence: flagged ? chain.map(recordEvidence) : [] };
 }
 
@@ -131,9 +134,10 @@ export function newPerpetratorInHousehold(subjectPersonId: string, memberships: 
   joins.sort((a, b) => a.from.localeCompare(b.from) || a.id.localeCompare(b.id));
   const flagged = joins.length > 0;
   const latest = joins[joins.length - 1];
-  const summary = flagged && latest
-    ? `A person recorded as a perpetrator joined a household with a child on ${latest.from}${joins.length > 1 ? ` (${joins.length} such joins)` : ''}.`
-    : 'No person recorded as a perpetrator has joined a household with a child.';
+  const summary =
+    flagged && latest
+      ? `A person recorded as a perpetrator joined a household with a child on ${latest.from}${joins.length > 1 ? ` (${joins.length} such joins)` : ''}.`
+      : 'No person recorded as a perpetrator has joined a household with a child.';
   return {
     signal: 'new_perpetrator_in_household',
     flagged,

@@ -11,7 +11,12 @@ import { CHILD_INVOLVEMENT, CLASSIFICATIONS, DERIVED_FACTS, IDENTIFIERS, RECORD_
 
 const text = (maxLength: number): Record<string, unknown> => ({ type: 'string', minLength: 1, maxLength });
 const date = { type: 'string', format: 'date' } as const;
-const dateOrDateTime = { anyOf: [{ type: 'string', format: 'date' }, { type: 'string', format: 'date-time' }] } as const;
+const dateOrDateTime = {
+  anyOf: [
+    { type: 'string', format: 'date' },
+    { type: 'string', format: 'date-time' },
+  ],
+} as const;
 
 /** The schema of each vocabulary field's value. */
 export const FIELD_VALUE_SCHEMAS: { readonly [F in Field]: Record<string, unknown> } = {
@@ -139,6 +144,10 @@ export const readQuerySchema = {
   required: ['purpose'],
   properties: {
     purpose: purposeSchema,
-    onBehalfOf: { ...uuid, description: 'The person on whose behalf you ask, when you act for someone (e.g. a subject access request). The gateway works out from its records whether they are the subject or an alleged perpetrator.' },
+    onBehalfOf: {
+      ...uuid,
+      description:
+        'The person on whose behalf you ask, when you act for someone (e.g. a subject access request). The gateway works out from its records whether they are the subject or an alleged perpetrator.',
+    },
   },
 } as const;

@@ -48,7 +48,10 @@ export async function findRecord(db: Db, id: string, forUpdate = false): Promise
 }
 
 export async function recordsOfSubject(db: Db, personId: string): Promise<StoredRecord[]> {
-  const { rows } = await db.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM records WHERE subject_person_id = $1 ORDER BY occurred_at, id`, [personId]);
+  const { rows } = await db.query<RecordRow>(
+    `SELECT ${RECORD_COLUMNS} FROM records WHERE subject_person_id = $1 ORDER BY occurred_at, id`,
+    [personId],
+  );
   return rows.map(recordOf);
 }
 
@@ -62,7 +65,9 @@ export async function agencyKnowsPerson(db: Db, personId: string, agencyId: stri
 export async function agencyTypes(db: Db, ids: readonly string[]): Promise<Map<string, AgencyType>> {
   const out = new Map<string, AgencyType>();
   if (ids.length === 0) return out;
-  const { rows } = await db.query<{ id: string; agency_type: string }>('SELECT id, agency_type FROM agencies WHERE id = ANY($1::text[])', [[...new Set(ids)]]);
+  const { rows } = await db.query<{ id: string; agency_type: string }>('SELECT id, agency_type FROM agencies WHERE id = ANY($1::text[])', [
+    [...new Set(ids)],
+  ]);
   for (const r of rows) if (isAgencyType(r.agency_type)) out.set(r.id, r.agency_type);
   return out;
 }
@@ -95,7 +100,14 @@ export async function isRecordedPerpetrator(db: Db, personId: string): Promise<b
 
 /** Every membership of every household the person has been a member of (theirs included). */
 export async function membershipsAround(db: Db, personId: string): Promise<HouseholdMembership[]> {
-  const { rows } = await db.query<{ id: string; household_id: string; person_id: string; subject_role: string; from_date: string; to_date: string | null }>(
+  const { rows } = await db.query<{
+    id: string;
+    household_id: string;
+    person_id: string;
+    subject_role: string;
+    from_date: string;
+    to_date: string | null;
+  }>(
     `SELECT m.id, m.household_id, m.person_id, m.subject_role, m.from_date::text AS from_date, m.to_date::text AS to_date
        FROM household_members m
       WHERE m.household_id IN (SELECT household_id FROM household_members WHERE person_id = $1)
@@ -104,7 +116,16 @@ export async function membershipsAround(db: Db, personId: string): Promise<House
   );
   return rows.flatMap((r) =>
     isSubjectRole(r.subject_role)
-      ? [{ id: r.id, householdId: r.household_id, personId: r.person_id, subjectRole: r.subject_role, from: r.from_date, ...(r.to_date ? { to: r.to_date } : {}) }]
+      ? [
+          {
+            id: r.id,
+            householdId: r.household_id,
+            personId: r.person_id,
+            subjectRole: r.subject_role,
+            from: r.from_date,
+            ...(r.to_date ? { to: r.to_date } : {}),
+          },
+        ]
       : [],
   );
 }

@@ -16,7 +16,9 @@ const valueValidators = new Map<Field, ValidateFunction>(
   (Object.keys(FIELD_VALUE_SCHEMAS) as Field[]).map((f) => [f, ajv.compile(FIELD_VALUE_SCHEMAS[f])]),
 );
 const factProperties = contributedFactsSchema.properties as Record<string, object>;
-const factValidators = new Map<string, ValidateFunction>(Object.entries(factProperties).map(([name, schema]) => [name, ajv.compile(schema)]));
+const factValidators = new Map<string, ValidateFunction>(
+  Object.entries(factProperties).map(([name, schema]) => [name, ajv.compile(schema)]),
+);
 const CONTRIBUTABLE_FACTS = FACT_NAMES.filter((f) => !isDerivedFact(f));
 
 export type FieldValues = Partial<Record<Field, unknown>>;
@@ -48,13 +50,24 @@ export function checkRecordFields(kind: RecordKind, raw: Readonly<Record<string,
   const allowed = KIND_FIELDS[kind];
   const out: FieldValues = {};
   const keys = Object.keys(raw);
-  if (keys.length === 0) problems.push({ pointer: '/fields', detail: `a record holds at least one field; a ${kind} record may hold: ${allowed.join(', ')}` });
+  if (keys.length === 0)
+    problems.push({ pointer: '/fields', detail: `a record holds at least one field; a ${kind} record may hold: ${allowed.join(', ')}` });
   for (const key of keys) {
     const pointer = pointerTo('/fields', key);
     if (!isField(key)) {
-      problems.push({ pointer, word: key, allowed, detail: `"${key}" is not a field of the sharing vocabulary. A ${kind} record may hold: ${allowed.join(', ')}` });
+      problems.push({
+        pointer,
+        word: key,
+        allowed,
+        detail: `"${key}" is not a field of the sharing vocabulary. A ${kind} record may hold: ${allowed.join(', ')}`,
+      });
     } else if (!allowed.includes(key)) {
-      problems.push({ pointer, word: key, allowed, detail: `"${key}" is not held on a ${kind} record. A ${kind} record may hold: ${allowed.join(', ')}` });
+      problems.push({
+        pointer,
+        word: key,
+        allowed,
+        detail: `"${key}" is not held on a ${kind} record. A ${kind} record may hold: ${allowed.join(', ')}`,
+      });
     } else {
       checkValue(key, raw[key], pointer, problems);
       out[key] = raw[key];
@@ -88,7 +101,12 @@ export function checkContributedFacts(raw: Readonly<Record<string, unknown>>, pr
   for (const key of Object.keys(raw)) {
     const pointer = pointerTo('/facts', key);
     if (!isFactName(key)) {
-      problems.push({ pointer, word: key, allowed: CONTRIBUTABLE_FACTS, detail: `"${key}" is not a known fact. Allowed: ${CONTRIBUTABLE_FACTS.join(', ')}` });
+      problems.push({
+        pointer,
+        word: key,
+        allowed: CONTRIBUTABLE_FACTS,
+        detail: `"${key}" is not a known fact. Allowed: ${CONTRIBUTABLE_FACTS.join(', ')}`,
+      });
     } else if (isDerivedFact(key)) {
       problems.push({
         pointer,
@@ -98,7 +116,8 @@ export function checkContributedFacts(raw: Readonly<Record<string, unknown>>, pr
       });
     } else {
       const validate = factValidators.get(key);
-      if (!validate || !validate(raw[key])) problems.push({ pointer, detail: `the value of ${key} ${validate?.errors?.[0]?.message ?? 'is not valid'}` });
+      if (!validate || !validate(raw[key]))
+        problems.push({ pointer, detail: `the value of ${key} ${validate?.errors?.[0]?.message ?? 'is not valid'}` });
       else out[key] = raw[key];
     }
   }
@@ -118,7 +137,8 @@ export function validNhsNumber(value: string): boolean {
 /** Shared identifiers beyond their pattern (already checked by the schema): the NHS number's check digit. */
 export function checkIdentifiers(identifiers: Readonly<Record<string, unknown>>, problems: InputProblem[]): void {
   const nhs = identifiers.nhs_number;
-  if (typeof nhs === 'string' && !validNhsNumber(nhs)) problems.push({ pointer: '/identifiers/nhs_number', detail: 'the NHS number fails its check digit' });
+  if (typeof nhs === 'string' && !validNhsNumber(nhs))
+    problems.push({ pointer: '/identifiers/nhs_number', detail: 'the NHS number fails its check digit' });
 }
 
 export function throwIfProblems(what: string, problems: InputProblem[]): void {
@@ -128,15 +148,23 @@ export function throwIfProblems(what: string, problems: InputProblem[]): void {
 /** `If-Match: "3"` → 3. Missing → 400 (a PUT without it could silently overwrite someone else's change). */
 export function parseIfMatch(header: string | undefined): number {
   if (header === undefined || header.trim() === '') {
-    throw new GatewayError('invalid_request', 'A record update needs an If-Match header with the version you read, e.g. If-Match: "3", so that it cannot overwrite a change you have not seen.', {
-      errors: [{ pointer: '/headers/if-match', detail: 'If-Match is required' }],
-    });
+    throw new GatewayError(
+      'invalid_request',
+      'A record update needs an If-Match header with the version you read, e.g. If-Match: "3", so that it cannot overwrite a change you have not seen.',
+      {
+        errors: [{ pointer: '/headers/if-match', detail: 'If-Match is required' }],
+      },
+    );
   }
   const match = /^\s*"?([1-9][0-9]{0,8})"?\s*$/.exec(header);
   if (!match) {
-    throw new GatewayError('invalid_request', 'If-Match must be the record version you read, in quotes, e.g. If-Match: "3" (one version, not a list or *).', {
-      errors: [{ pointer: '/headers/if-match', detail: 'If-Match must be one record version, e.g. "3"' }],
-    });
+    throw new GatewayError(
+      'invalid_request',
+      'If-Match must be the record version you read, in quotes, e.g. If-Match: "3" (one version, not a list or *).',
+      {
+        errors: [{ pointer: '/headers/if-match', detail: 'If-Match must be one record version, e.g. "3"' }],
+      },
+    );
   }
   return Number(match[1]);
 }

@@ -5,25 +5,71 @@
  */
 
 export const AGENCY_TYPES = [
-  'police', 'childrens_social_care', 'midwifery', 'health_visiting', 'gp', 'hospital', 'mental_health',
-  'school', 'early_years', 'cafcass', 'probation', 'idva_service', 'housing', 'substance_misuse_service',
-  'refuge', 'marac', 'mash', 'member_of_public',
+  'police',
+  'childrens_social_care',
+  'midwifery',
+  'health_visiting',
+  'gp',
+  'hospital',
+  'mental_health',
+  'school',
+  'early_years',
+  'cafcass',
+  'probation',
+  'idva_service',
+  'housing',
+  'substance_misuse_service',
+  'refuge',
+  'marac',
+  'mash',
+  'member_of_public',
 ] as const;
 export type AgencyType = (typeof AGENCY_TYPES)[number];
 
 export const ROLES = [
-  'practitioner', 'social_worker', 'team_manager', 'police_officer', 'designated_safeguarding_lead',
-  'health_visitor', 'midwife', 'gp', 'idva', 'family_court_adviser', 'probation_officer', 'housing_officer',
-  'mash_analyst', 'marac_chair', 'caldicott_guardian', 'data_protection_officer', 'auditor', 'system',
+  'practitioner',
+  'social_worker',
+  'team_manager',
+  'police_officer',
+  'designated_safeguarding_lead',
+  'health_visitor',
+  'midwife',
+  'gp',
+  'idva',
+  'family_court_adviser',
+  'probation_officer',
+  'housing_officer',
+  'mash_analyst',
+  'marac_chair',
+  'caldicott_guardian',
+  'data_protection_officer',
+  'auditor',
+  'system',
   // A member of the public receiving a disclosure or asking for their own data.
-  'person_at_risk', 'parent_or_carer', 'data_subject', 'legal_representative',
+  'person_at_risk',
+  'parent_or_carer',
+  'data_subject',
+  'legal_representative',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
 export const PURPOSES = [
-  'child_protection_enquiry', 'child_in_need_assessment', 'early_help', 'mash_triage', 'operation_encompass',
-  'marac', 'dvds_right_to_ask', 'dvds_right_to_know', 'family_court_safeguarding', 'crime_prevention_detection',
-  'perpetrator_management', 'health_care', 'housing_allocation', 'research', 'subject_access', 'audit',
+  'child_protection_enquiry',
+  'child_in_need_assessment',
+  'early_help',
+  'mash_triage',
+  'operation_encompass',
+  'marac',
+  'dvds_right_to_ask',
+  'dvds_right_to_know',
+  'family_court_safeguarding',
+  'crime_prevention_detection',
+  'perpetrator_management',
+  'health_care',
+  'housing_allocation',
+  'research',
+  'subject_access',
+  'audit',
 ] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
@@ -35,8 +81,14 @@ export const FIELD_GROUPS = {
   identity: ['name', 'date_of_birth', 'nhs_number', 'unique_pupil_number', 'pnc_id', 'consistent_child_identifier'],
   location: ['current_address', 'school_attended', 'refuge_address', 'new_address_after_separation'],
   incident: [
-    'incident_date', 'incident_summary', 'children_present', 'child_involvement', 'incident_full_report',
-    'offence_type', 'arrest_made', 'bail_conditions',
+    'incident_date',
+    'incident_summary',
+    'children_present',
+    'child_involvement',
+    'incident_full_report',
+    'offence_type',
+    'arrest_made',
+    'bail_conditions',
   ],
   risk: ['dash_risk_level', 'dash_full_answers', 'marac_referral_status', 'risk_factors'],
   history: ['previous_incidents_count', 'previous_domestic_abuse_convictions', 'other_convictions', 'restraining_order'],
@@ -92,13 +144,19 @@ export const FACT_SPECS = {
 export type FactName = keyof typeof FACT_SPECS;
 export const FACT_NAMES = Object.keys(FACT_SPECS) as FactName[];
 /** Facts only the gateway works out (from households, records, agreements, the school calendar): never from a caller. */
-export const GATEWAY_ONLY_FACTS = ['perpetrator_joined_household_with_children', 'before_next_school_day_start'] as const satisfies readonly FactName[];
+export const GATEWAY_ONLY_FACTS = [
+  'perpetrator_joined_household_with_children',
+  'before_next_school_day_start',
+] as const satisfies readonly FactName[];
 export const isGatewayOnlyFact = (name: string): boolean => (GATEWAY_ONLY_FACTS as readonly string[]).includes(name);
 
-type FactValue<S> = S extends { kind: 'boolean' } ? boolean
-  : S extends { kind: 'number' } ? number
-  : S extends { values: readonly (infer V)[] } ? V
-  : never;
+type FactValue<S> = S extends { kind: 'boolean' }
+  ? boolean
+  : S extends { kind: 'number' }
+    ? number
+    : S extends { values: readonly (infer V)[] }
+      ? V
+      : never;
 /** The facts of one situation: each optional (an unknown fact is absent, never assumed). */
 export type Facts = { [K in FactName]?: FactValue<(typeof FACT_SPECS)[K]> };
 

@@ -32,13 +32,20 @@ function factValue(fact: FactName, value: boolean | number | string): string {
 export function describeCondition(t: FactTest): string {
   const label = FACT_LABELS[t.fact];
   switch (t.op) {
-    case 'eq': return `${label}: ${factValue(t.fact, t.value)}`;
-    case 'not': return `${label}: known, and not ${factValue(t.fact, t.value)}`;
-    case 'in': return `${label}: one of ${t.values.map((v) => factValue(t.fact, v)).join(', ')}`;
-    case 'lte': return `${label}: at most ${factValue(t.fact, t.value)}`;
-    case 'lt': return `${label}: less than ${factValue(t.fact, t.value)}`;
-    case 'gte': return `${label}: at least ${factValue(t.fact, t.value)}`;
-    case 'gt': return `${label}: more than ${factValue(t.fact, t.value)}`;
+    case 'eq':
+      return `${label}: ${factValue(t.fact, t.value)}`;
+    case 'not':
+      return `${label}: known, and not ${factValue(t.fact, t.value)}`;
+    case 'in':
+      return `${label}: one of ${t.values.map((v) => factValue(t.fact, v)).join(', ')}`;
+    case 'lte':
+      return `${label}: at most ${factValue(t.fact, t.value)}`;
+    case 'lt':
+      return `${label}: less than ${factValue(t.fact, t.value)}`;
+    case 'gte':
+      return `${label}: at least ${factValue(t.fact, t.value)}`;
+    case 'gt':
+      return `${label}: more than ${factValue(t.fact, t.value)}`;
   }
 }
 
@@ -58,8 +65,14 @@ function ruleView(rule: PolicyRule): Record<string, unknown> {
     reason: rule.reason,
     mustRecord: rule.mustRecord,
     rows: [
-      row('From', `${selector(rule.from.agencyTypes, AGENCY_TYPE_LABELS, 'Any organisation')}${rule.from.roles.kind === 'any' ? '' : ` (${selector(rule.from.roles, ROLE_LABELS, 'any role')})`}`),
-      row('To', `${selector(rule.to.agencyTypes, AGENCY_TYPE_LABELS, 'Any organisation')}${rule.to.roles.kind === 'any' ? '' : ` (${selector(rule.to.roles, ROLE_LABELS, 'any role')})`}`),
+      row(
+        'From',
+        `${selector(rule.from.agencyTypes, AGENCY_TYPE_LABELS, 'Any organisation')}${rule.from.roles.kind === 'any' ? '' : ` (${selector(rule.from.roles, ROLE_LABELS, 'any role')})`}`,
+      ),
+      row(
+        'To',
+        `${selector(rule.to.agencyTypes, AGENCY_TYPE_LABELS, 'Any organisation')}${rule.to.roles.kind === 'any' ? '' : ` (${selector(rule.to.roles, ROLE_LABELS, 'any role')})`}`,
+      ),
       row('Purposes', selector(rule.purposes, PURPOSE_LABELS, 'Any purpose')),
       row('About', selector(rule.subjectRoles, SUBJECT_ROLE_LABELS, 'Anyone')),
       row(rule.effect === 'permit' ? 'May share' : rule.effect === 'deny' ? 'Never shares' : 'Needs a decision about', fields),
@@ -79,18 +92,20 @@ export function adminRouter(deps: AdminDeps): Router {
   router.use('/admin', requireRoles(ADMIN_ROLES));
 
   router.get('/admin/agencies', (req, res) => {
-    res.send(deps.render('admin/agencies.njk', {
-      ...pageContext(req, res, { pageTitle: 'Agencies the gateway trusts' }),
-      agencies: deps.agencies.map((a) => ({
-        id: a.id,
-        name: a.name,
-        type: labelOf(AGENCY_TYPE_LABELS, a.agencyType),
-        area: a.area,
-        issuer: a.issuer,
-        clients: a.clientIds.join(', '),
-        roles: a.allowedRoles.map((r) => labelOf(ROLE_LABELS, r)).join(', '),
-      })),
-    }));
+    res.send(
+      deps.render('admin/agencies.njk', {
+        ...pageContext(req, res, { pageTitle: 'Agencies the gateway trusts' }),
+        agencies: deps.agencies.map((a) => ({
+          id: a.id,
+          name: a.name,
+          type: labelOf(AGENCY_TYPE_LABELS, a.agencyType),
+          area: a.area,
+          issuer: a.issuer,
+          clients: a.clientIds.join(', '),
+          roles: a.allowedRoles.map((r) => labelOf(ROLE_LABELS, r)).join(', '),
+        })),
+      }),
+    );
   });
 
   router.get('/admin/policies', (req, res) => {
@@ -98,14 +113,21 @@ export function adminRouter(deps: AdminDeps): Router {
     const order = { deny: 0, permit: 1, refer: 2 } as const;
     const byFile = new Map<string, PolicyRule[]>();
     for (const rule of catalogue.rules) byFile.set(rule.file, [...(byFile.get(rule.file) ?? []), rule]);
-    res.send(deps.render('admin/policies.njk', {
-      ...pageContext(req, res, { pageTitle: 'Sharing policies' }),
-      catalogue: { title: catalogue.title, version: catalogue.version, catalogueVersion: catalogue.catalogueVersion, ruleCount: catalogue.rules.length },
-      files: [...byFile.entries()].map(([file, rules]) => ({
-        file,
-        rules: [...rules].sort((a, b) => order[a.effect] - order[b.effect]).map(ruleView),
-      })),
-    }));
+    res.send(
+      deps.render('admin/policies.njk', {
+        ...pageContext(req, res, { pageTitle: 'Sharing policies' }),
+        catalogue: {
+          title: catalogue.title,
+          version: catalogue.version,
+          catalogueVersion: catalogue.catalogueVersion,
+          ruleCount: catalogue.rules.length,
+        },
+        files: [...byFile.entries()].map(([file, rules]) => ({
+          file,
+          rules: [...rules].sort((a, b) => order[a.effect] - order[b.effect]).map(ruleView),
+        })),
+      }),
+    );
   });
 
   return router;

@@ -4,7 +4,11 @@
  */
 import { escapeXml } from './xml';
 
-export interface Series { readonly key: string; readonly label: string; readonly colour: string }
+export interface Series {
+  readonly key: string;
+  readonly label: string;
+  readonly colour: string;
+}
 
 export interface StackedBarsInput {
   readonly id: string;
@@ -43,8 +47,12 @@ export function stackedBarChart(input: StackedBarsInput): string {
   const parts: string[] = [];
   for (let i = 0; i <= 5; i += 1) {
     const v = (max / 5) * i;
-    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#b1b4b6" stroke-width="1"/>`);
-    parts.push(`<text x="${left - 8}" y="${(y(v) + 5).toFixed(1)}" text-anchor="end" font-size="${FONT}" fill="#0b0c0c">${Number.isInteger(v) ? v : v.toFixed(1)}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#b1b4b6" stroke-width="1"/>`,
+    );
+    parts.push(
+      `<text x="${left - 8}" y="${(y(v) + 5).toFixed(1)}" text-anchor="end" font-size="${FONT}" fill="#0b0c0c">${Number.isInteger(v) ? v : v.toFixed(1)}</text>`,
+    );
   }
   input.categories.forEach((c, i) => {
     const x = left + slot * i + (slot - barW) / 2;
@@ -52,12 +60,16 @@ export function stackedBarChart(input: StackedBarsInput): string {
     for (const s of input.series) {
       const v = input.value(c, s.key);
       if (v <= 0) continue;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(base + v).toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - y(base + v)).toFixed(1)}" fill="${s.colour}"><title>${escapeXml(`${c}: ${s.label} ${v}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y(base + v).toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - y(base + v)).toFixed(1)}" fill="${s.colour}"><title>${escapeXml(`${c}: ${s.label} ${v}`)}</title></rect>`,
+      );
       base += v;
     }
     const every = Math.ceil(input.categories.length / 10);
     if (i % every === 0) {
-      parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${top + plotH + 20}" text-anchor="middle" font-size="${FONT - 2}" fill="#0b0c0c">${escapeXml(c.slice(5))}</text>`);
+      parts.push(
+        `<text x="${(x + barW / 2).toFixed(1)}" y="${top + plotH + 20}" text-anchor="middle" font-size="${FONT - 2}" fill="#0b0c0c">${escapeXml(c.slice(5))}</text>`,
+      );
     }
   });
   parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#0b0c0c" stroke-width="2"/>`);
@@ -108,15 +120,21 @@ export function horizontalBarChart(input: HorizontalBarsInput): string {
   let yy = top;
   for (const b of input.bars) {
     const lines = wrap(b.label, 88);
-    lines.forEach((line, i) => parts.push(`<text x="${left}" y="${yy + 14 + i * lineH}" font-size="${FONT - 1}" fill="#0b0c0c">${escapeXml(line)}</text>`));
+    lines.forEach((line, i) =>
+      parts.push(`<text x="${left}" y="${yy + 14 + i * lineH}" font-size="${FONT - 1}" fill="#0b0c0c">${escapeXml(line)}</text>`),
+    );
     const barY = yy + lines.length * lineH + 4;
     const w = (b.value / max) * plotW;
-    parts.push(`<rect x="${left}" y="${barY}" width="${Math.max(1, w).toFixed(1)}" height="${barH}" fill="${input.colour}"><title>${escapeXml(`${b.label}: ${b.value}`)}</title></rect>`);
+    parts.push(
+      `<rect x="${left}" y="${barY}" width="${Math.max(1, w).toFixed(1)}" height="${barH}" fill="${input.colour}"><title>${escapeXml(`${b.label}: ${b.value}`)}</title></rect>`,
+    );
     parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${barY + 14}" font-size="${FONT - 1}" fill="#0b0c0c">${b.value}</text>`);
     yy = barY + barH + 14;
   }
   if (input.bars.length === 0) {
-    parts.push(`<text x="${left}" y="${top + 20}" font-size="${FONT}" fill="#0b0c0c">${escapeXml(input.emptyText ?? 'Nothing in this period')}</text>`);
+    parts.push(
+      `<text x="${left}" y="${top + 20}" font-size="${FONT}" fill="#0b0c0c">${escapeXml(input.emptyText ?? 'Nothing in this period')}</text>`,
+    );
     yy = top + 40;
   }
   return svg(input.id, input.title, input.description, width, yy + 6, parts);
@@ -124,7 +142,9 @@ export function horizontalBarChart(input: HorizontalBarsInput): string {
 
 function svg(id: string, title: string, description: string, width: number, height: number, parts: readonly string[]): string {
   const safeId = id.replace(/[^A-Za-z0-9_-]/g, '');
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="app-chart" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" aria-labelledby="${safeId}-title ${safeId}-desc" focusable="false">`
-    + `<title id="${safeId}-title">${escapeXml(title)}</title><desc id="${safeId}-desc">${escapeXml(description)}</desc>`
-    + `${parts.join('')}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="app-chart" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" aria-labelledby="${safeId}-title ${safeId}-desc" focusable="false">` +
+    `<title id="${safeId}-title">${escapeXml(title)}</title><desc id="${safeId}-desc">${escapeXml(description)}</desc>` +
+    `${parts.join('')}</svg>`
+  );
 }

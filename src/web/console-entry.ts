@@ -12,8 +12,16 @@ import { isFactName, isField } from '../vocabulary/vocabulary';
 import { londonDateTime } from './dates';
 import { describeFactValue } from './journey';
 import {
-  AGENCY_TYPE_LABELS, FACT_LABELS, FIELD_LABELS, KIND_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, ROLE_LABELS,
-  SUBJECT_ROLE_LABELS, WITHHELD_CODE_LABELS, labelOf,
+  AGENCY_TYPE_LABELS,
+  FACT_LABELS,
+  FIELD_LABELS,
+  KIND_LABELS,
+  OUTCOME_LABELS,
+  PURPOSE_LABELS,
+  ROLE_LABELS,
+  SUBJECT_ROLE_LABELS,
+  WITHHELD_CODE_LABELS,
+  labelOf,
 } from './labels';
 import { pageContext } from './page';
 import type { Renderer } from './views';
@@ -39,13 +47,15 @@ export function entryRouter(deps: EntryPageDeps): Router {
   router.get('/audit/entries/:entryId', async (req, res) => {
     const entry = await find(String(req.params.entryId));
     await deps.recordRead(res, { view: 'entry', entryId: entry.entryId, returned: 1, pageHash: contentHash(entry) });
-    res.send(deps.render('console/entry.njk', {
-      ...pageContext(req, res, { pageTitle: `Audit entry ${entry.seq}`, backLink: '/audit' }),
-      entry,
-      summary: entrySummary(entry, deps.agencyName),
-      sections: entrySections(entry, deps.agencyName, deps.ruleTitle),
-      receiptHref: deps.receiptFor ? `/audit/entries/${entry.entryId}/receipt.json` : undefined,
-    }));
+    res.send(
+      deps.render('console/entry.njk', {
+        ...pageContext(req, res, { pageTitle: `Audit entry ${entry.seq}`, backLink: '/audit' }),
+        entry,
+        summary: entrySummary(entry, deps.agencyName),
+        sections: entrySections(entry, deps.agencyName, deps.ruleTitle),
+        receiptHref: deps.receiptFor ? `/audit/entries/${entry.entryId}/receipt.json` : undefined,
+      }),
+    );
   });
 
   router.get('/audit/entries/:entryId/receipt.json', async (req, res) => {
@@ -78,7 +88,9 @@ function entrySummary(e: LedgerEntryView, agencyName: (id: string | null | undef
 }
 
 function payloadOf(entry: LedgerEntryView): Record<string, unknown> {
-  return typeof entry.payload === 'object' && entry.payload !== null && !Array.isArray(entry.payload) ? (entry.payload as Record<string, unknown>) : {};
+  return typeof entry.payload === 'object' && entry.payload !== null && !Array.isArray(entry.payload)
+    ? (entry.payload as Record<string, unknown>)
+    : {};
 }
 function obj(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
@@ -92,18 +104,43 @@ function str(value: unknown): string | undefined {
 
 /** Payload keys in words (any key not here is split from camelCase). */
 const PAYLOAD_KEYS: Record<string, string> = {
-  via: 'Through', view: 'View', query: 'Search and filters', returned: 'Entries returned', pageHash: 'Hash of what was shown',
-  entryId: 'Entry', method: 'Method', path: 'Path', status: 'HTTP status', problems: 'Problems in the input',
-  entriesChecked: 'Entries checked', lastSeq: 'Last entry', firstBadSeq: 'First bad entry', trustedUpTo: 'Chain intact to entry',
-  sealedUpTo: 'Sealed to entry', summary: 'Result', recordId: 'Record', recordKind: 'Kind of record', owningAgencyId: 'Held by',
-  owningAgencyType: 'Type of agency holding it', subject: 'Subject pseudonym', fieldsDisclosed: 'Information sent',
-  contentHash: 'Hash of what was sent', onBehalfOf: 'On behalf of (pseudonym)', treeSize: 'Entries sealed', rootHash: 'Merkle root',
-  created: 'Created', action: 'Action', exportFailures: 'Export failures',
+  via: 'Through',
+  view: 'View',
+  query: 'Search and filters',
+  returned: 'Entries returned',
+  pageHash: 'Hash of what was shown',
+  entryId: 'Entry',
+  method: 'Method',
+  path: 'Path',
+  status: 'HTTP status',
+  problems: 'Problems in the input',
+  entriesChecked: 'Entries checked',
+  lastSeq: 'Last entry',
+  firstBadSeq: 'First bad entry',
+  trustedUpTo: 'Chain intact to entry',
+  sealedUpTo: 'Sealed to entry',
+  summary: 'Result',
+  recordId: 'Record',
+  recordKind: 'Kind of record',
+  owningAgencyId: 'Held by',
+  owningAgencyType: 'Type of agency holding it',
+  subject: 'Subject pseudonym',
+  fieldsDisclosed: 'Information sent',
+  contentHash: 'Hash of what was sent',
+  onBehalfOf: 'On behalf of (pseudonym)',
+  treeSize: 'Entries sealed',
+  rootHash: 'Merkle root',
+  created: 'Created',
+  action: 'Action',
+  exportFailures: 'Export failures',
 };
 
 function humanKey(key: string): string {
   if (Object.prototype.hasOwnProperty.call(PAYLOAD_KEYS, key)) return PAYLOAD_KEYS[key] ?? key;
-  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/_/g, ' ').toLowerCase();
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/_/g, ' ')
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
@@ -118,16 +155,35 @@ function humanValue(key: string, value: unknown, depth = 0): string {
   }
   if (Array.isArray(value)) return value.length === 0 ? 'None' : value.map((v) => humanValue(key, v, depth + 1)).join(', ');
   if (depth > 2) return JSON.stringify(value);
-  return Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `${humanKey(k)}: ${humanValue(k, v, depth + 1)}`).join('; ') || '—';
+  return (
+    Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== null && v !== undefined && v !== '')
+      .map(([k, v]) => `${humanKey(k)}: ${humanValue(k, v, depth + 1)}`)
+      .join('; ') || '—'
+  );
 }
 
 type Row = { key: { text: string }; value: { text?: string; html?: string } };
 
-function entrySections(e: LedgerEntryView, agencyName: (id: string | null | undefined) => string, ruleTitle: (id: string) => string): Array<{ title: string; rows: Row[] }> {
-  const row = (key: string, text: string | number | null | undefined): Row => ({ key: { text: key }, value: { text: text === null || text === undefined || text === '' ? '—' : String(text) } });
-  const list = (key: string, items: readonly string[]): Row => ({ key: { text: key }, value: items.length ? { html: `<ul class="govuk-list">${items.map((i) => `<li>${escapeXml(i)}</li>`).join('')}</ul>` } : { text: 'None' } });
-  const mono = (key: string, text: string): Row => ({ key: { text: key }, value: { html: `<span class="app-hash">${escapeXml(text)}</span>` } });
+function entrySections(
+  e: LedgerEntryView,
+  agencyName: (id: string | null | undefined) => string,
+  ruleTitle: (id: string) => string,
+): Array<{ title: string; rows: Row[] }> {
+  const row = (key: string, text: string | number | null | undefined): Row => ({
+    key: { text: key },
+    value: { text: text === null || text === undefined || text === '' ? '—' : String(text) },
+  });
+  const list = (key: string, items: readonly string[]): Row => ({
+    key: { text: key },
+    value: items.length
+      ? { html: `<ul class="govuk-list">${items.map((i) => `<li>${escapeXml(i)}</li>`).join('')}</ul>` }
+      : { text: 'None' },
+  });
+  const mono = (key: string, text: string): Row => ({
+    key: { text: key },
+    value: { html: `<span class="app-hash">${escapeXml(text)}</span>` },
+  });
   const p = payloadOf(e);
   const sections: Array<{ title: string; rows: Row[] }> = [
     {
@@ -137,7 +193,10 @@ function entrySections(e: LedgerEntryView, agencyName: (id: string | null | unde
         row('Outcome', labelOf(OUTCOME_LABELS, e.outcome)),
         row('Recorded at', londonDateTime(e.recordedAt, true)),
         row('Purpose', labelOf(PURPOSE_LABELS, e.purpose)),
-        list('Rules', e.rules.map((r) => `${ruleTitle(r)} (${r})`)),
+        list(
+          'Rules',
+          e.rules.map((r) => `${ruleTitle(r)} (${r})`),
+        ),
       ],
     },
     {
@@ -167,23 +226,33 @@ function entrySections(e: LedgerEntryView, agencyName: (id: string | null | unde
         row('Subject pseudonym', str(p.subjectRef) ?? 'No case reference given'),
         list('Information asked for', strings(p.fieldsRequested).map(fieldLabel)),
         list('May be shared', strings(p.permittedFields).map(fieldLabel)),
-        list('Withheld', withheld.map((w) => {
-          const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
-          const code = str(r.code) ?? '';
-          const rule = str(r.rule);
-          return `${fieldLabel(str(r.field) ?? '')}: ${labelOf(WITHHELD_CODE_LABELS, code)}${rule ? ` — ${ruleTitle(rule)} (${rule})` : ''}`;
-        })),
-        list('Facts given', Object.entries(facts).filter(([k]) => isFactName(k)).map(([k, v]) => {
-          const name = k as keyof typeof FACT_LABELS;
-          return `${FACT_LABELS[name]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(name, v) : String(v)}`;
-        })),
+        list(
+          'Withheld',
+          withheld.map((w) => {
+            const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
+            const code = str(r.code) ?? '';
+            const rule = str(r.rule);
+            return `${fieldLabel(str(r.field) ?? '')}: ${labelOf(WITHHELD_CODE_LABELS, code)}${rule ? ` — ${ruleTitle(rule)} (${rule})` : ''}`;
+          }),
+        ),
+        list(
+          'Facts given',
+          Object.entries(facts)
+            .filter(([k]) => isFactName(k))
+            .map(([k, v]) => {
+              const name = k as keyof typeof FACT_LABELS;
+              return `${FACT_LABELS[name]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(name, v) : String(v)}`;
+            }),
+        ),
         row('Refer to', labelOf(ROLE_LABELS, str(p.referTo))),
         row('Policy version', str(p.policyVersion)),
         mono('Hash of the answer given', str(p.answerHash) ?? '—'),
       ],
     });
   } else {
-    const details = Object.entries(p).map(([k, v]): Row => (/hash$/i.test(k) && typeof v === 'string' ? mono(humanKey(k), v) : row(humanKey(k), humanValue(k, v))));
+    const details = Object.entries(p).map(([k, v]): Row =>
+      /hash$/i.test(k) && typeof v === 'string' ? mono(humanKey(k), v) : row(humanKey(k), humanValue(k, v)),
+    );
     sections.push({ title: 'Details recorded', rows: details.length ? details : [row('Details', 'None')] });
   }
   sections.push({

@@ -20,9 +20,7 @@ import { entryRouter } from './console-entry';
 import { londonDateTime } from './dates';
 import { horizontalBarChart, stackedBarChart } from './charts';
 import { toCsv } from './csv';
-import {
-  KIND_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, ROLE_LABELS, WITHHELD_CODE_LABELS, labelOf,
-} from './labels';
+import { KIND_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, ROLE_LABELS, WITHHELD_CODE_LABELS, labelOf } from './labels';
 import { AUDITOR_ROLES, pageContext, type WebAgency } from './page';
 import { requestIdOf } from './share';
 import { webPrincipal } from './session';
@@ -56,8 +54,15 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 export const EXPORT_MAX_ROWS = 10_000;
 
 interface FilterForm {
-  readonly q: string; readonly since: string; readonly until: string; readonly agencyId: string; readonly purpose: string;
-  readonly outcome: string; readonly rule: string; readonly kind: string; readonly reads: string;
+  readonly q: string;
+  readonly since: string;
+  readonly until: string;
+  readonly agencyId: string;
+  readonly purpose: string;
+  readonly outcome: string;
+  readonly rule: string;
+  readonly kind: string;
+  readonly reads: string;
 }
 const SEARCH = /^[A-Za-z0-9][A-Za-z0-9 /._:-]{0,127}$/;
 
@@ -73,11 +78,20 @@ function parseDay(text: string, endOfDay: boolean): Date | undefined {
 }
 
 /** The console's filters, checked: unknown values are errors on the page, never passed on. */
-function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filters: LedgerFilters; errors: Array<{ text: string; href: string }> } {
+function readFilters(
+  req: Request,
+  deps: ConsoleDeps,
+): { form: FilterForm; filters: LedgerFilters; errors: Array<{ text: string; href: string }> } {
   const form: FilterForm = {
-    q: q(req, 'q'), reads: q(req, 'reads') === 'shown' ? 'shown' : '',
-    since: q(req, 'since'), until: q(req, 'until'), agencyId: q(req, 'agencyId'), purpose: q(req, 'purpose'),
-    outcome: q(req, 'outcome'), rule: q(req, 'rule'), kind: q(req, 'kind'),
+    q: q(req, 'q'),
+    reads: q(req, 'reads') === 'shown' ? 'shown' : '',
+    since: q(req, 'since'),
+    until: q(req, 'until'),
+    agencyId: q(req, 'agencyId'),
+    purpose: q(req, 'purpose'),
+    outcome: q(req, 'outcome'),
+    rule: q(req, 'rule'),
+    kind: q(req, 'kind'),
   };
   const errors: Array<{ text: string; href: string }> = [];
   const since = form.since ? parseDay(form.since, false) : undefined;
@@ -85,24 +99,34 @@ function readFilters(req: Request, deps: ConsoleDeps): { form: FilterForm; filte
   if (form.since && !since) errors.push({ text: 'Enter the “from” date as a real date in the format 2026-11-23', href: '#since' });
   if (form.until && !until) errors.push({ text: 'Enter the “to” date as a real date in the format 2026-11-23', href: '#until' });
   if (since && until && since > until) errors.push({ text: 'The “from” date must be the same as or before the “to” date', href: '#since' });
-  if (form.agencyId && !deps.agencies.some((a) => a.id === form.agencyId)) errors.push({ text: 'Select an agency from the list', href: '#agencyId' });
+  if (form.agencyId && !deps.agencies.some((a) => a.id === form.agencyId))
+    errors.push({ text: 'Select an agency from the list', href: '#agencyId' });
   if (form.purpose && !isPurpose(form.purpose)) errors.push({ text: 'Select a purpose from the list', href: '#purpose' });
-  if (form.outcome && !Object.prototype.hasOwnProperty.call(OUTCOME_LABELS, form.outcome)) errors.push({ text: 'Select an outcome from the list', href: '#outcome' });
-  if (form.rule && !deps.engine.catalogue.rules.some((r) => r.id === form.rule)) errors.push({ text: 'Select a rule from the list', href: '#rule' });
+  if (form.outcome && !Object.prototype.hasOwnProperty.call(OUTCOME_LABELS, form.outcome))
+    errors.push({ text: 'Select an outcome from the list', href: '#outcome' });
+  if (form.rule && !deps.engine.catalogue.rules.some((r) => r.id === form.rule))
+    errors.push({ text: 'Select a rule from the list', href: '#rule' });
   if (form.kind && !isAuditKind(form.kind)) errors.push({ text: 'Select a kind of entry from the list', href: '#kind' });
-  if (form.q && !SEARCH.test(form.q)) errors.push({ text: 'Enter an audit reference, a request id or a case reference, using only letters, numbers, spaces, hyphens, full stops, colons and slashes', href: '#q' });
-  const filters: LedgerFilters = errors.length > 0 ? {} : {
-    ...(since ? { since } : {}),
-    ...(until ? { until } : {}),
-    ...(form.agencyId ? { agencyId: form.agencyId } : {}),
-    ...(form.purpose && isPurpose(form.purpose) ? { purpose: form.purpose } : {}),
-    ...(form.outcome ? { outcome: form.outcome } : {}),
-    ...(form.rule ? { rule: form.rule } : {}),
-    ...(form.kind ? { kind: form.kind } : {}),
-    // Reads of the ledger are hidden unless asked for (by the checkbox, or by choosing a read kind).
-    ...(form.kind || form.reads ? {} : { excludeKinds: READ_KINDS }),
-    ...(form.q ? { anyOf: { entryId: form.q.toLowerCase(), requestId: form.q, subjectPseudonym: deps.pseudonymise(form.q) } } : {}),
-  };
+  if (form.q && !SEARCH.test(form.q))
+    errors.push({
+      text: 'Enter an audit reference, a request id or a case reference, using only letters, numbers, spaces, hyphens, full stops, colons and slashes',
+      href: '#q',
+    });
+  const filters: LedgerFilters =
+    errors.length > 0
+      ? {}
+      : {
+          ...(since ? { since } : {}),
+          ...(until ? { until } : {}),
+          ...(form.agencyId ? { agencyId: form.agencyId } : {}),
+          ...(form.purpose && isPurpose(form.purpose) ? { purpose: form.purpose } : {}),
+          ...(form.outcome ? { outcome: form.outcome } : {}),
+          ...(form.rule ? { rule: form.rule } : {}),
+          ...(form.kind ? { kind: form.kind } : {}),
+          // Reads of the ledger are hidden unless asked for (by the checkbox, or by choosing a read kind).
+          ...(form.kind || form.reads ? {} : { excludeKinds: READ_KINDS }),
+          ...(form.q ? { anyOf: { entryId: form.q.toLowerCase(), requestId: form.q, subjectPseudonym: deps.pseudonymise(form.q) } } : {}),
+        };
   return { form, filters, errors };
 }
 
@@ -113,12 +137,18 @@ function queryString(form: FilterForm, extra: Record<string, string> = {}): stri
   return s ? `?${s}` : '';
 }
 
-function options(selected: string, items: ReadonlyArray<{ value: string; text: string }>, anyText: string): Array<{ value: string; text: string; selected?: boolean }> {
+function options(
+  selected: string,
+  items: ReadonlyArray<{ value: string; text: string }>,
+  anyText: string,
+): Array<{ value: string; text: string; selected?: boolean }> {
   return [{ value: '', text: anyText }, ...items].map((i) => ({ ...i, ...(i.value === selected ? { selected: true } : {}) }));
 }
 
 function payloadOf(entry: LedgerEntryView): Record<string, unknown> {
-  return typeof entry.payload === 'object' && entry.payload !== null && !Array.isArray(entry.payload) ? (entry.payload as Record<string, unknown>) : {};
+  return typeof entry.payload === 'object' && entry.payload !== null && !Array.isArray(entry.payload)
+    ? (entry.payload as Record<string, unknown>)
+    : {};
 }
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
@@ -136,7 +166,11 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     const principal = webPrincipal(res);
     if (!principal) throw new GatewayError('unauthenticated', 'Sign in first.');
     const entry = await deps.ledger.append({
-      kind: 'audit_read', outcome, requestId: requestIdOf(res), actor: actorOf(principal), payload: { via: 'web', ...payload },
+      kind: 'audit_read',
+      outcome,
+      requestId: requestIdOf(res),
+      actor: actorOf(principal),
+      payload: { via: 'web', ...payload },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
     return entry.entryId;
@@ -154,7 +188,11 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     let total = 0;
     if (errors.length === 0) {
       try {
-        const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: 25, mac: (body) => deps.pseudonymise.mac('audit-cursor', body) });
+        const page = await queryLedger(deps.pool, filters, {
+          ...(cursor ? { cursor } : {}),
+          limit: 25,
+          mac: (body) => deps.pseudonymise.mac('audit-cursor', body),
+        });
         entries = page.entries;
         nextCursor = page.nextCursor;
         total = await countLedger(deps.pool, filters);
@@ -182,26 +220,53 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       returned: entries.length,
       pageHash: contentHash(entries.map((e) => e.entryHash)),
     });
-    const allErrors = [...errors, ...(cursorError ? [{ text: 'That page link has expired or belongs to other filters. Start again from the first page.', href: '#results' }] : [])];
-    res.send(deps.render('console/log.njk', {
-      ...pageContext(req, res, { pageTitle: 'Audit log' }),
-      errors: allErrors,
-      errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])),
-      form,
-      agencyOptions: options(form.agencyId, deps.agencies.map((a) => ({ value: a.id, text: a.name })), 'Any agency'),
-      purposeOptions: options(form.purpose, PURPOSES.map((p) => ({ value: p, text: PURPOSE_LABELS[p] })), 'Any purpose'),
-      outcomeOptions: options(form.outcome, AUDIT_OUTCOMES.map((o) => ({ value: o, text: labelOf(OUTCOME_LABELS, o) })), 'Any outcome'),
-      ruleOptions: options(form.rule, deps.engine.catalogue.rules.map((r) => ({ value: r.id, text: `${r.title} (${r.id})` })), 'Any rule'),
-      kindOptions: options(form.kind, AUDIT_KINDS.map((k) => ({ value: k, text: labelOf(KIND_LABELS, k) })), 'Any kind'),
-      rows,
-      total,
-      searched: form.q !== '',
-      readsShown: form.reads === 'shown' || READ_KINDS.some((k) => k === form.kind),
-      nextHref: nextCursor ? `/audit${queryString(form, { cursor: nextCursor })}` : undefined,
-      firstHref: cursor ? `/audit${queryString(form)}` : undefined,
-      exportHref: `/audit/export.csv${queryString(form)}`,
-      chartsHref: `/audit/charts${queryString({ ...form, q: '', reads: '', agencyId: '', purpose: '', outcome: '', rule: '', kind: '' })}`,
-    }));
+    const allErrors = [
+      ...errors,
+      ...(cursorError
+        ? [{ text: 'That page link has expired or belongs to other filters. Start again from the first page.', href: '#results' }]
+        : []),
+    ];
+    res.send(
+      deps.render('console/log.njk', {
+        ...pageContext(req, res, { pageTitle: 'Audit log' }),
+        errors: allErrors,
+        errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])),
+        form,
+        agencyOptions: options(
+          form.agencyId,
+          deps.agencies.map((a) => ({ value: a.id, text: a.name })),
+          'Any agency',
+        ),
+        purposeOptions: options(
+          form.purpose,
+          PURPOSES.map((p) => ({ value: p, text: PURPOSE_LABELS[p] })),
+          'Any purpose',
+        ),
+        outcomeOptions: options(
+          form.outcome,
+          AUDIT_OUTCOMES.map((o) => ({ value: o, text: labelOf(OUTCOME_LABELS, o) })),
+          'Any outcome',
+        ),
+        ruleOptions: options(
+          form.rule,
+          deps.engine.catalogue.rules.map((r) => ({ value: r.id, text: `${r.title} (${r.id})` })),
+          'Any rule',
+        ),
+        kindOptions: options(
+          form.kind,
+          AUDIT_KINDS.map((k) => ({ value: k, text: labelOf(KIND_LABELS, k) })),
+          'Any kind',
+        ),
+        rows,
+        total,
+        searched: form.q !== '',
+        readsShown: form.reads === 'shown' || READ_KINDS.some((k) => k === form.kind),
+        nextHref: nextCursor ? `/audit${queryString(form, { cursor: nextCursor })}` : undefined,
+        firstHref: cursor ? `/audit${queryString(form)}` : undefined,
+        exportHref: `/audit/export.csv${queryString(form)}`,
+        chartsHref: `/audit/charts${queryString({ ...form, q: '', reads: '', agencyId: '', purpose: '', outcome: '', rule: '', kind: '' })}`,
+      }),
+    );
   });
 
   router.use(entryRouter({ ...deps, recordRead, agencyName, ruleTitle }));
@@ -218,18 +283,28 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       outcome: ok ? 'intact' : 'broken',
       requestId: requestIdOf(res),
       actor: actorOf(principal),
-      payload: { via: 'web', entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null, trustedUpTo: report.trustedUpTo, sealedUpTo: seals?.trustedUpTo ?? null, summary },
+      payload: {
+        via: 'web',
+        entriesChecked: report.entriesChecked,
+        lastSeq: report.lastSeq,
+        firstBadSeq: report.firstBadSeq ?? null,
+        trustedUpTo: report.trustedUpTo,
+        sealedUpTo: seals?.trustedUpTo ?? null,
+        summary,
+      },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
-    res.send(deps.render('console/verify.njk', {
-      ...pageContext(req, res, { pageTitle: 'Verify the audit ledger' }),
-      report,
-      ok,
-      summary,
-      sealedUpTo: seals ? Math.min(seals.trustedUpTo, report.lastSeq) : undefined,
-      checkedAt: londonDateTime(new Date().toISOString()),
-      verifyEntry: { entryId: entry.entryId, seq: entry.seq },
-    }));
+    res.send(
+      deps.render('console/verify.njk', {
+        ...pageContext(req, res, { pageTitle: 'Verify the audit ledger' }),
+        report,
+        ok,
+        summary,
+        sealedUpTo: seals ? Math.min(seals.trustedUpTo, report.lastSeq) : undefined,
+        checkedAt: londonDateTime(new Date().toISOString()),
+        verifyEntry: { entryId: entry.entryId, seq: entry.seq },
+      }),
+    );
   });
 
   router.get('/audit/export.csv', async (req, res) => {
@@ -238,13 +313,22 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     const entries: LedgerEntryView[] = [];
     let cursor: string | undefined;
     do {
-      const page = await queryLedger(deps.pool, filters, { ...(cursor ? { cursor } : {}), limit: MAX_PAGE_SIZE, mac: (body) => deps.pseudonymise.mac('audit-cursor', body) });
+      const page = await queryLedger(deps.pool, filters, {
+        ...(cursor ? { cursor } : {}),
+        limit: MAX_PAGE_SIZE,
+        mac: (body) => deps.pseudonymise.mac('audit-cursor', body),
+      });
       entries.push(...page.entries);
       cursor = page.nextCursor;
     } while (cursor && entries.length < EXPORT_MAX_ROWS);
     const rows = entries.slice(0, EXPORT_MAX_ROWS).map(csvRowOf);
     const csv = toCsv(CSV_HEADER, rows);
-    await recordRead(res, { view: 'export', query: { ...form, q: form.q ? deps.pseudonymise(form.q) : '' }, returned: rows.length, pageHash: contentHash(csv) });
+    await recordRead(res, {
+      view: 'export',
+      query: { ...form, q: form.q ? deps.pseudonymise(form.q) : '' },
+      returned: rows.length,
+      pageHash: contentHash(csv),
+    });
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="audit-log-${new Date().toISOString().slice(0, 10)}.csv"`);
     res.setHeader('Cache-Control', 'no-store');
@@ -298,7 +382,9 @@ export function consoleRouter(deps: ConsoleDeps): Router {
         }),
         overTimeTable: {
           head: [{ text: 'Day' }, ...series.map((s) => ({ text: s.label, format: 'numeric' }))],
-          rows: days.filter((d) => series.some((s) => count(d, s.key) > 0)).map((d) => [{ text: d }, ...series.map((s) => ({ text: String(count(d, s.key)), format: 'numeric' }))]),
+          rows: days
+            .filter((d) => series.some((s) => count(d, s.key) > 0))
+            .map((d) => [{ text: d }, ...series.map((s) => ({ text: String(count(d, s.key)), format: 'numeric' }))]),
         },
         reasonsSvg: horizontalBarChart({
           id: 'denials-by-reason',
@@ -325,17 +411,24 @@ export function consoleRouter(deps: ConsoleDeps): Router {
           rows: referrals.map((r) => [{ text: r.label }, { text: r.rule }, { text: String(r.value), format: 'numeric' }]),
         },
       };
-      await recordRead(res, { view: 'charts', query: { since: sinceText, until: untilText }, returned: total, pageHash: contentHash(stats) });
+      await recordRead(res, {
+        view: 'charts',
+        query: { since: sinceText, until: untilText },
+        returned: total,
+        pageHash: contentHash(stats),
+      });
     } else {
       await recordRead(res, { view: 'charts', query: { since: sinceText, until: untilText }, returned: 0, pageHash: contentHash(null) });
     }
-    res.status(errors.length ? 400 : 200).send(deps.render('console/charts.njk', {
-      ...pageContext(req, res, { pageTitle: 'Charts of sharing decisions' }),
-      errors,
-      errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])),
-      form: { since: sinceText, until: untilText },
-      ...view,
-    }));
+    res.status(errors.length ? 400 : 200).send(
+      deps.render('console/charts.njk', {
+        ...pageContext(req, res, { pageTitle: 'Charts of sharing decisions' }),
+        errors,
+        errorFor: Object.fromEntries(errors.map((e) => [e.href.slice(1), e.text])),
+        form: { since: sinceText, until: untilText },
+        ...view,
+      }),
+    );
   });
 
   return router;
@@ -344,26 +437,67 @@ export function consoleRouter(deps: ConsoleDeps): Router {
 // ─── CSV ────────────────────────────────────────────────────────────────────────────────────────────────────
 
 const CSV_HEADER = [
-  'seq', 'entry_id', 'recorded_at', 'kind', 'outcome', 'agency_id', 'agency_type', 'role', 'practitioner', 'client_id',
-  'purpose', 'rules', 'to_agency_type', 'to_role', 'subject_role', 'subject_pseudonym', 'fields_requested',
-  'permitted_fields', 'withheld_fields', 'refer_to', 'policy_version', 'request_id', 'prev_hash', 'entry_hash',
+  'seq',
+  'entry_id',
+  'recorded_at',
+  'kind',
+  'outcome',
+  'agency_id',
+  'agency_type',
+  'role',
+  'practitioner',
+  'client_id',
+  'purpose',
+  'rules',
+  'to_agency_type',
+  'to_role',
+  'subject_role',
+  'subject_pseudonym',
+  'fields_requested',
+  'permitted_fields',
+  'withheld_fields',
+  'refer_to',
+  'policy_version',
+  'request_id',
+  'prev_hash',
+  'entry_hash',
 ] as const;
 
 function csvRowOf(e: LedgerEntryView): Array<string | number | null> {
   const p = payloadOf(e);
   const to = typeof p.to === 'object' && p.to !== null ? (p.to as Record<string, unknown>) : {};
   const withheld = Array.isArray(p.withheldFields)
-    ? p.withheldFields.map((w) => {
-        const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
-        return [str(r.field), str(r.code), str(r.rule)].filter(Boolean).join(':');
-      }).join(';')
+    ? p.withheldFields
+        .map((w) => {
+          const r = typeof w === 'object' && w !== null ? (w as Record<string, unknown>) : {};
+          return [str(r.field), str(r.code), str(r.rule)].filter(Boolean).join(':');
+        })
+        .join(';')
     : '';
   return [
-    e.seq, e.entryId, e.recordedAt, e.kind, e.outcome, e.actor?.agencyId ?? null, e.actor?.agencyType ?? null,
-    e.actor?.role ?? null, e.actor?.practitioner ?? null, e.actor?.clientId ?? null, e.purpose, e.rules.join(';'),
-    str(to.agencyType) ?? null, str(to.role) ?? null, str(p.subjectRole) ?? null, str(p.subjectRef) ?? null,
-    strings(p.fieldsRequested).join(';'), strings(p.permittedFields).join(';'), withheld, str(p.referTo) ?? null,
-    str(p.policyVersion) ?? null, e.requestId, e.prevHash, e.entryHash,
+    e.seq,
+    e.entryId,
+    e.recordedAt,
+    e.kind,
+    e.outcome,
+    e.actor?.agencyId ?? null,
+    e.actor?.agencyType ?? null,
+    e.actor?.role ?? null,
+    e.actor?.practitioner ?? null,
+    e.actor?.clientId ?? null,
+    e.purpose,
+    e.rules.join(';'),
+    str(to.agencyType) ?? null,
+    str(to.role) ?? null,
+    str(p.subjectRole) ?? null,
+    str(p.subjectRef) ?? null,
+    strings(p.fieldsRequested).join(';'),
+    strings(p.permittedFields).join(';'),
+    withheld,
+    str(p.referTo) ?? null,
+    str(p.policyVersion) ?? null,
+    e.requestId,
+    e.prevHash,
+    e.entryHash,
   ];
 }
-

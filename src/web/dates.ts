@@ -2,7 +2,9 @@
 const ZONE = 'Europe/London';
 
 function parts(instant: Date, options: Intl.DateTimeFormatOptions): Record<string, string> {
-  return Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, ...options }).formatToParts(instant).map((p) => [p.type, p.value]));
+  return Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, ...options }).formatToParts(instant).map((p) => [p.type, p.value]),
+  );
 }
 
 function time(instant: Date): string {

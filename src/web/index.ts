@@ -65,7 +65,18 @@ export interface WebDeps {
   readonly workflows?: WorkflowSettings;
 }
 
-const PAGE_PREFIXES = ['/sign-in', '/auth/', '/sign-out', '/signed-out', '/share', '/audit', '/admin', '/disclosures', '/disclosures.csv', ...WORKFLOW_PAGE_PREFIXES] as const;
+const PAGE_PREFIXES = [
+  '/sign-in',
+  '/auth/',
+  '/sign-out',
+  '/signed-out',
+  '/share',
+  '/audit',
+  '/admin',
+  '/disclosures',
+  '/disclosures.csv',
+  ...WORKFLOW_PAGE_PREFIXES,
+] as const;
 
 export function isPagePath(p: string): boolean {
   return p === '/' || PAGE_PREFIXES.some((prefix) => p === prefix || p.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
@@ -105,18 +116,62 @@ export function webRouter(deps: WebDeps): Router {
 
   pages.get('/', (req, res) => {
     const principal = webPrincipal(res);
-    res.send(render('index.njk', {
-      ...pageContext(req, res, { pageTitle: 'Can I share this?' }),
-      canShare: principal ? !NON_SHARING_ROLES.includes(principal.role) && principal.scopes.has('decisions') : false,
-      isAuditor: principal ? AUDITOR_ROLES.includes(principal.role) : false,
-    }));
+    res.send(
+      render('index.njk', {
+        ...pageContext(req, res, { pageTitle: 'Can I share this?' }),
+        canShare: principal ? !NON_SHARING_ROLES.includes(principal.role) && principal.scopes.has('decisions') : false,
+        isAuditor: principal ? AUDITOR_ROLES.includes(principal.role) : false,
+      }),
+    );
   });
   pages.use(signInRouter({ agencies: deps.agencies, verifier: deps.verifier, oidc: deps.oidc, render, logger: deps.logger }));
-  const workflows = { pool: deps.pool, ledger: deps.ledger, engine: deps.engine, pseudonymise: deps.pseudonymise, settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS };
-  pages.use(shareRouter({ decisions: { engine: deps.engine, ledger: deps.ledger, pseudonymise: deps.pseudonymise, pool: deps.pool, referrals: referralOpener(workflows), ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }, engine: deps.engine, agencies: deps.agencies, render, logger: deps.logger, ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}) }));
+  const workflows = {
+    pool: deps.pool,
+    ledger: deps.ledger,
+    engine: deps.engine,
+    pseudonymise: deps.pseudonymise,
+    settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS,
+  };
+  pages.use(
+    shareRouter({
+      decisions: {
+        engine: deps.engine,
+        ledger: deps.ledger,
+        pseudonymise: deps.pseudonymise,
+        pool: deps.pool,
+        referrals: referralOpener(workflows),
+        ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}),
+      },
+      engine: deps.engine,
+      agencies: deps.agencies,
+      render,
+      logger: deps.logger,
+      ...(deps.schoolCalendar ? { schoolCalendar: deps.schoolCalendar } : {}),
+    }),
+  );
   pages.use(workflowPages({ ...workflows, render }));
-  pages.use(consoleRouter({ ledger: deps.ledger, pool: deps.pool, agencies: deps.agencies, engine: deps.engine, render, pseudonymise: deps.pseudonymise, ...(deps.verifySeals ? { verifySeals: deps.verifySeals } : {}), ...(deps.receiptFor ? { receiptFor: deps.receiptFor } : {}) }));
-  pages.use(subjectReportRouter({ ledger: deps.ledger, pool: deps.pool, pseudonymise: deps.pseudonymise, agencies: deps.agencies, engine: deps.engine, render }));
+  pages.use(
+    consoleRouter({
+      ledger: deps.ledger,
+      pool: deps.pool,
+      agencies: deps.agencies,
+      engine: deps.engine,
+      render,
+      pseudonymise: deps.pseudonymise,
+      ...(deps.verifySeals ? { verifySeals: deps.verifySeals } : {}),
+      ...(deps.receiptFor ? { receiptFor: deps.receiptFor } : {}),
+    }),
+  );
+  pages.use(
+    subjectReportRouter({
+      ledger: deps.ledger,
+      pool: deps.pool,
+      pseudonymise: deps.pseudonymise,
+      agencies: deps.agencies,
+      engine: deps.engine,
+      render,
+    }),
+  );
   pages.use(adminRouter({ agencies: deps.agencies, engine: deps.engine, render }));
   pages.use((req, _res, next) => next(new GatewayError('not_found', `There is no page at ${req.path}.`)));
   pages.use(pageErrors(render, deps.logger));
@@ -150,7 +205,9 @@ function pageErrors(render: Renderer, logger: Logger): ErrorRequestHandler {
       status = err.status;
       if (err.status === 404) {
         heading = 'Page not found';
-        paragraphs = ['If you typed the web address, check it is correct. If you pasted the web address, check you copied the entire address.'];
+        paragraphs = [
+          'If you typed the web address, check it is correct. If you pasted the web address, check you copied the entire address.',
+        ];
       } else if (err.status === 403) {
         heading = 'You cannot see this page';
         paragraphs = [`${err.detail} If you think you should, ask your manager or your organisation's administrator.`];

@@ -3,13 +3,39 @@
  * GOV.UK error messages in plain words. Only vocabulary words get through (the type guards); nothing is guessed.
  */
 import {
-  AGENCY_TYPES, CONSENT_VALUES, DASH_RISK_LEVELS, FACT_SPECS, isGatewayOnlyFact, FIELD_GROUPS, PURPOSES, ROLES, SUBJECT_ROLES,
-  isAgencyType, isField, isPurpose, isRole, isSubjectRole,
-  type FactName, type Facts, type Field, type FieldGroup, type Role,
+  AGENCY_TYPES,
+  CONSENT_VALUES,
+  DASH_RISK_LEVELS,
+  FACT_SPECS,
+  isGatewayOnlyFact,
+  FIELD_GROUPS,
+  PURPOSES,
+  ROLES,
+  SUBJECT_ROLES,
+  isAgencyType,
+  isField,
+  isPurpose,
+  isRole,
+  isSubjectRole,
+  type FactName,
+  type Facts,
+  type Field,
+  type FieldGroup,
+  type Role,
 } from '../vocabulary/vocabulary';
 import {
-  AGENCY_TYPE_LABELS, CONSENT_LABELS, DASH_RISK_LABELS, FACT_LABELS, FACT_QUESTIONS, FIELD_GROUP_LABELS, FIELD_LABELS,
-  PURPOSE_HINTS, PURPOSE_LABELS, ROLE_HINTS, ROLE_LABELS, SUBJECT_ROLE_LABELS,
+  AGENCY_TYPE_LABELS,
+  CONSENT_LABELS,
+  DASH_RISK_LABELS,
+  FACT_LABELS,
+  FACT_QUESTIONS,
+  FIELD_GROUP_LABELS,
+  FIELD_LABELS,
+  PURPOSE_HINTS,
+  PURPOSE_LABELS,
+  ROLE_HINTS,
+  ROLE_LABELS,
+  SUBJECT_ROLE_LABELS,
 } from './labels';
 import type { Journey } from './session';
 
@@ -52,7 +78,8 @@ function list(form: Form, name: string): string[] {
 
 export function readOrganisation(form: Form, journey: Journey): StepResult {
   const agency = text(form, 'toAgencyType');
-  if (!isAgencyType(agency)) return { ok: false, errors: [{ text: 'Select which organisation is asking for the information', href: '#toAgencyType' }] };
+  if (!isAgencyType(agency))
+    return { ok: false, errors: [{ text: 'Select which organisation is asking for the information', href: '#toAgencyType' }] };
   // Another organisation has other roles: ask the role again (and the facts, which depend on it).
   if (agency === journey.toAgencyType) return { ok: true, journey };
   const { toRole: _role, factsAnswered: _answered, ...rest } = journey;
@@ -61,7 +88,8 @@ export function readOrganisation(form: Form, journey: Journey): StepResult {
 
 export function readRole(form: Form, journey: Journey, roles: readonly Role[]): StepResult {
   const role = text(form, 'toRole');
-  if (!isRole(role) || !roles.includes(role)) return { ok: false, errors: [{ text: 'Select the role of the person asking', href: '#toRole' }] };
+  if (!isRole(role) || !roles.includes(role))
+    return { ok: false, errors: [{ text: 'Select the role of the person asking', href: '#toRole' }] };
   if (role === journey.toRole) return { ok: true, journey };
   const { factsAnswered: _answered, ...rest } = journey;
   return { ok: true, journey: { ...rest, toRole: role } };
@@ -84,7 +112,10 @@ export function readSubject(form: Form, journey: Journey): StepResult {
   const errors: FormError[] = [];
   if (!isSubjectRole(subjectRole)) errors.push({ text: 'Select who the information is about', href: '#subjectRole' });
   if (ref !== '' && !SUBJECT_REF.test(ref)) {
-    errors.push({ text: 'Case reference must be 64 characters or fewer and use only letters, numbers, spaces, hyphens, full stops and slashes', href: '#subjectRef' });
+    errors.push({
+      text: 'Case reference must be 64 characters or fewer and use only letters, numbers, spaces, hyphens, full stops and slashes',
+      href: '#subjectRef',
+    });
   }
   if (errors.length > 0 || !isSubjectRole(subjectRole)) return { ok: false, errors };
   const { subjectRef: _old, ...rest } = journey;
@@ -97,7 +128,8 @@ export function readInformation(form: Form, journey: Journey): StepResult {
   if (given.some((f) => !isField(f))) {
     return { ok: false, errors: [{ text: 'Select information from the list only', href: `#${firstFieldId()}` }] };
   }
-  if (fields.length === 0) return { ok: false, errors: [{ text: 'Select the information you have been asked to share', href: `#${firstFieldId()}` }] };
+  if (fields.length === 0)
+    return { ok: false, errors: [{ text: 'Select the information you have been asked to share', href: `#${firstFieldId()}` }] };
   return { ok: true, journey: { ...journey, fields } };
 }
 
@@ -105,11 +137,22 @@ export function readInformation(form: Form, journey: Journey): StepResult {
 
 /** How the "What do you know?" page groups the facts. Every fact appears once (checked by the type). */
 export const FACT_SECTIONS: ReadonlyArray<{ readonly heading: string; readonly facts: readonly FactName[] }> = [
-  { heading: 'The incident', facts: ['child_present_at_incident', 'child_injured', 'hours_since_incident', 'live_investigation_would_be_prejudiced'] },
+  {
+    heading: 'The incident',
+    facts: ['child_present_at_incident', 'child_injured', 'hours_since_incident', 'live_investigation_would_be_prejudiced'],
+  },
   { heading: 'Risk', facts: ['significant_harm_suspected', 'imminent_risk_to_life', 'dash_risk_level', 'marac_referred'] },
   { heading: 'Child protection and courts', facts: ['s47_enquiry_open', 'child_protection_plan_active', 'court_proceedings_active'] },
   { heading: 'Consent', facts: ['consent', 'seeking_consent_would_increase_risk'] },
-  { heading: 'The person asking', facts: ['requester_is_subject', 'requester_is_alleged_perpetrator', 'requester_acts_for_alleged_perpetrator', 'recipient_is_person_at_risk'] },
+  {
+    heading: 'The person asking',
+    facts: [
+      'requester_is_subject',
+      'requester_is_alleged_perpetrator',
+      'requester_acts_for_alleged_perpetrator',
+      'recipient_is_person_at_risk',
+    ],
+  },
   { heading: 'Agreements and approvals', facts: ['agreement_in_force', 'dvds_panel_approved'] },
 ];
 {
@@ -140,7 +183,10 @@ export function readFacts(form: Form, journey: Journey, asked: readonly FactName
         if (raw === '') continue;
         const value = /^\d{1,6}(\.\d{1,2})?$/.test(raw) ? Number(raw) : Number.NaN;
         if (!Number.isFinite(value) || value < spec.minimum || value > MAX_HOURS) {
-          errors.push({ text: 'Enter the number of hours since the incident as a number, like 10, or leave it empty if you do not know', href: `#${name}` });
+          errors.push({
+            text: 'Enter the number of hours since the incident as a number, like 10, or leave it empty if you do not know',
+            href: `#${name}`,
+          });
         } else facts[name] = value;
       } else {
         if (raw === UNKNOWN || raw === '') continue;
@@ -155,7 +201,12 @@ export function readFacts(form: Form, journey: Journey, asked: readonly FactName
 
 // ─── View models for the step pages ────────────────────────────────────────────────────────────────────────
 
-interface Item { value: string; text: string; hint?: { text: string }; checked?: boolean }
+interface Item {
+  value: string;
+  text: string;
+  hint?: { text: string };
+  checked?: boolean;
+}
 
 export function agencyTypeItems(selected?: string): Item[] {
   return AGENCY_TYPES.map((a) => ({ value: a, text: AGENCY_TYPE_LABELS[a], ...(a === selected ? { checked: true } : {}) }));
@@ -170,7 +221,10 @@ export function roleItems(selected: string | undefined, roles: readonly Role[]):
 
 export function purposeItems(selected?: string): Item[] {
   return PURPOSES.filter((p) => p !== 'audit').map((p) => ({
-    value: p, text: PURPOSE_LABELS[p], hint: { text: PURPOSE_HINTS[p] }, ...(p === selected ? { checked: true } : {}),
+    value: p,
+    text: PURPOSE_LABELS[p],
+    hint: { text: PURPOSE_HINTS[p] },
+    ...(p === selected ? { checked: true } : {}),
   }));
 }
 
@@ -182,7 +236,9 @@ function firstFieldId(): string {
   return `fields-${Object.keys(FIELD_GROUPS)[0] ?? 'identity'}`;
 }
 
-export function fieldGroups(selected: readonly Field[] = []): Array<{ group: FieldGroup; idPrefix: string; legend: string; items: Item[] }> {
+export function fieldGroups(
+  selected: readonly Field[] = [],
+): Array<{ group: FieldGroup; idPrefix: string; legend: string; items: Item[] }> {
   return (Object.keys(FIELD_GROUPS) as FieldGroup[]).map((group) => ({
     group,
     idPrefix: `fields-${group}`,
@@ -200,26 +256,55 @@ export interface FactQuestion {
   readonly error?: string;
 }
 
-export function factSections(asked: readonly FactName[], facts: Facts = {}, errors: readonly FormError[] = [], submitted?: Form): Array<{ heading: string; questions: FactQuestion[] }> {
+export function factSections(
+  asked: readonly FactName[],
+  facts: Facts = {},
+  errors: readonly FormError[] = [],
+  submitted?: Form,
+): Array<{ heading: string; questions: FactQuestion[] }> {
   return FACT_SECTIONS.filter((section) => section.facts.some((f) => asked.includes(f))).map((section) => ({
     heading: section.heading,
-    questions: section.facts.filter((f) => asked.includes(f)).map((name): FactQuestion => {
-      const spec = FACT_SPECS[name];
-      const known = facts[name];
-      const error = errors.find((e) => e.href === `#${name}`)?.text;
-      const value = submitted ? (text(submitted, name) ?? '') : known === undefined ? (spec.kind === 'number' ? '' : UNKNOWN) : spec.kind === 'boolean' ? (known ? 'yes' : 'no') : String(known);
-      const base = { name, question: FACT_QUESTIONS[name], value, ...(error ? { error } : {}) };
-      if (spec.kind === 'boolean') {
-        return { ...base, kind: 'boolean', items: [
-          { value: 'yes', text: 'Yes' }, { value: 'no', text: 'No' }, { value: UNKNOWN, text: 'Not known' },
-        ].map((i) => ({ ...i, ...(i.value === value ? { checked: true } : {}) })) };
-      }
-      if (spec.kind === 'number') return { ...base, kind: 'number' };
-      const labels: Record<string, string> = name === 'consent' ? CONSENT_LABELS : DASH_RISK_LABELS;
-      const values: readonly string[] = name === 'consent' ? CONSENT_VALUES : DASH_RISK_LEVELS;
-      return { ...base, kind: 'enum', items: [...values.map((v) => ({ value: v, text: labels[v] ?? v })), { value: UNKNOWN, text: 'Not known' }]
-        .map((i) => ({ ...i, ...(i.value === value ? { checked: true } : {}) })) };
-    }),
+    questions: section.facts
+      .filter((f) => asked.includes(f))
+      .map((name): FactQuestion => {
+        const spec = FACT_SPECS[name];
+        const known = facts[name];
+        const error = errors.find((e) => e.href === `#${name}`)?.text;
+        const value = submitted
+          ? (text(submitted, name) ?? '')
+          : known === undefined
+            ? spec.kind === 'number'
+              ? ''
+              : UNKNOWN
+            : spec.kind === 'boolean'
+              ? known
+                ? 'yes'
+                : 'no'
+              : String(known);
+        const base = { name, question: FACT_QUESTIONS[name], value, ...(error ? { error } : {}) };
+        if (spec.kind === 'boolean') {
+          return {
+            ...base,
+            kind: 'boolean',
+            items: [
+              { value: 'yes', text: 'Yes' },
+              { value: 'no', text: 'No' },
+              { value: UNKNOWN, text: 'Not known' },
+            ].map((i) => ({ ...i, ...(i.value === value ? { checked: true } : {}) })),
+          };
+        }
+        if (spec.kind === 'number') return { ...base, kind: 'number' };
+        const labels: Record<string, string> = name === 'consent' ? CONSENT_LABELS : DASH_RISK_LABELS;
+        const values: readonly string[] = name === 'consent' ? CONSENT_VALUES : DASH_RISK_LEVELS;
+        return {
+          ...base,
+          kind: 'enum',
+          items: [...values.map((v) => ({ value: v, text: labels[v] ?? v })), { value: UNKNOWN, text: 'Not known' }].map((i) => ({
+            ...i,
+            ...(i.value === value ? { checked: true } : {}),
+          })),
+        };
+      }),
   }));
 }
 

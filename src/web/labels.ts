@@ -3,7 +3,16 @@
  * (src/vocabulary/vocabulary.ts); these labels are presentation only and never decide anything.
  */
 import type {
-  AgencyType, Consent, DashRiskLevel, DecisionOutcome, FactName, Field, FieldGroup, Purpose, Role, SubjectRole,
+  AgencyType,
+  Consent,
+  DashRiskLevel,
+  DecisionOutcome,
+  FactName,
+  Field,
+  FieldGroup,
+  Purpose,
+  Role,
+  SubjectRole,
 } from '../vocabulary/vocabulary';
 import type { WithheldCode } from '../policy/types';
 import { AUDIT_KIND_LABELS, AUDIT_OUTCOME_LABELS } from '../audit/kinds';
@@ -79,7 +88,8 @@ export const PURPOSE_LABELS: Record<Purpose, string> = {
 };
 
 export const PURPOSE_HINTS: Record<Purpose, string> = {
-  child_protection_enquiry: 'Children Act 1989 section 47: there is reasonable cause to suspect a child is suffering, or likely to suffer, significant harm',
+  child_protection_enquiry:
+    'Children Act 1989 section 47: there is reasonable cause to suspect a child is suffering, or likely to suffer, significant harm',
   child_in_need_assessment: 'Children Act 1989 section 17: assessing whether a child needs services',
   early_help: 'Support for a family before problems get worse',
   mash_triage: 'The multi-agency safeguarding hub deciding what happens to a referral',

@@ -38,7 +38,12 @@ export function rolesOf(agencyType: AgencyType, catalogue: PolicyCatalogue, agen
 }
 
 function ruleMayApply(rule: PolicyRule, from: AgencyType, to: AgencyType, role: Role | undefined, purpose: Purpose): boolean {
-  return selects(rule.purposes, purpose) && selects(rule.from.agencyTypes, from) && selects(rule.to.agencyTypes, to) && (!role || selects(rule.to.roles, role));
+  return (
+    selects(rule.purposes, purpose) &&
+    selects(rule.from.agencyTypes, from) &&
+    selects(rule.to.agencyTypes, to) &&
+    (!role || selects(rule.to.roles, role))
+  );
 }
 
 /**

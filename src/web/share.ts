@@ -16,8 +16,24 @@ import type { DecisionInput } from '../policy/types';
 import { referralTarget } from '../policy/words';
 import { isFactName, type FactName, type Field } from '../vocabulary/vocabulary';
 import {
-  agencyTypeItems, describeFactValue, factSections, fieldGroups, nextUnanswered, purposeItems, readFacts, readInformation,
-  readOrganisation, readPurpose, readRole, readSubject, roleItems, subjectRoleItems, type Form, type FormError, type Step, type StepResult,
+  agencyTypeItems,
+  describeFactValue,
+  factSections,
+  fieldGroups,
+  nextUnanswered,
+  purposeItems,
+  readFacts,
+  readInformation,
+  readOrganisation,
+  readPurpose,
+  readRole,
+  readSubject,
+  roleItems,
+  subjectRoleItems,
+  type Form,
+  type FormError,
+  type Step,
+  type StepResult,
 } from './journey';
 import { factsUsed, rolesOf } from './questions';
 import { FACT_SPECS, type AgencyType } from '../vocabulary/vocabulary';
@@ -26,8 +42,15 @@ import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart, type SchoolCalendar } from
 import { londonDateTime, londonDeadline } from './dates';
 import { isField } from '../vocabulary/vocabulary';
 import {
-  AGENCY_TYPE_LABELS, FACT_LABELS, FIELD_LABELS, OUTCOME_HEADINGS, PURPOSE_LABELS, ROLE_LABELS, SUBJECT_ROLE_LABELS,
-  WITHHELD_CODE_LABELS, labelOf,
+  AGENCY_TYPE_LABELS,
+  FACT_LABELS,
+  FIELD_LABELS,
+  OUTCOME_HEADINGS,
+  PURPOSE_LABELS,
+  ROLE_LABELS,
+  SUBJECT_ROLE_LABELS,
+  WITHHELD_CODE_LABELS,
+  labelOf,
 } from './labels';
 import { NON_SHARING_ROLES, pageContext } from './page';
 import { csrf, webPrincipal, type Journey, type StoredAnswer } from './session';
@@ -84,7 +107,13 @@ export function shareRouter(deps: ShareDeps): Router {
   const ALL_FACTS = Object.keys(FACT_SPECS) as FactName[];
   /** The facts the rules that could decide this question test (none: the facts page is skipped). */
   const factsFor = (j: Journey, from: AgencyType): FactName[] =>
-    j.toAgencyType && j.purpose ? factsUsed(deps.engine.catalogue, { from, to: j.toAgencyType, ...(j.toRole ? { role: j.toRole } : {}), purpose: j.purpose }, ALL_FACTS) : [];
+    j.toAgencyType && j.purpose
+      ? factsUsed(
+          deps.engine.catalogue,
+          { from, to: j.toAgencyType, ...(j.toRole ? { role: j.toRole } : {}), purpose: j.purpose },
+          ALL_FACTS,
+        )
+      : [];
   const rolesFor = (j: Journey) => (j.toAgencyType ? rolesOf(j.toAgencyType, deps.engine.catalogue, deps.agencies) : []);
   const fromOf = (res: Response): AgencyType => {
     const principal = webPrincipal(res);
@@ -140,39 +169,80 @@ export function shareRouter(deps: ShareDeps): Router {
   // The old combined page's address still leads into the journey.
   router.get('/share/recipient', (_req, res) => res.redirect(303, '/share/organisation'));
 
-  step('organisation', 'Which organisation is asking for the information?', 'share/organisation.njk', (j, form) => ({
-    agencyItems: agencyTypeItems(stringOf(form?.toAgencyType) ?? j.toAgencyType),
-  }), readOrganisation);
+  step(
+    'organisation',
+    'Which organisation is asking for the information?',
+    'share/organisation.njk',
+    (j, form) => ({
+      agencyItems: agencyTypeItems(stringOf(form?.toAgencyType) ?? j.toAgencyType),
+    }),
+    readOrganisation,
+  );
 
-  step('role', (j) => `What is their role at the ${labelOf(AGENCY_TYPE_LABELS, j.toAgencyType).toLowerCase()}?`, 'share/role.njk', (j, form) => ({
-    roleItems: roleItems(stringOf(form?.toRole) ?? j.toRole, rolesFor(j)),
-  }), (form, j) => readRole(form, j, rolesFor(j)));
+  step(
+    'role',
+    (j) => `What is their role at the ${labelOf(AGENCY_TYPE_LABELS, j.toAgencyType).toLowerCase()}?`,
+    'share/role.njk',
+    (j, form) => ({
+      roleItems: roleItems(stringOf(form?.toRole) ?? j.toRole, rolesFor(j)),
+    }),
+    (form, j) => readRole(form, j, rolesFor(j)),
+  );
 
-  step('purpose', 'Why do they need the information?', 'share/purpose.njk', (j, form) => ({
-    items: purposeItems(stringOf(form?.purpose) ?? j.purpose),
-  }), readPurpose);
+  step(
+    'purpose',
+    'Why do they need the information?',
+    'share/purpose.njk',
+    (j, form) => ({
+      items: purposeItems(stringOf(form?.purpose) ?? j.purpose),
+    }),
+    readPurpose,
+  );
 
-  step('subject', 'Who is the information about?', 'share/subject.njk', (j, form) => ({
-    items: subjectRoleItems(stringOf(form?.subjectRole) ?? j.subjectRole),
-    subjectRef: form ? (stringOf(form.subjectRef) ?? '') : (j.subjectRef ?? ''),
-  }), readSubject);
+  step(
+    'subject',
+    'Who is the information about?',
+    'share/subject.njk',
+    (j, form) => ({
+      items: subjectRoleItems(stringOf(form?.subjectRole) ?? j.subjectRole),
+      subjectRef: form ? (stringOf(form.subjectRef) ?? '') : (j.subjectRef ?? ''),
+    }),
+    readSubject,
+  );
 
-  step('information', 'Which information do they want?', 'share/information.njk', (j, form) => ({
-    groups: fieldGroups(form ? listOf(form.fields) : (j.fields ?? [])),
-  }), readInformation);
+  step(
+    'information',
+    'Which information do they want?',
+    'share/information.njk',
+    (j, form) => ({
+      groups: fieldGroups(form ? listOf(form.fields) : (j.fields ?? [])),
+    }),
+    readInformation,
+  );
 
-  step('facts', 'What do you know about the situation?', 'share/facts.njk', (j, form, errors, from) => ({
-    sections: factSections(factsFor(j, from), j.facts ?? {}, errors ?? [], form),
-  }), (form, j, from) => readFacts(form, j, factsFor(j, from)));
+  step(
+    'facts',
+    'What do you know about the situation?',
+    'share/facts.njk',
+    (j, form, errors, from) => ({
+      sections: factSections(factsFor(j, from), j.facts ?? {}, errors ?? [], form),
+    }),
+    (form, j, from) => readFacts(form, j, factsFor(j, from)),
+  );
 
   router.get('/share/check', (req, res) => {
     const journey = req.session.journey;
     const first = nextUnanswered(journey);
     if (first !== 'check' || !journey) return res.redirect(303, `/share/${first}`);
-    res.send(deps.render('share/check.njk', {
-      ...pageContext(req, res, { pageTitle: 'Check your answers', backLink: factsFor(journey, fromOf(res)).length > 0 ? '/share/facts' : '/share/information' }),
-      rows: checkRows(journey, webPrincipal(res)?.agency.agencyType),
-    }));
+    res.send(
+      deps.render('share/check.njk', {
+        ...pageContext(req, res, {
+          pageTitle: 'Check your answers',
+          backLink: factsFor(journey, fromOf(res)).length > 0 ? '/share/facts' : '/share/information',
+        }),
+        rows: checkRows(journey, webPrincipal(res)?.agency.agencyType),
+      }),
+    );
   });
 
   router.post('/share/check', csrf.csrfSynchronisedProtection, async (req, res) => {
@@ -191,7 +261,10 @@ export function shareRouter(deps: ShareDeps): Router {
     };
     try {
       // Decided and COMMITTED to the ledger before anything of the answer is shown.
-      const { answer, entry } = await decideAndRecord(deps.decisions, principal, input, { requestId: requestIdOf(res), subjectRef: journey.subjectRef });
+      const { answer, entry } = await decideAndRecord(deps.decisions, principal, input, {
+        requestId: requestIdOf(res),
+        subjectRef: journey.subjectRef,
+      });
       decisionsTotal.inc({ outcome: answer.decision });
       req.session.answer = {
         answer,
@@ -204,15 +277,17 @@ export function shareRouter(deps: ShareDeps): Router {
     } catch (err) {
       if (err instanceof AuditUnavailableError) {
         deps.logger.error({ err }, 'decision not recorded: nothing shown');
-        return res.status(503).send(deps.render('message.njk', {
-          ...pageContext(req, res, { pageTitle: 'Sorry, there is a problem with the service' }),
-          heading: 'Sorry, there is a problem with the service',
-          paragraphs: [
-            'The answer could not be recorded in the audit ledger, so it has not been shown. Do not share anything yet.',
-            'Try again in a few minutes. Your answers have been saved.',
-          ],
-          link: { href: '/share/check', text: 'Try again' },
-        }));
+        return res.status(503).send(
+          deps.render('message.njk', {
+            ...pageContext(req, res, { pageTitle: 'Sorry, there is a problem with the service' }),
+            heading: 'Sorry, there is a problem with the service',
+            paragraphs: [
+              'The answer could not be recorded in the audit ledger, so it has not been shown. Do not share anything yet.',
+              'Try again in a few minutes. Your answers have been saved.',
+            ],
+            link: { href: '/share/check', text: 'Try again' },
+          }),
+        );
       }
       throw err;
     }
@@ -222,10 +297,12 @@ export function shareRouter(deps: ShareDeps): Router {
   router.get('/share/answer', (req, res) => {
     const stored = req.session.answer;
     if (!stored) return res.redirect(303, '/share');
-    res.send(deps.render('share/answer.njk', {
-      ...pageContext(req, res, { pageTitle: OUTCOME_HEADINGS[stored.answer.decision] }),
-      ...answerView(stored, deps.engine, deps.schoolCalendar ?? DEFAULT_SCHOOL_CALENDAR),
-    }));
+    res.send(
+      deps.render('share/answer.njk', {
+        ...pageContext(req, res, { pageTitle: OUTCOME_HEADINGS[stored.answer.decision] }),
+        ...answerView(stored, deps.engine, deps.schoolCalendar ?? DEFAULT_SCHOOL_CALENDAR),
+      }),
+    );
   });
 
   return router;
@@ -249,7 +326,8 @@ function checkRows(j: Journey, ownAgencyType: string | undefined): Array<Record<
   });
   const known: Array<[FactName, boolean | number | string]> = [];
   for (const [name, value] of Object.entries(j.facts ?? {})) {
-    if (isFactName(name) && (typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string')) known.push([name, value]);
+    if (isFactName(name) && (typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string'))
+      known.push([name, value]);
   }
   return [
     row('Your organisation', { text: labelOf(AGENCY_TYPE_LABELS, ownAgencyType) }),
@@ -258,10 +336,23 @@ function checkRows(j: Journey, ownAgencyType: string | undefined): Array<Record<
     row('Why they need it', { text: labelOf(PURPOSE_LABELS, j.purpose) }, '/share/purpose', 'why they need it'),
     row('Who it is about', { text: labelOf(SUBJECT_ROLE_LABELS, j.subjectRole) }, '/share/subject', 'who it is about'),
     row('Your case reference', { text: j.subjectRef ?? 'Not given' }, '/share/subject', 'case reference'),
-    row('Information asked for', { html: bulletList((j.fields ?? []).map((f) => FIELD_LABELS[f])) }, '/share/information', 'information asked for'),
-    row('What you know', {
-      html: known.length > 0 ? bulletList(known.map(([name, value]) => `${FACT_LABELS[name]}: ${describeFactValue(name, value)}`)) : escapeXml('Nothing given'),
-    }, '/share/facts', 'what you know'),
+    row(
+      'Information asked for',
+      { html: bulletList((j.fields ?? []).map((f) => FIELD_LABELS[f])) },
+      '/share/information',
+      'information asked for',
+    ),
+    row(
+      'What you know',
+      {
+        html:
+          known.length > 0
+            ? bulletList(known.map(([name, value]) => `${FACT_LABELS[name]}: ${describeFactValue(name, value)}`))
+            : escapeXml('Nothing given'),
+      },
+      '/share/facts',
+      'what you know',
+    ),
   ];
 }
 
@@ -271,7 +362,9 @@ function bulletList(items: readonly string[]): string {
 
 /** Vocabulary words in quotes inside a policy's sentence ('incident_full_report') become their labels. */
 function inWords(text: string): string {
-  return text.replace(/['\u2018\u2019"`]([a-z][a-z0-9_]+)['\u2018\u2019"`]/g, (whole, word: string) => (isField(word) ? `“${FIELD_LABELS[word]}”` : whole));
+  return text.replace(/['\u2018\u2019"`]([a-z][a-z0-9_]+)['\u2018\u2019"`]/g, (whole, word: string) =>
+    isField(word) ? `“${FIELD_LABELS[word]}”` : whole,
+  );
 }
 
 const PERPETRATOR_RULES = /alleged-perpetrator|acts-for-perpetrator|perpetrator-seeking/;
@@ -281,13 +374,16 @@ function nextStep(stored: StoredAnswer, calendar: SchoolCalendar): string {
   const { answer, asked } = stored;
   const recipient = `the ${labelOf(ROLE_LABELS, asked.toRole).toLowerCase()} at the ${labelOf(AGENCY_TYPE_LABELS, asked.toAgencyType).toLowerCase()}`;
   const facts = (asked.facts ?? {}) as Record<string, unknown>;
-  const perpetratorAsking = facts.requester_is_alleged_perpetrator === true || facts.requester_acts_for_alleged_perpetrator === true
-    || answer.rules.some((r) => PERPETRATOR_RULES.test(r));
+  const perpetratorAsking =
+    facts.requester_is_alleged_perpetrator === true ||
+    facts.requester_acts_for_alleged_perpetrator === true ||
+    answer.rules.some((r) => PERPETRATOR_RULES.test(r));
   if (answer.decision === 'deny' && perpetratorAsking) {
     return 'Do not share anything. Tell the police and the MARAC that the alleged perpetrator is trying to find this information, and record the request and your refusal.';
   }
   if (answer.decision === 'deny') return 'Do not share anything. Record that you were asked, that you did not share, and why.';
-  if (answer.decision === 'refer') return `Do not share yet: ask ${answer.referTo ? referralTarget(answer.referTo) : 'your manager'} to decide, and record the request.`;
+  if (answer.decision === 'refer')
+    return `Do not share yet: ask ${answer.referTo ? referralTarget(answer.referTo) : 'your manager'} to decide, and record the request.`;
   const what = answer.decision === 'permit' ? 'the information listed' : 'only the information under “You can share”';
   if (asked.purpose === 'operation_encompass' && asked.toAgencyType === 'school') {
     try {
@@ -334,7 +430,9 @@ function answerView(stored: StoredAnswer, engine: PolicyCatalogueEngine, calenda
       rows: [
         { key: { text: 'The law that allows it' }, value: { text: b.statute } },
         { key: { text: 'Lawful basis (UK GDPR Article 6)' }, value: { text: b.ukGdprArticle6 } },
-        ...(b.ukGdprArticle9 ? [{ key: { text: 'Condition for sensitive information (UK GDPR Article 9)' }, value: { text: b.ukGdprArticle9 } }] : []),
+        ...(b.ukGdprArticle9
+          ? [{ key: { text: 'Condition for sensitive information (UK GDPR Article 9)' }, value: { text: b.ukGdprArticle9 } }]
+          : []),
         ...(b.dpa2018Schedule1 ? [{ key: { text: 'Data Protection Act 2018 condition' }, value: { text: b.dpa2018Schedule1 } }] : []),
       ],
     })),
@@ -360,17 +458,28 @@ function routesOf(w: DecisionAnswer['withheldFields'][number]): string[] {
     if (typeof r !== 'object' || r === null) return [];
     const route = r as Record<string, unknown>;
     if (typeof route.explanation === 'string') return [inWords(route.explanation)];
-    if (typeof route.explanation === 'string') return [`${inWords(route.explanation)}${route.sharing === 'duty' ? ' (a duty: you must share)' : ''}`];
+    if (typeof route.explanation === 'string')
+      return [`${inWords(route.explanation)}${route.sharing === 'duty' ? ' (a duty: you must share)' : ''}`];
     if (typeof route.summary === 'string') return [inWords(route.summary)];
     if (typeof route.description === 'string') return [inWords(route.description)];
     const parts: string[] = [];
     const facts = route.facts ?? route.requiredFacts;
     if (facts && typeof facts === 'object') {
-      const list = Object.entries(facts as Record<string, unknown>).map(([k, v]) => (isFactName(k) ? `${FACT_LABELS[k]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(k, v) : String(v)}` : k));
+      const list = Object.entries(facts as Record<string, unknown>).map(([k, v]) =>
+        isFactName(k)
+          ? `${FACT_LABELS[k]}: ${typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' ? describeFactValue(k, v) : String(v)}`
+          : k,
+      );
       if (list.length) parts.push(`if ${list.join(', ')}`);
     }
     const to = route.to as Record<string, unknown> | undefined;
-    if (to && typeof to === 'object') parts.push(`to ${labelOf(ROLE_LABELS, typeof to.role === 'string' ? to.role : '')}${typeof to.agencyType === 'string' ? ` (${labelOf(AGENCY_TYPE_LABELS, to.agencyType)})` : ''}`.replace(/^to \(/, 'to ('));
+    if (to && typeof to === 'object')
+      parts.push(
+        `to ${labelOf(ROLE_LABELS, typeof to.role === 'string' ? to.role : '')}${typeof to.agencyType === 'string' ? ` (${labelOf(AGENCY_TYPE_LABELS, to.agencyType)})` : ''}`.replace(
+          /^to \(/,
+          'to (',
+        ),
+      );
     if (typeof route.purpose === 'string') parts.push(`for ${labelOf(PURPOSE_LABELS, route.purpose)}`);
     if (typeof route.rule === 'string') parts.push(`under “${route.rule}”`);
     return parts.length ? [`It could be shared ${parts.join(', ')}.`] : [];

@@ -52,7 +52,8 @@ async function clientAuthentication(webClient: WebClient): Promise<client.Client
 
 /** Only local paths: never an open redirect. */
 export function safeReturnTo(value: unknown): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || value.length > 500) return '/';
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || value.length > 500)
+    return '/';
   return value;
 }
 
@@ -78,7 +79,10 @@ export function signInRouter(deps: SignInDeps): Router {
   const renderChooser = (req: Request, res: Response, error?: string): void => {
     const agencies = signInAgencies();
     // The organisation form's submission redirects to the chosen agency's issuer: allow those origins as form targets.
-    allowFormActionTo(res, agencies.map((a) => a.issuer));
+    allowFormActionTo(
+      res,
+      agencies.map((a) => a.issuer),
+    );
     res.status(error ? 400 : 200).send(
       deps.render('sign-in.njk', {
         ...pageContext(req, res, { pageTitle: 'Which organisation are you from?', backLink: '/' }),
@@ -170,16 +174,22 @@ export function signInRouter(deps: SignInDeps): Router {
     } catch (err) {
       const code = typeof err === 'object' && err !== null ? (err as { error?: unknown }).error : undefined;
       deps.logger.warn({ err, agency: agency.id }, 'sign-in callback failed');
-      return failed(code === 'access_denied' ? 403 : 400, code === 'access_denied'
-        ? 'Sign-in was cancelled at your organisation.'
-        : 'Your organisation’s sign-in service did not confirm who you are. Start again.');
+      return failed(
+        code === 'access_denied' ? 403 : 400,
+        code === 'access_denied'
+          ? 'Sign-in was cancelled at your organisation.'
+          : 'Your organisation’s sign-in service did not confirm who you are. Start again.',
+      );
     }
 
     // The same trust path as the API: the token must verify, and be this agency's.
     const principal = await verifyAccessToken(deps.verifier, accessToken);
     if (!principal || principal.agency.id !== agency.id) {
       deps.logger.warn({ agency: agency.id }, 'sign-in token refused by the token verifier');
-      return failed(403, 'Your organisation’s sign-in worked, but the gateway does not accept your account for this service. Ask your administrator.');
+      return failed(
+        403,
+        'Your organisation’s sign-in worked, but the gateway does not accept your account for this service. Ask your administrator.',
+      );
     }
 
     // A fresh session id at sign-in (no session fixation); only what is needed is carried over.
@@ -218,9 +228,24 @@ export function signInRouter(deps: SignInDeps): Router {
 function allowFormActionTo(res: Response, urls: readonly string[]): void {
   const header = res.getHeader('Content-Security-Policy');
   if (typeof header !== 'string') return;
-  const origins = [...new Set(urls.map((u) => { try { return new URL(u).origin; } catch { return ''; } }).filter((o) => o !== ''))];
+  const origins = [
+    ...new Set(
+      urls
+        .map((u) => {
+          try {
+            return new URL(u).origin;
+          } catch {
+            return '';
+          }
+        })
+        .filter((o) => o !== ''),
+    ),
+  ];
   if (origins.length === 0) return;
-  const directives = header.split(';').map((d) => d.trim()).filter((d) => d.length > 0);
+  const directives = header
+    .split(';')
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0);
   const index = directives.findIndex((d) => d.toLowerCase().startsWith('form-action'));
   if (index < 0) return; // no form-action: nothing restricts the form
   directives[index] = `${directives[index]} ${origins.join(' ')}`;

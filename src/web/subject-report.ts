@@ -32,28 +32,57 @@ interface ReportDeps {
 }
 
 const REF = /^[A-Za-z0-9][A-Za-z0-9 /._:-]{0,127}$/;
-const CSV_HEADER = ['when', 'status', 'by_agency', 'by_role', 'to_agency', 'to_agency_type', 'to_role', 'fields', 'purpose', 'rules', 'entry_id', 'seq'] as const;
+const CSV_HEADER = [
+  'when',
+  'status',
+  'by_agency',
+  'by_role',
+  'to_agency',
+  'to_agency_type',
+  'to_role',
+  'fields',
+  'purpose',
+  'rules',
+  'entry_id',
+  'seq',
+] as const;
 
 export function subjectReportRouter(deps: ReportDeps): Router {
   const router = Router();
   router.use(['/disclosures', '/disclosures.csv'], requireRoles(ADMIN_ROLES));
-  const agencyName = (id: string | null): string => (id ? id.split(', ').map((one) => deps.agencies.find((a) => a.id === one)?.name ?? one).join(', ') : '');
+  const agencyName = (id: string | null): string =>
+    id
+      ? id
+          .split(', ')
+          .map((one) => deps.agencies.find((a) => a.id === one)?.name ?? one)
+          .join(', ')
+      : '';
   const ruleTitle = (id: string): string => deps.engine.catalogue.rules.find((r) => r.id === id)?.title ?? id;
   const party = (p: SubjectDisclosure['to']): string =>
-    [p.role ? labelOf(ROLE_LABELS, p.role) : '', agencyName(p.agencyId) || labelOf(AGENCY_TYPE_LABELS, p.agencyType)].filter(Boolean).join(', ');
+    [p.role ? labelOf(ROLE_LABELS, p.role) : '', agencyName(p.agencyId) || labelOf(AGENCY_TYPE_LABELS, p.agencyType)]
+      .filter(Boolean)
+      .join(', ');
   const fields = (d: SubjectDisclosure): string[] => d.fields.map((f) => (isField(f) ? FIELD_LABELS[f] : f));
 
   /** Reads, records (before anything is shown) and returns the report; undefined when no reference was given. */
-  const report = async (req: Request, res: Response, view: string): Promise<{ ref: string; rows: SubjectDisclosure[] } | { error: string } | undefined> => {
+  const report = async (
+    req: Request,
+    res: Response,
+    view: string,
+  ): Promise<{ ref: string; rows: SubjectDisclosure[] } | { error: string } | undefined> => {
     const ref = typeof req.query.ref === 'string' ? req.query.ref.trim() : '';
     if (ref === '') return undefined;
-    if (!REF.test(ref)) return { error: 'Enter a case reference or person id using only letters, numbers, spaces, hyphens, full stops, colons and slashes' };
+    if (!REF.test(ref))
+      return { error: 'Enter a case reference or person id using only letters, numbers, spaces, hyphens, full stops, colons and slashes' };
     const principal = webPrincipal(res);
     if (!principal) throw new GatewayError('unauthenticated', 'Sign in first.');
     const subject = deps.pseudonymise(ref);
     const rows = await subjectDisclosures(deps.pool, subject);
     const entry = await deps.ledger.append({
-      kind: 'audit_read', outcome: 'served', requestId: requestIdOf(res), actor: actorOf(principal),
+      kind: 'audit_read',
+      outcome: 'served',
+      requestId: requestIdOf(res),
+      actor: actorOf(principal),
       payload: { via: 'web', view, subject, returned: rows.length, pageHash: contentHash(rows.map((r) => r.entryId)) },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
@@ -64,34 +93,53 @@ export function subjectReportRouter(deps: ReportDeps): Router {
     const found = await report(req, res, 'subject_disclosures');
     const error = found && 'error' in found ? found.error : undefined;
     const result = found && 'rows' in found ? found : undefined;
-    res.status(error ? 400 : 200).send(deps.render('console/disclosures.njk', {
-      ...pageContext(req, res, { pageTitle: 'Who has been given a person’s information' }),
-      ref: typeof req.query.ref === 'string' ? req.query.ref.trim().slice(0, 128) : '',
-      errors: error ? [{ text: error, href: '#ref' }] : [],
-      errorFor: error ? { ref: error } : {},
-      searched: result !== undefined,
-      csvHref: result ? `/disclosures.csv?${new URLSearchParams({ ref: result.ref }).toString()}` : undefined,
-      rows: (result?.rows ?? []).map((d) => ({
-        when: londonDateTime(d.recordedAt),
-        status: d.status === 'disclosed' ? 'Sent through the gateway' : 'Practitioner told they may share',
-        by: party(d.by),
-        to: party(d.to),
-        fields: fields(d),
-        why: [labelOf(PURPOSE_LABELS, d.purpose), ...d.rules.map(ruleTitle)].filter(Boolean),
-        entryId: d.entryId,
-        seq: d.seq,
-      })),
-      recipients: [...new Set((result?.rows ?? []).map((d) => party(d.to)))],
-    }));
+    res.status(error ? 400 : 200).send(
+      deps.render('console/disclosures.njk', {
+        ...pageContext(req, res, { pageTitle: 'Who has been given a person’s information' }),
+        ref: typeof req.query.ref === 'string' ? req.query.ref.trim().slice(0, 128) : '',
+        errors: error ? [{ text: error, href: '#ref' }] : [],
+        errorFor: error ? { ref: error } : {},
+        searched: result !== undefined,
+        csvHref: result ? `/disclosures.csv?${new URLSearchParams({ ref: result.ref }).toString()}` : undefined,
+        rows: (result?.rows ?? []).map((d) => ({
+          when: londonDateTime(d.recordedAt),
+          status: d.status === 'disclosed' ? 'Sent through the gateway' : 'Practitioner told they may share',
+          by: party(d.by),
+          to: party(d.to),
+          fields: fields(d),
+          why: [labelOf(PURPOSE_LABELS, d.purpose), ...d.rules.map(ruleTitle)].filter(Boolean),
+          entryId: d.entryId,
+          seq: d.seq,
+        })),
+        recipients: [...new Set((result?.rows ?? []).map((d) => party(d.to)))],
+      }),
+    );
   });
 
   router.get('/disclosures.csv', async (req, res) => {
     const found = await report(req, res, 'subject_disclosures_csv');
-    if (!found || 'error' in found) return res.redirect(303, `/disclosures?${new URLSearchParams({ ref: typeof req.query.ref === 'string' ? req.query.ref : '' }).toString()}`);
-    const csv = toCsv(CSV_HEADER, found.rows.map((d) => [
-      d.recordedAt, d.status, agencyName(d.by.agencyId), d.by.role, agencyName(d.to.agencyId), d.to.agencyType, d.to.role,
-      d.fields.join(';'), d.purpose, d.rules.join(';'), d.entryId, d.seq,
-    ]));
+    if (!found || 'error' in found)
+      return res.redirect(
+        303,
+        `/disclosures?${new URLSearchParams({ ref: typeof req.query.ref === 'string' ? req.query.ref : '' }).toString()}`,
+      );
+    const csv = toCsv(
+      CSV_HEADER,
+      found.rows.map((d) => [
+        d.recordedAt,
+        d.status,
+        agencyName(d.by.agencyId),
+        d.by.role,
+        agencyName(d.to.agencyId),
+        d.to.agencyType,
+        d.to.role,
+        d.fields.join(';'),
+        d.purpose,
+        d.rules.join(';'),
+        d.entryId,
+        d.seq,
+      ]),
+    );
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="disclosures-${new Date().toISOString().slice(0, 10)}.csv"`);
     res.send(csv);

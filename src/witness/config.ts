@@ -9,7 +9,17 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Env } from '../env';
-import { ed25519FromSeed, isValidKeyName, newEd25519Seed, parseSignerKey, parseVerifierKey, signerKeyText, ALG_ED25519, type NoteSigner, type NoteVerifier } from '../audit/checkpoints/note';
+import {
+  ed25519FromSeed,
+  isValidKeyName,
+  newEd25519Seed,
+  parseSignerKey,
+  parseVerifierKey,
+  signerKeyText,
+  ALG_ED25519,
+  type NoteSigner,
+  type NoteVerifier,
+} from '../audit/checkpoints/note';
 
 export interface WitnessConfig {
   readonly dir: string;
@@ -27,7 +37,10 @@ export function loadWitnessConfig(env: Env): WitnessConfig {
   const port = Number(env.WITNESS_PORT ?? '9123');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('WITNESS_PORT must be a port number');
   const logs = new Map<string, NoteVerifier[]>();
-  for (const item of (env.WITNESS_LOGS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (env.WITNESS_LOGS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const v = parseVerifierKey(item);
     if (!v || v.alg !== ALG_ED25519) throw new Error(`WITNESS_LOGS: "${item}" is not an Ed25519 note verifier key`);
     logs.set(v.name, [...(logs.get(v.name) ?? []), v]);

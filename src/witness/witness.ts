@@ -42,7 +42,11 @@ export interface Answer {
   readonly body: string;
 }
 
-const text = (status: number, body: string, type = 'text/plain; charset=utf-8'): Answer => ({ status, type, body: body.endsWith('\n') ? body : `${body}\n` });
+const text = (status: number, body: string, type = 'text/plain; charset=utf-8'): Answer => ({
+  status,
+  type,
+  body: body.endsWith('\n') ? body : `${body}\n`,
+});
 
 /** The witness's protocol logic, without HTTP (see the file comment). */
 export class Witness {
@@ -82,25 +86,39 @@ export class Witness {
     const verifiers = this.options.logs.get(body.origin);
     if (!verifiers) return text(404, `unknown log origin ${body.origin}`);
     const opened = openNote(note, verifiers);
-    if (!opened || opened.parsed.text !== bodyText) return text(403, 'the checkpoint carries no valid signature by a known key of this log');
+    if (!opened || opened.parsed.text !== bodyText)
+      return text(403, 'the checkpoint carries no valid signature by a known key of this log');
     if (oldSize > body.treeSize) return text(400, `old size ${oldSize} is larger than the checkpoint's ${body.treeSize}`);
 
     const held = this.options.state.get(body.origin);
     const heldSize = held?.size ?? 0;
     if (oldSize !== heldSize) return { status: 409, type: 'text/x.tlog.size', body: `${heldSize}\n` };
     if (held) {
-      const consistent = oldSize === body.treeSize
-        ? proof.length === 0 && held.rootHash === body.rootHash
-        : verifyConsistency(oldSize, body.treeSize, fromHex(held.rootHash), fromHex(body.rootHash), proof);
-      if (!consistent) return text(422, `the checkpoint of ${body.treeSize} entries is not consistent with the one of ${heldSize} entries this witness cosigned`);
+      const consistent =
+        oldSize === body.treeSize
+          ? proof.length === 0 && held.rootHash === body.rootHash
+          : verifyConsistency(oldSize, body.treeSize, fromHex(held.rootHash), fromHex(body.rootHash), proof);
+      if (!consistent)
+        return text(
+          422,
+          `the checkpoint of ${body.treeSize} entries is not consistent with the one of ${heldSize} entries this witness cosigned`,
+        );
     } else if (proof.length !== 0) {
       return text(422, 'a consistency proof from size 0 must be empty');
     }
     const timestamp = (this.options.now ?? (() => Math.floor(Date.now() / 1000)))();
     const line = cosignatureLine(bodyText, this.options.signer, timestamp);
     // Strip any earlier cosignatures: only the log's own signatures and this witness's line are kept.
-    const logSigs = opened.parsed.signatures.filter((s) => verifiers.some((v) => v.name === s.name)).map((s) => s.line).join('');
-    this.options.state.put(body.origin, { size: body.treeSize, rootHash: body.rootHash, cosignedNote: `${bodyText}\n${logSigs}${line}`, cosignedAt: timestamp });
+    const logSigs = opened.parsed.signatures
+      .filter((s) => verifiers.some((v) => v.name === s.name))
+      .map((s) => s.line)
+      .join('');
+    this.options.state.put(body.origin, {
+      size: body.treeSize,
+      rootHash: body.rootHash,
+      cosignedNote: `${bodyText}\n${logSigs}${line}`,
+      cosignedAt: timestamp,
+    });
     return text(200, line);
   }
 

@@ -47,10 +47,26 @@ export const CAFCASS_CHECKS = {
   purpose: 'family_court_safeguarding' as Purpose,
   agencyTypes: ['police', 'childrens_social_care'] as readonly AgencyType[],
   fields: [
-    'name', 'date_of_birth', 'incident_date', 'incident_summary', 'children_present', 'child_involvement', 'offence_type',
-    'arrest_made', 'bail_conditions', 'previous_incidents_count', 'previous_domestic_abuse_convictions', 'restraining_order',
-    'dash_risk_level', 'risk_factors', 'marac_referral_status', 'child_protection_plan_status', 'child_in_need_status',
-    'looked_after_status', 'social_worker_contact', 'court_orders',
+    'name',
+    'date_of_birth',
+    'incident_date',
+    'incident_summary',
+    'children_present',
+    'child_involvement',
+    'offence_type',
+    'arrest_made',
+    'bail_conditions',
+    'previous_incidents_count',
+    'previous_domestic_abuse_convictions',
+    'restraining_order',
+    'dash_risk_level',
+    'risk_factors',
+    'marac_referral_status',
+    'child_protection_plan_status',
+    'child_in_need_status',
+    'looked_after_status',
+    'social_worker_contact',
+    'court_orders',
   ] as readonly Field[],
   facts: { court_proceedings_active: true } as Facts,
 };
@@ -104,56 +120,104 @@ export interface InformationRequestView {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const requestNotFound = (): GatewayError => new GatewayError('not_found', 'No request for information with that id involves your agency.');
+export const requestNotFound = (): GatewayError =>
+  new GatewayError('not_found', 'No request for information with that id involves your agency.');
 
-export async function createInformationRequest(deps: InformationRequestDeps, p: Principal, input: NewInformationRequest, requestId: string): Promise<InformationRequestView> {
+export async function createInformationRequest(
+  deps: InformationRequestDeps,
+  p: Principal,
+  input: NewInformationRequest,
+  requestId: string,
+): Promise<InformationRequestView> {
   const now = deps.now?.() ?? new Date();
   if (!REQUESTER_TYPES.includes(p.agency.agencyType)) {
-    throw new GatewayError('forbidden', `Requests for information are made by a MASH, children's social care, Cafcass or a MARAC; your agency is ${p.agency.agencyType.replace(/_/g, ' ')}. Ask one of them, or use a decision for a single disclosure.`);
+    throw new GatewayError(
+      'forbidden',
+      `Requests for information are made by a MASH, children's social care, Cafcass or a MARAC; your agency is ${p.agency.agencyType.replace(/_/g, ' ')}. Ask one of them, or use a decision for a single disclosure.`,
+    );
   }
   const problems: InputProblem[] = [];
   const template = input.template;
   if (template === 'cafcass_safeguarding_checks') {
     if (p.agency.agencyType !== 'cafcass') throw new GatewayError('forbidden', 'Cafcass safeguarding checks are asked by Cafcass.');
-    if (input.purpose && input.purpose !== CAFCASS_CHECKS.purpose) problems.push({ pointer: '/purpose', detail: `Cafcass safeguarding checks are for ${CAFCASS_CHECKS.purpose}` });
-    if (!input.subject.caseReference) problems.push({ pointer: '/subject/caseReference', detail: 'the family court case number is required for safeguarding checks' });
+    if (input.purpose && input.purpose !== CAFCASS_CHECKS.purpose)
+      problems.push({ pointer: '/purpose', detail: `Cafcass safeguarding checks are for ${CAFCASS_CHECKS.purpose}` });
+    if (!input.subject.caseReference)
+      problems.push({ pointer: '/subject/caseReference', detail: 'the family court case number is required for safeguarding checks' });
   } else if (!input.purpose) problems.push({ pointer: '/purpose', detail: 'purpose is required' });
-  else if (input.purpose === 'audit' || input.purpose === 'subject_access') problems.push({ pointer: '/purpose', detail: `${input.purpose} is not a purpose for asking other agencies` });
+  else if (input.purpose === 'audit' || input.purpose === 'subject_access')
+    problems.push({ pointer: '/purpose', detail: `${input.purpose} is not a purpose for asking other agencies` });
   if (!template && !input.priority) problems.push({ pointer: '/priority', detail: 'priority is required (red, amber or green)' });
-  if (!template && (!input.fields || input.fields.length === 0)) problems.push({ pointer: '/fields', detail: 'name the fields you need: policies grant fields, never whole records' });
-  if (!template && (!input.agencies || input.agencies.length === 0)) problems.push({ pointer: '/agencies', detail: 'name the agencies you are asking' });
-  if (!input.subject.personId && !input.subject.caseReference) problems.push({ pointer: '/subject', detail: 'give the person id or the case reference' });
+  if (!template && (!input.fields || input.fields.length === 0))
+    problems.push({ pointer: '/fields', detail: 'name the fields you need: policies grant fields, never whole records' });
+  if (!template && (!input.agencies || input.agencies.length === 0))
+    problems.push({ pointer: '/agencies', detail: 'name the agencies you are asking' });
+  if (!input.subject.personId && !input.subject.caseReference)
+    problems.push({ pointer: '/subject', detail: 'give the person id or the case reference' });
   for (const name of Object.keys(input.facts ?? {})) {
-    if (isDerivedFact(name)) problems.push({ pointer: `/facts/${name}`, word: name, detail: `${name} is worked out by the gateway, never taken from a request` });
+    if (isDerivedFact(name))
+      problems.push({ pointer: `/facts/${name}`, word: name, detail: `${name} is worked out by the gateway, never taken from a request` });
   }
   const firstHearingAt = input.firstHearingAt ? new Date(input.firstHearingAt) : undefined;
-  if (firstHearingAt && firstHearingAt <= now) problems.push({ pointer: '/firstHearingAt', detail: 'the first hearing must be in the future' });
-  if (problems.length) throw new GatewayError('invalid_request', `The request for information is not valid: ${problems.map((x) => x.detail).join('; ')}.`, { errors: problems });
+  if (firstHearingAt && firstHearingAt <= now)
+    problems.push({ pointer: '/firstHearingAt', detail: 'the first hearing must be in the future' });
+  if (problems.length)
+    throw new GatewayError('invalid_request', `The request for information is not valid: ${problems.map((x) => x.detail).join('; ')}.`, {
+      errors: problems,
+    });
 
   const purpose = template ? CAFCASS_CHECKS.purpose : (input.purpose as Purpose);
   const fields = [...new Set(input.fields && input.fields.length > 0 ? input.fields : CAFCASS_CHECKS.fields)];
   const facts: Facts = { ...(template ? CAFCASS_CHECKS.facts : {}), ...input.facts };
   const priority: Priority = input.priority ?? 'amber';
-  const deadline = template ? cafcassChecksDeadline(deps.settings, p.agency.id, now, firstHearingAt) : informationRequestDeadline(deps.settings, p.agency.id, priority, now);
+  const deadline = template
+    ? cafcassChecksDeadline(deps.settings, p.agency.id, now, firstHearingAt)
+    : informationRequestDeadline(deps.settings, p.agency.id, priority, now);
   const id = randomUUID();
 
   return inTransaction(deps.pool, async (client) => {
-    if (input.subject.personId && (!UUID.test(input.subject.personId) || !(await agencyKnowsPerson(client, input.subject.personId, p.agency.id)))) {
-      throw new GatewayError('not_found', 'No person with that id is known to your agency.', { errors: [{ pointer: '/subject/personId', detail: 'not a person your agency knows' }] });
+    if (
+      input.subject.personId &&
+      (!UUID.test(input.subject.personId) || !(await agencyKnowsPerson(client, input.subject.personId, p.agency.id)))
+    ) {
+      throw new GatewayError('not_found', 'No person with that id is known to your agency.', {
+        errors: [{ pointer: '/subject/personId', detail: 'not a person your agency knows' }],
+      });
     }
     let agencies = [...new Set(input.agencies ?? [])];
-    const { rows: known } = template && agencies.length === 0
-      ? await client.query<{ id: string; agency_type: string }>('SELECT id, agency_type FROM agencies WHERE agency_type = ANY($1::text[]) ORDER BY id', [[...CAFCASS_CHECKS.agencyTypes]])
-      : await client.query<{ id: string; agency_type: string }>('SELECT id, agency_type FROM agencies WHERE id = ANY($1::text[])', [agencies]);
+    const { rows: known } =
+      template && agencies.length === 0
+        ? await client.query<{ id: string; agency_type: string }>(
+            'SELECT id, agency_type FROM agencies WHERE agency_type = ANY($1::text[]) ORDER BY id',
+            [[...CAFCASS_CHECKS.agencyTypes]],
+          )
+        : await client.query<{ id: string; agency_type: string }>('SELECT id, agency_type FROM agencies WHERE id = ANY($1::text[])', [
+            agencies,
+          ]);
     if (template && agencies.length === 0) agencies = known.map((k) => k.id);
     const unknown = agencies.filter((a) => !known.some((k) => k.id === a));
-    const bad: InputProblem[] = unknown.map((a) => ({ pointer: `/agencies/${agencies.indexOf(a)}`, word: a.slice(0, 60), detail: `"${a.slice(0, 60)}" is not an agency in the trust registry` }));
-    if (agencies.includes(p.agency.id)) bad.push({ pointer: `/agencies/${agencies.indexOf(p.agency.id)}`, detail: 'you cannot ask your own agency' });
+    const bad: InputProblem[] = unknown.map((a) => ({
+      pointer: `/agencies/${agencies.indexOf(a)}`,
+      word: a.slice(0, 60),
+      detail: `"${a.slice(0, 60)}" is not an agency in the trust registry`,
+    }));
+    if (agencies.includes(p.agency.id))
+      bad.push({ pointer: `/agencies/${agencies.indexOf(p.agency.id)}`, detail: 'you cannot ask your own agency' });
     if (template) {
-      known.filter((k) => !CAFCASS_CHECKS.agencyTypes.includes(k.agency_type as AgencyType)).forEach((k) => bad.push({ pointer: `/agencies/${agencies.indexOf(k.id)}`, detail: `safeguarding checks go to the police and the local authority, not ${k.id}` }));
+      known
+        .filter((k) => !CAFCASS_CHECKS.agencyTypes.includes(k.agency_type as AgencyType))
+        .forEach((k) =>
+          bad.push({
+            pointer: `/agencies/${agencies.indexOf(k.id)}`,
+            detail: `safeguarding checks go to the police and the local authority, not ${k.id}`,
+          }),
+        );
     }
     if (agencies.length === 0) bad.push({ pointer: '/agencies', detail: 'no agency to ask' });
-    if (bad.length) throw new GatewayError('invalid_request', `The request for information is not valid: ${bad.map((x) => x.detail).join('; ')}.`, { errors: bad });
+    if (bad.length)
+      throw new GatewayError('invalid_request', `The request for information is not valid: ${bad.map((x) => x.detail).join('; ')}.`, {
+        errors: bad,
+      });
 
     const entry = await deps.ledger.append({
       kind: 'information_request',
@@ -177,12 +241,33 @@ export async function createInformationRequest(deps: InformationRequestDeps, p: 
       `INSERT INTO information_requests (id, requester_agency_id, requested_by_client, requested_by_practitioner, requested_by_name, requested_by_role,
               subject_person_id, case_reference, subject_role, purpose, fields, facts, priority, template, first_hearing_at, deadline, ledger_entry_id, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17, $18)`,
-      [id, p.agency.id, p.clientId, p.practitioner?.subject ?? null, p.practitioner?.name?.slice(0, 200) ?? null, p.role,
-        input.subject.personId ?? null, input.subject.caseReference ?? null, input.subjectRole, purpose, fields, JSON.stringify(facts), priority,
-        template ?? null, firstHearingAt?.toISOString() ?? null, deadline.toISOString(), entry.entryId, now.toISOString()],
+      [
+        id,
+        p.agency.id,
+        p.clientId,
+        p.practitioner?.subject ?? null,
+        p.practitioner?.name?.slice(0, 200) ?? null,
+        p.role,
+        input.subject.personId ?? null,
+        input.subject.caseReference ?? null,
+        input.subjectRole,
+        purpose,
+        fields,
+        JSON.stringify(facts),
+        priority,
+        template ?? null,
+        firstHearingAt?.toISOString() ?? null,
+        deadline.toISOString(),
+        entry.entryId,
+        now.toISOString(),
+      ],
     );
     for (const agencyId of agencies) {
-      await client.query('INSERT INTO information_request_targets (request_id, agency_id, deadline) VALUES ($1, $2, $3)', [id, agencyId, deadline.toISOString()]);
+      await client.query('INSERT INTO information_request_targets (request_id, agency_id, deadline) VALUES ($1, $2, $3)', [
+        id,
+        agencyId,
+        deadline.toISOString(),
+      ]);
       await queueNotice(client, 'information_request_received', [agencyId], { informationRequestId: id, agencyId }, `${id}:${agencyId}`);
     }
     return viewFromDb(client, p, id, now);
@@ -192,11 +277,35 @@ export async function createInformationRequest(deps: InformationRequestDeps, p: 
 // ─── Reading ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 interface RequestRow {
-  id: string; requester_agency_id: string; requester_name: string | null; requested_by_name: string | null; requested_by_role: string; subject_person_id: string | null;
-  case_reference: string | null; subject_role: string; purpose: string; fields: string[]; facts: Record<string, unknown>; priority: Priority;
-  template: Template | null; first_hearing_at: Date | null; deadline: Date; created_at: Date; ledger_entry_id: string;
+  id: string;
+  requester_agency_id: string;
+  requester_name: string | null;
+  requested_by_name: string | null;
+  requested_by_role: string;
+  subject_person_id: string | null;
+  case_reference: string | null;
+  subject_role: string;
+  purpose: string;
+  fields: string[];
+  facts: Record<string, unknown>;
+  priority: Priority;
+  template: Template | null;
+  first_hearing_at: Date | null;
+  deadline: Date;
+  created_at: Date;
+  ledger_entry_id: string;
 }
-interface TargetRow { request_id: string; agency_id: string; name: string | null; agency_type: string | null; status: 'awaiting' | 'answered' | 'declined'; deadline: Date; responded_at: Date | null; decline_reason: string | null; released: string }
+interface TargetRow {
+  request_id: string;
+  agency_id: string;
+  name: string | null;
+  agency_type: string | null;
+  status: 'awaiting' | 'answered' | 'declined';
+  deadline: Date;
+  responded_at: Date | null;
+  decline_reason: string | null;
+  released: string;
+}
 
 const REQUEST_COLUMNS = `r.id, r.requester_agency_id, (SELECT a.name FROM agencies a WHERE a.id = r.requester_agency_id) AS requester_name, r.requested_by_name, r.requested_by_role, r.subject_person_id, r.case_reference, r.subject_role,
   r.purpose, r.fields, r.facts, r.priority, r.template, r.first_hearing_at, r.deadline, r.created_at, r.ledger_entry_id`;
@@ -264,7 +373,11 @@ export async function viewFromDb(db: Queryable, p: Principal, id: string, now: D
   return viewOf(r, targets, p, now);
 }
 
-export async function getInformationRequest(deps: Pick<InformationRequestDeps, 'pool' | 'now'>, p: Principal, id: string): Promise<InformationRequestView> {
+export async function getInformationRequest(
+  deps: Pick<InformationRequestDeps, 'pool' | 'now'>,
+  p: Principal,
+  id: string,
+): Promise<InformationRequestView> {
   return viewFromDb(deps.pool, p, id, deps.now?.() ?? new Date());
 }
 
@@ -276,21 +389,36 @@ export interface InformationRequestQuery {
 }
 
 /** Requests my agency made (asked_by_me), or my agency's inbox (asked_of_me, the default). */
-export async function listInformationRequests(deps: Pick<InformationRequestDeps, 'pool' | 'now'>, p: Principal, q: InformationRequestQuery): Promise<{ view: InformationRequestBox; informationRequests: InformationRequestView[] }> {
+export async function listInformationRequests(
+  deps: Pick<InformationRequestDeps, 'pool' | 'now'>,
+  p: Principal,
+  q: InformationRequestQuery,
+): Promise<{ view: InformationRequestBox; informationRequests: InformationRequestView[] }> {
   const now = deps.now?.() ?? new Date();
   const view: InformationRequestBox = q.view ?? 'asked_of_me';
   const limit = Math.min(q.limit ?? 100, 200);
-  const { rows } = view === 'asked_by_me'
-    ? await deps.pool.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM information_requests r WHERE r.requester_agency_id = $1 ORDER BY r.created_at DESC, r.id LIMIT ${limit}`, [p.agency.id])
-    : await deps.pool.query<RequestRow>(
-        `SELECT ${REQUEST_COLUMNS} FROM information_requests r JOIN information_request_targets t ON t.request_id = r.id AND t.agency_id = $1
+  const { rows } =
+    view === 'asked_by_me'
+      ? await deps.pool.query<RequestRow>(
+          `SELECT ${REQUEST_COLUMNS} FROM information_requests r WHERE r.requester_agency_id = $1 ORDER BY r.created_at DESC, r.id LIMIT ${limit}`,
+          [p.agency.id],
+        )
+      : await deps.pool.query<RequestRow>(
+          `SELECT ${REQUEST_COLUMNS} FROM information_requests r JOIN information_request_targets t ON t.request_id = r.id AND t.agency_id = $1
           ORDER BY (t.status = 'awaiting') DESC, t.deadline, r.id LIMIT ${limit}`,
-        [p.agency.id],
-      );
-  const targets = await targetsOf(deps.pool, rows.map((r) => r.id));
+          [p.agency.id],
+        );
+  const targets = await targetsOf(
+    deps.pool,
+    rows.map((r) => r.id),
+  );
   let views = rows.map((r) => viewOf(r, targets, p, now));
   if (q.status) {
-    views = views.filter((v) => (view === 'asked_of_me' ? v.agencies.some((a) => a.agencyId === p.agency.id && a.status === q.status) : v.agencies.some((a) => a.status === q.status)));
+    views = views.filter((v) =>
+      view === 'asked_of_me'
+        ? v.agencies.some((a) => a.agencyId === p.agency.id && a.status === q.status)
+        : v.agencies.some((a) => a.status === q.status),
+    );
   }
   return { view, informationRequests: views };
 }
@@ -298,10 +426,19 @@ export async function listInformationRequests(deps: Pick<InformationRequestDeps,
 // ─── Overdue ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Flags every agency asked that has not answered by the deadline: a ledger entry each, then `information_request.overdue`. */
-export async function flagOverdueInformationRequests(deps: Pick<InformationRequestDeps, 'pool' | 'ledger' | 'now'>, requestId: string = randomUUID()): Promise<number> {
+export async function flagOverdueInformationRequests(
+  deps: Pick<InformationRequestDeps, 'pool' | 'ledger' | 'now'>,
+  requestId: string = randomUUID(),
+): Promise<number> {
   const now = deps.now?.() ?? new Date();
   return inTransaction(deps.pool, async (client) => {
-    const { rows } = await client.query<{ request_id: string; agency_id: string; deadline: Date; requester_agency_id: string; purpose: string }>(
+    const { rows } = await client.query<{
+      request_id: string;
+      agency_id: string;
+      deadline: Date;
+      requester_agency_id: string;
+      purpose: string;
+    }>(
       `SELECT t.request_id, t.agency_id, t.deadline, r.requester_agency_id, r.purpose
          FROM information_request_targets t JOIN information_requests r ON r.id = t.request_id
         WHERE t.status = 'awaiting' AND t.overdue_flagged_at IS NULL AND t.deadline < $1
@@ -315,10 +452,25 @@ export async function flagOverdueInformationRequests(deps: Pick<InformationReque
         requestId,
         actor: null,
         purpose: t.purpose as Purpose,
-        payload: { informationRequestId: t.request_id, agencyId: t.agency_id, requesterAgencyId: t.requester_agency_id, deadline: t.deadline.toISOString() },
+        payload: {
+          informationRequestId: t.request_id,
+          agencyId: t.agency_id,
+          requesterAgencyId: t.requester_agency_id,
+          deadline: t.deadline.toISOString(),
+        },
       });
-      await client.query('UPDATE information_request_targets SET overdue_flagged_at = $3 WHERE request_id = $1 AND agency_id = $2', [t.request_id, t.agency_id, now.toISOString()]);
-      await queueNotice(client, 'information_request_overdue', [t.requester_agency_id, t.agency_id], { informationRequestId: t.request_id, agencyId: t.agency_id }, `${t.request_id}:${t.agency_id}`);
+      await client.query('UPDATE information_request_targets SET overdue_flagged_at = $3 WHERE request_id = $1 AND agency_id = $2', [
+        t.request_id,
+        t.agency_id,
+        now.toISOString(),
+      ]);
+      await queueNotice(
+        client,
+        'information_request_overdue',
+        [t.requester_agency_id, t.agency_id],
+        { informationRequestId: t.request_id, agencyId: t.agency_id },
+        `${t.request_id}:${t.agency_id}`,
+      );
     }
     return rows.length;
   });

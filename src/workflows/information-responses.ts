@@ -19,7 +19,13 @@ import { GatewayError, type InputProblem } from '../errors';
 import { inSnapshot, inTransaction } from '../db/tx';
 import { findRecord, membershipsAround } from '../records/store';
 import { isAgencyType, isRole, type Facts, type Field, type Purpose } from '../vocabulary/vocabulary';
-import { requestNotFound, targetStatus, viewFromDb, type InformationRequestDeps, type InformationRequestView } from './information-requests';
+import {
+  requestNotFound,
+  targetStatus,
+  viewFromDb,
+  type InformationRequestDeps,
+  type InformationRequestView,
+} from './information-requests';
 import { judgementAudit, judgementView, judgeRecord, type Judgement } from './judge';
 import { queueNotice } from './notices';
 
@@ -30,18 +36,36 @@ export type ResponseInput =
 export interface ResponseResult {
   readonly informationRequest: InformationRequestView;
   /** What each release shared (field names) and withheld (names and reasons): no values go back to the releaser. */
-  readonly releases: ReadonlyArray<{ readonly recordId: string; readonly decision: string; readonly fieldsReleased: readonly string[]; readonly withheldFields: ReadonlyArray<{ field: string; code: string; reason: string }>; readonly auditEntryId: string }>;
+  readonly releases: ReadonlyArray<{
+    readonly recordId: string;
+    readonly decision: string;
+    readonly fieldsReleased: readonly string[];
+    readonly withheldFields: ReadonlyArray<{ field: string; code: string; reason: string }>;
+    readonly auditEntryId: string;
+  }>;
   readonly auditEntryId: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface RequestForAnswer {
-  id: string; requester_agency_id: string; requested_by_role: string; subject_person_id: string | null; purpose: string;
-  fields: string[]; facts: Facts; requester_type: string | null;
+  id: string;
+  requester_agency_id: string;
+  requested_by_role: string;
+  subject_person_id: string | null;
+  purpose: string;
+  fields: string[];
+  facts: Facts;
+  requester_type: string | null;
 }
 
-export async function respondToInformationRequest(deps: InformationRequestDeps, p: Principal, id: string, input: ResponseInput, requestId: string): Promise<ResponseResult> {
+export async function respondToInformationRequest(
+  deps: InformationRequestDeps,
+  p: Principal,
+  id: string,
+  input: ResponseInput,
+  requestId: string,
+): Promise<ResponseResult> {
   if (!UUID.test(id)) throw requestNotFound();
   const now = deps.now?.() ?? new Date();
   return inTransaction(deps.pool, async (client) => {
@@ -59,25 +83,57 @@ export async function respondToInformationRequest(deps: InformationRequestDeps, 
     if (!r || !target) throw requestNotFound();
     if (target.status !== 'awaiting') throw new GatewayError('conflict', `Your agency has already ${target.status} this request.`);
     if (!isAgencyType(r.requester_type) || !isRole(r.requested_by_role)) {
-      throw new GatewayError('policy_refused', 'The agency that asked is no longer in the trust registry, so nothing may be released to it.');
+      throw new GatewayError(
+        'policy_refused',
+        'The agency that asked is no longer in the trust registry, so nothing may be released to it.',
+      );
     }
     const purpose = r.purpose as Purpose;
     const late = targetStatus({ status: 'awaiting', deadline: target.deadline }, now) === 'overdue';
 
     if (input.answer === 'decline') {
       const reason = input.reason.trim();
-      if (!reason) throw new GatewayError('invalid_request', 'Say why your agency declines, in your own words.', { errors: [{ pointer: '/reason', detail: 'a reason is required' }] });
+      if (!reason)
+        throw new GatewayError('invalid_request', 'Say why your agency declines, in your own words.', {
+          errors: [{ pointer: '/reason', detail: 'a reason is required' }],
+        });
       const entry = await deps.ledger.append({
-        kind: 'information_response', outcome: 'declined', requestId, actor: actorOf(p), purpose,
-        payload: { informationRequestId: id, requesterAgencyId: r.requester_agency_id, recordsReleased: 0, late, reasonHash: contentHash({ reason }) },
+        kind: 'information_response',
+        outcome: 'declined',
+        requestId,
+        actor: actorOf(p),
+        purpose,
+        payload: {
+          informationRequestId: id,
+          requesterAgencyId: r.requester_agency_id,
+          recordsReleased: 0,
+          late,
+          reasonHash: contentHash({ reason }),
+        },
       });
       await client.query(
         `UPDATE information_request_targets SET status = 'declined', decline_reason = $3, responded_at = $4, responded_by_client = $5,
                 responded_by_practitioner = $6, responded_by_name = $7, responded_by_role = $8, response_entry_id = $9
           WHERE request_id = $1 AND agency_id = $2`,
-        [id, p.agency.id, reason, now.toISOString(), p.clientId, p.practitioner?.subject ?? null, p.practitioner?.name?.slice(0, 200) ?? null, p.role, entry.entryId],
+        [
+          id,
+          p.agency.id,
+          reason,
+          now.toISOString(),
+          p.clientId,
+          p.practitioner?.subject ?? null,
+          p.practitioner?.name?.slice(0, 200) ?? null,
+          p.role,
+          entry.entryId,
+        ],
       );
-      await queueNotice(client, 'information_request_answered', [r.requester_agency_id], { informationRequestId: id, agencyId: p.agency.id }, `${id}:${p.agency.id}`);
+      await queueNotice(
+        client,
+        'information_request_answered',
+        [r.requester_agency_id],
+        { informationRequestId: id, agencyId: p.agency.id },
+        `${id}:${p.agency.id}`,
+      );
       return { informationRequest: await viewFromDb(client, p, id, now), releases: [], auditEntryId: entry.entryId };
     }
 
@@ -92,15 +148,23 @@ export async function respondToInformationRequest(deps: InformationRequestDeps, 
     const seen = new Set<string>();
     for (const [i, item] of input.records.entries()) {
       const record = UUID.test(item.recordId) ? await findRecord(client, item.recordId) : undefined;
-      if (!record || record.owningAgencyId !== p.agency.id) problems.push({ pointer: `/records/${i}/recordId`, detail: 'not a record your agency holds' });
-      else if (r.subject_person_id && !family.has(record.subjectPersonId)) problems.push({ pointer: `/records/${i}/recordId`, detail: 'this record is not about the subject of the request or their household' });
+      if (!record || record.owningAgencyId !== p.agency.id)
+        problems.push({ pointer: `/records/${i}/recordId`, detail: 'not a record your agency holds' });
+      else if (r.subject_person_id && !family.has(record.subjectPersonId))
+        problems.push({
+          pointer: `/records/${i}/recordId`,
+          detail: 'this record is not about the subject of the request or their household',
+        });
       else if (seen.has(record.id)) problems.push({ pointer: `/records/${i}/recordId`, detail: 'this record is named twice' });
       else {
         seen.add(record.id);
         chosen.push({ record, fields: item.fields });
       }
     }
-    if (problems.length) throw new GatewayError('invalid_request', `The answer is not valid: ${problems.map((x) => x.detail).join('; ')}.`, { errors: problems });
+    if (problems.length)
+      throw new GatewayError('invalid_request', `The answer is not valid: ${problems.map((x) => x.detail).join('; ')}.`, {
+        errors: problems,
+      });
 
     const to = { agencyId: r.requester_agency_id, agencyType: r.requester_type, role: r.requested_by_role };
     const judged: Judgement[] = [];
@@ -108,17 +172,40 @@ export async function respondToInformationRequest(deps: InformationRequestDeps, 
       const only = r.fields.filter((f) => !c.fields || c.fields.includes(f as Field));
       judged.push(await judgeRecord(client, deps.engine, c.record, to, purpose, { now, assertedFacts: r.facts, onlyFields: only }));
     }
-    const entries: AppendedEntry[] = await Promise.all(judged.map((j) => deps.ledger.append({
-      kind: 'disclosure', outcome: j.decision.decision, requestId, actor: actorOf(p), purpose, rules: j.decision.rules,
-      payload: {
-        view: 'information_request_release', informationRequestId: id, ...judgementAudit(j),
-        subject: deps.pseudonymise(j.record.subjectPersonId), to: { agencyId: to.agencyId, agencyType: to.agencyType, role: to.role },
-        policyVersion: j.decision.policyVersion, contentHash: contentHash(j.fields as JsonValue),
-      },
-    })));
+    const entries: AppendedEntry[] = await Promise.all(
+      judged.map((j) =>
+        deps.ledger.append({
+          kind: 'disclosure',
+          outcome: j.decision.decision,
+          requestId,
+          actor: actorOf(p),
+          purpose,
+          rules: j.decision.rules,
+          payload: {
+            view: 'information_request_release',
+            informationRequestId: id,
+            ...judgementAudit(j),
+            subject: deps.pseudonymise(j.record.subjectPersonId),
+            to: { agencyId: to.agencyId, agencyType: to.agencyType, role: to.role },
+            policyVersion: j.decision.policyVersion,
+            contentHash: contentHash(j.fields as JsonValue),
+          },
+        }),
+      ),
+    );
     const entry = await deps.ledger.append({
-      kind: 'information_response', outcome: 'answered', requestId, actor: actorOf(p), purpose,
-      payload: { informationRequestId: id, requesterAgencyId: r.requester_agency_id, late, recordsReleased: judged.filter((j) => j.decision.permittedFields.length > 0).length, disclosureEntries: entries.map((e) => e.entryId) },
+      kind: 'information_response',
+      outcome: 'answered',
+      requestId,
+      actor: actorOf(p),
+      purpose,
+      payload: {
+        informationRequestId: id,
+        requesterAgencyId: r.requester_agency_id,
+        late,
+        recordsReleased: judged.filter((j) => j.decision.permittedFields.length > 0).length,
+        disclosureEntries: entries.map((e) => e.entryId),
+      },
     });
     for (const [i, j] of judged.entries()) {
       if (j.decision.permittedFields.length === 0) continue;
@@ -130,9 +217,24 @@ export async function respondToInformationRequest(deps: InformationRequestDeps, 
     await client.query(
       `UPDATE information_request_targets SET status = 'answered', responded_at = $3, responded_by_client = $4, responded_by_practitioner = $5,
               responded_by_name = $6, responded_by_role = $7, response_entry_id = $8 WHERE request_id = $1 AND agency_id = $2`,
-      [id, p.agency.id, now.toISOString(), p.clientId, p.practitioner?.subject ?? null, p.practitioner?.name?.slice(0, 200) ?? null, p.role, entry.entryId],
+      [
+        id,
+        p.agency.id,
+        now.toISOString(),
+        p.clientId,
+        p.practitioner?.subject ?? null,
+        p.practitioner?.name?.slice(0, 200) ?? null,
+        p.role,
+        entry.entryId,
+      ],
     );
-    await queueNotice(client, 'information_request_answered', [r.requester_agency_id], { informationRequestId: id, agencyId: p.agency.id }, `${id}:${p.agency.id}`);
+    await queueNotice(
+      client,
+      'information_request_answered',
+      [r.requester_agency_id],
+      { informationRequestId: id, agencyId: p.agency.id },
+      `${id}:${p.agency.id}`,
+    );
     return {
       informationRequest: await viewFromDb(client, p, id, now),
       releases: judged.map((j, i) => ({
@@ -168,20 +270,48 @@ export async function readPicture(deps: InformationRequestDeps, p: Principal, id
     for (const rel of rows) {
       const record = await findRecord(db, rel.record_id);
       if (!record) continue;
-      judged.push(await judgeRecord(db, deps.engine, record, { agencyId: p.agency.id, agencyType: p.agency.agencyType, role: p.role }, view.purpose as Purpose,
-        { now, assertedFacts: req[0]?.facts ?? {}, onlyFields: rel.fields_released }));
+      judged.push(
+        await judgeRecord(
+          db,
+          deps.engine,
+          record,
+          { agencyId: p.agency.id, agencyType: p.agency.agencyType, role: p.role },
+          view.purpose as Purpose,
+          { now, assertedFacts: req[0]?.facts ?? {}, onlyFields: rel.fields_released },
+        ),
+      );
     }
     return { view, judged };
   });
-  const entries = await Promise.all(gathered.judged.map((j) => {
-    const sent = judgementView(j);
-    return deps.ledger.append({
-      kind: 'disclosure', outcome: j.decision.decision, requestId, actor: actorOf(p), purpose: gathered.view.purpose as Purpose, rules: j.decision.rules,
-      payload: { view: 'information_request_picture', informationRequestId: id, ...judgementAudit(j), subject: deps.pseudonymise(j.record.subjectPersonId), policyVersion: j.decision.policyVersion, contentHash: contentHash(sent) },
-    });
-  }));
+  const entries = await Promise.all(
+    gathered.judged.map((j) => {
+      const sent = judgementView(j);
+      return deps.ledger.append({
+        kind: 'disclosure',
+        outcome: j.decision.decision,
+        requestId,
+        actor: actorOf(p),
+        purpose: gathered.view.purpose as Purpose,
+        rules: j.decision.rules,
+        payload: {
+          view: 'information_request_picture',
+          informationRequestId: id,
+          ...judgementAudit(j),
+          subject: deps.pseudonymise(j.record.subjectPersonId),
+          policyVersion: j.decision.policyVersion,
+          contentHash: contentHash(sent),
+        },
+      });
+    }),
+  );
   const items = gathered.judged
-    .map((j, i): JsonObject & { fields: JsonObject; occurredAt?: string } => ({ ...judgementView(j), fields: j.fields, ...(j.decision.permittedFields.length > 0 ? { occurredAt: j.record.occurredAt.toISOString() } : {}), auditEntryId: (entries[i] as AppendedEntry).entryId, receipt: { seq: (entries[i] as AppendedEntry).seq, entryHash: (entries[i] as AppendedEntry).entryHash } }))
+    .map((j, i): JsonObject & { fields: JsonObject; occurredAt?: string } => ({
+      ...judgementView(j),
+      fields: j.fields,
+      ...(j.decision.permittedFields.length > 0 ? { occurredAt: j.record.occurredAt.toISOString() } : {}),
+      auditEntryId: (entries[i] as AppendedEntry).entryId,
+      receipt: { seq: (entries[i] as AppendedEntry).seq, entryHash: (entries[i] as AppendedEntry).entryHash },
+    }))
     .filter((item) => Object.keys(item.fields).length > 0)
     .sort((a, b) => String(a.occurredAt ?? '').localeCompare(String(b.occurredAt ?? '')));
   return { informationRequest: gathered.view, items };

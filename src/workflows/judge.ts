@@ -40,14 +40,20 @@ export async function judgeRecord(
   options: { readonly now: Date; readonly assertedFacts?: Facts; readonly onlyFields?: readonly string[] },
 ): Promise<Judgement> {
   const { rows } = await db.query<{ agency_type: string }>('SELECT agency_type FROM agencies WHERE id = $1', [record.owningAgencyId]);
-  const ownerType = isAgencyType(rows[0]?.agency_type) ? (rows[0]?.agency_type) : null;
+  const ownerType = isAgencyType(rows[0]?.agency_type) ? rows[0]?.agency_type : null;
   const held = (await personFieldsBy(db, record.subjectPersonId, [record.owningAgencyId])).get(record.owningAgencyId);
   const values = new Map<Field, unknown>();
   for (const [k, v] of Object.entries(record.fields)) if (isField(k)) values.set(k, v);
   for (const [k, v] of held ?? new Map<string, unknown>()) if (isField(k) && !values.has(k)) values.set(k, v);
   const fields = [...values.keys()].filter((f) => options.onlyFields === undefined || options.onlyFields.includes(f));
 
-  const agreement = agreementStatus(await agreementsFor(db, to.agencyId, purpose), record.owningAgencyId, to.agencyId, purpose, englandDate(options.now));
+  const agreement = agreementStatus(
+    await agreementsFor(db, to.agencyId, purpose),
+    record.owningAgencyId,
+    to.agencyId,
+    purpose,
+    englandDate(options.now),
+  );
   const joined = newPerpetratorInHousehold(record.subjectPersonId, await membershipsAround(db, record.subjectPersonId)).flagged;
   const derived = decisionFacts(record, { now: options.now, agreement, requester: {}, perpetratorJoinedHousehold: joined });
   const facts: Record<string, boolean | number | string> = { ...derived };
@@ -55,10 +61,29 @@ export async function judgeRecord(
     if (!isDerivedFact(k) && !(k in facts) && v !== undefined) facts[k] = v;
   }
   const decision: Decision = ownerType
-    ? engine.decide({ from: { agencyType: ownerType }, to: { agencyType: to.agencyType, role: to.role }, purpose, subjectRole: record.subjectRole, fields, facts: facts })
+    ? engine.decide({
+        from: { agencyType: ownerType },
+        to: { agencyType: to.agencyType, role: to.role },
+        purpose,
+        subjectRole: record.subjectRole,
+        fields,
+        facts: facts,
+      })
     : {
-        decision: 'deny', permittedFields: [], withheldFields: fields.map((field) => ({ field, code: 'no_rule_permits' as const, reason: 'The agency that holds this record is not in the trust registry any more.', routes: [] })),
-        rules: [], lawfulBasis: [], reasons: ['The agency that holds this record is not in the trust registry any more, so nothing from it may be shared.'], mustRecord: [], agreementGaps: [], policyVersion: engine.version,
+        decision: 'deny',
+        permittedFields: [],
+        withheldFields: fields.map((field) => ({
+          field,
+          code: 'no_rule_permits' as const,
+          reason: 'The agency that holds this record is not in the trust registry any more.',
+          routes: [],
+        })),
+        rules: [],
+        lawfulBasis: [],
+        reasons: ['The agency that holds this record is not in the trust registry any more, so nothing from it may be shared.'],
+        mustRecord: [],
+        agreementGaps: [],
+        policyVersion: engine.version,
       };
   const sent: Record<string, JsonValue> = {};
   for (const f of decision.permittedFields) sent[f] = values.get(f) as JsonValue;
@@ -91,9 +116,18 @@ export function judgementView(j: Judgement): JsonObject {
     ...(j.decision.permittedFields.length > 0 ? { occurredAt: j.record.occurredAt.toISOString() } : {}),
     decision: j.decision.decision,
     fields: j.fields,
-    withheldFields: j.decision.withheldFields.map((w) => ({ field: w.field, code: w.code, reason: w.reason, ...(w.rule ? { rule: w.rule } : {}) })),
+    withheldFields: j.decision.withheldFields.map((w) => ({
+      field: w.field,
+      code: w.code,
+      reason: w.reason,
+      ...(w.rule ? { rule: w.rule } : {}),
+    })),
     rules: [...j.decision.rules],
-    lawfulBasis: j.decision.lawfulBasis.map((b) => ({ ...b, fields: [...b.fields], sharing: { ...b.sharing, notYetInForce: b.sharing.notYetInForce.map((d) => ({ ...d })) } })),
+    lawfulBasis: j.decision.lawfulBasis.map((b) => ({
+      ...b,
+      fields: [...b.fields],
+      sharing: { ...b.sharing, notYetInForce: b.sharing.notYetInForce.map((d) => ({ ...d })) },
+    })),
     mustRecord: [...j.decision.mustRecord],
   };
 }

@@ -19,24 +19,41 @@ import { EVENT_OF_KIND, type OutboxKind } from '../notifications/events';
 import type { BuildDeps, BuiltMessage, OutboxMessage } from '../notifications/messages';
 import { isAgencyType } from '../vocabulary/vocabulary';
 
-export type WorkflowNoticeKind = Extract<OutboxKind, 'referral_decided' | 'referral_overdue' | 'information_request_received' | 'information_request_answered' | 'information_request_overdue'>;
+export type WorkflowNoticeKind = Extract<
+  OutboxKind,
+  'referral_decided' | 'referral_overdue' | 'information_request_received' | 'information_request_answered' | 'information_request_overdue'
+>;
 export const WORKFLOW_NOTICE_KINDS: readonly WorkflowNoticeKind[] = [
-  'referral_decided', 'referral_overdue', 'information_request_received', 'information_request_answered', 'information_request_overdue',
+  'referral_decided',
+  'referral_overdue',
+  'information_request_received',
+  'information_request_answered',
+  'information_request_overdue',
 ];
-export const isWorkflowNoticeKind = (kind: string): kind is WorkflowNoticeKind => (WORKFLOW_NOTICE_KINDS as readonly string[]).includes(kind);
+export const isWorkflowNoticeKind = (kind: string): kind is WorkflowNoticeKind =>
+  (WORKFLOW_NOTICE_KINDS as readonly string[]).includes(kind);
 
 /** The gateway's own rule for workflow notices: participants are told of the steps of their own workflow. */
 export const WORKFLOW_NOTICE_RULE = 'workflow-notice-to-participant';
 
 /** Queues one notice per active subscription of each agency to the kind's event. Returns how many were new. */
-export async function queueNotice(client: PoolClient, kind: WorkflowNoticeKind, agencyIds: readonly string[], payload: JsonObject, cause: string): Promise<number> {
+export async function queueNotice(
+  client: PoolClient,
+  kind: WorkflowNoticeKind,
+  agencyIds: readonly string[],
+  payload: JsonObject,
+  cause: string,
+): Promise<number> {
   if (agencyIds.length === 0) return 0;
   const { rows } = await client.query<{ id: string; agency_id: string }>(
     `SELECT id, agency_id FROM webhook_subscriptions
       WHERE agency_id = ANY($1::text[]) AND removed_at IS NULL AND $2 = ANY (events) ORDER BY created_at, id`,
     [[...new Set(agencyIds)], EVENT_OF_KIND[kind]],
   );
-  return enqueue(client, rows.map((s) => ({ kind, targetAgencyId: s.agency_id, subscriptionId: s.id, payload, dedupeKey: `${kind}:${cause}:${s.id}` })));
+  return enqueue(
+    client,
+    rows.map((s) => ({ kind, targetAgencyId: s.agency_id, subscriptionId: s.id, payload, dedupeKey: `${kind}:${cause}:${s.id}` })),
+  );
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
@@ -44,7 +61,19 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 
 async function referralBody(db: PoolClient, m: OutboxMessage): Promise<JsonObject | undefined> {
   const id = str(m.payload.referralId);
   if (!id) return undefined;
-  const { rows } = await db.query<{ id: string; agency_id: string; status: string; outcome: string | null; released_fields: string[] | null; decider_role: string; due_at: Date; decided_at: Date | null; decision_entry_id: string; decided_entry_id: string | null; request: { purpose?: string } }>(
+  const { rows } = await db.query<{
+    id: string;
+    agency_id: string;
+    status: string;
+    outcome: string | null;
+    released_fields: string[] | null;
+    decider_role: string;
+    due_at: Date;
+    decided_at: Date | null;
+    decision_entry_id: string;
+    decided_entry_id: string | null;
+    request: { purpose?: string };
+  }>(
     `SELECT id, agency_id, status, outcome, released_fields, decider_role, due_at, decided_at, decision_entry_id, decided_entry_id, request
        FROM referrals WHERE id = $1`,
     [id],
@@ -69,7 +98,18 @@ async function referralBody(db: PoolClient, m: OutboxMessage): Promise<JsonObjec
 async function requestBody(db: PoolClient, m: OutboxMessage): Promise<JsonObject | undefined> {
   const id = str(m.payload.informationRequestId);
   if (!id) return undefined;
-  const { rows } = await db.query<{ id: string; requester_agency_id: string; purpose: string; priority: string; template: string | null; fields: string[]; deadline: Date; subject_person_id: string | null; case_reference: string | null; subject_role: string }>(
+  const { rows } = await db.query<{
+    id: string;
+    requester_agency_id: string;
+    purpose: string;
+    priority: string;
+    template: string | null;
+    fields: string[];
+    deadline: Date;
+    subject_person_id: string | null;
+    case_reference: string | null;
+    subject_role: string;
+  }>(
     `SELECT id, requester_agency_id, purpose, priority, template, fields, deadline, subject_person_id, case_reference, subject_role
        FROM information_requests WHERE id = $1`,
     [id],
@@ -95,14 +135,20 @@ async function requestBody(db: PoolClient, m: OutboxMessage): Promise<JsonObject
     fields: r.fields,
     deadline: r.deadline.toISOString(),
     // The requester sees every agency's status; an agency asked sees its own.
-    agencies: targets.filter((t) => isRequester || t.agency_id === m.targetAgencyId).map((t) => ({ agencyId: t.agency_id, status: t.status, deadline: t.deadline.toISOString() })),
+    agencies: targets
+      .filter((t) => isRequester || t.agency_id === m.targetAgencyId)
+      .map((t) => ({ agencyId: t.agency_id, status: t.status, deadline: t.deadline.toISOString() })),
     ...(agencyId ? { about: { agencyId } } : {}),
     href: `/v1/information-requests/${r.id}`,
   };
 }
 
 /** Builds a workflow notice from what is stored now (no policy decision: it carries no record data). */
-export async function buildWorkflowNotice(deps: BuildDeps, db: PoolClient, m: OutboxMessage & { kind: WorkflowNoticeKind }): Promise<BuiltMessage> {
+export async function buildWorkflowNotice(
+  deps: BuildDeps,
+  db: PoolClient,
+  m: OutboxMessage & { kind: WorkflowNoticeKind },
+): Promise<BuiltMessage> {
   const { rows } = await db.query<{ agency_type: string }>('SELECT agency_type FROM agencies WHERE id = $1', [m.targetAgencyId]);
   const type = rows[0]?.agency_type;
   const recipient = { agencyId: m.targetAgencyId, agencyType: isAgencyType(type) ? type : null, role: null };

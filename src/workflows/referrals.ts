@@ -53,7 +53,14 @@ export interface PlannedReferral {
 /** What the decision path needs: plan before the ledger entry, open after it has committed. */
 export interface ReferralOpener {
   plan(principal: Principal, answer: DecisionAnswer): PlannedReferral | undefined;
-  open(planned: PlannedReferral, principal: Principal, input: DecisionInput, answer: DecisionAnswer, entry: AppendedEntry, subjectRef?: string): Promise<void>;
+  open(
+    planned: PlannedReferral,
+    principal: Principal,
+    input: DecisionInput,
+    answer: DecisionAnswer,
+    entry: AppendedEntry,
+    subjectRef?: string,
+  ): Promise<void>;
 }
 
 export function referralOpener(deps: ReferralDeps): ReferralOpener {
@@ -63,7 +70,12 @@ export function referralOpener(deps: ReferralDeps): ReferralOpener {
       if (referredFields.length === 0 || !isDeciderRole(answer.referTo)) return undefined;
       const rules = answer.withheldFields.filter((w) => w.code === 'needs_referral').flatMap((w) => (w.rule ? [w.rule] : []));
       const now = deps.now?.() ?? new Date();
-      return { id: randomUUID(), deciderRole: answer.referTo, dueAt: referralDueAt(deps.settings, principal.agency.id, rules, now), referredFields };
+      return {
+        id: randomUUID(),
+        deciderRole: answer.referTo,
+        dueAt: referralDueAt(deps.settings, principal.agency.id, rules, now),
+        referredFields,
+      };
     },
     async open(planned, principal, input, answer, entry, subjectRef) {
       await deps.pool.query(
@@ -71,10 +83,28 @@ export function referralOpener(deps: ReferralDeps): ReferralOpener {
                                 permitted_fields, rules, asked_by_client, asked_by_practitioner, asked_by_name, asked_by_role, due_at)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
         [
-          planned.id, principal.agency.id, planned.deciderRole, entry.entryId, entry.seq,
-          JSON.stringify({ from: { agencyType: input.from.agencyType, role: principal.role }, to: input.to, purpose: input.purpose, subjectRole: input.subjectRole, fields: input.fields, facts: input.facts }),
-          subjectRef ?? null, [...planned.referredFields], [...answer.permittedFields], [...answer.rules],
-          principal.clientId, principal.practitioner?.subject ?? null, principal.practitioner?.name?.slice(0, 200) ?? null, principal.role, planned.dueAt.toISOString(),
+          planned.id,
+          principal.agency.id,
+          planned.deciderRole,
+          entry.entryId,
+          entry.seq,
+          JSON.stringify({
+            from: { agencyType: input.from.agencyType, role: principal.role },
+            to: input.to,
+            purpose: input.purpose,
+            subjectRole: input.subjectRole,
+            fields: input.fields,
+            facts: input.facts,
+          }),
+          subjectRef ?? null,
+          [...planned.referredFields],
+          [...answer.permittedFields],
+          [...answer.rules],
+          principal.clientId,
+          principal.practitioner?.subject ?? null,
+          principal.practitioner?.name?.slice(0, 200) ?? null,
+          principal.role,
+          planned.dueAt.toISOString(),
         ],
       );
     },
@@ -84,14 +114,40 @@ export function referralOpener(deps: ReferralDeps): ReferralOpener {
 // ─── Reading ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 interface ReferralRow {
-  id: string; agency_id: string; decider_role: DeciderRole; decision_entry_id: string; decision_entry_seq: string;
-  request: { from: { agencyType: string; role?: string }; to: { agencyType: string; role: string }; purpose: string; subjectRole: string; fields: string[]; facts: Record<string, unknown> };
-  subject_ref: string | null; referred_fields: string[]; permitted_fields: string[]; rules: string[];
-  asked_by_client: string; asked_by_practitioner: string | null; asked_by_name: string | null; asked_by_role: string;
-  due_at: Date; status: 'open' | 'decided'; overdue_flagged_at: Date | null; created_at: Date;
-  outcome: ReferralOutcome | null; released_fields: string[] | null; reasons: string | null;
-  decided_by_client: string | null; decided_by_practitioner: string | null; decided_by_name: string | null; decided_by_role: string | null;
-  decided_at: Date | null; decided_entry_id: string | null;
+  id: string;
+  agency_id: string;
+  decider_role: DeciderRole;
+  decision_entry_id: string;
+  decision_entry_seq: string;
+  request: {
+    from: { agencyType: string; role?: string };
+    to: { agencyType: string; role: string };
+    purpose: string;
+    subjectRole: string;
+    fields: string[];
+    facts: Record<string, unknown>;
+  };
+  subject_ref: string | null;
+  referred_fields: string[];
+  permitted_fields: string[];
+  rules: string[];
+  asked_by_client: string;
+  asked_by_practitioner: string | null;
+  asked_by_name: string | null;
+  asked_by_role: string;
+  due_at: Date;
+  status: 'open' | 'decided';
+  overdue_flagged_at: Date | null;
+  created_at: Date;
+  outcome: ReferralOutcome | null;
+  released_fields: string[] | null;
+  reasons: string | null;
+  decided_by_client: string | null;
+  decided_by_practitioner: string | null;
+  decided_by_name: string | null;
+  decided_by_role: string | null;
+  decided_at: Date | null;
+  decided_entry_id: string | null;
 }
 const COLUMNS = `id, agency_id, decider_role, decision_entry_id, decision_entry_seq::text AS decision_entry_seq, request, subject_ref,
   referred_fields, permitted_fields, rules, asked_by_client, asked_by_practitioner, asked_by_name, asked_by_role, due_at, status,
@@ -166,20 +222,33 @@ export interface ReferralQuery {
 }
 
 /** The decider's queue (referrals to the caller's role at the caller's agency), or the practitioner's own referrals. */
-export async function listReferrals(deps: Pick<ReferralDeps, 'pool' | 'now'>, p: Principal, q: ReferralQuery): Promise<{ view: ReferralListView; referrals: ReferralView[] }> {
+export async function listReferrals(
+  deps: Pick<ReferralDeps, 'pool' | 'now'>,
+  p: Principal,
+  q: ReferralQuery,
+): Promise<{ view: ReferralListView; referrals: ReferralView[] }> {
   const now = deps.now?.() ?? new Date();
   const view: ReferralListView = q.view ?? (isDeciderRole(p.role) ? 'queue' : 'mine');
   const where: string[] = ['agency_id = $1'];
   const params: unknown[] = [p.agency.id];
   if (view === 'queue') {
-    if (!isDeciderRole(p.role)) throw new GatewayError('forbidden', `Only a team manager, Caldicott Guardian or data protection officer has a referral queue; you are acting as "${p.role}". Use view=mine for the referrals you asked for.`);
+    if (!isDeciderRole(p.role))
+      throw new GatewayError(
+        'forbidden',
+        `Only a team manager, Caldicott Guardian or data protection officer has a referral queue; you are acting as "${p.role}". Use view=mine for the referrals you asked for.`,
+      );
     where.push(`decider_role = $${params.push(p.role)}`);
   } else {
     where.push(`asked_by_client = $${params.push(p.clientId)}`);
     where.push(p.practitioner ? `asked_by_practitioner = $${params.push(p.practitioner.subject)}` : 'asked_by_practitioner IS NULL');
   }
   if (q.status) where.push(`status = $${params.push(q.status)}`);
-  if (q.overdue !== undefined) where.push(q.overdue ? `(status = 'open' AND due_at < $${params.push(now.toISOString())})` : `NOT (status = 'open' AND due_at < $${params.push(now.toISOString())})`);
+  if (q.overdue !== undefined)
+    where.push(
+      q.overdue
+        ? `(status = 'open' AND due_at < $${params.push(now.toISOString())})`
+        : `NOT (status = 'open' AND due_at < $${params.push(now.toISOString())})`,
+    );
   const { rows } = await deps.pool.query<ReferralRow>(
     `SELECT ${COLUMNS} FROM referrals WHERE ${where.join(' AND ')} ORDER BY (status = 'open') DESC, due_at, id LIMIT ${Math.min(q.limit ?? 100, 200)}`,
     params,
@@ -218,10 +287,21 @@ const label = (f: string): string => f.replace(/_/g, ' ');
  * the asker deciding their own referral (403), a field withheld by a deny rule (403), a field the referral does not
  * ask about (422), an inconsistent decision (422), an already decided referral (409).
  */
-export async function decideReferral(deps: ReferralDeps, p: Principal, id: string, input: ReferralDecisionInput, requestId: string): Promise<ReferralView> {
+export async function decideReferral(
+  deps: ReferralDeps,
+  p: Principal,
+  id: string,
+  input: ReferralDecisionInput,
+  requestId: string,
+): Promise<ReferralView> {
   if (!UUID.test(id)) throw notFound();
   const reasons = input.reasons.trim();
-  if (reasons.length === 0) throw new GatewayError('invalid_request', 'Give your reasons, in your own words: the decision and why must be recorded whether or not you share.', { errors: [{ pointer: '/reasons', detail: 'reasons are required' }] });
+  if (reasons.length === 0)
+    throw new GatewayError(
+      'invalid_request',
+      'Give your reasons, in your own words: the decision and why must be recorded whether or not you share.',
+      { errors: [{ pointer: '/reasons', detail: 'reasons are required' }] },
+    );
   const now = deps.now?.() ?? new Date();
   return inTransaction(deps.pool, async (client: PoolClient) => {
     const { rows } = await client.query<ReferralRow>(`SELECT ${COLUMNS} FROM referrals WHERE id = $1 FOR UPDATE`, [id]);
@@ -232,37 +312,79 @@ export async function decideReferral(deps: ReferralDeps, p: Principal, id: strin
     }
     if (!p.practitioner) throw new GatewayError('forbidden', 'A referral is decided by a named person, not by a system client.');
     if (isAsker(r, p)) {
-      throw new GatewayError('policy_refused', 'You asked for this referral, so you cannot decide it: another person in the role must decide, so that the decision is independent.');
+      throw new GatewayError(
+        'policy_refused',
+        'You asked for this referral, so you cannot decide it: another person in the role must decide, so that the decision is independent.',
+      );
     }
-    if (r.status !== 'open') throw new GatewayError('conflict', `This referral was already decided (${r.outcome ?? ''}) on ${r.decided_at?.toISOString() ?? ''}.`);
+    if (r.status !== 'open')
+      throw new GatewayError('conflict', `This referral was already decided (${r.outcome ?? ''}) on ${r.decided_at?.toISOString() ?? ''}.`);
 
     // Ask the policy again, with the request exactly as it was asked: only what a refer rule sends to THIS decider can go.
     const request = r.request;
     const fields = request.fields.filter(isField);
     const decision = deps.engine.decide({ ...(request as unknown as DecisionInput), fields });
     const denied = new Map(decision.withheldFields.filter((w) => w.code === 'denied_by_rule').map((w) => [w.field, w.rule ?? '']));
-    const releasable = decision.referTo === r.decider_role
-      ? decision.withheldFields.filter((w) => w.code === 'needs_referral' && r.referred_fields.includes(w.field)).map((w) => w.field)
-      : [];
+    const releasable =
+      decision.referTo === r.decider_role
+        ? decision.withheldFields.filter((w) => w.code === 'needs_referral' && r.referred_fields.includes(w.field)).map((w) => w.field)
+        : [];
     const asked = input.fields ?? (input.decision === 'share' ? r.referred_fields.filter(isField) : []);
     type Problem = { pointer: string; detail: string; word: Field; code: 'denied' | 'not_referred' };
     const problems = asked.flatMap((f, i): Problem[] => {
       const rule = denied.get(f);
-      if (rule !== undefined) return [{ pointer: `/fields/${i}`, detail: `${label(f)} is withheld by the rule "${rule}": a deny rule can never be overridden through a referral.`, word: f, code: 'denied' }];
-      if (!releasable.includes(f)) return [{ pointer: `/fields/${i}`, detail: `${label(f)} is not something this referral asks you to decide (no refer rule sends it to the ${label(r.decider_role)}).`, word: f, code: 'not_referred' }];
+      if (rule !== undefined)
+        return [
+          {
+            pointer: `/fields/${i}`,
+            detail: `${label(f)} is withheld by the rule "${rule}": a deny rule can never be overridden through a referral.`,
+            word: f,
+            code: 'denied',
+          },
+        ];
+      if (!releasable.includes(f))
+        return [
+          {
+            pointer: `/fields/${i}`,
+            detail: `${label(f)} is not something this referral asks you to decide (no refer rule sends it to the ${label(r.decider_role)}).`,
+            word: f,
+            code: 'not_referred',
+          },
+        ];
       return [];
     });
     if (problems.some((x) => x.code === 'denied')) {
-      throw new GatewayError('policy_refused', `You cannot release ${problems.filter((x) => x.code === 'denied').map((x) => label(x.word)).join(', ')}: ${problems[0]?.detail ?? ''}`, { errors: problems.map(({ code: _c, ...rest }) => rest) });
+      throw new GatewayError(
+        'policy_refused',
+        `You cannot release ${problems
+          .filter((x) => x.code === 'denied')
+          .map((x) => label(x.word))
+          .join(', ')}: ${problems[0]?.detail ?? ''}`,
+        { errors: problems.map(({ code: _c, ...rest }) => rest) },
+      );
     }
-    if (problems.length > 0) throw new GatewayError('unprocessable', problems.map((x) => x.detail).join(' '), { errors: problems.map(({ code: _c, ...rest }) => rest) });
+    if (problems.length > 0)
+      throw new GatewayError('unprocessable', problems.map((x) => x.detail).join(' '), {
+        errors: problems.map(({ code: _c, ...rest }) => rest),
+      });
     const released = [...new Set(asked)];
-    if (input.decision === 'do_not_share' && released.length > 0) throw new GatewayError('unprocessable', 'A decision not to share releases no fields: leave fields empty.', { errors: [{ pointer: '/fields', detail: 'must be empty for do_not_share' }] });
+    if (input.decision === 'do_not_share' && released.length > 0)
+      throw new GatewayError('unprocessable', 'A decision not to share releases no fields: leave fields empty.', {
+        errors: [{ pointer: '/fields', detail: 'must be empty for do_not_share' }],
+      });
     if (input.decision === 'share_some' && (released.length === 0 || released.length >= releasable.length)) {
-      throw new GatewayError('unprocessable', 'Share some means some, not all and not none, of the fields the referral asks about: name them in fields.', { errors: [{ pointer: '/fields', detail: 'name some of the referred fields' }] });
+      throw new GatewayError(
+        'unprocessable',
+        'Share some means some, not all and not none, of the fields the referral asks about: name them in fields.',
+        { errors: [{ pointer: '/fields', detail: 'name some of the referred fields' }] },
+      );
     }
     if (input.decision === 'share' && releasable.length < r.referred_fields.length) {
-      throw new GatewayError('unprocessable', `Not every field of this referral may be released now (the policy has changed): decide share_some with ${releasable.map(label).join(', ') || 'no fields'}.`, { errors: [{ pointer: '/decision', detail: 'share is not possible' }] });
+      throw new GatewayError(
+        'unprocessable',
+        `Not every field of this referral may be released now (the policy has changed): decide share_some with ${releasable.map(label).join(', ') || 'no fields'}.`,
+        { errors: [{ pointer: '/decision', detail: 'share is not possible' }] },
+      );
     }
     const notReleased = r.referred_fields.filter((f) => !released.includes(f as Field));
     const entry = await deps.ledger.append({
@@ -288,7 +410,18 @@ export async function decideReferral(deps: ReferralDeps, p: Principal, id: strin
       `UPDATE referrals SET status = 'decided', outcome = $2, released_fields = $3, reasons = $4, decided_by_client = $5,
               decided_by_practitioner = $6, decided_by_name = $7, decided_by_role = $8, decided_at = $9, decided_entry_id = $10
         WHERE id = $1`,
-      [r.id, input.decision, released, reasons, p.clientId, p.practitioner.subject, p.practitioner.name?.slice(0, 200) ?? null, p.role, entry.recordedAt.toISOString(), entry.entryId],
+      [
+        r.id,
+        input.decision,
+        released,
+        reasons,
+        p.clientId,
+        p.practitioner.subject,
+        p.practitioner.name?.slice(0, 200) ?? null,
+        p.role,
+        entry.recordedAt.toISOString(),
+        entry.entryId,
+      ],
     );
     await queueNotice(client, 'referral_decided', [r.agency_id], { referralId: r.id }, r.id);
     const { rows: after } = await client.query<ReferralRow>(`SELECT ${COLUMNS} FROM referrals WHERE id = $1`, [id]);
@@ -299,7 +432,10 @@ export async function decideReferral(deps: ReferralDeps, p: Principal, id: strin
 // ─── Overdue ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Flags undecided referrals past their time limit: a ledger entry each, then `referral.overdue`. Returns how many. */
-export async function flagOverdueReferrals(deps: Pick<ReferralDeps, 'pool' | 'ledger' | 'now'>, requestId: string = randomUUID()): Promise<number> {
+export async function flagOverdueReferrals(
+  deps: Pick<ReferralDeps, 'pool' | 'ledger' | 'now'>,
+  requestId: string = randomUUID(),
+): Promise<number> {
   const now = deps.now?.() ?? new Date();
   return inTransaction(deps.pool, async (client) => {
     const { rows } = await client.query<{ id: string; agency_id: string; decider_role: string; due_at: Date; decision_entry_id: string }>(
@@ -313,7 +449,13 @@ export async function flagOverdueReferrals(deps: Pick<ReferralDeps, 'pool' | 'le
         outcome: 'overdue',
         requestId,
         actor: null,
-        payload: { referralId: r.id, agencyId: r.agency_id, deciderRole: r.decider_role, dueAt: r.due_at.toISOString(), decisionEntryId: r.decision_entry_id },
+        payload: {
+          referralId: r.id,
+          agencyId: r.agency_id,
+          deciderRole: r.decider_role,
+          dueAt: r.due_at.toISOString(),
+          decisionEntryId: r.decision_entry_id,
+        },
       });
       await client.query('UPDATE referrals SET overdue_flagged_at = $2 WHERE id = $1', [r.id, now.toISOString()]);
       await queueNotice(client, 'referral_overdue', [r.agency_id], { referralId: r.id }, r.id);

@@ -19,11 +19,23 @@ import { principalOf, requireScope } from '../auth/middleware';
 import { requestIdOf } from '../http/context';
 import { bodyValidator, queryValidator } from '../http/validation';
 import type { Purpose } from '../vocabulary/vocabulary';
-import { createInformationRequest, getInformationRequest, listInformationRequests, type InformationRequestDeps, type InformationRequestQuery, type NewInformationRequest } from './information-requests';
+import {
+  createInformationRequest,
+  getInformationRequest,
+  listInformationRequests,
+  type InformationRequestDeps,
+  type InformationRequestQuery,
+  type NewInformationRequest,
+} from './information-requests';
 import { readPicture, respondToInformationRequest, type ResponseInput } from './information-responses';
 import { decideReferral, getReferral, listReferrals, type ReferralDecisionInput, type ReferralDeps, type ReferralQuery } from './referrals';
 import {
-  informationRequestQuerySchema, informationResponseSchema, newInformationRequestSchema, referralDecisionSchema, referralQuerySchema, triageQuerySchema,
+  informationRequestQuerySchema,
+  informationResponseSchema,
+  newInformationRequestSchema,
+  referralDecisionSchema,
+  referralQuerySchema,
+  triageQuerySchema,
 } from './schemas';
 import { dailyTriage, type TriageDeps } from './triage';
 

@@ -15,7 +15,11 @@ export const referralQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    view: { type: 'string', enum: ['queue', 'mine'], description: 'queue: referrals to your role at your agency (deciders); mine: referrals you asked for' },
+    view: {
+      type: 'string',
+      enum: ['queue', 'mine'],
+      description: 'queue: referrals to your role at your agency (deciders); mine: referrals you asked for',
+    },
     status: { type: 'string', enum: ['open', 'decided'] },
     overdue: { type: 'boolean' },
     limit: { type: 'integer', minimum: 1, maximum: 200 },
@@ -28,8 +32,14 @@ export const referralDecisionSchema = {
   required: ['decision', 'reasons'],
   properties: {
     decision: { type: 'string', enum: [...REFERRAL_OUTCOMES] },
-    fields: { ...fieldList, description: 'The fields released: all referred fields for share (default), some for share_some, none for do_not_share' },
-    reasons: { ...freeText, description: 'Why, in your own words (kept with the referral for the practitioner; the ledger keeps its hash)' },
+    fields: {
+      ...fieldList,
+      description: 'The fields released: all referred fields for share (default), some for share_some, none for do_not_share',
+    },
+    reasons: {
+      ...freeText,
+      description: 'Why, in your own words (kept with the referral for the practitioner; the ledger keeps its hash)',
+    },
   },
 } as const;
 
@@ -47,7 +57,21 @@ const referralRequest = {
 
 export const referralSchema = {
   type: 'object',
-  required: ['id', 'status', 'overdue', 'agencyId', 'deciderRole', 'createdAt', 'dueAt', 'request', 'referredFields', 'permittedFields', 'rules', 'askedBy', 'decisionEntry'],
+  required: [
+    'id',
+    'status',
+    'overdue',
+    'agencyId',
+    'deciderRole',
+    'createdAt',
+    'dueAt',
+    'request',
+    'referredFields',
+    'permittedFields',
+    'rules',
+    'askedBy',
+    'decisionEntry',
+  ],
   properties: {
     id: uuid,
     status: { type: 'string', enum: ['open', 'decided'] },
@@ -61,8 +85,17 @@ export const referralSchema = {
     referredFields: { type: 'array', items: fieldSchema },
     permittedFields: { type: 'array', items: fieldSchema },
     rules: { type: 'array', items: { type: 'string' } },
-    askedBy: { type: 'object', required: ['role', 'you'], properties: { name: { type: ['string', 'null'] }, role: { type: 'string' }, you: { type: 'boolean' } } },
-    decisionEntry: { type: 'object', required: ['entryId', 'seq'], properties: { entryId: uuid, seq: { type: 'integer' } }, description: 'The ledger entry of the refer decision' },
+    askedBy: {
+      type: 'object',
+      required: ['role', 'you'],
+      properties: { name: { type: ['string', 'null'] }, role: { type: 'string' }, you: { type: 'boolean' } },
+    },
+    decisionEntry: {
+      type: 'object',
+      required: ['entryId', 'seq'],
+      properties: { entryId: uuid, seq: { type: 'integer' } },
+      description: 'The ledger entry of the refer decision',
+    },
     decision: {
       type: 'object',
       required: ['outcome', 'releasedFields', 'reasons', 'decidedBy', 'decidedAt'],
@@ -81,7 +114,10 @@ export const referralSchema = {
 export const referralListSchema = {
   type: 'object',
   required: ['view', 'referrals'],
-  properties: { view: { type: 'string', enum: ['queue', 'mine'] }, referrals: { type: 'array', items: { $ref: '#/components/schemas/Referral' } } },
+  properties: {
+    view: { type: 'string', enum: ['queue', 'mine'] },
+    referrals: { type: 'array', items: { $ref: '#/components/schemas/Referral' } },
+  },
 } as const;
 
 export const newInformationRequestSchema = {
@@ -97,11 +133,26 @@ export const newInformationRequestSchema = {
     },
     subjectRole: subjectRoleSchema,
     purpose: purposeSchema,
-    agencies: { type: 'array', minItems: 1, maxItems: 30, uniqueItems: true, items: agencyId, description: 'Trust-registry ids of the agencies asked (the Cafcass template defaults to every police and local authority agency)' },
+    agencies: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 30,
+      uniqueItems: true,
+      items: agencyId,
+      description: 'Trust-registry ids of the agencies asked (the Cafcass template defaults to every police and local authority agency)',
+    },
     fields: { ...fieldList, minItems: 1 },
-    priority: { type: 'string', enum: [...PRIORITIES], description: 'red / amber / green: deadline 4 / 24 / 72 hours by default (configurable)' },
+    priority: {
+      type: 'string',
+      enum: [...PRIORITIES],
+      description: 'red / amber / green: deadline 4 / 24 / 72 hours by default (configurable)',
+    },
     facts: factsSchema,
-    template: { type: 'string', enum: [...TEMPLATES], description: 'cafcass_safeguarding_checks: police and local authority checks before the first hearing' },
+    template: {
+      type: 'string',
+      enum: [...TEMPLATES],
+      description: 'cafcass_safeguarding_checks: police and local authority checks before the first hearing',
+    },
     firstHearingAt: { ...dateTime, description: 'Cafcass: the first hearing; the deadline is never later' },
   },
 } as const;
@@ -125,12 +176,24 @@ export const informationResponseSchema = {
       properties: {
         answer: { const: 'release' },
         records: {
-          type: 'array', minItems: 1, maxItems: 100,
-          items: { type: 'object', additionalProperties: false, required: ['recordId'], properties: { recordId: uuid, fields: { ...fieldList, minItems: 1 } } },
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['recordId'],
+            properties: { recordId: uuid, fields: { ...fieldList, minItems: 1 } },
+          },
         },
       },
     },
-    { type: 'object', additionalProperties: false, required: ['answer', 'reason'], properties: { answer: { const: 'decline' }, reason: freeText } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['answer', 'reason'],
+      properties: { answer: { const: 'decline' }, reason: freeText },
+    },
   ],
 } as const;
 
@@ -138,21 +201,42 @@ const targetSchema = {
   type: 'object',
   required: ['agencyId', 'status', 'deadline', 'recordsReleased'],
   properties: {
-    agencyId: { type: 'string' }, agencyName: { type: ['string', 'null'] }, agencyType: { type: ['string', 'null'] },
-    status: { type: 'string', enum: ['awaiting', 'answered', 'declined', 'overdue'] }, deadline: dateTime,
-    respondedAt: { type: ['string', 'null'] }, declineReason: { type: 'string' }, recordsReleased: { type: 'integer' },
+    agencyId: { type: 'string' },
+    agencyName: { type: ['string', 'null'] },
+    agencyType: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['awaiting', 'answered', 'declined', 'overdue'] },
+    deadline: dateTime,
+    respondedAt: { type: ['string', 'null'] },
+    declineReason: { type: 'string' },
+    recordsReleased: { type: 'integer' },
   },
 } as const;
 
 export const informationRequestSchema = {
   type: 'object',
-  required: ['id', 'requesterAgencyId', 'subject', 'purpose', 'fields', 'priority', 'deadline', 'status', 'overdue', 'yourPart', 'agencies', 'ledgerEntryId'],
+  required: [
+    'id',
+    'requesterAgencyId',
+    'subject',
+    'purpose',
+    'fields',
+    'priority',
+    'deadline',
+    'status',
+    'overdue',
+    'yourPart',
+    'agencies',
+    'ledgerEntryId',
+  ],
   properties: {
     id: uuid,
     requesterAgencyId: { type: 'string' },
     requesterAgencyName: { type: ['string', 'null'] },
     requestedBy: { type: 'object', properties: { name: { type: ['string', 'null'] }, role: { type: 'string' } } },
-    subject: { type: 'object', properties: { personId: { type: ['string', 'null'] }, caseReference: { type: ['string', 'null'] }, subjectRole: { type: 'string' } } },
+    subject: {
+      type: 'object',
+      properties: { personId: { type: ['string', 'null'] }, caseReference: { type: ['string', 'null'] }, subjectRole: { type: 'string' } },
+    },
     purpose: purposeSchema,
     fields: { type: 'array', items: fieldSchema },
     facts: { type: 'object' },
@@ -173,11 +257,26 @@ const recordItemSchema = {
   type: 'object',
   required: ['recordId', 'kind', 'decision', 'fields', 'withheldFields', 'rules'],
   properties: {
-    recordId: uuid, kind: { type: 'string' }, owningAgency: { type: 'object' }, subjectPersonId: uuid, subjectRole: subjectRoleSchema,
-    occurredAt: dateTime, decision: { type: 'string' }, fields: { type: 'object', description: 'Permitted values only' },
-    withheldFields: { type: 'array', items: { type: 'object', properties: { field: fieldSchema, code: { type: 'string' }, reason: { type: 'string' }, rule: { type: 'string' } } } },
-    rules: { type: 'array', items: { type: 'string' } }, lawfulBasis: { type: 'array', items: { type: 'object' } }, mustRecord: { type: 'array', items: { type: 'string' } },
-    auditEntryId: uuid, receipt: { type: 'object', properties: { seq: { type: 'integer' }, entryHash: { type: 'string' } } },
+    recordId: uuid,
+    kind: { type: 'string' },
+    owningAgency: { type: 'object' },
+    subjectPersonId: uuid,
+    subjectRole: subjectRoleSchema,
+    occurredAt: dateTime,
+    decision: { type: 'string' },
+    fields: { type: 'object', description: 'Permitted values only' },
+    withheldFields: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { field: fieldSchema, code: { type: 'string' }, reason: { type: 'string' }, rule: { type: 'string' } },
+      },
+    },
+    rules: { type: 'array', items: { type: 'string' } },
+    lawfulBasis: { type: 'array', items: { type: 'object' } },
+    mustRecord: { type: 'array', items: { type: 'string' } },
+    auditEntryId: uuid,
+    receipt: { type: 'object', properties: { seq: { type: 'integer' }, entryHash: { type: 'string' } } },
   },
 } as const;
 
@@ -190,7 +289,13 @@ export const informationResponseResultSchema = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { recordId: uuid, decision: { type: 'string' }, fieldsReleased: { type: 'array', items: fieldSchema }, withheldFields: { type: 'array', items: { type: 'object' } }, auditEntryId: uuid },
+        properties: {
+          recordId: uuid,
+          decision: { type: 'string' },
+          fieldsReleased: { type: 'array', items: fieldSchema },
+          withheldFields: { type: 'array', items: { type: 'object' } },
+          auditEntryId: uuid,
+        },
       },
     },
     auditEntryId: uuid,
@@ -200,21 +305,33 @@ export const informationResponseResultSchema = {
 export const pictureSchema = {
   type: 'object',
   required: ['informationRequest', 'items'],
-  properties: { informationRequest: { $ref: '#/components/schemas/InformationRequest' }, items: { type: 'array', items: recordItemSchema } },
+  properties: {
+    informationRequest: { $ref: '#/components/schemas/InformationRequest' },
+    items: { type: 'array', items: recordItemSchema },
+  },
 } as const;
 
 export const triageQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    date: { type: 'string', format: 'date', description: 'The meeting day (default today); the list covers the 24 hours before the meeting time' },
+    date: {
+      type: 'string',
+      format: 'date',
+      description: 'The meeting day (default today); the list covers the 24 hours before the meeting time',
+    },
     purpose: purposeSchema,
   },
 } as const;
 
 const signalSchema = {
   type: 'object',
-  properties: { signal: { type: 'string' }, flagged: { type: 'boolean' }, summary: { type: 'string' }, evidence: { type: 'array', items: { type: 'object' } } },
+  properties: {
+    signal: { type: 'string' },
+    flagged: { type: 'boolean' },
+    summary: { type: 'string' },
+    evidence: { type: 'array', items: { type: 'object' } },
+  },
 } as const;
 
 export const triageSchema = {
@@ -231,9 +348,13 @@ export const triageSchema = {
         type: 'object',
         required: ['familyRef', 'outcome', 'incidents', 'signals', 'auditEntryId', 'receipt'],
         properties: {
-          familyRef: { type: 'string' }, householdId: { type: ['string', 'null'] }, area: { type: ['string', 'null'] },
-          outcome: { type: 'string', enum: ['permit', 'permit_partial'] }, incidents: { type: 'array', items: recordItemSchema },
-          signals: { type: 'array', items: signalSchema }, auditEntryId: uuid,
+          familyRef: { type: 'string' },
+          householdId: { type: ['string', 'null'] },
+          area: { type: ['string', 'null'] },
+          outcome: { type: 'string', enum: ['permit', 'permit_partial'] },
+          incidents: { type: 'array', items: recordItemSchema },
+          signals: { type: 'array', items: signalSchema },
+          auditEntryId: uuid,
           receipt: { type: 'object', properties: { seq: { type: 'integer' }, entryHash: { type: 'string' } } },
         },
       },

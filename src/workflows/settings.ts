@@ -17,7 +17,11 @@ export const PRIORITIES = ['red', 'amber', 'green'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 export interface WorkflowSettings {
-  readonly referrals: { readonly defaultHours: number; readonly byRule: Readonly<Record<string, number>>; readonly byAgency: Readonly<Record<string, number>> };
+  readonly referrals: {
+    readonly defaultHours: number;
+    readonly byRule: Readonly<Record<string, number>>;
+    readonly byAgency: Readonly<Record<string, number>>;
+  };
   readonly informationRequests: {
     readonly priorityHours: Readonly<Record<Priority, number>>;
     readonly byAgency: Readonly<Record<string, Partial<Record<Priority, number>>>>;
@@ -58,7 +62,10 @@ const schema = {
     triage: {
       type: 'object',
       additionalProperties: false,
-      properties: { meetingTime: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }, timeZone: { type: 'string', minLength: 1, maxLength: 64 } },
+      properties: {
+        meetingTime: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+        timeZone: { type: 'string', minLength: 1, maxLength: 64 },
+      },
     },
     sweepIntervalMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
   },
@@ -115,7 +122,7 @@ const HOUR_MS = 3_600_000;
 /** When an undecided referral becomes overdue: the tightest limit of its rules, else its agency's, else the default. */
 export function referralDueAt(s: WorkflowSettings, agencyId: string, rules: readonly string[], from: Date): Date {
   const byRule = rules.map((r) => s.referrals.byRule[r]).filter((h): h is number => h !== undefined);
-  const h = byRule.length > 0 ? Math.min(...byRule) : s.referrals.byAgency[agencyId] ?? s.referrals.defaultHours;
+  const h = byRule.length > 0 ? Math.min(...byRule) : (s.referrals.byAgency[agencyId] ?? s.referrals.defaultHours);
   return new Date(from.getTime() + h * HOUR_MS);
 }
 

@@ -11,7 +11,10 @@ import { periodicTask } from '../periodic-task';
 import { flagOverdueInformationRequests } from './information-requests';
 import { flagOverdueReferrals } from './referrals';
 
-export interface SweepResult { readonly referrals: number; readonly informationRequests: number }
+export interface SweepResult {
+  readonly referrals: number;
+  readonly informationRequests: number;
+}
 
 export interface Sweeper {
   /** One sweep now (serialised with the periodic ones): how many referrals and requests were flagged. */

@@ -71,9 +71,20 @@ function involvesChildren(r: StoredRecord, household: readonly HouseholdMembersh
 /** An incident's `occurredAt` (ISO text) for ordering; '' when absent. */
 const occurredText = (incident: JsonObject | undefined): string => (typeof incident?.occurredAt === 'string' ? incident.occurredAt : '');
 
-interface FamilyDraft { key: string; householdId: string | null; members: Set<string>; incidents: StoredRecord[]; memberships: HouseholdMembership[] }
+interface FamilyDraft {
+  key: string;
+  householdId: string | null;
+  members: Set<string>;
+  incidents: StoredRecord[];
+  memberships: HouseholdMembership[];
+}
 
-export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: string; purpose?: Purpose }, requestId: string): Promise<TriageList> {
+export async function dailyTriage(
+  deps: TriageDeps,
+  p: Principal,
+  q: { date?: string; purpose?: Purpose },
+  requestId: string,
+): Promise<TriageList> {
   const now = deps.now?.() ?? new Date();
   const { meetingTime, timeZone } = deps.settings.triage;
   const date = q.date ?? localDate(now, timeZone);
@@ -85,23 +96,35 @@ export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: st
   const gathered = await inSnapshot(deps.pool, async (db) => {
     // Police incidents recorded around the window; the incident's own date decides whether it is in it.
     const { rows } = await db.query(
-      `SELECT ${RECORD_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM records r JOIN agencies a ON a.id = r.owning_agency_id
+      `SELECT ${RECORD_COLUMNS.split(', ')
+        .map((c) => `r.${c}`)
+        .join(', ')} FROM records r JOIN agencies a ON a.id = r.owning_agency_id
         WHERE r.kind = 'incident' AND a.agency_type = 'police' AND r.occurred_at >= $1 AND r.occurred_at < $2 ORDER BY r.occurred_at, r.id`,
       [new Date(from.getTime() - 7 * DAY_MS).toISOString(), new Date(to.getTime() + DAY_MS).toISOString()],
     );
-    const incidents = rows.map((r) => recordOf(r as Parameters<typeof recordOf>[0])).filter((r) => {
-      const at = incidentTime(r) ?? r.occurredAt;
-      return at >= from && at < to;
-    });
+    const incidents = rows
+      .map((r) => recordOf(r as Parameters<typeof recordOf>[0]))
+      .filter((r) => {
+        const at = incidentTime(r) ?? r.occurredAt;
+        return at >= from && at < to;
+      });
     const families = new Map<string, FamilyDraft>();
     for (const r of incidents) {
       const day = localDate(incidentTime(r) ?? r.occurredAt, timeZone);
       const around = await membershipsAround(db, r.subjectPersonId);
-      const home = around.filter((m) => m.personId === r.subjectPersonId && covers(m, day)).sort((a, b) => a.householdId.localeCompare(b.householdId))[0];
+      const home = around
+        .filter((m) => m.personId === r.subjectPersonId && covers(m, day))
+        .sort((a, b) => a.householdId.localeCompare(b.householdId))[0];
       const household = home ? around.filter((m) => m.householdId === home.householdId) : [];
       if (!involvesChildren(r, household, day)) continue;
       const key = home ? `household:${home.householdId}` : `person:${r.subjectPersonId}`;
-      const f = families.get(key) ?? { key, householdId: home?.householdId ?? null, members: new Set<string>([r.subjectPersonId]), incidents: [], memberships: [] };
+      const f = families.get(key) ?? {
+        key,
+        householdId: home?.householdId ?? null,
+        members: new Set<string>([r.subjectPersonId]),
+        incidents: [],
+        memberships: [],
+      };
       household.forEach((m) => f.members.add(m.personId));
       f.memberships = [...new Map([...f.memberships, ...around].map((m) => [m.id, m])).values()];
       f.incidents.push(r);
@@ -109,14 +132,23 @@ export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: st
     }
     // As the records exchange (IDOR): a family is considered only if the caller's agency knows one of its members.
     const members = [...new Set([...families.values()].flatMap((f) => [...f.members]))];
-    const { rows: knownRows } = await db.query<{ person_id: string }>('SELECT person_id FROM person_agency_links WHERE agency_id = $1 AND person_id = ANY($2::uuid[])', [p.agency.id, members]);
+    const { rows: knownRows } = await db.query<{ person_id: string }>(
+      'SELECT person_id FROM person_agency_links WHERE agency_id = $1 AND person_id = ANY($2::uuid[])',
+      [p.agency.id, members],
+    );
     const known = new Set(knownRows.map((r) => r.person_id));
     const out = [];
     for (const f of families.values()) {
       if (![...f.members].some((m) => known.has(m))) continue;
-      const { rows: all } = await db.query(`SELECT ${RECORD_COLUMNS} FROM records WHERE subject_person_id = ANY($1::uuid[]) ORDER BY occurred_at, id`, [[...f.members]]);
+      const { rows: all } = await db.query(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE subject_person_id = ANY($1::uuid[]) ORDER BY occurred_at, id`,
+        [[...f.members]],
+      );
       const records = all.map((r) => recordOf(r as Parameters<typeof recordOf>[0]));
-      const child = f.memberships.find((m) => m.subjectRole === 'child' && f.members.has(m.personId))?.personId ?? f.incidents[0]?.subjectPersonId ?? '';
+      const child =
+        f.memberships.find((m) => m.subjectRole === 'child' && f.members.has(m.personId))?.personId ??
+        f.incidents[0]?.subjectPersonId ??
+        '';
       const signals = riskSignals({
         subjectPersonId: child,
         records: records.map((r) => {
@@ -166,7 +198,7 @@ export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: st
     if (!judged.some((j) => j.decision.permittedFields.length > 0)) return;
     const e = entries[i] as AppendedEntry;
     families.push({
-      familyRef: f.householdId ?? (f.incidents[0]?.subjectPersonId ?? ''),
+      familyRef: f.householdId ?? f.incidents[0]?.subjectPersonId ?? '',
       householdId: f.householdId,
       area,
       outcome: audits[i]?.outcome === 'permit' ? 'permit' : 'permit_partial',
@@ -177,6 +209,16 @@ export async function dailyTriage(deps: TriageDeps, p: Principal, q: { date?: st
     });
   });
   // Families with flagged signals first, then by the earliest incident.
-  families.sort((a, b) => b.signals.filter((s) => s.flagged).length - a.signals.filter((s) => s.flagged).length || occurredText(a.incidents[0]).localeCompare(occurredText(b.incidents[0])));
-  return { date, window: { from: from.toISOString(), to: to.toISOString() }, purpose, agency: { id: p.agency.id, agencyType: p.agency.agencyType, role: p.role }, families };
+  families.sort(
+    (a, b) =>
+      b.signals.filter((s) => s.flagged).length - a.signals.filter((s) => s.flagged).length ||
+      occurredText(a.incidents[0]).localeCompare(occurredText(b.incidents[0])),
+  );
+  return {
+    date,
+    window: { from: from.toISOString(), to: to.toISOString() },
+    purpose,
+    agency: { id: p.agency.id, agencyType: p.agency.agencyType, role: p.role },
+    families,
+  };
 }

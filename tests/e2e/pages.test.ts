@@ -112,13 +112,14 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     }
     await continueButton(page).click();
     // The facts page asks only what the rules for this purpose use, and is skipped when they use none.
-    if (new URL(page.url()).pathname === '/share/facts') for (const [fact, value] of Object.entries(s.facts)) {
-      const input = page.locator(`input[name=${fact}]`);
-      // A fact the rules for this purpose do not test is not asked: nothing to answer.
-      if ((await input.count()) === 0) continue;
-      if ((await input.first().getAttribute('type')) === 'radio') await page.locator(`input[name=${fact}][value=${value}]`).check();
-      else await input.fill(value);
-    }
+    if (new URL(page.url()).pathname === '/share/facts')
+      for (const [fact, value] of Object.entries(s.facts)) {
+        const input = page.locator(`input[name=${fact}]`);
+        // A fact the rules for this purpose do not test is not asked: nothing to answer.
+        if ((await input.count()) === 0) continue;
+        if ((await input.first().getAttribute('type')) === 'radio') await page.locator(`input[name=${fact}][value=${value}]`).check();
+        else await input.fill(value);
+      }
     if (name && new URL(page.url()).pathname === '/share/facts') {
       await check(page, 'facts');
       await screenshot(page, `${name}-3-facts`);
@@ -171,15 +172,20 @@ describe('pages for practitioners and auditors, in a real browser', () => {
   it('answers "Yes, you can share" and has recorded the decision in the ledger before showing it', async () => {
     await policePage.goto(`${gw.url}/share/new`);
     await continueButton(policePage).click();
-    expect(await policePage.locator('.govuk-error-summary').innerText()).toContain('Select which organisation is asking for the information');
+    expect(await policePage.locator('.govuk-error-summary').innerText()).toContain(
+      'Select which organisation is asking for the information',
+    );
     await expectAccessible(policePage, 'organisation with errors');
     const a = await ask(policePage, encompass(['name', 'incident_date', 'child_involvement']), 'permit');
     expect(a.heading).toBe('Yes, you can share');
     expect(await policePage.locator('main').innerText()).toContain('Domestic Abuse Act 2021 s.49A');
     const rows = await gw.db.asOwner<{ kind: string; outcome: string; seq: string; agency_id: string; payload: Record<string, unknown> }>(
-      'SELECT kind, outcome, seq::text AS seq, agency_id, payload FROM audit_ledger WHERE entry_id = $1', [a.entryId],
+      'SELECT kind, outcome, seq::text AS seq, agency_id, payload FROM audit_ledger WHERE entry_id = $1',
+      [a.entryId],
     );
-    expect(rows).toEqual([expect.objectContaining({ kind: 'decision', outcome: 'permit', seq: String(a.seq), agency_id: gw.police.agencyId })]);
+    expect(rows).toEqual([
+      expect.objectContaining({ kind: 'decision', outcome: 'permit', seq: String(a.seq), agency_id: gw.police.agencyId }),
+    ]);
     expect(JSON.stringify(rows[0]?.payload)).not.toContain('NP-2026-001234');
     answers.permit = a;
   });
@@ -195,11 +201,15 @@ describe('pages for practitioners and auditors, in a real browser', () => {
     // from the school calendar), field labels never vocabulary keys, the time in words.
     expect(await policePage.getByTestId('verdict').getAttribute('data-outcome')).toBe('permit_partial');
     const next = await policePage.getByTestId('next-step').innerText();
-    expect(next).toMatch(/^What to do now: Tell the school's designated safeguarding lead before 8:30am on (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+: share only/);
+    expect(next).toMatch(
+      /^What to do now: Tell the school's designated safeguarding lead before 8:30am on (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+: share only/,
+    );
     expect(main).not.toMatch(/incident_full_report|child_involvement/);
     // Each reason once: the reason beside the withheld item is not repeated under "Why".
     expect(main.split('how the child was affected so they can support them').length - 1).toBe(1);
-    expect(main).toMatch(/Recorded at\s+(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}:\d{2}[ap]m/);
+    expect(main).toMatch(
+      /Recorded at\s+(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}:\d{2}[ap]m/,
+    );
     expect(await policePage.getByRole('button', { name: 'Print or save this answer' }).isVisible()).toBe(true);
     expect(await policePage.getByRole('button', { name: 'Copy reference' }).isVisible()).toBe(true);
     // Printed: no menu, no buttons, the verdict and reference kept.
@@ -214,8 +224,12 @@ describe('pages for practitioners and auditors, in a real browser', () => {
 
   it('answers "Ask your manager" and names who must decide', async () => {
     const a = await ask(policePage, {
-      toAgencyType: 'childrens_social_care', toRole: 'social_worker', purpose: 'child_in_need_assessment', subjectRole: 'child',
-      fields: ['name', 'school_attended'], facts: { consent: 'not_sought' },
+      toAgencyType: 'childrens_social_care',
+      toRole: 'social_worker',
+      purpose: 'child_in_need_assessment',
+      subjectRole: 'child',
+      fields: ['name', 'school_attended'],
+      facts: { consent: 'not_sought' },
     });
     expect(a.heading).toBe('Ask your manager');
     const main = await policePage.locator('main').innerText();
@@ -292,7 +306,10 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       for (const a of Object.values(answers)) expect(await page.locator(`tr[data-entry-id="${a.entryId}"]`).count()).toBe(1);
       await expectAccessible(page, 'audit log');
       await screenshot(page, '10-audit-log');
-      const reads = await gw.db.asOwner<{ kind: string; agency_id: string }>('SELECT kind, agency_id FROM audit_ledger WHERE entry_id = $1', [readEntry]);
+      const reads = await gw.db.asOwner<{ kind: string; agency_id: string }>(
+        'SELECT kind, agency_id FROM audit_ledger WHERE entry_id = $1',
+        [readEntry],
+      );
       expect(reads).toEqual([{ kind: 'audit_read', agency_id: gw.auditor.agencyId }]);
 
       await page.selectOption('#outcome', 'deny');
@@ -322,7 +339,8 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       // By case reference: every decision about that child (the reference is matched by its pseudonym).
       await page.getByLabel('Search by audit reference, request id or case reference').fill('NP-2026-001234');
       await page.getByRole('button', { name: 'Search', exact: true }).click();
-      for (const a of [answers.permit, answers.partial, answers.deny]) expect(await page.locator(`tr[data-entry-id="${a?.entryId}"]`).count()).toBe(1);
+      for (const a of [answers.permit, answers.partial, answers.deny])
+        expect(await page.locator(`tr[data-entry-id="${a?.entryId}"]`).count()).toBe(1);
       // By request id: the formula-looking one the no-JavaScript journey sent.
       await page.getByLabel('Search by audit reference, request id or case reference').fill('-e2e-formula-check');
       await page.getByRole('button', { name: 'Search', exact: true }).click();
@@ -344,7 +362,9 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       expect(main).toContain('Hash of the previous entry');
       expect(main).toMatch(/[0-9a-f]{64}/);
       expect(main).not.toContain('NP-2026-001234');
-      expect(await page.getByTestId('entry-summary').innerText()).toMatch(/asked whether to share 4 item\(s\) about a child with Designated safeguarding lead, School, for Operation Encompass\. Answer: Share some\./);
+      expect(await page.getByTestId('entry-summary').innerText()).toMatch(
+        /asked whether to share 4 item\(s\) about a child with Designated safeguarding lead, School, for Operation Encompass\. Answer: Share some\./,
+      );
       await expectAccessible(page, 'audit entry');
       await screenshot(page, '11-audit-entry');
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download receipt' }).click()]);
@@ -379,11 +399,14 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       await screenshot(page, '13-charts');
     });
 
-    it('reports who has been given a person\'s information (UK GDPR Art 15(1)(c)), as a page and CSV, and records the report', async () => {
+    it("reports who has been given a person's information (UK GDPR Art 15(1)(c)), as a page and CSV, and records the report", async () => {
       await page.goto(`${gw.url}/disclosures`);
       await expectAccessible(page, 'subject disclosures (empty)');
       await page.getByLabel('Case reference or person id').fill('NP-2026-001234');
-      const [res] = await Promise.all([page.waitForResponse((r) => r.url().includes('/disclosures?')), page.getByRole('button', { name: 'Show disclosures' }).click()]);
+      const [res] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes('/disclosures?')),
+        page.getByRole('button', { name: 'Show disclosures' }).click(),
+      ]);
       // The permit and the partial permit allowed sharing; the deny did not.
       expect(await page.getByTestId('disclosure-count').innerText()).toBe('2 disclosures found for “NP-2026-001234”');
       for (const a of [answers.permit, answers.partial]) expect(await page.locator(`tr[data-entry-id="${a?.entryId}"]`).count()).toBe(1);
@@ -394,12 +417,17 @@ describe('pages for practitioners and auditors, in a real browser', () => {
       expect(table).toContain('Operation Encompass');
       await expectAccessible(page, 'subject disclosures');
       await screenshot(page, '14-subject-disclosures');
-      const recorded = await gw.db.asOwner<{ kind: string; payload: Record<string, unknown> }>('SELECT kind, payload FROM audit_ledger WHERE entry_id = $1', [res.headers()['x-audit-entry-id']]);
+      const recorded = await gw.db.asOwner<{ kind: string; payload: Record<string, unknown> }>(
+        'SELECT kind, payload FROM audit_ledger WHERE entry_id = $1',
+        [res.headers()['x-audit-entry-id']],
+      );
       expect(recorded).toEqual([{ kind: 'audit_read', payload: expect.objectContaining({ view: 'subject_disclosures', returned: 2 }) }]);
       expect(JSON.stringify(recorded)).not.toContain('NP-2026-001234');
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Download as CSV/ }).click()]);
       const csv = readFileSync((await download.path()) ?? '', 'utf8');
-      expect(csv.split('\r\n')[0]).toBe('\uFEFFwhen,status,by_agency,by_role,to_agency,to_agency_type,to_role,fields,purpose,rules,entry_id,seq');
+      expect(csv.split('\r\n')[0]).toBe(
+        '\uFEFFwhen,status,by_agency,by_role,to_agency,to_agency_type,to_role,fields,purpose,rules,entry_id,seq',
+      );
       expect(csv.split('\r\n').filter((l) => l.includes('allowed'))).toHaveLength(2);
     });
 

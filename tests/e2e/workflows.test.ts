@@ -29,9 +29,31 @@ describe('workflow pages in a real browser', () => {
     const ledger = new PgAuditLedger(pool);
     try {
       await seedStory(pool, ledger, loadStory('seed/northshire.json'), gw.agencies);
-      seeded = await seedWorkflows({ pool, ledger, engine: loadPolicyCatalogue('policies'), pseudonymise: pseudonymiser('e2e-pseudonym-key-e2e-pseudonym-key-0000'), settings: DEFAULT_WORKFLOW_SETTINGS }, gw.agencies);
+      seeded = await seedWorkflows(
+        {
+          pool,
+          ledger,
+          engine: loadPolicyCatalogue('policies'),
+          pseudonymise: pseudonymiser('e2e-pseudonym-key-e2e-pseudonym-key-0000'),
+          settings: DEFAULT_WORKFLOW_SETTINGS,
+        },
+        gw.agencies,
+      );
       // Seeding again changes nothing.
-      expect((await seedWorkflows({ pool, ledger, engine: loadPolicyCatalogue('policies'), pseudonymise: pseudonymiser('e2e-pseudonym-key-e2e-pseudonym-key-0000'), settings: DEFAULT_WORKFLOW_SETTINGS }, gw.agencies)).alreadySeeded).toBe(true);
+      expect(
+        (
+          await seedWorkflows(
+            {
+              pool,
+              ledger,
+              engine: loadPolicyCatalogue('policies'),
+              pseudonymise: pseudonymiser('e2e-pseudonym-key-e2e-pseudonym-key-0000'),
+              settings: DEFAULT_WORKFLOW_SETTINGS,
+            },
+            gw.agencies,
+          )
+        ).alreadySeeded,
+      ).toBe(true);
     } finally {
       await ledger.close();
       await pool.end();
@@ -91,12 +113,16 @@ describe('workflow pages in a real browser', () => {
 
     await page.getByLabel('Share some').check();
     await page.getByLabel('Refuge address').check();
-    await page.getByLabel('Your reasons').fill('The officer needs to know where to send a patrol; the new address stays with the social worker.');
+    await page
+      .getByLabel('Your reasons')
+      .fill('The officer needs to know where to send a patrol; the new address stays with the social worker.');
     await page.getByRole('button', { name: 'Record my decision' }).click();
     expect(await page.locator('.govuk-notification-banner').innerText()).toContain('Your decision is recorded');
     await expectAccessible(page, 'referral decided');
     await screenshot(page, 'workflows-4-referral-decided');
-    const entries = await gw.db.asOwner<{ outcome: string; payload: { fieldsReleased: string[] } }>(`SELECT outcome, payload FROM audit_ledger WHERE kind = 'referral_decision'`);
+    const entries = await gw.db.asOwner<{ outcome: string; payload: { fieldsReleased: string[] } }>(
+      `SELECT outcome, payload FROM audit_ledger WHERE kind = 'referral_decision'`,
+    );
     expect(entries).toEqual([{ outcome: 'share_some', payload: expect.objectContaining({ fieldsReleased: ['refuge_address'] }) }]);
   });
 
@@ -116,7 +142,10 @@ describe('workflow pages in a real browser', () => {
     expect(await page.locator('table').first().innerText()).toContain('Awaiting');
     await expectAccessible(page, 'RFI inbox');
     await screenshot(page, 'workflows-6-rfi-inbox');
-    await page.locator(`a[href="/information-requests/${String(seeded.informationRequestId)}"]`).first().click();
+    await page
+      .locator(`a[href="/information-requests/${String(seeded.informationRequestId)}"]`)
+      .first()
+      .click();
     await expectAccessible(page, 'RFI answer form');
     await screenshot(page, 'workflows-7-rfi-answer-form');
     await page.getByLabel('Release records').check();

@@ -11,7 +11,15 @@ import { promisify } from 'node:util';
 import { compileForNode, ROOT } from '../support/compile-for-node';
 import { Client, Pool } from 'pg';
 import { GatewayError } from '../../src/errors';
-import { AuditUnavailableError, contentHash, entryHash, GENESIS_HASH, type AppendedEntry, type AuditActor, type NewAuditEntry } from '../../src/audit/entry';
+import {
+  AuditUnavailableError,
+  contentHash,
+  entryHash,
+  GENESIS_HASH,
+  type AppendedEntry,
+  type AuditActor,
+  type NewAuditEntry,
+} from '../../src/audit/entry';
 import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
 import { entryMacKey } from '../../src/audit/entry-mac';
 import { getEntry, InvalidCursorError, queryLedger, type LedgerEntryView, type LedgerFilters } from '../../src/audit/query';
@@ -94,7 +102,13 @@ describe('audit ledger', () => {
          FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) AS p`,
     );
     expect(Object.fromEntries(privileges.map((r) => [r.p, r.has]))).toEqual({
-      SELECT: true, INSERT: true, UPDATE: false, DELETE: false, TRUNCATE: false, REFERENCES: false, TRIGGER: false,
+      SELECT: true,
+      INSERT: true,
+      UPDATE: false,
+      DELETE: false,
+      TRUNCATE: false,
+      REFERENCES: false,
+      TRIGGER: false,
     });
     const [owner] = await db.asOwner<{ owner: string }>(`SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'audit_ledger'`);
     expect(owner?.owner).not.toBe('safeguard_app');
@@ -102,7 +116,16 @@ describe('audit ledger', () => {
 
   it('appends chained entries that are committed (visible to another connection) when append resolves', async () => {
     const first = await ledger.append(decision('req-chain-1'));
-    const second = await ledger.append(decision('req-chain-2', { kind: 'request_refused', outcome: 'forbidden', actor: null, purpose: undefined, rules: undefined, payload: { status: 403 } }));
+    const second = await ledger.append(
+      decision('req-chain-2', {
+        kind: 'request_refused',
+        outcome: 'forbidden',
+        actor: null,
+        purpose: undefined,
+        rules: undefined,
+        payload: { status: 403 },
+      }),
+    );
     expect(first.seq).toBe(1);
     expect(first.prevHash).toBe(GENESIS_HASH);
     expect(second.seq).toBe(2);
@@ -113,20 +136,37 @@ describe('audit ledger', () => {
     const rows = await ownerRows(db);
     expect(rows).toHaveLength(2);
     const [r1, r2] = rows as [LedgerRow, LedgerRow];
-    expect(r1).toEqual(expect.objectContaining({
-      seq: '1', entry_id: first.entryId, kind: 'decision', outcome: 'permit_partial', request_id: 'req-chain-1',
-      agency_id: 'test-police', agency_type: 'police', client_id: 'test-police-client', practitioner: 'officer-17',
-      role: 'police_officer', issuer: 'https://idp.test-police.example', purpose: 'operation_encompass',
-      rules: ['encompass-school-notification'], prev_hash: GENESIS_HASH, entry_hash: first.entryHash,
-    }));
+    expect(r1).toEqual(
+      expect.objectContaining({
+        seq: '1',
+        entry_id: first.entryId,
+        kind: 'decision',
+        outcome: 'permit_partial',
+        request_id: 'req-chain-1',
+        agency_id: 'test-police',
+        agency_type: 'police',
+        client_id: 'test-police-client',
+        practitioner: 'officer-17',
+        role: 'police_officer',
+        issuer: 'https://idp.test-police.example',
+        purpose: 'operation_encompass',
+        rules: ['encompass-school-notification'],
+        prev_hash: GENESIS_HASH,
+        entry_hash: first.entryHash,
+      }),
+    );
     expect(r1.recorded_at.toISOString()).toBe(first.recordedAt.toISOString());
-    expect(r2).toEqual(expect.objectContaining({ agency_id: null, practitioner: null, purpose: null, rules: [], payload: { status: 403 } }));
+    expect(r2).toEqual(
+      expect.objectContaining({ agency_id: null, practitioner: null, purpose: null, rules: [], payload: { status: 403 } }),
+    );
     // The stored row hashes to its stored hash with the one shared preimage function.
     expect(entryHash(toHashInput(r1))).toBe(r1.entry_hash);
     expect(entryHash(toHashInput(r2))).toBe(r2.entry_hash);
 
     const report = await verifyLedger(pool);
-    expect(report).toEqual(expect.objectContaining({ ok: true, entriesChecked: 2, lastSeq: 2, lastHash: second.entryHash, trustedUpTo: 2, problems: [] }));
+    expect(report).toEqual(
+      expect.objectContaining({ ok: true, entriesChecked: 2, lastSeq: 2, lastHash: second.entryHash, trustedUpTo: 2, problems: [] }),
+    );
   });
 
   it('hashes content canonically: key order does not matter, and contentHash is prefixed', () => {
@@ -136,9 +176,14 @@ describe('audit ledger', () => {
   });
 
   it('gives 500 concurrent appends from one ledger distinct gapless seqs, in few transactions (group commit)', async () => {
-    const [{ max }] = (await db.asOwner<{ max: string }>('SELECT coalesce(max(seq), 0)::text AS max FROM audit_ledger')) as [{ max: string }];
+    const [{ max }] = (await db.asOwner<{ max: string }>('SELECT coalesce(max(seq), 0)::text AS max FROM audit_ledger')) as [
+      { max: string },
+    ];
     const results = await Promise.all(Array.from({ length: 500 }, (_, i) => ledger.append(decision(`req-burst-${i}`))));
-    expectGapless(results.map((r) => r.seq), Number(max) + 1);
+    expectGapless(
+      results.map((r) => r.seq),
+      Number(max) + 1,
+    );
     // Each appender got its own entry back.
     const rows = await db.asOwner<{ entry_id: string; request_id: string; tx: string }>(
       `SELECT entry_id::text, request_id, xmin::text AS tx FROM audit_ledger WHERE request_id LIKE 'req-burst-%'`,
@@ -154,13 +199,17 @@ describe('audit ledger', () => {
   });
 
   it('serialises appenders across ledgers with separate pools and across OS processes', async () => {
-    const [{ max }] = (await db.asOwner<{ max: string }>('SELECT coalesce(max(seq), 0)::text AS max FROM audit_ledger')) as [{ max: string }];
+    const [{ max }] = (await db.asOwner<{ max: string }>('SELECT coalesce(max(seq), 0)::text AS max FROM audit_ledger')) as [
+      { max: string },
+    ];
     const pools = [0, 1, 2].map(() => new Pool({ connectionString: db.appUrl, max: 2 }));
     const ledgers = pools.map((p) => new PgAuditLedger(p, { maxBatch: 32 }));
 
     const ledgerJs = compileForNode('src/audit/pg-ledger.ts', buildDir);
     const childScript = path.join(buildDir, 'append-child.js');
-    writeFileSync(childScript, `
+    writeFileSync(
+      childScript,
+      `
       const { Pool } = require('pg');
       const { PgAuditLedger } = require(${JSON.stringify(ledgerJs)});
       (async () => {
@@ -175,7 +224,8 @@ describe('audit ledger', () => {
         await pool.end();
         process.stdout.write(JSON.stringify(out.map((e) => e.seq)));
       })().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });
-    `);
+    `,
+    );
     const child = (tag: string) =>
       run(process.execPath, [childScript], {
         env: { ...process.env, APP_URL: db.appUrl, N: '150', TAG: tag, NODE_PATH: path.join(ROOT, 'node_modules') },
@@ -203,7 +253,10 @@ describe('audit ledger', () => {
     const before = (await ownerRows(db)).length;
     await db.asOwner('REVOKE INSERT ON audit_ledger FROM safeguard_app');
     try {
-      const failure = await ledger.append(decision('req-revoked')).then(() => null, (e: unknown) => e);
+      const failure = await ledger.append(decision('req-revoked')).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(failure).toBeInstanceOf(AuditUnavailableError);
       expect(failure).toEqual(expect.objectContaining({ code: 'audit_unavailable', reason: 'database' }));
       expect((failure as Error).message).toMatch(/permission denied/);
@@ -247,7 +300,8 @@ describe('audit ledger', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
     for (const r of results) {
-      if (r.status === 'rejected') expect(r.reason).toEqual(expect.objectContaining({ code: 'audit_unavailable', reason: 'invalid_entry' }));
+      if (r.status === 'rejected')
+        expect(r.reason).toEqual(expect.objectContaining({ code: 'audit_unavailable', reason: 'invalid_entry' }));
     }
   });
 
@@ -306,13 +360,17 @@ describe('auditor queries', () => {
     const ledger = new PgAuditLedger(pool, { maxBatch: 8 });
     for (let i = 0; i < 45; i++) {
       // Sequential, so seq order is creation order.
-      all.push(await ledger.append(decision(`req-q-${i}`, {
-        actor: i % 3 === 0 ? school : police,
-        purpose: purposes[i % 3] as Purpose,
-        outcome: i % 5 === 0 ? 'deny' : 'permit',
-        rules: i % 4 === 0 ? ['rule-a', 'rule-b'] : ['rule-c'],
-        kind: i % 9 === 0 ? 'audit_read' : 'decision',
-      })));
+      all.push(
+        await ledger.append(
+          decision(`req-q-${i}`, {
+            actor: i % 3 === 0 ? school : police,
+            purpose: purposes[i % 3] as Purpose,
+            outcome: i % 5 === 0 ? 'deny' : 'permit',
+            rules: i % 4 === 0 ? ['rule-a', 'rule-b'] : ['rule-c'],
+            kind: i % 9 === 0 ? 'audit_read' : 'decision',
+          }),
+        ),
+      );
     }
     await ledger.close();
   });
@@ -341,7 +399,14 @@ describe('auditor queries', () => {
     expect(entries.map((e) => e.seq)).toEqual(all.map((a) => a.seq).reverse());
     const first = entries[0] as LedgerEntryView;
     const newest = all[all.length - 1] as AppendedEntry;
-    expect(first).toEqual(expect.objectContaining({ entryId: newest.entryId, entryHash: newest.entryHash, prevHash: newest.prevHash, recordedAt: newest.recordedAt.toISOString() }));
+    expect(first).toEqual(
+      expect.objectContaining({
+        entryId: newest.entryId,
+        entryHash: newest.entryHash,
+        prevHash: newest.prevHash,
+        recordedAt: newest.recordedAt.toISOString(),
+      }),
+    );
     // An exact multiple of the page size ends without a dangling cursor.
     const exact = await everything({}, 15);
     expect(exact.pages).toBe(3);
@@ -349,17 +414,30 @@ describe('auditor queries', () => {
   });
 
   it('filters by agency, purpose, outcome, rule and kind, combined, across pages', async () => {
-    const expected = (pred: (i: number) => boolean) => all.filter((_, i) => pred(i)).map((a) => a.seq).reverse();
+    const expected = (pred: (i: number) => boolean) =>
+      all
+        .filter((_, i) => pred(i))
+        .map((a) => a.seq)
+        .reverse();
     const seqs = async (f: LedgerFilters) => (await everything(f, 4)).entries.map((e) => e.seq);
     expect(await seqs({ agencyId: 'test-school' })).toEqual(expected((i) => i % 3 === 0));
     expect(await seqs({ purpose: 'marac' })).toEqual(expected((i) => i % 3 === 1));
     expect(await seqs({ outcome: 'deny' })).toEqual(expected((i) => i % 5 === 0));
     expect(await seqs({ rule: 'rule-b' })).toEqual(expected((i) => i % 4 === 0));
     expect(await seqs({ kind: 'audit_read' })).toEqual(expected((i) => i % 9 === 0));
-    expect(await seqs({ agencyId: 'test-police', outcome: 'permit', rule: 'rule-c' })).toEqual(expected((i) => i % 3 !== 0 && i % 5 !== 0 && i % 4 !== 0));
+    expect(await seqs({ agencyId: 'test-police', outcome: 'permit', rule: 'rule-c' })).toEqual(
+      expected((i) => i % 3 !== 0 && i % 5 !== 0 && i % 4 !== 0),
+    );
     expect(await seqs({ agencyId: "x' OR '1'='1" })).toEqual([]);
     const view = (await queryLedger(pool, { agencyId: 'test-school' }, { limit: 1, mac })).entries[0] as LedgerEntryView;
-    expect(view.actor).toEqual({ agencyId: 'test-school', agencyType: 'school', clientId: 'test-school-client', practitioner: null, role: 'designated_safeguarding_lead', issuer: 'https://idp.test-school.example' });
+    expect(view.actor).toEqual({
+      agencyId: 'test-school',
+      agencyType: 'school',
+      clientId: 'test-school-client',
+      practitioner: null,
+      role: 'designated_safeguarding_lead',
+      issuer: 'https://idp.test-school.example',
+    });
   });
 
   it('filters by time (since and until inclusive)', async () => {
@@ -376,7 +454,11 @@ describe('auditor queries', () => {
   it('refuses a bad cursor with a typed 400 error', async () => {
     const page = await queryLedger(pool, { purpose: 'marac' }, { limit: 2, mac });
     expect(page.nextCursor).toEqual(expect.any(String));
-    const bad = async (cursor: string, filters: LedgerFilters = { purpose: 'marac' }) => queryLedger(pool, filters, { cursor, limit: 2, mac }).then(() => null, (e: unknown) => e);
+    const bad = async (cursor: string, filters: LedgerFilters = { purpose: 'marac' }) =>
+      queryLedger(pool, filters, { cursor, limit: 2, mac }).then(
+        () => null,
+        (e: unknown) => e,
+      );
     const forged = Buffer.from(JSON.stringify({ v: 1, b: 'DROP TABLE', f: 'x' })).toString('base64url');
     // A real cursor with the seq inside it edited, keeping its MAC; and one signed under another key.
     const issued = page.nextCursor as string;
@@ -385,8 +467,15 @@ describe('auditor queries', () => {
     const edited = `${editedText}${issued.slice(-22)}`;
     const otherKey = pseudonymiser('another-gateway-key-another-gateway-key');
     const foreign = `${editedText}${otherKey.mac('audit-cursor', editedText).subarray(0, 16).toString('base64url')}`;
-    const errors = [await bad('not a cursor!'), await bad('AAAA'), await bad(forged), await bad(issued, { purpose: 'early_help' }), await bad(edited), await bad(foreign)];
-    expect((await bad(edited) as Error).message).toMatch(/not issued by this gateway, or has been changed/);
+    const errors = [
+      await bad('not a cursor!'),
+      await bad('AAAA'),
+      await bad(forged),
+      await bad(issued, { purpose: 'early_help' }),
+      await bad(edited),
+      await bad(foreign),
+    ];
+    expect(((await bad(edited)) as Error).message).toMatch(/not issued by this gateway, or has been changed/);
     for (const e of errors) {
       expect(e).toBeInstanceOf(InvalidCursorError);
       expect(e).toBeInstanceOf(GatewayError);
@@ -427,7 +516,15 @@ describe('audit-verify CLI', () => {
   });
 
   const verify = (args: string[]) =>
-    run(process.execPath, [cli, ...args], { env: { ...process.env, DATABASE_URL: db.ownerUrl, DATA_DIR: buildDir, LEDGER_MAC_KEY: CLI_MAC_KEY, NODE_PATH: path.join(ROOT, 'node_modules') } }).then(
+    run(process.execPath, [cli, ...args], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.ownerUrl,
+        DATA_DIR: buildDir,
+        LEDGER_MAC_KEY: CLI_MAC_KEY,
+        NODE_PATH: path.join(ROOT, 'node_modules'),
+      },
+    }).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
     );

@@ -93,28 +93,43 @@ describe('development OpenID provider', () => {
     expect(!result.ok && result.error.detail).toMatch(/Unknown agency/);
 
     // And a registry that says the police issuer is Children's Services' issuer cannot make it act as them.
-    const swapped = agencies.map((a) => (a.id === 'northshire-csc' ? { ...a, issuer: idp.issuerFor('northshire-police'), clientIds: ['northshire-csc-system'] } : a));
+    const swapped = agencies.map((a) =>
+      a.id === 'northshire-csc' ? { ...a, issuer: idp.issuerFor('northshire-police'), clientIds: ['northshire-csc-system'] } : a,
+    );
     const again = await verifierFor(swapped).verify(`Bearer ${accessToken}`, {});
     expect(again.ok && again.value.agency.id).toBe('northshire-police');
   });
 
-  it('refuses a client assertion signed with a key that is not the client\'s', async () => {
+  it("refuses a client assertion signed with a key that is not the client's", async () => {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const realKid = (JSON.parse(readFileSync(clientKeyFile(dataDir, 'northshire-police-system'), 'utf8')) as { kid: string }).kid;
     const attackerJwk = { ...(await exportJWK(privateKey)), kid: realKid, alg: 'ES256' };
     await expect(
-      fetchClientCredentialsToken({ issuer: idp.issuerFor('northshire-police'), clientId: 'northshire-police-system', privateJwk: attackerJwk, resource: AUDIENCE }),
+      fetchClientCredentialsToken({
+        issuer: idp.issuerFor('northshire-police'),
+        clientId: 'northshire-police-system',
+        privateJwk: attackerJwk,
+        resource: AUDIENCE,
+      }),
     ).rejects.toThrow(/refused client "northshire-police-system": invalid_client/);
     // Another agency's client key cannot get a token at the police issuer either.
     await expect(
-      fetchClientCredentialsToken({ issuer: idp.issuerFor('northshire-police'), clientId: 'northshire-csc-system', dataDir, resource: AUDIENCE }),
+      fetchClientCredentialsToken({
+        issuer: idp.issuerFor('northshire-police'),
+        clientId: 'northshire-csc-system',
+        dataDir,
+        resource: AUDIENCE,
+      }),
     ).rejects.toThrow(/refused client "northshire-csc-system": invalid_client/);
   });
 
   it('lists demo accounts and web clients for the practitioner pages', () => {
     expect(idp.accounts.find((a) => a.login === 'dsl@northshire-school')?.role).toBe('designated_safeguarding_lead');
     expect(idp.accounts.find((a) => a.login === 'auditor@northshire-csc')?.role).toBe('auditor');
-    expect(idp.webClient('northshire-school')).toEqual({ clientId: 'northshire-school-web', clientSecret: expect.stringMatching(/^[A-Za-z0-9_-]{40,}$/) });
+    expect(idp.webClient('northshire-school')).toEqual({
+      clientId: 'northshire-school-web',
+      clientSecret: expect.stringMatching(/^[A-Za-z0-9_-]{40,}$/),
+    });
     expect(idp.webClient('nowhere')).toBeUndefined();
   });
 });
@@ -122,7 +137,10 @@ describe('development OpenID provider', () => {
 /** A minimal browser: follows nothing by itself, keeps cookies by name. */
 class Browser {
   private readonly cookies = new Map<string, string>();
-  async go(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ status: number; location?: string; body: string }> {
+  async go(
+    url: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<{ status: number; location?: string; body: string }> {
     const res = await fetch(url, {
       method: init.method ?? 'GET',
       redirect: 'manual',
@@ -146,9 +164,15 @@ describe('practitioner sign-in (authorization code + PKCE, devInteractions login
   async function start(agencyId: string) {
     const web = idp.webClient(agencyId);
     if (!web) throw new Error('no web client');
-    const config = await client.discovery(new URL(idp.issuerFor(agencyId)), web.clientId, undefined, client.ClientSecretBasic(web.clientSecret), {
-      execute: [client.allowInsecureRequests],
-    });
+    const config = await client.discovery(
+      new URL(idp.issuerFor(agencyId)),
+      web.clientId,
+      undefined,
+      client.ClientSecretBasic(web.clientSecret),
+      {
+        execute: [client.allowInsecureRequests],
+      },
+    );
     const codeVerifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -177,7 +201,10 @@ describe('practitioner sign-in (authorization code + PKCE, devInteractions login
 
   it('a demo practitioner signs in; the access token carries their agency, role and name', async () => {
     const flow = await start('northshire-police');
-    const login = await flow.browser.go(flow.submitUrl, { method: 'POST', form: { prompt: 'login', login: 'officer@northshire-police', password: 'northshire-demo' } });
+    const login = await flow.browser.go(flow.submitUrl, {
+      method: 'POST',
+      form: { prompt: 'login', login: 'officer@northshire-police', password: 'northshire-demo' },
+    });
     expect(login.status).toBe(303);
     let next = login.location ?? '';
     for (let i = 0; i < 5 && !next.startsWith(REDIRECT_URI); i++) next = (await flow.browser.go(next)).location ?? '';
@@ -204,9 +231,15 @@ describe('practitioner sign-in (authorization code + PKCE, devInteractions login
 
   it('a wrong password, or an account of another agency, is refused at the login form', async () => {
     const flow = await start('northshire-school');
-    const wrong = await flow.browser.go(flow.submitUrl, { method: 'POST', form: { prompt: 'login', login: 'dsl@northshire-school', password: 'guess-guess' } });
+    const wrong = await flow.browser.go(flow.submitUrl, {
+      method: 'POST',
+      form: { prompt: 'login', login: 'dsl@northshire-school', password: 'guess-guess' },
+    });
     expect(wrong.status).toBe(401);
-    const otherAgency = await flow.browser.go(flow.submitUrl, { method: 'POST', form: { prompt: 'login', login: 'officer@northshire-police', password: 'northshire-demo' } });
+    const otherAgency = await flow.browser.go(flow.submitUrl, {
+      method: 'POST',
+      form: { prompt: 'login', login: 'officer@northshire-police', password: 'northshire-demo' },
+    });
     expect(otherAgency.status).toBe(401);
     expect(otherAgency.body).toContain('Riverside Primary School');
     // Smuggling a second login past the password check.
@@ -228,7 +261,11 @@ describe('restart', () => {
     try {
       expect(readFileSync(issuerKeysFile(dataDir, 'northshire-police'), 'utf8')).toBe(before);
       expect(readFileSync(clientKeyFile(dataDir, 'northshire-police-system'), 'utf8')).toBe(clientKey);
-      const { accessToken } = await fetchClientCredentialsToken({ issuer: second.issuerFor('northshire-police'), clientId: 'northshire-police-system', dataDir });
+      const { accessToken } = await fetchClientCredentialsToken({
+        issuer: second.issuerFor('northshire-police'),
+        clientId: 'northshire-police-system',
+        dataDir,
+      });
       const secondAgencies = registry.map((a) => ({ ...a, issuer: second.issuerFor(a.id) }));
       const result = await verifierFor(secondAgencies).verify(`Bearer ${accessToken}`, {});
       expect(result.ok && result.value.agency.id).toBe('northshire-police');

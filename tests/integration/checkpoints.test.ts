@@ -61,7 +61,13 @@ async function append(n: number): Promise<AppendedEntry[]> {
         kind: 'decision',
         outcome: i % 3 ? 'permit' : 'deny',
         requestId: `req-${entries.length + i + 1}`,
-        actor: { agencyId: i % 2 ? 'test-police' : 'test-school', agencyType: i % 2 ? 'police' : 'school', clientId: 'c', role: 'police_officer', issuer: 'https://idp.example' },
+        actor: {
+          agencyId: i % 2 ? 'test-police' : 'test-school',
+          agencyType: i % 2 ? 'police' : 'school',
+          clientId: 'c',
+          role: 'police_officer',
+          issuer: 'https://idp.example',
+        },
         purpose: 'operation_encompass',
         rules: ['rule-1'],
         payload: { permittedFields: ['name'], answerHash: contentHash({ i }) },
@@ -134,7 +140,12 @@ describe('sealing', () => {
     expect(header).toEqual({ alg: 'ES256', kid: keys.key('ledger').kid, typ: CHECKPOINT_TYP });
     const { payload } = await compactVerify(first.jws, createLocalJWKSet(keys.jwks()));
     expect(JSON.parse(Buffer.from(payload).toString('utf8'))).toEqual({
-      v: 1, ledger: 'safeguard-gateway', treeSize: 7, rootHash: first.rootHash, lastEntryHash: first.lastEntryHash, signedAt: first.signedAt,
+      v: 1,
+      ledger: 'safeguard-gateway',
+      treeSize: 7,
+      rootHash: first.rootHash,
+      lastEntryHash: first.lastEntryHash,
+      signedAt: first.signedAt,
     });
 
     expect(await latestCheckpoint(pool)).toEqual(first);
@@ -173,7 +184,17 @@ describe('sealing', () => {
 
   it('verifies: every signature, every root against the entries, consistency, and the exported copies', async () => {
     const report = await verifyCheckpoints(pool, keys.jwks(), { exported: sinks[0], batchSize: 5 });
-    expect(report).toEqual({ ok: true, checkpointsChecked: 3, exportedCheckpoints: 3, lastSeq: 16, trustedUpTo: 16, quorum: 0, witnesses: [], problems: [], moreProblems: 0 });
+    expect(report).toEqual({
+      ok: true,
+      checkpointsChecked: 3,
+      exportedCheckpoints: 3,
+      lastSeq: 16,
+      trustedUpTo: 16,
+      quorum: 0,
+      witnesses: [],
+      problems: [],
+      moreProblems: 0,
+    });
     // The gateway's key set must be the one given: another is a bad signature everywhere.
     const wrong = await verifyCheckpoints(pool, otherKeys.jwks());
     expect(wrong.ok).toBe(false);
@@ -184,7 +205,11 @@ describe('sealing', () => {
 
 describe('storage', () => {
   it('is append-only: the application role cannot change or remove a checkpoint, and the owner is stopped by triggers', async () => {
-    for (const sql of ['UPDATE ledger_checkpoints SET root_hash = root_hash', 'DELETE FROM ledger_checkpoints', 'TRUNCATE ledger_checkpoints']) {
+    for (const sql of [
+      'UPDATE ledger_checkpoints SET root_hash = root_hash',
+      'DELETE FROM ledger_checkpoints',
+      'TRUNCATE ledger_checkpoints',
+    ]) {
       await expect(pool.query(sql)).rejects.toThrow(/permission denied/);
       await expect(db.asOwner(sql)).rejects.toThrow(/append-only/);
     }
@@ -194,7 +219,9 @@ describe('storage', () => {
   it('exports write-once: the same checkpoint again is a no-op, a different one for the same size is refused', async () => {
     const latest = (await latestCheckpoint(pool)) as CheckpointRecord;
     await sinks[0]?.put(latest);
-    await expect(sinks[0]?.put({ ...latest, rootHash: 'f'.repeat(64), jws: `${latest.jws}x` })).rejects.toThrow(CheckpointSinkConflictError);
+    await expect(sinks[0]?.put({ ...latest, rootHash: 'f'.repeat(64), jws: `${latest.jws}x` })).rejects.toThrow(
+      CheckpointSinkConflictError,
+    );
     expect((await sinks[0]?.get(16))?.jws).toBe(latest.jws);
     expect(readdirSync(exportDir).filter((f) => f.startsWith('.tmp'))).toEqual([]);
   });
@@ -212,7 +239,15 @@ describe('receipts', () => {
     const jwks = JSON.parse(JSON.stringify(keys.jwks())) as { keys: [] };
     for (const entry of entries) {
       const receipt = sealed(await receiptFor(entry));
-      expect(receipt).toMatchObject({ type: 'sg-ledger-receipt', v: 1, entryId: entry.entryId, seq: entry.seq, entryHash: entry.entryHash, leafIndex: entry.seq - 1, treeSize: 16 });
+      expect(receipt).toMatchObject({
+        type: 'sg-ledger-receipt',
+        v: 1,
+        entryId: entry.entryId,
+        seq: entry.seq,
+        entryHash: entry.entryHash,
+        leafIndex: entry.seq - 1,
+        treeSize: 16,
+      });
       const offline = await verifyReceipt(JSON.parse(JSON.stringify(receipt)), jwks);
       expect(offline).toMatchObject({ ok: true, value: { seq: entry.seq, treeSize: 16, contentVerified: false } });
     }
@@ -259,9 +294,15 @@ describe('receipts', () => {
     const e = entries[4] as AppendedEntry;
     const receipt = sealed(await receiptFor(e));
     const view = await getEntry(pool, e.entryId);
-    expect(await verifyReceipt(receipt, keys.jwks(), { entry: JSON.parse(JSON.stringify(view)) })).toMatchObject({ ok: true, value: { contentVerified: true } });
+    expect(await verifyReceipt(receipt, keys.jwks(), { entry: JSON.parse(JSON.stringify(view)) })).toMatchObject({
+      ok: true,
+      value: { contentVerified: true },
+    });
     const altered = { ...JSON.parse(JSON.stringify(view)), outcome: 'permit_everything' };
-    expect(await verifyReceipt(receipt, keys.jwks(), { entry: altered })).toEqual({ ok: false, error: expect.stringMatching(/content differs/) });
+    expect(await verifyReceipt(receipt, keys.jwks(), { entry: altered })).toEqual({
+      ok: false,
+      error: expect.stringMatching(/content differs/),
+    });
   });
 });
 
@@ -285,7 +326,14 @@ describe('receipt-verify CLI', () => {
     const good = await cli(write('good.json', receipt), '--jwks', path.join(dir, 'jwks.json'));
     expect(good).toEqual({ code: 0, text: expect.stringMatching(/^Receipt: VALID/) });
     const view = await getEntry(pool, receipt.entryId);
-    const withEntry = await cli(path.join(dir, 'good.json'), '--jwks', path.join(dir, 'jwks.json'), '--entry', write('entry.json', view), '--json');
+    const withEntry = await cli(
+      path.join(dir, 'good.json'),
+      '--jwks',
+      path.join(dir, 'jwks.json'),
+      '--entry',
+      write('entry.json', view),
+      '--json',
+    );
     expect(withEntry.code).toBe(0);
     expect(JSON.parse(withEntry.text)).toMatchObject({ valid: true, seq: receipt.seq, contentVerified: true });
   });
@@ -294,7 +342,11 @@ describe('receipt-verify CLI', () => {
     const flipped = (h: string): string => `${h.slice(0, -1)}${h.endsWith('0') ? '1' : '0'}`;
     const cases: Array<[string, unknown, RegExp]> = [
       ['entry-hash.json', { ...receipt, entryHash: flipped(receipt.entryHash) }, /inclusion proof does not lead/],
-      ['path.json', { ...receipt, inclusionProof: receipt.inclusionProof.map((h, i) => (i === 0 ? flipped(h) : h)) }, /inclusion proof does not lead/],
+      [
+        'path.json',
+        { ...receipt, inclusionProof: receipt.inclusionProof.map((h, i) => (i === 0 ? flipped(h) : h)) },
+        /inclusion proof does not lead/,
+      ],
       ['short-path.json', { ...receipt, inclusionProof: receipt.inclusionProof.slice(1) }, /inclusion proof does not lead/],
       ['seq.json', { ...receipt, seq: receipt.seq + 1, leafIndex: receipt.seq }, /inclusion proof does not lead/],
       ['root.json', { ...receipt, rootHash: flipped(receipt.rootHash) }, /root hash is not the one its checkpoint signs/],
@@ -316,7 +368,14 @@ describe('receipt-verify CLI', () => {
 
   it('exits 1 for a receipt whose checkpoint was signed by another key with a kid the JWKS knows', async () => {
     const { CompactSign } = await import('jose');
-    const forgedPayload = { v: 1, ledger: 'safeguard-gateway', treeSize: receipt.treeSize, rootHash: receipt.rootHash, lastEntryHash: receipt.entryHash, signedAt: receipt.signedAt };
+    const forgedPayload = {
+      v: 1,
+      ledger: 'safeguard-gateway',
+      treeSize: receipt.treeSize,
+      rootHash: receipt.rootHash,
+      lastEntryHash: receipt.entryHash,
+      signedAt: receipt.signedAt,
+    };
     const forged = await new CompactSign(Buffer.from(JSON.stringify(forgedPayload)))
       .setProtectedHeader({ alg: 'ES256', kid: keys.key('ledger').kid, typ: CHECKPOINT_TYP })
       .sign(otherKeys.key('ledger').privateKey);
@@ -326,9 +385,21 @@ describe('receipt-verify CLI', () => {
   });
 
   it('says "not sealed yet" (exit 3) for a fresh entry\'s receipt, and prints its usage when given nothing', async () => {
-    const fresh = { type: receipt.type, v: receipt.v, entryId: receipt.entryId, seq: receipt.seq, entryHash: receipt.entryHash, sealed: false };
+    const fresh = {
+      type: receipt.type,
+      v: receipt.v,
+      entryId: receipt.entryId,
+      seq: receipt.seq,
+      entryHash: receipt.entryHash,
+      sealed: false,
+    };
     const r = await cli(write('fresh.json', fresh), '--jwks', path.join(dir, 'jwks.json'));
-    expect(r).toEqual({ code: 3, text: expect.stringMatching(/^Receipt: NOT SEALED YET\n {2}Entry [0-9a-f-]{36} \(seq \d+\) is in the ledger, but no signed checkpoint covers it yet/) });
+    expect(r).toEqual({
+      code: 3,
+      text: expect.stringMatching(
+        /^Receipt: NOT SEALED YET\n {2}Entry [0-9a-f-]{36} \(seq \d+\) is in the ledger, but no signed checkpoint covers it yet/,
+      ),
+    });
     const usage = await cli();
     expect(usage.code).toBe(2);
     expect(usage.text).toMatch(/^Usage: receipt-verify \[options\] <receipt>/);
@@ -349,7 +420,8 @@ describe('periodic sealer', () => {
     const checkpointer = startCheckpointer({ pool, keys, intervalMs: 1000, sinks, logger: pino({ level: 'silent' }), sealOnStart: true });
     try {
       const deadline = Date.now() + 10_000;
-      while (((await latestCheckpoint(pool))?.treeSize ?? 0) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (((await latestCheckpoint(pool))?.treeSize ?? 0) <= before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       expect((await latestCheckpoint(pool))?.treeSize).toBe(before + 2);
       await append(1);
       const now = await checkpointer.sealNow();
@@ -391,7 +463,15 @@ describe('HTTP: receipts and checkpoints', () => {
     v1.use(requireAuth(verifier));
     v1.use(express.json());
     v1.use(ledgerProofsRouter({ ledger: hledger, pool: hpool, keys, sinks: [exportTo], logger }));
-    v1.use(auditRouter({ ledger: hledger, pool: hpool, keys, pseudonymise: pseudonymiser('checkpoints-test-key-checkpoints-test-key'), sinks: [exportTo] }));
+    v1.use(
+      auditRouter({
+        ledger: hledger,
+        pool: hpool,
+        keys,
+        pseudonymise: pseudonymiser('checkpoints-test-key-checkpoints-test-key'),
+        sinks: [exportTo],
+      }),
+    );
     app.use('/v1', v1);
     const problems: ErrorRequestHandler = (e: unknown, _req, res, _next) => {
       sendProblem(res, e instanceof GatewayError ? e : new GatewayError('internal', 'unexpected'));
@@ -401,9 +481,20 @@ describe('HTTP: receipts and checkpoints', () => {
     school = await issuers.token({ agency: 'test-school', sub: 'dsl-1', role: 'designated_safeguarding_lead', scope: 'decisions' });
     auditor = await issuers.token({ agency: 'test-csc', sub: 'auditor-1', role: 'auditor', scope: 'audit:read' });
     policeEntry = await hledger.append({
-      kind: 'decision', outcome: 'permit', requestId: 'req-http-1',
-      actor: { agencyId: 'test-police', agencyType: 'police', clientId: 'test-police-system', role: 'police_officer', practitioner: 'officer-1', issuer: issuers.issuerFor('test-police') },
-      purpose: 'operation_encompass', rules: ['rule-1'], payload: { permittedFields: ['name'] },
+      kind: 'decision',
+      outcome: 'permit',
+      requestId: 'req-http-1',
+      actor: {
+        agencyId: 'test-police',
+        agencyType: 'police',
+        clientId: 'test-police-system',
+        role: 'police_officer',
+        practitioner: 'officer-1',
+        issuer: issuers.issuerFor('test-police'),
+      },
+      purpose: 'operation_encompass',
+      rules: ['rule-1'],
+      payload: { permittedFields: ['name'] },
     });
   });
   afterAll(async () => {
@@ -419,7 +510,10 @@ describe('HTTP: receipts and checkpoints', () => {
     const res = await proofOf(policeEntry.entryId, police);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ sealed: false, seq: 1, entryHash: policeEntry.entryHash, latestCheckpointTreeSize: null });
-    const [row] = await hdb.asOwner<{ kind: string; agency_id: string; payload: { receipt: boolean } }>('SELECT * FROM audit_ledger WHERE entry_id = $1', [res.headers['x-audit-entry-id']]);
+    const [row] = await hdb.asOwner<{ kind: string; agency_id: string; payload: { receipt: boolean } }>(
+      'SELECT * FROM audit_ledger WHERE entry_id = $1',
+      [res.headers['x-audit-entry-id']],
+    );
     expect(row).toMatchObject({ kind: 'audit_read', agency_id: 'test-police', payload: { receipt: true, sealed: false } });
   });
 
@@ -428,9 +522,17 @@ describe('HTTP: receipts and checkpoints', () => {
     expect(refused.status).toBe(403);
     const res = await request(app).post('/v1/audit/checkpoints').set('Authorization', `Bearer ${auditor}`);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ created: true, checkpoint: { type: 'sg-ledger-checkpoint', treeSize: 2 }, exportedTo: 1, exportFailures: 0 });
+    expect(res.body).toMatchObject({
+      created: true,
+      checkpoint: { type: 'sg-ledger-checkpoint', treeSize: 2 },
+      exportedTo: 1,
+      exportFailures: 0,
+    });
     expect(await exportTo.sizes()).toEqual([2]);
-    const [row] = await hdb.asOwner<{ kind: string; outcome: string; payload: { treeSize: number } }>('SELECT * FROM audit_ledger WHERE entry_id = $1', [res.headers['x-audit-entry-id']]);
+    const [row] = await hdb.asOwner<{ kind: string; outcome: string; payload: { treeSize: number } }>(
+      'SELECT * FROM audit_ledger WHERE entry_id = $1',
+      [res.headers['x-audit-entry-id']],
+    );
     expect(row).toMatchObject({ kind: 'ledger_checkpoint', outcome: 'sealed', payload: { treeSize: 2 } });
     const again = await request(app).post('/v1/audit/checkpoints').set('Authorization', `Bearer ${auditor}`);
     expect(again.status).toBe(201); // the previous seal's own ledger entry is new
@@ -442,7 +544,9 @@ describe('HTTP: receipts and checkpoints', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ sealed: true, seq: 1, treeSize: 3 });
     expect(await verifyReceipt(JSON.parse(res.text), keys.jwks())).toMatchObject({ ok: true, value: { seq: 1, treeSize: 3 } });
-    const early = await request(app).get(`/v1/audit/entries/${policeEntry.entryId}/proof?treeSize=2`).set('Authorization', `Bearer ${auditor}`);
+    const early = await request(app)
+      .get(`/v1/audit/entries/${policeEntry.entryId}/proof?treeSize=2`)
+      .set('Authorization', `Bearer ${auditor}`);
     expect(early.body).toMatchObject({ sealed: true, treeSize: 2 });
     expect((await verifyReceipt(early.body, keys.jwks())).ok).toBe(true);
   });

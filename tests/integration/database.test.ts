@@ -29,7 +29,9 @@ describe('database set-up', () => {
     try {
       await expect(app.query('SELECT count(*) FROM agencies')).resolves.toBeDefined();
       await expect(
-        app.query(`INSERT INTO agencies (id, name, agency_type, issuer, client_ids, allowed_roles) VALUES ('x-agency','x','police','https://x',ARRAY['x'],ARRAY['system'])`),
+        app.query(
+          `INSERT INTO agencies (id, name, agency_type, issuer, client_ids, allowed_roles) VALUES ('x-agency','x','police','https://x',ARRAY['x'],ARRAY['system'])`,
+        ),
       ).rejects.toThrow(/permission denied/);
       await expect(app.query('CREATE TABLE sneaky (id int)')).rejects.toThrow(/permission denied/);
     } finally {

@@ -40,13 +40,21 @@ describe('POST /v1/decisions', () => {
     expect(res.headers['cache-control']).toBe('no-store');
 
     // The entry is in the database (read through a different connection, as the owner): committed, not pending.
-    const rows = await gw.db.asOwner<{ entry_id: string; kind: string; outcome: string; agency_id: string; purpose: string; payload: Record<string, unknown>; seq: string; entry_hash: string }>(
-      'SELECT * FROM audit_ledger WHERE entry_id = $1',
-      [res.body.auditEntryId],
-    );
+    const rows = await gw.db.asOwner<{
+      entry_id: string;
+      kind: string;
+      outcome: string;
+      agency_id: string;
+      purpose: string;
+      payload: Record<string, unknown>;
+      seq: string;
+      entry_hash: string;
+    }>('SELECT * FROM audit_ledger WHERE entry_id = $1', [res.body.auditEntryId]);
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
-    expect(row).toEqual(expect.objectContaining({ kind: 'decision', outcome: 'permit_partial', agency_id: 'test-police', purpose: 'operation_encompass' }));
+    expect(row).toEqual(
+      expect.objectContaining({ kind: 'decision', outcome: 'permit_partial', agency_id: 'test-police', purpose: 'operation_encompass' }),
+    );
     expect(Number(row.seq)).toBe(res.body.receipt.seq);
     expect(row.entry_hash).toBe(res.body.receipt.entryHash);
     expect(row.payload.fieldsRequested).toEqual(encompass.fields);
@@ -66,7 +74,8 @@ describe('POST /v1/decisions', () => {
       expect(res.status).toBe(503);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.body.code).toBe('audit_unavailable');
-      for (const leaked of ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'auditEntryId']) expect(res.body).not.toHaveProperty(leaked);
+      for (const leaked of ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'auditEntryId'])
+        expect(res.body).not.toHaveProperty(leaked);
       expect(res.text).not.toContain('incident_date');
       expect((await gw.ledgerRows()).length).toBe(before);
     } finally {
@@ -77,12 +86,17 @@ describe('POST /v1/decisions', () => {
   });
 
   it('refuses an unknown purpose with a 400 that names the word and the allowed values (invariants 2, 5)', async () => {
-    const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send({ ...encompass, purpose: 'gossip' });
+    const res = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .send({ ...encompass, purpose: 'gossip' });
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe('unknown_word');
     expect(res.body.detail).toContain('gossip');
-    expect(res.body.errors[0]).toEqual(expect.objectContaining({ pointer: '/purpose', word: 'gossip', allowed: expect.arrayContaining(['operation_encompass', 'marac']) }));
+    expect(res.body.errors[0]).toEqual(
+      expect.objectContaining({ pointer: '/purpose', word: 'gossip', allowed: expect.arrayContaining(['operation_encompass', 'marac']) }),
+    );
   });
 
   it.each([
@@ -91,7 +105,10 @@ describe('POST /v1/decisions', () => {
     ['an unknown recipient role', { to: { agencyType: 'school', role: 'head_teacher' } }, '/to/role', 'head_teacher'],
     ['a fact value outside its words', { facts: { dash_risk_level: 'very_high' } }, '/facts/dash_risk_level', 'very_high'],
   ])('refuses %s by name', async (_what, change, pointer, word) => {
-    const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send({ ...encompass, ...change });
+    const res = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .send({ ...encompass, ...change });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('unknown_word');
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ pointer, word })]));
@@ -102,15 +119,24 @@ describe('POST /v1/decisions', () => {
     const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(noPurpose);
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ pointer: '/purpose' })]));
-    const rows = await gw.db.asOwner<{ kind: string; outcome: string; request_id: string }>('SELECT kind, outcome, request_id FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
+    const rows = await gw.db.asOwner<{ kind: string; outcome: string; request_id: string }>(
+      'SELECT kind, outcome, request_id FROM audit_ledger WHERE request_id = $1',
+      [res.headers['x-request-id']],
+    );
     expect(rows).toEqual([expect.objectContaining({ kind: 'request_refused', outcome: 'invalid_request' })]);
   });
 
   it('lets an agency ask only about sharing from itself: spoofing `from` is 403 and audited', async () => {
-    const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send({ ...encompass, from: { agencyType: 'school' } });
+    const res = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .send({ ...encompass, from: { agencyType: 'school' } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('policy_refused');
-    const rows = await gw.db.asOwner<{ kind: string; agency_id: string }>('SELECT kind, agency_id FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
+    const rows = await gw.db.asOwner<{ kind: string; agency_id: string }>(
+      'SELECT kind, agency_id FROM audit_ledger WHERE request_id = $1',
+      [res.headers['x-request-id']],
+    );
     expect(rows).toEqual([{ kind: 'request_refused', agency_id: 'test-police' }]);
   });
 
@@ -139,7 +165,11 @@ describe('POST /v1/decisions', () => {
       .send(JSON.stringify({ ...encompass, padding: 'x'.repeat(64 * 1024) }));
     expect(big.status).toBe(413);
     expect(big.headers['content-type']).toMatch(/^application\/problem\+json/);
-    const broken = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).set('Content-Type', 'application/json').send('{"from": ');
+    const broken = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .set('Content-Type', 'application/json')
+      .send('{"from": ');
     expect(broken.status).toBe(400);
     expect(broken.body.code).toBe('bad_request');
     expect(broken.text).not.toMatch(/at .*\.(js|ts):\d+/);
@@ -149,7 +179,12 @@ describe('POST /v1/decisions', () => {
     const res = await request(gw.app)
       .post('/v1/decisions')
       .set('Authorization', `Bearer ${police}`)
-      .send({ ...encompass, to: { agencyType: 'housing', role: 'housing_officer' }, purpose: 'housing_allocation', fields: ['incident_full_report'] });
+      .send({
+        ...encompass,
+        to: { agencyType: 'housing', role: 'housing_officer' },
+        purpose: 'housing_allocation',
+        fields: ['incident_full_report'],
+      });
     expect(res.status).toBe(200);
     expect(res.body.decision).toBe('deny');
     expect(res.body.permittedFields).toEqual([]);
@@ -164,7 +199,8 @@ describe('auditor API', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     const police = await gw.issuers.token({ agency: 'test-police', scope: 'decisions' });
-    for (let i = 0; i < 3; i++) await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass).expect(200);
+    for (let i = 0; i < 3; i++)
+      await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass).expect(200);
   });
   afterAll(async () => {
     await gw.close();
@@ -183,12 +219,16 @@ describe('auditor API', () => {
     expect(first.status).toBe(200);
     expect(first.body.entries).toHaveLength(2);
     expect(first.body.nextCursor).toEqual(expect.any(String));
-    const second = await request(gw.app).get(`/v1/audit?kind=decision&limit=2&cursor=${first.body.nextCursor}`).set('Authorization', `Bearer ${auditor}`);
+    const second = await request(gw.app)
+      .get(`/v1/audit?kind=decision&limit=2&cursor=${first.body.nextCursor}`)
+      .set('Authorization', `Bearer ${auditor}`);
     expect(second.status).toBe(200);
     expect(second.body.entries).toHaveLength(1);
     const ids = [...first.body.entries, ...second.body.entries].map((e: { entryId: string }) => e.entryId);
     expect(new Set(ids).size).toBe(3);
-    const reads = await gw.db.asOwner<{ kind: string; practitioner: string }>("SELECT kind, practitioner FROM audit_ledger WHERE kind = 'audit_read'");
+    const reads = await gw.db.asOwner<{ kind: string; practitioner: string }>(
+      "SELECT kind, practitioner FROM audit_ledger WHERE kind = 'audit_read'",
+    );
     expect(reads).toHaveLength(2);
     expect(reads[0]?.practitioner).toBe('auditor-1');
 
@@ -224,18 +264,58 @@ describe('operability', () => {
   });
 
   it('describes every route in the OpenAPI 3.1 document, and every described route exists', async () => {
-    const doc = (await request(gw.app).get('/openapi.json').expect(200)).body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await request(gw.app).get('/openapi.json').expect(200)).body as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
     expect(doc.openapi).toBe('3.1.0');
     const described = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     expect(described.sort()).toEqual(
-      ['POST /v1/decisions', 'GET /v1/audit', 'GET /v1/audit/entries/{entryId}', 'GET /v1/audit/verify', 'GET /v1/audit/entries/{entryId}/proof', 'GET /v1/audit/checkpoints', 'POST /v1/audit/checkpoints', 'GET /v1/audit/checkpoint', 'GET /v1/audit/checkpoint/key', 'GET /v1/audit/checkpoint/keys', 'GET /v1/audit/subjects/{ref}/disclosures', 'POST /v1/webhooks', 'GET /v1/webhooks', 'DELETE /v1/webhooks/{webhookId}', 'POST /v1/persons', 'POST /v1/households', 'POST /v1/households/{householdId}/members', 'POST /v1/records', 'GET /v1/records/{recordId}', 'PUT /v1/records/{recordId}', 'GET /v1/subjects/{personId}/records', 'GET /v1/subjects/{personId}/chronology', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /.well-known/jwks.json',
-        'GET /v1/referrals', 'GET /v1/referrals/{id}', 'POST /v1/referrals/{id}/decision', 'POST /v1/information-requests', 'GET /v1/information-requests',
-        'GET /v1/information-requests/{id}', 'POST /v1/information-requests/{id}/responses', 'GET /v1/information-requests/{id}/picture', 'GET /v1/triage/daily'].sort(),
+      [
+        'POST /v1/decisions',
+        'GET /v1/audit',
+        'GET /v1/audit/entries/{entryId}',
+        'GET /v1/audit/verify',
+        'GET /v1/audit/entries/{entryId}/proof',
+        'GET /v1/audit/checkpoints',
+        'POST /v1/audit/checkpoints',
+        'GET /v1/audit/checkpoint',
+        'GET /v1/audit/checkpoint/key',
+        'GET /v1/audit/checkpoint/keys',
+        'GET /v1/audit/subjects/{ref}/disclosures',
+        'POST /v1/webhooks',
+        'GET /v1/webhooks',
+        'DELETE /v1/webhooks/{webhookId}',
+        'POST /v1/persons',
+        'POST /v1/households',
+        'POST /v1/households/{householdId}/members',
+        'POST /v1/records',
+        'GET /v1/records/{recordId}',
+        'PUT /v1/records/{recordId}',
+        'GET /v1/subjects/{personId}/records',
+        'GET /v1/subjects/{personId}/chronology',
+        'GET /healthz',
+        'GET /readyz',
+        'GET /metrics',
+        'GET /openapi.json',
+        'GET /.well-known/jwks.json',
+        'GET /v1/referrals',
+        'GET /v1/referrals/{id}',
+        'POST /v1/referrals/{id}/decision',
+        'POST /v1/information-requests',
+        'GET /v1/information-requests',
+        'GET /v1/information-requests/{id}',
+        'POST /v1/information-requests/{id}/responses',
+        'GET /v1/information-requests/{id}/picture',
+        'GET /v1/triage/daily',
+      ].sort(),
     );
     const auditor = await gw.issuers.token({ agency: 'test-csc', role: 'auditor', sub: 'a', scope: 'audit:read' });
     for (const route of described) {
       const [method, path] = route.split(' ') as [string, string];
-      const res = await request(gw.app)[method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000')).set('Authorization', `Bearer ${auditor}`);
+      const res = await request(gw.app)
+        [method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000'))
+        .set('Authorization', `Bearer ${auditor}`);
       expect(res.body.detail ?? '').not.toMatch(/There is nothing at/);
     }
   });

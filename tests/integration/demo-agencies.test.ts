@@ -25,7 +25,14 @@ let dataDir: string;
 let idp: DevIdp;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-demo-agencies-'));
-  idp = await startDevIdp({ host: '127.0.0.1', port: 0, agencies: registry, audience: AUDIENCE, dataDir, webRedirectUri: 'http://127.0.0.1:1/auth/callback' });
+  idp = await startDevIdp({
+    host: '127.0.0.1',
+    port: 0,
+    agencies: registry,
+    audience: AUDIENCE,
+    dataDir,
+    webRedirectUri: 'http://127.0.0.1:1/auth/callback',
+  });
 });
 afterAll(async () => {
   await idp?.close();
@@ -48,10 +55,20 @@ describe('the development registry', () => {
     const verifier = createTokenVerifier({ agencies, audience: AUDIENCE, allowInsecureIssuers: true });
     for (const type of AGENCY_TYPES) {
       const agency = agencyOf(type);
-      const { accessToken } = await fetchClientCredentialsToken({ issuer: idp.issuerFor(agency.id), clientId: `${agency.id}-system`, dataDir, resource: AUDIENCE, scope: 'decisions' });
+      const { accessToken } = await fetchClientCredentialsToken({
+        issuer: idp.issuerFor(agency.id),
+        clientId: `${agency.id}-system`,
+        dataDir,
+        resource: AUDIENCE,
+        scope: 'decisions',
+      });
       const result = await verifier.verify(`Bearer ${accessToken}`, {});
       if (!result.ok) throw result.error;
-      expect(result.ok && { role: result.value.role, agency: result.value.agency.id, type: result.value.agency.agencyType }).toEqual({ role: 'system', agency: agency.id, type });
+      expect(result.ok && { role: result.value.role, agency: result.value.agency.id, type: result.value.agency.agencyType }).toEqual({
+        role: 'system',
+        agency: agency.id,
+        type,
+      });
     }
   });
 
@@ -63,13 +80,27 @@ describe('the development registry', () => {
       expect(accounts.some((a) => a.role !== 'system' && a.role !== 'auditor')).toBe(true);
       expect(devidp.get(agency.id)?.clients.some((c) => c.kind === 'web')).toBe(true);
       // Who the catalogue's refer rules send this agency's disclosures to must be able to sign in there.
-      const deciders = new Set(catalogue.rules
-        .filter((r) => r.effect === 'refer' && r.referTo !== undefined && r.referTo !== 'data_protection_officer'
-          && (r.from.agencyTypes.kind === 'any' || (r.from.agencyTypes.kind === 'only' ? r.from.agencyTypes.values.includes(type) : !r.from.agencyTypes.values.includes(type))))
-        .map((r) => r.referTo));
+      const deciders = new Set(
+        catalogue.rules
+          .filter(
+            (r) =>
+              r.effect === 'refer' &&
+              r.referTo !== undefined &&
+              r.referTo !== 'data_protection_officer' &&
+              (r.from.agencyTypes.kind === 'any' ||
+                (r.from.agencyTypes.kind === 'only'
+                  ? r.from.agencyTypes.values.includes(type)
+                  : !r.from.agencyTypes.values.includes(type))),
+          )
+          .map((r) => r.referTo),
+      );
       if (type !== 'member_of_public') deciders.add('data_protection_officer');
       for (const role of deciders) {
-        expect({ agency: agency.id, role, account: accounts.some((a) => a.role === role) }).toEqual({ agency: agency.id, role, account: true });
+        expect({ agency: agency.id, role, account: accounts.some((a) => a.role === role) }).toEqual({
+          agency: agency.id,
+          role,
+          account: true,
+        });
       }
     }
   });

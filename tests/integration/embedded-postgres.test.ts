@@ -39,7 +39,11 @@ function startInChild(moduleJs: string, dataDir: string, port: number): Promise<
       process.stdout.write(JSON.stringify({ adminUrl: db.adminUrl, log }) + '\\n');
       process.stdin.once('data', () => db.stop().then(() => process.exit(0)));
     }, (e) => { process.stderr.write(String(e && e.message)); process.exit(3); });`;
-  const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['-e', script], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

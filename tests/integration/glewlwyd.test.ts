@@ -18,7 +18,15 @@ let gateway: TestGateway;
 
 beforeAll(async () => {
   glw = await startGlewlwyd([POLICE, STRANGER]);
-  agency = { id: 'glewlwyd-police', name: 'Glewlwyd Constabulary', agencyType: 'police', issuer: glw.issuer, clientIds: [POLICE.clientId], allowedRoles: ['system'], audience: glw.resource };
+  agency = {
+    id: 'glewlwyd-police',
+    name: 'Glewlwyd Constabulary',
+    agencyType: 'police',
+    issuer: glw.issuer,
+    clientIds: [POLICE.clientId],
+    allowedRoles: ['system'],
+    audience: glw.resource,
+  };
   gateway = await startTestGateway({ extraAgencies: [agency] });
 }, 60_000);
 afterAll(async () => {
@@ -35,25 +43,39 @@ async function tokenFor(client: GlewlwydClient, resource?: string): Promise<stri
   return body.access_token as string;
 }
 
-describe('Glewlwyd (Debian) as an agency\'s identity provider', () => {
-  it('issues an RFC 9068 token (typ at+jwt, client_id, scope) that the verifier accepts as the agency\'s system', async () => {
+describe("Glewlwyd (Debian) as an agency's identity provider", () => {
+  it("issues an RFC 9068 token (typ at+jwt, client_id, scope) that the verifier accepts as the agency's system", async () => {
     const token = await tokenFor(POLICE);
     const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { typ?: string };
     expect(header.typ).toBe('at+jwt');
     const result = await verifier().verify(`Bearer ${token}`, {});
     if (!result.ok) throw result.error;
-    expect({ agency: result.value.agency.id, role: result.value.role, client: result.value.clientId, scopes: [...result.value.scopes] }).toEqual({ agency: 'glewlwyd-police', role: 'system', client: POLICE.clientId, scopes: ['decisions'] });
+    expect({
+      agency: result.value.agency.id,
+      role: result.value.role,
+      client: result.value.clientId,
+      scopes: [...result.value.scopes],
+    }).toEqual({ agency: 'glewlwyd-police', role: 'system', client: POLICE.clientId, scopes: ['decisions'] });
   });
 
   it('a decision with a Glewlwyd token → 200, recorded in the ledger', async () => {
     const res = await request(gateway.app)
       .post('/v1/decisions')
       .set('Authorization', `Bearer ${await tokenFor(POLICE)}`)
-      .send({ from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass', subjectRole: 'child', fields: ['name', 'incident_date'], facts: { child_present_at_incident: true, hours_since_incident: 10 } });
+      .send({
+        from: { agencyType: 'police' },
+        to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+        purpose: 'operation_encompass',
+        subjectRole: 'child',
+        fields: ['name', 'incident_date'],
+        facts: { child_present_at_incident: true, hours_since_incident: 10 },
+      });
     expect(res.status).toBe(200);
     expect(res.body.auditEntryId).toEqual(expect.any(String));
     const rows = await gateway.ledgerRows();
-    expect(rows.some((r) => r.entry_id === res.body.auditEntryId && r.agency_id === 'glewlwyd-police' && r.client_id === POLICE.clientId)).toBe(true);
+    expect(
+      rows.some((r) => r.entry_id === res.body.auditEntryId && r.agency_id === 'glewlwyd-police' && r.client_id === POLICE.clientId),
+    ).toBe(true);
   });
 
   it('a client Glewlwyd knows but the trust registry does not → 401 unknown agency', async () => {

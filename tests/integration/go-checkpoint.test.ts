@@ -24,7 +24,7 @@ let base: string;
 
 beforeAll(async () => {
   if (!existsSync(path.join(GOPATH, 'src/golang.org/x/mod/sumdb/note/note.go'))) {
-    throw new Error('Go\'s golang.org/x/mod is missing: apt-get install golang-go golang-golang-x-mod-dev (.ci/run does)');
+    throw new Error("Go's golang.org/x/mod is missing: apt-get install golang-go golang-golang-x-mod-dev (.ci/run does)");
   }
   const out = mkdtempSync(path.join(os.tmpdir(), 'sg-go-'));
   binary = path.join(out, 'verify-checkpoint');
@@ -51,19 +51,30 @@ afterAll(async () => {
 function runGo(...args: string[]): Promise<{ code: number; out: Record<string, unknown> }> {
   return new Promise((resolve) => {
     execFile(binary, args, { timeout: 20_000 }, (error, stdout) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown> });
+      resolve({
+        code: error ? ((error as { code?: number }).code ?? 1) : 0,
+        out: JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>,
+      });
     });
   });
 }
 
-it('verifies the served cosigned note and a receipt\'s inclusion proof with Go\'s sumdb/note and tlog', async () => {
+it("verifies the served cosigned note and a receipt's inclusion proof with Go's sumdb/note and tlog", async () => {
   const police = await gw.issuers.token({ agency: 'test-police', scope: 'decisions' });
   const ids: string[] = [];
   for (let i = 0; i < 7; i++) {
-    const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send({
-      from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass',
-      subjectRole: 'child', subjectRef: `NP-2026-00${i}`, fields: ['name', 'incident_date'], facts: { child_present_at_incident: true, hours_since_incident: 0 },
-    });
+    const res = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .send({
+        from: { agencyType: 'police' },
+        to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+        purpose: 'operation_encompass',
+        subjectRole: 'child',
+        subjectRef: `NP-2026-00${i}`,
+        fields: ['name', 'incident_date'],
+        facts: { child_present_at_incident: true, hours_since_incident: 0 },
+      });
     expect(res.status).toBe(200);
     ids.push(res.body.auditEntryId as string);
   }
@@ -75,11 +86,20 @@ it('verifies the served cosigned note and a receipt\'s inclusion proof with Go\'
 
   for (const id of [ids[0] as string, ids[4] as string]) {
     const r = await runGo(base, police, id);
-    expect(r).toEqual({ code: 0, out: expect.objectContaining({ ok: true, origin: 'gateway.test/audit-ledger', treeSize: sealed.checkpoint?.treeSize, signer: 'gateway.test/audit-ledger', unverifiedSignatures: 1 }) });
+    expect(r).toEqual({
+      code: 0,
+      out: expect.objectContaining({
+        ok: true,
+        origin: 'gateway.test/audit-ledger',
+        treeSize: sealed.checkpoint?.treeSize,
+        signer: 'gateway.test/audit-ledger',
+        unverifiedSignatures: 1,
+      }),
+    });
   }
 });
 
-it('fails in Go when the served key is not the note\'s signer (the check can fail)', async () => {
+it("fails in Go when the served key is not the note's signer (the check can fail)", async () => {
   const other = await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-go-other-')), {}, { origin: 'gateway.test/audit-ledger' });
   const fake = http.createServer((req, res) => {
     if (req.url === '/v1/audit/checkpoint/key') return void res.end(`${other.note().vkey}\n`);
@@ -92,7 +112,9 @@ it('fails in Go when the served key is not the note\'s signer (the check can fai
   await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
   try {
     const police = await gw.issuers.token({ agency: 'test-police', scope: 'decisions' });
-    const [row] = await gw.db.asOwner<{ entry_id: string }>("SELECT entry_id::text AS entry_id FROM audit_ledger WHERE kind = 'decision' ORDER BY seq LIMIT 1");
+    const [row] = await gw.db.asOwner<{ entry_id: string }>(
+      "SELECT entry_id::text AS entry_id FROM audit_ledger WHERE kind = 'decision' ORDER BY seq LIMIT 1",
+    );
     const r = await runGo(`http://127.0.0.1:${(fake.address() as AddressInfo).port}`, police, row?.entry_id ?? '');
     expect(r.code).not.toBe(0);
     expect(String(r.out.error)).toMatch(/note.Open/);

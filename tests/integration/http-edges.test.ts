@@ -38,7 +38,10 @@ describe('HTTP edges', () => {
     const put = await request(gw.app).delete('/v1/records/5f0c9b1e-2a51-4a3e-9a07-2b8f7a0e0c11').set('Authorization', `Bearer ${police}`);
     expect(put.status).toBe(405);
     expect(put.headers.allow?.split(', ').sort()).toEqual(['GET', 'HEAD', 'PUT']);
-    const refused = await gw.db.asOwner<{ outcome: string }>("SELECT outcome FROM audit_ledger WHERE kind = 'request_refused' AND request_id = $1", [res.headers['x-request-id']]);
+    const refused = await gw.db.asOwner<{ outcome: string }>(
+      "SELECT outcome FROM audit_ledger WHERE kind = 'request_refused' AND request_id = $1",
+      [res.headers['x-request-id']],
+    );
     expect(refused).toEqual([{ outcome: 'method_not_allowed' }]);
     // Unknown paths stay 404; unauthenticated callers still get 401 first.
     expect((await request(gw.app).get('/v1/nothing-here').set('Authorization', `Bearer ${police}`)).status).toBe(404);
@@ -47,14 +50,30 @@ describe('HTTP edges', () => {
   });
 
   it('a text/plain or form body is 415, not a misleading 400 about a missing field', async () => {
-    const text = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).set('Content-Type', 'text/plain').send(JSON.stringify(encompass));
+    const text = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify(encompass));
     expect(text.status).toBe(415);
     expect(text.body.code).toBe('unsupported_media_type');
     expect(text.body.detail).toContain('text/plain');
-    const form = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).type('form').send({ purpose: 'marac' });
+    const form = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .type('form')
+      .send({ purpose: 'marac' });
     expect(form.status).toBe(415);
     // JSON still works, with or without charset=utf-8, and a POST without any body is still the usual 400.
-    expect((await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).set('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify(encompass))).status).toBe(200);
+    expect(
+      (
+        await request(gw.app)
+          .post('/v1/decisions')
+          .set('Authorization', `Bearer ${police}`)
+          .set('Content-Type', 'application/json; charset=utf-8')
+          .send(JSON.stringify(encompass))
+      ).status,
+    ).toBe(200);
     expect((await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`)).status).toBe(400);
   });
 
@@ -63,17 +82,29 @@ describe('HTTP edges', () => {
       const res = await request(gw.app).get(`/v1/audit?${q}`).set('Authorization', `Bearer ${auditor}`);
       expect(res.status).toBe(400);
     }
-    const decided = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).set('X-Request-Id', 'edge-request-0001').send(encompass);
+    const decided = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .set('X-Request-Id', 'edge-request-0001')
+      .send(encompass);
     expect(decided.status).toBe(200);
-    const byRequest = await request(gw.app).get('/v1/audit?requestId=edge-request-0001').set('Authorization', `Bearer ${auditor}`).expect(200);
+    const byRequest = await request(gw.app)
+      .get('/v1/audit?requestId=edge-request-0001')
+      .set('Authorization', `Bearer ${auditor}`)
+      .expect(200);
     expect(byRequest.body.entries.map((e: { entryId: string }) => e.entryId)).toEqual([decided.body.auditEntryId]);
-    const bySubject = await request(gw.app).get(`/v1/audit?subjectRef=${encompass.subjectRef}`).set('Authorization', `Bearer ${auditor}`).expect(200);
+    const bySubject = await request(gw.app)
+      .get(`/v1/audit?subjectRef=${encompass.subjectRef}`)
+      .set('Authorization', `Bearer ${auditor}`)
+      .expect(200);
     expect(bySubject.body.entries.map((e: { entryId: string }) => e.entryId)).toContain(decided.body.auditEntryId);
     expect(bySubject.body.entries.every((e: { kind: string }) => e.kind === 'decision')).toBe(true);
     const other = await request(gw.app).get('/v1/audit?subjectRef=NP-SOMEONE-ELSE').set('Authorization', `Bearer ${auditor}`).expect(200);
     expect(other.body.entries).toEqual([]);
     // The read records the pseudonym searched for, never the case reference itself.
-    const reads = await gw.db.asOwner<{ payload: unknown }>("SELECT payload FROM audit_ledger WHERE kind = 'audit_read' ORDER BY seq DESC LIMIT 2");
+    const reads = await gw.db.asOwner<{ payload: unknown }>(
+      "SELECT payload FROM audit_ledger WHERE kind = 'audit_read' ORDER BY seq DESC LIMIT 2",
+    );
     expect(JSON.stringify(reads)).not.toContain('NP-SOMEONE-ELSE');
   });
 

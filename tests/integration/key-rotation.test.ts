@@ -39,7 +39,8 @@ afterAll(async () => {
 });
 
 const append = async (n: number): Promise<void> => {
-  for (let i = 0; i < n; i++) await ledger.append({ kind: 'audit_read', outcome: 'served', requestId: `rot-${Date.now()}-${i}`, actor: null, payload: { i } });
+  for (let i = 0; i < n; i++)
+    await ledger.append({ kind: 'audit_read', outcome: 'served', requestId: `rot-${Date.now()}-${i}`, actor: null, payload: { i } });
 };
 
 it('seals across a rotation of both keys; old checkpoints keep verifying; witnesses accept the new note key', async () => {
@@ -72,7 +73,14 @@ it('seals across a rotation of both keys; old checkpoints keep verifying; witnes
   await append(1);
   const cosigned = await sealWith({ ...ctx, keys: after, witnesses: [witness.client] });
   expect(cosigned.witnessed[0]?.outcome).toBe('cosigned');
-  const report = await verifyWith({ pool, keys: after, sinks: [], witnesses: [witness.client], quorum: 1, macKey: entryMacKey(MAC_SECRET) });
+  const report = await verifyWith({
+    pool,
+    keys: after,
+    sinks: [],
+    witnesses: [witness.client],
+    quorum: 1,
+    macKey: entryMacKey(MAC_SECRET),
+  });
   expect(report).toMatchObject({ ok: true, trustedUpTo: 8, cosignedUpTo: 8 });
 });
 
@@ -80,12 +88,32 @@ it('npm run keys:rotate writes the next version and records the rotation in the 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-rot-cli-'));
   const keys = await loadGatewayKeys(dataDir, {}, { origin: ORIGIN });
   const cli = compileForNode('src/cli/keys-rotate.ts', mkdtempSync(path.join(os.tmpdir(), 'sg-rot-build-')));
-  const env = { ...process.env, DATABASE_URL: db.ownerUrl, DATA_DIR: dataDir, LEDGER_ORIGIN: ORIGIN, LEDGER_MAC_KEY: MAC_SECRET, NODE_PATH: path.join(ROOT, 'node_modules') };
+  const env = {
+    ...process.env,
+    DATABASE_URL: db.ownerUrl,
+    DATA_DIR: dataDir,
+    LEDGER_ORIGIN: ORIGIN,
+    LEDGER_MAC_KEY: MAC_SECRET,
+    NODE_PATH: path.join(ROOT, 'node_modules'),
+  };
   const { stdout } = await run(process.execPath, [cli, 'note'], { env });
-  const out = JSON.parse(stdout.split('\n')[0] ?? '{}') as { rotated: string; version: number; publicKey: string; previous: string; seq: number };
+  const out = JSON.parse(stdout.split('\n')[0] ?? '{}') as {
+    rotated: string;
+    version: number;
+    publicKey: string;
+    previous: string;
+    seq: number;
+  };
   expect(out).toMatchObject({ rotated: 'note', version: 2, previous: keys.note().vkey });
-  const [row] = await db.asOwner<{ kind: string; outcome: string; payload: Record<string, unknown> }>('SELECT kind, outcome, payload FROM audit_ledger WHERE seq = $1', [out.seq]);
-  expect(row).toEqual({ kind: 'key_rotation', outcome: 'rotated', payload: { key: 'note', version: 2, publicKey: out.publicKey, previous: keys.note().vkey } });
+  const [row] = await db.asOwner<{ kind: string; outcome: string; payload: Record<string, unknown> }>(
+    'SELECT kind, outcome, payload FROM audit_ledger WHERE seq = $1',
+    [out.seq],
+  );
+  expect(row).toEqual({
+    kind: 'key_rotation',
+    outcome: 'rotated',
+    payload: { key: 'note', version: 2, publicKey: out.publicKey, previous: keys.note().vkey },
+  });
   expect((await loadGatewayKeys(dataDir, {}, { origin: ORIGIN })).note().vkey).toBe(out.publicKey);
   await expect(run(process.execPath, [cli, 'everything'], { env })).rejects.toMatchObject({ code: 2 });
 });

@@ -18,13 +18,20 @@ import { startTestGateway, type TestGateway } from '../support/gateway-harness';
 describe('lawful sharing through POST /v1/decisions', () => {
   let gw: TestGateway;
   const tokens: Record<string, string> = {};
-  const decide = (who: string, body: unknown) => request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${tokens[who]}`).send(body as object);
-  const entry = async (id: string) => (await gw.db.asOwner<{ payload: Record<string, unknown> }>('SELECT payload FROM audit_ledger WHERE entry_id = $1', [id]))[0]?.payload ?? {};
+  const decide = (who: string, body: unknown) =>
+    request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${tokens[who]}`)
+      .send(body as object);
+  const entry = async (id: string) =>
+    (await gw.db.asOwner<{ payload: Record<string, unknown> }>('SELECT payload FROM audit_ledger WHERE entry_id = $1', [id]))[0]?.payload ??
+    {};
 
   beforeAll(async () => {
     gw = await startTestGateway();
     await syncAgencies(gw.db.ownerUrl, gw.issuers.agencies);
-    for (const agency of ['test-police', 'test-school', 'test-csc']) tokens[agency] = await gw.issuers.token({ agency, scope: 'decisions' });
+    for (const agency of ['test-police', 'test-school', 'test-csc'])
+      tokens[agency] = await gw.issuers.token({ agency, scope: 'decisions' });
   });
   afterAll(async () => {
     await gw.close();
@@ -32,13 +39,19 @@ describe('lawful sharing through POST /v1/decisions', () => {
 
   it('an on-time Operation Encompass notification is a duty under DAA 2021 s.49A; the deadline fact is derived from the calendar, the rest asserted', async () => {
     const res = await decide('test-police', {
-      from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass', subjectRole: 'child',
-      fields: ['name', 'child_involvement'], facts: { child_present_at_incident: false, hours_since_incident: 0 },
+      from: { agencyType: 'police' },
+      to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+      purpose: 'operation_encompass',
+      subjectRole: 'child',
+      fields: ['name', 'child_involvement'],
+      facts: { child_present_at_incident: false, hours_since_incident: 0 },
     });
     expect(res.status).toBe(200);
     expect(res.body.decision).toBe('permit');
     expect(res.body.sharing).toBe('duty');
-    expect(res.body.lawfulBasis[0].sharing).toEqual(expect.objectContaining({ kind: 'duty', provision: expect.stringContaining('Domestic Abuse Act 2021 s.49A') }));
+    expect(res.body.lawfulBasis[0].sharing).toEqual(
+      expect.objectContaining({ kind: 'duty', provision: expect.stringContaining('Domestic Abuse Act 2021 s.49A') }),
+    );
     expect(res.body.facts).toEqual({
       child_present_at_incident: { value: false, source: 'asserted', by: 'caller' },
       hours_since_incident: { value: 0, source: 'asserted', by: 'caller' },
@@ -46,14 +59,23 @@ describe('lawful sharing through POST /v1/decisions', () => {
     });
     const payload = await entry(res.body.auditEntryId);
     expect(payload.facts).toEqual({ child_present_at_incident: false, hours_since_incident: 0, before_next_school_day_start: true });
-    expect(payload.factSources).toEqual(expect.objectContaining({ before_next_school_day_start: expect.objectContaining({ source: 'derived' }), hours_since_incident: { source: 'asserted', by: 'caller' } }));
+    expect(payload.factSources).toEqual(
+      expect.objectContaining({
+        before_next_school_day_start: expect.objectContaining({ source: 'derived' }),
+        hours_since_incident: { source: 'asserted', by: 'caller' },
+      }),
+    );
     expect(payload.sharing).toBe('duty');
   });
 
   it('a late notification is a referral to a police supervisor, and each withheld field lists where it can go instead (also in the ledger)', async () => {
     const res = await decide('test-police', {
-      from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass', subjectRole: 'child',
-      fields: ['name'], facts: { hours_since_incident: 400 },
+      from: { agencyType: 'police' },
+      to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+      purpose: 'operation_encompass',
+      subjectRole: 'child',
+      fields: ['name'],
+      facts: { hours_since_incident: 400 },
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual(expect.objectContaining({ decision: 'refer', referTo: 'team_manager' }));
@@ -61,18 +83,32 @@ describe('lawful sharing through POST /v1/decisions', () => {
     expect(withheld).toEqual(expect.objectContaining({ field: 'name', code: 'needs_referral', referTo: 'team_manager' }));
     expect(withheld.routes.map((r: { rule: string }) => r.rule)).toContain('s47-share-with-childrens-social-care');
     const route = withheld.routes.find((r: { rule: string }) => r.rule === 's47-share-with-childrens-social-care');
-    expect(route).toEqual(expect.objectContaining({
-      changes: ['facts', 'recipient', 'purpose'], facts: { significant_harm_suspected: true }, recipient: { agencyTypes: ['childrens_social_care'] },
-      purposes: ['child_protection_enquiry'], sharing: 'power', explanation: expect.stringMatching(/^If significant harm to a child is suspected, 'name' may be shared with children's social care/),
-    }));
+    expect(route).toEqual(
+      expect.objectContaining({
+        changes: ['facts', 'recipient', 'purpose'],
+        facts: { significant_harm_suspected: true },
+        recipient: { agencyTypes: ['childrens_social_care'] },
+        purposes: ['child_protection_enquiry'],
+        sharing: 'power',
+        explanation: expect.stringMatching(
+          /^If significant harm to a child is suspected, 'name' may be shared with children's social care/,
+        ),
+      }),
+    );
     const payload = await entry(res.body.auditEntryId);
-    expect(payload.withheldFields).toEqual([expect.objectContaining({ field: 'name', code: 'needs_referral', routes: withheld.routes.map((r: { rule: string }) => r.rule) })]);
+    expect(payload.withheldFields).toEqual([
+      expect.objectContaining({ field: 'name', code: 'needs_referral', routes: withheld.routes.map((r: { rule: string }) => r.rule) }),
+    ]);
   });
 
-  it('an open s.47 enquiry is enough: significant harm is derived, the school shares with children\'s social care', async () => {
+  it("an open s.47 enquiry is enough: significant harm is derived, the school shares with children's social care", async () => {
     const res = await decide('test-school', {
-      from: { agencyType: 'school' }, to: { agencyType: 'childrens_social_care', role: 'social_worker' }, purpose: 'child_protection_enquiry', subjectRole: 'child',
-      fields: ['name', 'attendance'], facts: { s47_enquiry_open: true },
+      from: { agencyType: 'school' },
+      to: { agencyType: 'childrens_social_care', role: 'social_worker' },
+      purpose: 'child_protection_enquiry',
+      subjectRole: 'child',
+      fields: ['name', 'attendance'],
+      facts: { s47_enquiry_open: true },
     });
     expect(res.status).toBe(200);
     expect(res.body.decision).toBe('permit');
@@ -80,25 +116,47 @@ describe('lawful sharing through POST /v1/decisions', () => {
     expect(res.body.facts.significant_harm_suspected).toEqual({ value: true, source: 'derived', from: expect.stringContaining('s.47(1)') });
   });
 
-  it('with the recipient agency named, agreement_in_force is the gateway\'s own finding, not the caller\'s', async () => {
+  it("with the recipient agency named, agreement_in_force is the gateway's own finding, not the caller's", async () => {
     const res = await decide('test-csc', {
-      from: { agencyType: 'childrens_social_care' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead', agencyId: 'test-school' },
-      purpose: 'child_protection_enquiry', subjectRole: 'child', fields: ['child_protection_plan_status'], facts: { child_protection_plan_active: true, agreement_in_force: true },
+      from: { agencyType: 'childrens_social_care' },
+      to: { agencyType: 'school', role: 'designated_safeguarding_lead', agencyId: 'test-school' },
+      purpose: 'child_protection_enquiry',
+      subjectRole: 'child',
+      fields: ['child_protection_plan_status'],
+      facts: { child_protection_plan_active: true, agreement_in_force: true },
     });
     expect(res.status).toBe(200);
     expect(res.body.decision).toBe('permit');
-    expect(res.body.facts.agreement_in_force).toEqual({ value: false, source: 'derived', from: expect.stringContaining('none covers both agencies') });
+    expect(res.body.facts.agreement_in_force).toEqual({
+      value: false,
+      source: 'derived',
+      from: expect.stringContaining('none covers both agencies'),
+    });
     expect((await entry(res.body.auditEntryId)).toAgencyId).toBe('test-school');
   });
 
   it('a recipient agency of the wrong type is 422 and an unknown subject 404, each recorded as a refusal', async () => {
-    const base = { from: { agencyType: 'childrens_social_care' }, purpose: 'child_protection_enquiry', subjectRole: 'child', fields: ['name'] };
-    const wrongType = await decide('test-csc', { ...base, to: { agencyType: 'school', role: 'designated_safeguarding_lead', agencyId: 'test-police' } });
+    const base = {
+      from: { agencyType: 'childrens_social_care' },
+      purpose: 'child_protection_enquiry',
+      subjectRole: 'child',
+      fields: ['name'],
+    };
+    const wrongType = await decide('test-csc', {
+      ...base,
+      to: { agencyType: 'school', role: 'designated_safeguarding_lead', agencyId: 'test-police' },
+    });
     expect(wrongType.status).toBe(422);
     expect(wrongType.headers['content-type']).toMatch(/application\/problem\+json/);
-    const unknown = await decide('test-csc', { ...base, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, subjectPersonId: '00000000-0000-4000-8000-000000000000' });
+    const unknown = await decide('test-csc', {
+      ...base,
+      to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+      subjectPersonId: '00000000-0000-4000-8000-000000000000',
+    });
     expect(unknown.status).toBe(404);
-    const refusals = await gw.db.asOwner<{ outcome: string }>("SELECT outcome FROM audit_ledger WHERE kind = 'request_refused' AND agency_id = 'test-csc' ORDER BY seq");
+    const refusals = await gw.db.asOwner<{ outcome: string }>(
+      "SELECT outcome FROM audit_ledger WHERE kind = 'request_refused' AND agency_id = 'test-csc' ORDER BY seq",
+    );
     expect(refusals.map((r) => r.outcome)).toEqual(expect.arrayContaining(['unprocessable', 'not_found']));
   });
 
@@ -118,7 +176,9 @@ describe('lawful sharing through POST /v1/decisions', () => {
       expect(report.outcomes['refer → deny']).toBe(1);
       const oe = report.rules.find((r) => r.rule === 'operation-encompass-police-to-school');
       expect(oe).toEqual(expect.objectContaining({ lost: 1, fieldsNewlyWithheld: 2 }));
-      expect(oe?.examples[0]).toEqual(expect.objectContaining({ from: 'police', to: 'school/designated_safeguarding_lead', before: 'permit', after: 'deny' }));
+      expect(oe?.examples[0]).toEqual(
+        expect.objectContaining({ from: 'police', to: 'school/designated_safeguarding_lead', before: 'permit', after: 'deny' }),
+      );
       expect(describeImpact(report)).toMatch(/operation-encompass-police-to-school: \+0 \/ -1 decisions/);
       // The same catalogue on both sides changes nothing; a git ref is read from the repository.
       const same = catalogueDirFor('HEAD', 'policies');

@@ -48,7 +48,14 @@ function nhs(stem: number): string {
 /** The payload of a compact JWS as text, unverified (only to find a message; every assertion on content verifies first). */
 const claimsOf = (jws: string): string => Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8');
 
-interface Received { readonly path: string; readonly status: number; readonly contentType: string | undefined; readonly messageId: string; readonly body: string; readonly ledgerHadIt: boolean }
+interface Received {
+  readonly path: string;
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly messageId: string;
+  readonly body: string;
+  readonly ledgerHadIt: boolean;
+}
 
 describe('notifications: outbox → policy → ledger → signed webhook', () => {
   let db: TestDatabase;
@@ -68,18 +75,35 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
   let nhsStem = 100000000;
 
   const auth = (r: request.Test, who: string) => r.set('Authorization', `Bearer ${tokens[who]}`);
-  const post = (p: string, who: string, body: unknown) => auth(request(app).post(p), who).set('Idempotency-Key', randomUUID()).send(body as object);
+  const post = (p: string, who: string, body: unknown) =>
+    auth(request(app).post(p), who)
+      .set('Idempotency-Key', randomUUID())
+      .send(body as object);
   const ok = async <T>(res: Promise<request.Response> | request.Response, status = 201): Promise<T> => {
     const r = await res;
     if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text}`);
     return r.body as T;
   };
   const outboxRows = (where = 'true', params: unknown[] = []) =>
-    db.asOwner<{ id: string; kind: string; target_agency_id: string; status: string; attempts: number; deadline: Date | null; last_error: string | null; last_status_code: number | null; payload: Record<string, unknown> }>(
-      `SELECT id, kind, target_agency_id, status, attempts, deadline, last_error, last_status_code, payload FROM outbox WHERE ${where} ORDER BY created_at, id`, params);
+    db.asOwner<{
+      id: string;
+      kind: string;
+      target_agency_id: string;
+      status: string;
+      attempts: number;
+      deadline: Date | null;
+      last_error: string | null;
+      last_status_code: number | null;
+      payload: Record<string, unknown>;
+    }>(
+      `SELECT id, kind, target_agency_id, status, attempts, deadline, last_error, last_status_code, payload FROM outbox WHERE ${where} ORDER BY created_at, id`,
+      params,
+    );
   const ledgerFor = (outboxId: string) =>
     db.asOwner<{ seq: string; kind: string; outcome: string; purpose: string | null; rules: string[]; payload: Record<string, unknown> }>(
-      "SELECT seq, kind, outcome, purpose, rules, payload FROM audit_ledger WHERE payload->>'outboxId' = $1 ORDER BY seq", [outboxId]);
+      "SELECT seq, kind, outcome, purpose, rules, payload FROM audit_ledger WHERE payload->>'outboxId' = $1 ORDER BY seq",
+      [outboxId],
+    );
   const deliveredTo = (p: string) => received.filter((r) => r.path === p);
 
   async function drain(done: () => Promise<boolean>, tries = 40): Promise<void> {
@@ -95,38 +119,81 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
   async function verify(jws: string) {
     const jwks = (await request(app).get('/.well-known/jwks.json')).body as JSONWebKeySet;
     const { payload, protectedHeader } = await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ['ES256'] });
-    return { header: protectedHeader, claims: JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown> & { data: Record<string, unknown> } };
+    return {
+      header: protectedHeader,
+      claims: JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown> & { data: Record<string, unknown> },
+    };
   }
 
   async function newChild(name: string): Promise<string> {
-    const id = nhs(nhsStem += 1000);
-    const child = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: id }, fields: { name, date_of_birth: '2018-03-01' } }))).id;
+    const id = nhs((nhsStem += 1000));
+    const child = (
+      await ok<{ id: string }>(
+        post('/v1/persons', 'police', { identifiers: { nhs_number: id }, fields: { name, date_of_birth: '2018-03-01' } }),
+      )
+    ).id;
     await ok(post('/v1/persons', 'school', { identifiers: { nhs_number: id } }), 200); // the school knows the child: it is "their" pupil
     return child;
   }
   const incident = (subjectPersonId: string, at: Date, extra: Record<string, unknown> = {}) => ({
-    kind: 'incident', subjectPersonId, subjectRole: 'child', classification: 'OFFICIAL-SENSITIVE', occurredAt: at.toISOString(),
-    fields: { incident_date: at.toISOString(), incident_summary: 'Shouting and a broken window; the children were upstairs.', children_present: 2, child_involvement: ['heard'], incident_full_report: FULL_REPORT, offence_type: 'Criminal damage (domestic)' },
+    kind: 'incident',
+    subjectPersonId,
+    subjectRole: 'child',
+    classification: 'OFFICIAL-SENSITIVE',
+    occurredAt: at.toISOString(),
+    fields: {
+      incident_date: at.toISOString(),
+      incident_summary: 'Shouting and a broken window; the children were upstairs.',
+      children_present: 2,
+      child_involvement: ['heard'],
+      incident_full_report: FULL_REPORT,
+      offence_type: 'Criminal damage (domestic)',
+    },
     facts: { child_present_at_incident: true },
     ...extra,
   });
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    issuers = await startTestIssuers(['police', 'school', 'csc', 'mash', 'probation', { agencyType: 'childrens_social_care', id: 'test-csc-south' }, { agencyType: 'mash', id: 'test-mash-south' }]);
-    await syncAgencies(db.ownerUrl, issuers.agencies.map((a) => (a.id.endsWith('-south') ? { ...a, area: 'Southshire' } : a)));
+    issuers = await startTestIssuers([
+      'police',
+      'school',
+      'csc',
+      'mash',
+      'probation',
+      { agencyType: 'childrens_social_care', id: 'test-csc-south' },
+      { agencyType: 'mash', id: 'test-mash-south' },
+    ]);
+    await syncAgencies(
+      db.ownerUrl,
+      issuers.agencies.map((a) => (a.id.endsWith('-south') ? { ...a, area: 'Southshire' } : a)),
+    );
     pool = new Pool({ connectionString: db.appUrl, max: 10 });
     ledger = new PgAuditLedger(pool);
     keys = await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {});
     const verifier = createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true });
     const logger = pino({ level: 'silent' });
     const pseudonymise = pseudonymiser('test-pseudonym-key-test-pseudonym-key');
-    const gateway = createApp({ engine, ledger, verifier, pool, logger, pseudonymise, keys, limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 100_000, perIpPerMinute: 100_000 } });
+    const gateway = createApp({
+      engine,
+      ledger,
+      verifier,
+      pool,
+      logger,
+      pseudonymise,
+      keys,
+      limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 100_000, perIpPerMinute: 100_000 },
+    });
     const webhooks = express.Router();
-    webhooks.use((_req, res, next) => {
-      res.locals.requestId = randomUUID();
-      next();
-    }, requireAuth(verifier), express.json(), notificationsRouter({ pool, ledger, allowInsecureWebhooks: true }));
+    webhooks.use(
+      (_req, res, next) => {
+        res.locals.requestId = randomUUID();
+        next();
+      },
+      requireAuth(verifier),
+      express.json(),
+      notificationsRouter({ pool, ledger, allowInsecureWebhooks: true }),
+    );
     app = express();
     app.use('/v1', (req, res, next) => (/^\/webhooks(\/|$)/.test(req.path) ? webhooks(req, res, next) : next()));
     app.use(gateway);
@@ -139,10 +206,22 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
         const p = req.url ?? '/';
         const status = statusFor[p] ?? 200;
         // Was the ledger entry for exactly this message already committed when it arrived?
-        db.asOwner("SELECT 1 FROM audit_ledger WHERE kind IN ('notification', 'alert') AND payload->>'contentHash' = $1", [contentHash(body)]).then((rows) => {
-          received.push({ path: p, status, contentType: req.headers['content-type'], messageId: String(req.headers['x-notification-id']), body, ledgerHadIt: rows.length === 1 });
-          res.writeHead(status).end();
-        }, () => res.writeHead(500).end());
+        db.asOwner("SELECT 1 FROM audit_ledger WHERE kind IN ('notification', 'alert') AND payload->>'contentHash' = $1", [
+          contentHash(body),
+        ]).then(
+          (rows) => {
+            received.push({
+              path: p,
+              status,
+              contentType: req.headers['content-type'],
+              messageId: String(req.headers['x-notification-id']),
+              body,
+              ledgerHadIt: rows.length === 1,
+            });
+            res.writeHead(status).end();
+          },
+          () => res.writeHead(500).end(),
+        );
       });
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -150,18 +229,31 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
     dispatcher = startDispatcher({
-      pool, ledger, engine, keys, logger, pseudonymise, intervalMs: 60_000, autoStart: false,
-      allowInsecureWebhooks: true, maxAttempts: 3, backoffBaseMs: 5, backoffMaxMs: 20, timeoutMs: 5000,
+      pool,
+      ledger,
+      engine,
+      keys,
+      logger,
+      pseudonymise,
+      intervalMs: 60_000,
+      autoStart: false,
+      allowInsecureWebhooks: true,
+      maxAttempts: 3,
+      backoffBaseMs: 5,
+      backoffMaxMs: 20,
+      timeoutMs: 5000,
     });
 
     const mint = (agency: string, role: string, scope: string) => issuers.token({ agency, sub: `${role}-1`, role, scope });
     tokens.police = await mint('test-police', 'police_officer', 'records:read records:write webhooks');
     tokens.school = await mint('test-school', 'designated_safeguarding_lead', 'records:read records:write webhooks');
     tokens.probation = await mint('test-probation', 'probation_officer', 'records:read records:write');
-    for (const a of ['test-csc', 'test-mash', 'test-csc-south', 'test-mash-south']) tokens[a] = await issuers.token({ agency: a, scope: 'webhooks' });
+    for (const a of ['test-csc', 'test-mash', 'test-csc-south', 'test-mash-south'])
+      tokens[a] = await issuers.token({ agency: a, scope: 'webhooks' });
 
     await ok(post('/v1/webhooks', 'school', { url: `${receiverUrl}/school`, events: ['operation_encompass.notification'] }));
-    for (const a of ['test-csc', 'test-mash', 'test-csc-south', 'test-mash-south']) await ok(post('/v1/webhooks', a, { url: `${receiverUrl}/${a}`, events: ['household.perpetrator_joined'] }));
+    for (const a of ['test-csc', 'test-mash', 'test-csc-south', 'test-mash-south'])
+      await ok(post('/v1/webhooks', a, { url: `${receiverUrl}/${a}`, events: ['household.perpetrator_joined'] }));
     childId = await newChild('Amy Example');
   });
   afterAll(async () => {
@@ -177,7 +269,14 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     const at = inTimeIncidentAt(10);
     const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, at)));
     const [row] = await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = $1", [record.id]);
-    expect(row).toEqual(expect.objectContaining({ target_agency_id: 'test-school', status: 'pending', attempts: 0, deadline: nextSchoolDayStart(at, DEFAULT_SCHOOL_CALENDAR) }));
+    expect(row).toEqual(
+      expect.objectContaining({
+        target_agency_id: 'test-school',
+        status: 'pending',
+        attempts: 0,
+        deadline: nextSchoolDayStart(at, DEFAULT_SCHOOL_CALENDAR),
+      }),
+    );
     // The outbox holds ids and names only.
     expect(JSON.stringify(row?.payload)).not.toMatch(/Amy|Shouting|FULL-REPORT/);
 
@@ -189,8 +288,22 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     const { header, claims } = await verify(got!.body);
     expect(header).toEqual({ alg: 'ES256', kid: keys.key('notifications').kid, typ: 'sg-notification+jwt' });
     expect(header.kid).not.toBe(keys.key('ledger').kid);
-    expect(claims).toEqual(expect.objectContaining({ iss: 'urn:safeguard-gateway', aud: 'test-school', event: 'operation_encompass.notification', messageId: row!.id, attempt: 1 }));
-    const data = claims.data as { fields: Record<string, unknown>; withheldFields: Array<{ field: string }>; rules: string[]; subject: unknown; deadline: string };
+    expect(claims).toEqual(
+      expect.objectContaining({
+        iss: 'urn:safeguard-gateway',
+        aud: 'test-school',
+        event: 'operation_encompass.notification',
+        messageId: row!.id,
+        attempt: 1,
+      }),
+    );
+    const data = claims.data as {
+      fields: Record<string, unknown>;
+      withheldFields: Array<{ field: string }>;
+      rules: string[];
+      subject: unknown;
+      deadline: string;
+    };
     expect(Object.keys(data.fields).sort()).toEqual([...OE_FIELDS].sort());
     expect(data.fields.name).toBe('Amy Example');
     expect(data.withheldFields.map((w) => w.field).sort()).toEqual(['incident_full_report', 'nhs_number', 'offence_type']);
@@ -202,16 +315,27 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
     // The ledger: the disclosure (names, rules, the hash of the exact JWS) BEFORE the attempt's result.
     const entries = await ledgerFor(row!.id);
-    expect(entries.map((e) => [e.kind, e.outcome])).toEqual([['notification', 'permit_partial'], ['notification_attempt', 'delivered']]);
-    const [sent, result] = entries as [typeof entries[0], typeof entries[0]];
+    expect(entries.map((e) => [e.kind, e.outcome])).toEqual([
+      ['notification', 'permit_partial'],
+      ['notification_attempt', 'delivered'],
+    ]);
+    const [sent, result] = entries as [(typeof entries)[0], (typeof entries)[0]];
     expect(sent.purpose).toBe('operation_encompass');
     expect(sent.rules).toEqual(expect.arrayContaining(['operation-encompass-police-to-school']));
-    expect(sent.payload).toEqual(expect.objectContaining({ attempt: 1, contentHash: contentHash(got!.body), to: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' } }));
+    expect(sent.payload).toEqual(
+      expect.objectContaining({
+        attempt: 1,
+        contentHash: contentHash(got!.body),
+        to: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' },
+      }),
+    );
     expect((sent.payload.disclosures as Array<{ fieldsDisclosed: string[] }>)[0]?.fieldsDisclosed.sort()).toEqual([...OE_FIELDS].sort());
     expect(result.payload).toEqual(expect.objectContaining({ attempt: 1, statusCode: 200, contentHash: contentHash(got!.body) }));
     expect(JSON.stringify(entries)).not.toMatch(/Amy|Shouting|FULL-REPORT/);
     expect(JSON.stringify(entries)).not.toContain(childId);
-    expect(await outboxRows('id = $1', [row!.id])).toEqual([expect.objectContaining({ status: 'delivered', attempts: 1, last_status_code: 200 })]);
+    expect(await outboxRows('id = $1', [row!.id])).toEqual([
+      expect.objectContaining({ status: 'delivered', attempts: 1, last_status_code: 200 }),
+    ]);
   });
 
   it('sets the deadline to the start of the next school day: a Friday-night incident is due Monday 08:30', async () => {
@@ -224,8 +348,13 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     // nothing is sent.
     await drain(settled(row!.id));
     expect(received.filter((r) => r.messageId === row!.id)).toEqual([]);
-    expect(await outboxRows('id = $1', [row!.id])).toEqual([expect.objectContaining({ status: 'dead_letter', attempts: 0, last_error: 'policy_denied' })]);
-    expect((await ledgerFor(row!.id)).map((e) => [e.kind, e.outcome])).toEqual([['notification', 'refer'], ['notification_attempt', 'dead_letter']]);
+    expect(await outboxRows('id = $1', [row!.id])).toEqual([
+      expect.objectContaining({ status: 'dead_letter', attempts: 0, last_error: 'policy_denied' }),
+    ]);
+    expect((await ledgerFor(row!.id)).map((e) => [e.kind, e.outcome])).toEqual([
+      ['notification', 'refer'],
+      ['notification_attempt', 'dead_letter'],
+    ]);
   });
 
   it('retries a failing webhook (500) with backoff, audits every attempt, then dead-letters it', async () => {
@@ -237,13 +366,18 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
       const attempts = received.filter((r) => r.messageId === row!.id);
       expect(attempts.map((a) => a.status)).toEqual([500, 500, 500]);
       expect(attempts.every((a) => a.ledgerHadIt)).toBe(true);
-      expect(await outboxRows('id = $1', [row!.id])).toEqual([expect.objectContaining({ status: 'dead_letter', attempts: 3, last_status_code: 500, last_error: 'http_500' })]);
+      expect(await outboxRows('id = $1', [row!.id])).toEqual([
+        expect.objectContaining({ status: 'dead_letter', attempts: 3, last_status_code: 500, last_error: 'http_500' }),
+      ]);
 
       const entries = await ledgerFor(row!.id);
       expect(entries.map((e) => [e.kind, e.outcome, e.payload.attempt])).toEqual([
-        ['notification', 'permit_partial', 1], ['notification_attempt', 'failed', 1],
-        ['notification', 'permit_partial', 2], ['notification_attempt', 'failed', 2],
-        ['notification', 'permit_partial', 3], ['notification_attempt', 'dead_letter', 3],
+        ['notification', 'permit_partial', 1],
+        ['notification_attempt', 'failed', 1],
+        ['notification', 'permit_partial', 2],
+        ['notification_attempt', 'failed', 2],
+        ['notification', 'permit_partial', 3],
+        ['notification_attempt', 'dead_letter', 3],
       ]);
       // Each attempt was signed afresh; each entry holds the hash of exactly what that attempt sent, and its status.
       const sentHashes = entries.filter((e) => e.kind === 'notification').map((e) => e.payload.contentHash);
@@ -290,8 +424,10 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
   it('queues a notification for a child of the household who was not present (DAA 2021 s.3), and nothing when no school knows the child', async () => {
     const before = (await outboxRows()).length;
-    const absent = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })));
-    const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs(nhsStem += 1000) } }))).id; // no school knows this child
+    const absent = await ok<{ id: string }>(
+      post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })),
+    );
+    const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs((nhsStem += 1000)) } }))).id; // no school knows this child
     await ok(post('/v1/records', 'police', incident(other, inTimeIncidentAt(1))));
     expect((await outboxRows()).length).toBe(before + 1);
     expect(await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = $1", [absent.id])).toHaveLength(1);
@@ -303,20 +439,46 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     let northHousehold: string;
 
     beforeAll(async () => {
-      perpetratorId = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { pnc_id: '09/481516Q' }, fields: { name: 'Carl Example', date_of_birth: '1988-07-07' } }))).id;
-      await ok(post('/v1/records', 'police', {
-        kind: 'incident', subjectPersonId: perpetratorId, subjectRole: 'perpetrator', classification: 'OFFICIAL-SENSITIVE', occurredAt: new Date(Date.now() - 30 * 24 * HOUR).toISOString(),
-        fields: { offence_type: 'Assault (domestic)', arrest_made: true, incident_full_report: FULL_REPORT, previous_domestic_abuse_convictions: 'Two (2019, 2022)' },
-      }));
-      northHousehold = (await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Testshire', address: '7 North Lane, Testshire' }))).id;
+      perpetratorId = (
+        await ok<{ id: string }>(
+          post('/v1/persons', 'police', {
+            identifiers: { pnc_id: '09/481516Q' },
+            fields: { name: 'Carl Example', date_of_birth: '1988-07-07' },
+          }),
+        )
+      ).id;
+      await ok(
+        post('/v1/records', 'police', {
+          kind: 'incident',
+          subjectPersonId: perpetratorId,
+          subjectRole: 'perpetrator',
+          classification: 'OFFICIAL-SENSITIVE',
+          occurredAt: new Date(Date.now() - 30 * 24 * HOUR).toISOString(),
+          fields: {
+            offence_type: 'Assault (domestic)',
+            arrest_made: true,
+            incident_full_report: FULL_REPORT,
+            previous_domestic_abuse_convictions: 'Two (2019, 2022)',
+          },
+        }),
+      );
+      northHousehold = (
+        await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Testshire', address: '7 North Lane, Testshire' }))
+      ).id;
       await ok(post(`/v1/households/${northHousehold}/members`, 'police', { personId: childId, subjectRole: 'child', from: '2019-05-01' }));
     });
 
-    it('alerts the MASH and children\'s social care of the household\'s area — and not another area\'s — through the policy and the ledger', async () => {
+    it("alerts the MASH and children's social care of the household's area — and not another area's — through the policy and the ledger", async () => {
       const before = received.length;
       const joinedOn = inTimeIncidentAt(24).toISOString().slice(0, 10);
       // Recorded as a perpetrator on a police record; joins as "other household member": still a perpetrator move.
-      const membership = await ok<{ id: string }>(post(`/v1/households/${northHousehold}/members`, 'police', { personId: perpetratorId, subjectRole: 'other_household_member', from: joinedOn }));
+      const membership = await ok<{ id: string }>(
+        post(`/v1/households/${northHousehold}/members`, 'police', {
+          personId: perpetratorId,
+          subjectRole: 'other_household_member',
+          from: joinedOn,
+        }),
+      );
       const rows = await outboxRows("kind = 'perpetrator_alert' AND payload->>'membershipId' = $1", [membership.id]);
       expect(rows.map((r) => r.target_agency_id).sort()).toEqual(['test-csc', 'test-mash']);
 
@@ -328,14 +490,21 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
       const csc = await verify(got.find((g) => g.path === '/test-csc')!.body);
       expect(csc.claims).toEqual(expect.objectContaining({ aud: 'test-csc', event: 'household.perpetrator_joined' }));
-      const data = csc.claims.data as { purpose: string; subject: unknown; household: unknown; sources: Array<{ source: string; fields: Record<string, unknown> }> };
+      const data = csc.claims.data as {
+        purpose: string;
+        subject: unknown;
+        household: unknown;
+        sources: Array<{ source: string; fields: Record<string, unknown> }>;
+      };
       expect(data.purpose).toBe('child_protection_enquiry');
       expect(data.subject).toEqual({ personId: perpetratorId, subjectRole: 'perpetrator' });
       expect(data.household).toEqual({ householdId: northHousehold, area: 'Testshire', joinedOn });
       const household = data.sources.find((s) => s.source === 'household');
       expect(household?.fields).toEqual(expect.objectContaining({ current_address: '7 North Lane, Testshire', name: 'Carl Example' }));
       const record = data.sources.find((s) => s.source === 'record');
-      expect(record?.fields).toEqual(expect.objectContaining({ offence_type: 'Assault (domestic)', previous_domestic_abuse_convictions: 'Two (2019, 2022)' }));
+      expect(record?.fields).toEqual(
+        expect.objectContaining({ offence_type: 'Assault (domestic)', previous_domestic_abuse_convictions: 'Two (2019, 2022)' }),
+      );
       expect(JSON.stringify(data)).not.toContain('FULL-REPORT');
       // Nothing about the child is in the alert.
       expect(JSON.stringify(data)).not.toMatch(/Amy|2018-03-01/);
@@ -355,17 +524,26 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
 
     it('alerts the other area when the perpetrator joins a household there', async () => {
       const south = (await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Southshire', address: '2 South Street' }))).id;
-      const southChild = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs(nhsStem += 1000) } }))).id;
+      const southChild = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs((nhsStem += 1000)) } })))
+        .id;
       await ok(post(`/v1/households/${south}/members`, 'police', { personId: southChild, subjectRole: 'child', from: '2021-01-01' }));
       expect(await outboxRows("payload->>'householdId' = $1", [south])).toEqual([]); // no perpetrator there yet
-      await ok(post(`/v1/households/${south}/members`, 'police', { personId: perpetratorId, subjectRole: 'perpetrator', from: new Date().toISOString().slice(0, 10) }));
+      await ok(
+        post(`/v1/households/${south}/members`, 'police', {
+          personId: perpetratorId,
+          subjectRole: 'perpetrator',
+          from: new Date().toISOString().slice(0, 10),
+        }),
+      );
       const rows = await outboxRows("payload->>'householdId' = $1", [south]);
       expect(rows.map((r) => r.target_agency_id).sort()).toEqual(['test-csc-south', 'test-mash-south']);
     });
 
     it('raises no alert for a perpetrator joining a household with no child', async () => {
       const empty = (await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Testshire', address: '9 Quiet Road' }))).id;
-      await ok(post(`/v1/households/${empty}/members`, 'police', { personId: perpetratorId, subjectRole: 'perpetrator', from: '2026-01-01' }));
+      await ok(
+        post(`/v1/households/${empty}/members`, 'police', { personId: perpetratorId, subjectRole: 'perpetrator', from: '2026-01-01' }),
+      );
       expect(await outboxRows("payload->>'householdId' = $1", [empty])).toEqual([]);
     });
   });
@@ -387,36 +565,54 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     }
     expect(received.length).toBe(before); // no HTTP request reached any receiver
     for (const row of pending) {
-      expect(await outboxRows('id = $1', [row.id])).toEqual([expect.objectContaining({ status: 'pending', attempts: 0, last_error: 'audit_unavailable' })]);
+      expect(await outboxRows('id = $1', [row.id])).toEqual([
+        expect.objectContaining({ status: 'pending', attempts: 0, last_error: 'audit_unavailable' }),
+      ]);
       expect(await ledgerFor(row.id)).toEqual([]);
     }
 
     await drain(async () => (await outboxRows("status = 'pending'")).length === 0);
     for (const row of pending) {
       expect(received.filter((r) => r.messageId === row.id)).toEqual([expect.objectContaining({ status: 200, ledgerHadIt: true })]);
-      expect((await ledgerFor(row.id)).map((e) => e.kind)).toEqual([row.kind === 'perpetrator_alert' ? 'alert' : 'notification', 'notification_attempt']);
+      expect((await ledgerFor(row.id)).map((e) => e.kind)).toEqual([
+        row.kind === 'perpetrator_alert' ? 'alert' : 'notification',
+        'notification_attempt',
+      ]);
     }
-    expect(received.slice(before).map((r) => r.path).sort()).toEqual(['/school', '/test-csc-south', '/test-mash-south']);
+    expect(
+      received
+        .slice(before)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/school', '/test-csc-south', '/test-mash-south']);
   });
 
   it('tells a data owner who subscribed when its records are disclosed: who, purpose, field names — never values', async () => {
     await ok(post('/v1/webhooks', 'police', { url: `${receiverUrl}/police`, events: ['record.disclosed'] }));
     const res = await auth(request(app).get(`/v1/subjects/${childId}/records?purpose=operation_encompass`), 'school');
     expect(res.status).toBe(200);
-    const disclosed = (res.body.records as Array<{ recordId: string; fields: Record<string, unknown> }>).filter((r) => Object.keys(r.fields).length > 0);
+    const disclosed = (res.body.records as Array<{ recordId: string; fields: Record<string, unknown> }>).filter(
+      (r) => Object.keys(r.fields).length > 0,
+    );
     expect(disclosed.length).toBeGreaterThan(0);
 
-    await drain(async () => (await outboxRows("kind = 'access_notice' AND status = 'pending'")).length === 0 && (await outboxRows("kind = 'access_notice'")).length > 0);
+    await drain(
+      async () =>
+        (await outboxRows("kind = 'access_notice' AND status = 'pending'")).length === 0 &&
+        (await outboxRows("kind = 'access_notice'")).length > 0,
+    );
     const notices = await Promise.all(deliveredTo('/police').map((r) => verify(r.body)));
     const forRead = notices.map((n) => n.claims.data).filter((d) => d.via === 'request');
     expect(forRead.map((d) => d.recordId).sort()).toEqual(disclosed.map((d) => d.recordId).sort());
     for (const d of forRead) {
-      expect(d).toEqual(expect.objectContaining({
-        type: 'record_disclosed',
-        disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' },
-        purpose: 'operation_encompass',
-        fields: expect.arrayContaining(['name', 'incident_date']),
-      }));
+      expect(d).toEqual(
+        expect.objectContaining({
+          type: 'record_disclosed',
+          disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' },
+          purpose: 'operation_encompass',
+          fields: expect.arrayContaining(['name', 'incident_date']),
+        }),
+      );
     }
     for (const n of notices) expect(n.claims.aud).toBe('test-police');
     const payloads = notices.map((n) => JSON.stringify(n.claims));
@@ -435,20 +631,37 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     // A notification the gateway sends from a police record is a disclosure too: the police are told of it.
     const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1))));
     await drain(async () => deliveredTo('/police').some((r) => claimsOf(r.body).includes(record.id)));
-    const viaNotification = (await Promise.all(deliveredTo('/police').map((r) => verify(r.body)))).map((n) => n.claims.data).find((d) => d.recordId === record.id);
-    expect(viaNotification).toEqual(expect.objectContaining({ via: 'notification', purpose: 'operation_encompass', disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' } }));
+    const viaNotification = (await Promise.all(deliveredTo('/police').map((r) => verify(r.body))))
+      .map((n) => n.claims.data)
+      .find((d) => d.recordId === record.id);
+    expect(viaNotification).toEqual(
+      expect.objectContaining({
+        via: 'notification',
+        purpose: 'operation_encompass',
+        disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' },
+      }),
+    );
   });
 
   it('delivers each message exactly once when several dispatchers (gateway processes) run at the same time', async () => {
     const other = new Pool({ connectionString: db.appUrl, max: 5 });
     const otherLedger = new PgAuditLedger(other);
     const second = startDispatcher({
-      pool: other, ledger: otherLedger, engine, keys, logger: pino({ level: 'silent' }), pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
-      intervalMs: 60_000, autoStart: false, allowInsecureWebhooks: true, batchSize: 2,
+      pool: other,
+      ledger: otherLedger,
+      engine,
+      keys,
+      logger: pino({ level: 'silent' }),
+      pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
+      intervalMs: 60_000,
+      autoStart: false,
+      allowInsecureWebhooks: true,
+      batchSize: 2,
     });
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 6; i++) ids.push((await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(i + 1))))).id);
+      for (let i = 0; i < 6; i++)
+        ids.push((await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(i + 1))))).id);
       const rows = await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = ANY($1::text[])", [ids]);
       expect(rows).toHaveLength(6);
       for (let i = 0; i < 10 && (await outboxRows("status = 'pending'")).length > 0; i++) {
@@ -473,6 +686,8 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     const [row] = await outboxRows("payload->>'recordId' = $1", [record.id]);
     await drain(settled(row!.id));
     expect(received.filter((r) => r.messageId === row!.id)).toEqual([]);
-    expect(await outboxRows('id = $1', [row!.id])).toEqual([expect.objectContaining({ status: 'dead_letter', last_error: 'subscription_removed' })]);
+    expect(await outboxRows('id = $1', [row!.id])).toEqual([
+      expect.objectContaining({ status: 'dead_letter', last_error: 'subscription_removed' }),
+    ]);
   });
 });

@@ -19,9 +19,12 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
 
 const problems: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-  const error = err instanceof GatewayError ? err
-    : err instanceof AuditUnavailableError ? new GatewayError('audit_unavailable', 'The audit ledger could not record this request.')
-    : new GatewayError('internal', 'unexpected');
+  const error =
+    err instanceof GatewayError
+      ? err
+      : err instanceof AuditUnavailableError
+        ? new GatewayError('audit_unavailable', 'The audit ledger could not record this request.')
+        : new GatewayError('internal', 'unexpected');
   sendProblem(res, error);
 };
 
@@ -51,7 +54,11 @@ describe('webhook subscriptions', () => {
     return a;
   }
 
-  const post = (who: string, body: unknown, to: express.Express = app) => request(to).post('/v1/webhooks').set('Authorization', `Bearer ${tokens[who]}`).send(body as object);
+  const post = (who: string, body: unknown, to: express.Express = app) =>
+    request(to)
+      .post('/v1/webhooks')
+      .set('Authorization', `Bearer ${tokens[who]}`)
+      .send(body as object);
   const list = (who: string) => request(app).get('/v1/webhooks').set('Authorization', `Bearer ${tokens[who]}`);
   const remove = (who: string, id: string) => request(app).delete(`/v1/webhooks/${id}`).set('Authorization', `Bearer ${tokens[who]}`);
 
@@ -75,16 +82,37 @@ describe('webhook subscriptions', () => {
   });
 
   it('registers an https endpoint, lists it for its own agency only, and records the change in the ledger', async () => {
-    const res = await post('school', { url: 'https://hooks.school.example.org/encompass', events: ['operation_encompass.notification', 'record.disclosed'] });
+    const res = await post('school', {
+      url: 'https://hooks.school.example.org/encompass',
+      events: ['operation_encompass.notification', 'record.disclosed'],
+    });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.any(String), url: 'https://hooks.school.example.org/encompass', events: ['operation_encompass.notification', 'record.disclosed'], createdAt: expect.any(String) });
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      url: 'https://hooks.school.example.org/encompass',
+      events: ['operation_encompass.notification', 'record.disclosed'],
+      createdAt: expect.any(String),
+    });
     expect(res.headers.location).toBe(`/v1/webhooks/${res.body.id}`);
 
     expect((await list('school')).body.webhooks).toEqual([res.body]);
     expect((await list('police')).body.webhooks).toEqual([]);
 
-    const entries = await db.asOwner<{ kind: string; outcome: string; agency_id: string; payload: Record<string, unknown> }>("SELECT kind, outcome, agency_id, payload FROM audit_ledger WHERE kind = 'webhook'");
-    expect(entries).toEqual([{ kind: 'webhook', outcome: 'registered', agency_id: 'test-school', payload: { subscriptionId: res.body.id, events: ['operation_encompass.notification', 'record.disclosed'], endpoint: 'https://hooks.school.example.org' } }]);
+    const entries = await db.asOwner<{ kind: string; outcome: string; agency_id: string; payload: Record<string, unknown> }>(
+      "SELECT kind, outcome, agency_id, payload FROM audit_ledger WHERE kind = 'webhook'",
+    );
+    expect(entries).toEqual([
+      {
+        kind: 'webhook',
+        outcome: 'registered',
+        agency_id: 'test-school',
+        payload: {
+          subscriptionId: res.body.id,
+          events: ['operation_encompass.notification', 'record.disclosed'],
+          endpoint: 'https://hooks.school.example.org',
+        },
+      },
+    ]);
   });
 
   it('refuses the same URL twice (409)', async () => {
@@ -130,9 +158,14 @@ describe('webhook subscriptions', () => {
   });
 
   it('refuses an event the agency can never receive, naming it', async () => {
-    const res = await post('police', { url: 'https://hooks.school.example.org/police', events: ['record.disclosed', 'operation_encompass.notification'] });
+    const res = await post('police', {
+      url: 'https://hooks.school.example.org/police',
+      events: ['record.disclosed', 'operation_encompass.notification'],
+    });
     expect(res.status).toBe(400);
-    expect(res.body.errors).toEqual([expect.objectContaining({ pointer: '/events/1', detail: expect.stringContaining('school or early_years') })]);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ pointer: '/events/1', detail: expect.stringContaining('school or early_years') }),
+    ]);
     const csc = await post('csc', { url: 'https://hooks.school.example.org/csc', events: ['household.perpetrator_joined'] });
     expect(csc.status).toBe(201);
   });
@@ -141,7 +174,9 @@ describe('webhook subscriptions', () => {
     const res = await post('school', { url: 'https://hooks.school.example.org/other', events: ['everything'] });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('unknown_word');
-    expect(res.body.errors[0]).toEqual(expect.objectContaining({ pointer: '/events/0', word: 'everything', allowed: expect.arrayContaining(['record.disclosed']) }));
+    expect(res.body.errors[0]).toEqual(
+      expect.objectContaining({ pointer: '/events/0', word: 'everything', allowed: expect.arrayContaining(['record.disclosed']) }),
+    );
   });
 
   it('needs the webhooks scope', async () => {
@@ -161,8 +196,13 @@ describe('webhook subscriptions', () => {
     expect((await list('school')).body.webhooks).toEqual([]);
     expect((await remove('school', mine.id)).status).toBe(404);
     // The row is kept (removed_at), and the removal is in the ledger.
-    expect(await db.asOwner('SELECT removed_at IS NOT NULL AS removed FROM webhook_subscriptions WHERE id = $1', [mine.id])).toEqual([{ removed: true }]);
-    const entries = await db.asOwner<{ outcome: string }>("SELECT outcome FROM audit_ledger WHERE kind = 'webhook' AND payload->>'subscriptionId' = $1 ORDER BY seq", [mine.id]);
+    expect(await db.asOwner('SELECT removed_at IS NOT NULL AS removed FROM webhook_subscriptions WHERE id = $1', [mine.id])).toEqual([
+      { removed: true },
+    ]);
+    const entries = await db.asOwner<{ outcome: string }>(
+      "SELECT outcome FROM audit_ledger WHERE kind = 'webhook' AND payload->>'subscriptionId' = $1 ORDER BY seq",
+      [mine.id],
+    );
     expect(entries.map((e) => e.outcome)).toEqual(['registered', 'removed']);
   });
 
@@ -182,7 +222,11 @@ describe('webhook subscriptions', () => {
       `SELECT t, p, has_table_privilege('safeguard_app', t, p) AS has
          FROM unnest(ARRAY['webhook_subscriptions', 'outbox', 'outbox_cursors']) AS t, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p`,
     );
-    const granted = (t: string) => privileges.filter((r) => r.t === t && r.has).map((r) => r.p).sort();
+    const granted = (t: string) =>
+      privileges
+        .filter((r) => r.t === t && r.has)
+        .map((r) => r.p)
+        .sort();
     expect(granted('webhook_subscriptions')).toEqual(['INSERT', 'SELECT', 'UPDATE']);
     expect(granted('outbox')).toEqual(['INSERT', 'SELECT', 'UPDATE']);
     expect(granted('outbox_cursors')).toEqual(['SELECT', 'UPDATE']);
@@ -202,7 +246,20 @@ describe('webhook URL checks', () => {
     expect(classifyAddress('127.0.0.1')).toBe('loopback');
     expect(classifyAddress('::1')).toBe('loopback');
     expect(classifyAddress('::ffff:7f00:1')).toBe('loopback');
-    for (const a of ['10.0.0.1', '172.16.5.4', '192.168.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', 'fe80::1', 'fc00::1', '::ffff:a00:1', '64:ff9b::a00:1', 'not-an-ip']) {
+    for (const a of [
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.0.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      'fe80::1',
+      'fc00::1',
+      '::ffff:a00:1',
+      '64:ff9b::a00:1',
+      'not-an-ip',
+    ]) {
       expect([a, classifyAddress(a)]).toEqual([a, 'private']);
     }
   });

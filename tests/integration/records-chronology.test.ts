@@ -11,7 +11,16 @@ import { syncAgencies } from '../../src/db/registry-sync';
 import { loadStory, seedStory, storyId, type Story } from '../../src/records/demo-seed';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
 
-type Item = { recordId: string; kind: string; occurredAt?: string; fields: Record<string, unknown>; decision: string; auditEntryId: string; receipt: unknown; owningAgency: { id: string } };
+type Item = {
+  recordId: string;
+  kind: string;
+  occurredAt?: string;
+  fields: Record<string, unknown>;
+  decision: string;
+  auditEntryId: string;
+  receipt: unknown;
+  owningAgency: { id: string };
+};
 type Signal = { signal: string; flagged: boolean; summary: string; evidence: Array<{ kind: string; id: string; date: string }> };
 
 describe('records exchange: chronology over the demo story', () => {
@@ -24,7 +33,9 @@ describe('records exchange: chronology over the demo story', () => {
   const record = (key: string): string => storyId('record', key);
   const token = (agency: string, role: string) => gw.issuers.token({ agency, sub: `${role}-1`, role, scope: 'records:read' });
   const chronology = async (personId: string, purpose: string, bearer: string) => {
-    const res = await request(gw.app).get(`/v1/subjects/${personId}/chronology?purpose=${purpose}`).set('Authorization', `Bearer ${bearer}`);
+    const res = await request(gw.app)
+      .get(`/v1/subjects/${personId}/chronology?purpose=${purpose}`)
+      .set('Authorization', `Bearer ${bearer}`);
     expect(res.status).toBe(200);
     return res;
   };
@@ -50,7 +61,9 @@ describe('records exchange: chronology over the demo story', () => {
     expect(agencies.length).toBeGreaterThanOrEqual(5);
     expect(await gw.db.asOwner('SELECT count(*)::int AS n FROM sharing_agreements')).toEqual([{ n: 5 }]);
     expect((await seedStory(owner, ledger, story, gw.issuers.agencies)).alreadySeeded).toBe(true);
-    expect(await gw.db.asOwner("SELECT kind, outcome, agency_id FROM audit_ledger WHERE payload->>'action' = 'demo_seed'")).toEqual([{ kind: 'contribution', outcome: 'seeded', agency_id: null }]);
+    expect(await gw.db.asOwner("SELECT kind, outcome, agency_id FROM audit_ledger WHERE payload->>'action' = 'demo_seed'")).toEqual([
+      { kind: 'contribution', outcome: 'seeded', agency_id: null },
+    ]);
   });
 
   it('flags five incidents within a month for escalation, with their ids and dates as evidence, in a time-ordered list across agencies', async () => {
@@ -61,7 +74,9 @@ describe('records exchange: chronology over the demo story', () => {
     expect(flag.summary).toMatch(/^5 incidents within 28 days/);
     expect(flag.evidence.map((e) => e.id)).toEqual(incidents);
     for (const e of flag.evidence) expect(Object.keys(e).sort()).toEqual(['date', 'id', 'kind']);
-    expect(signal(res.body.signals, 'new_perpetrator_in_household')).toEqual(expect.objectContaining({ flagged: true, evidence: [expect.objectContaining({ kind: 'household_membership' })] }));
+    expect(signal(res.body.signals, 'new_perpetrator_in_household')).toEqual(
+      expect.objectContaining({ flagged: true, evidence: [expect.objectContaining({ kind: 'household_membership' })] }),
+    );
 
     const items = res.body.items as Item[];
     const times = items.map((i) => i.occurredAt as string);
@@ -84,14 +99,20 @@ describe('records exchange: chronology over the demo story', () => {
 
     const all = [...(res.body.items as Item[]), ...(res.body.withheld as Item[])];
     for (const item of all) {
-      const [row] = await gw.db.asOwner<{ kind: string; payload: { view: string; recordId: string; fieldsDisclosed: string[]; contentHash: string } }>('SELECT kind, payload FROM audit_ledger WHERE entry_id = $1', [item.auditEntryId]);
+      const [row] = await gw.db.asOwner<{
+        kind: string;
+        payload: { view: string; recordId: string; fieldsDisclosed: string[]; contentHash: string };
+      }>('SELECT kind, payload FROM audit_ledger WHERE entry_id = $1', [item.auditEntryId]);
       expect(row).toEqual(expect.objectContaining({ kind: 'disclosure' }));
       expect(row?.payload.view).toBe('chronology');
       expect(row?.payload.fieldsDisclosed).toEqual(Object.keys(item.fields));
       const { auditEntryId: _a, receipt: _r, ...content } = item;
       expect(row?.payload.contentHash).toBe(contentHash(content));
     }
-    const [signalsRow] = await gw.db.asOwner<{ outcome: string; payload: { contentHash: string; flagged: string[] } }>('SELECT outcome, payload FROM audit_ledger WHERE entry_id = $1', [res.body.signalsAudit.auditEntryId]);
+    const [signalsRow] = await gw.db.asOwner<{ outcome: string; payload: { contentHash: string; flagged: string[] } }>(
+      'SELECT outcome, payload FROM audit_ledger WHERE entry_id = $1',
+      [res.body.signalsAudit.auditEntryId],
+    );
     expect(signalsRow?.outcome).toBe('signals');
     expect(signalsRow?.payload.contentHash).toBe(contentHash(res.body.signals));
     expect(signalsRow?.payload.flagged).toEqual(expect.arrayContaining(['incidents_in_28_days', 'new_perpetrator_in_household']));
@@ -107,7 +128,9 @@ describe('records exchange: chronology over the demo story', () => {
 
   it('withholds records by policy with reasons but no dates or values, e.g. a lapsed agreement', async () => {
     const res = await chronology(storyId('person', 'leo'), 'mash_triage', await token('test-mash', 'mash_analyst'));
-    const note = (res.body.withheld as Array<Item & { reasons: string[]; agreement: { status: string } }>).find((i) => i.recordId === record('hv-note-leo'));
+    const note = (res.body.withheld as Array<Item & { reasons: string[]; agreement: { status: string } }>).find(
+      (i) => i.recordId === record('hv-note-leo'),
+    );
     expect(note).toBeDefined();
     expect(note).not.toHaveProperty('occurredAt');
     expect(note?.fields).toEqual({});

@@ -16,7 +16,12 @@ const FULL_REPORT = 'Officers attended at 22:10; the full crime report text (syn
 const REFUGE_ADDRESS = 'Flat 3, 9 Alder Yard, Testshire TS1 7ZZ';
 const HOUR = 60 * 60 * 1000;
 
-type Item = Record<string, unknown> & { recordId: string; fields: Record<string, unknown>; auditEntryId: string; receipt: { seq: number; entryHash: string } };
+type Item = Record<string, unknown> & {
+  recordId: string;
+  fields: Record<string, unknown>;
+  auditEntryId: string;
+  receipt: { seq: number; entryHash: string };
+};
 
 describe('records exchange: requests', () => {
   let gw: TestGateway;
@@ -30,7 +35,11 @@ describe('records exchange: requests', () => {
   const incidentAt = inTimeIncidentAt(10).toISOString();
 
   const post = (path: string, who: string, body: unknown) =>
-    request(gw.app).post(path).set('Authorization', `Bearer ${tokens[who]}`).set('Idempotency-Key', randomUUID()).send(body as object);
+    request(gw.app)
+      .post(path)
+      .set('Authorization', `Bearer ${tokens[who]}`)
+      .set('Idempotency-Key', randomUUID())
+      .send(body as object);
   const get = (path: string, who: string) => request(gw.app).get(path).set('Authorization', `Bearer ${tokens[who]}`);
   const ok = async <T>(res: Promise<request.Response> | request.Response, status = 201): Promise<T> => {
     const r = await res;
@@ -56,31 +65,84 @@ describe('records exchange: requests', () => {
     tokens.refuge = await mint('test-refuge', 'practitioner');
     tokens.gp = await mint('test-gp', 'gp');
 
-    childId = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: '9990000018' }, fields: { name: 'Amy Example', date_of_birth: '2019-02-14', current_address: '14 Example Close' } }))).id;
-    incidentId = (await ok<{ id: string }>(post('/v1/records', 'police', {
-      kind: 'incident', subjectPersonId: childId, subjectRole: 'child', classification: 'OFFICIAL-SENSITIVE', occurredAt: incidentAt,
-      fields: { incident_date: incidentAt, incident_summary: 'Shouting and a broken window; both children at home.', children_present: 2, child_involvement: ['saw', 'heard'], incident_full_report: FULL_REPORT, offence_type: 'Criminal damage (domestic)', arrest_made: true },
-      facts: { child_present_at_incident: true },
-    }))).id;
-    for (const who of ['school', 'health', 'csc', 'mash']) await ok(post('/v1/persons', who, { identifiers: { nhs_number: '9990000018' } }), 200);
-    schoolNoteId = (await ok<{ id: string }>(post('/v1/records', 'school', {
-      kind: 'school_note', subjectPersonId: childId, subjectRole: 'child', classification: 'OFFICIAL-SENSITIVE', occurredAt: new Date(Date.now() - 48 * HOUR).toISOString(),
-      fields: { attendance: '86% this term', wellbeing_concerns: 'Withdrawn; says she is scared at home.' },
-    }))).id;
+    childId = (
+      await ok<{ id: string }>(
+        post('/v1/persons', 'police', {
+          identifiers: { nhs_number: '9990000018' },
+          fields: { name: 'Amy Example', date_of_birth: '2019-02-14', current_address: '14 Example Close' },
+        }),
+      )
+    ).id;
+    incidentId = (
+      await ok<{ id: string }>(
+        post('/v1/records', 'police', {
+          kind: 'incident',
+          subjectPersonId: childId,
+          subjectRole: 'child',
+          classification: 'OFFICIAL-SENSITIVE',
+          occurredAt: incidentAt,
+          fields: {
+            incident_date: incidentAt,
+            incident_summary: 'Shouting and a broken window; both children at home.',
+            children_present: 2,
+            child_involvement: ['saw', 'heard'],
+            incident_full_report: FULL_REPORT,
+            offence_type: 'Criminal damage (domestic)',
+            arrest_made: true,
+          },
+          facts: { child_present_at_incident: true },
+        }),
+      )
+    ).id;
+    for (const who of ['school', 'health', 'csc', 'mash'])
+      await ok(post('/v1/persons', who, { identifiers: { nhs_number: '9990000018' } }), 200);
+    schoolNoteId = (
+      await ok<{ id: string }>(
+        post('/v1/records', 'school', {
+          kind: 'school_note',
+          subjectPersonId: childId,
+          subjectRole: 'child',
+          classification: 'OFFICIAL-SENSITIVE',
+          occurredAt: new Date(Date.now() - 48 * HOUR).toISOString(),
+          fields: { attendance: '86% this term', wellbeing_concerns: 'Withdrawn; says she is scared at home.' },
+        }),
+      )
+    ).id;
 
     // The adult victim is in a refuge; the refuge holds its address. The police know her and the alleged perpetrator.
-    motherId = (await ok<{ id: string }>(post('/v1/persons', 'refuge', { identifiers: { nhs_number: '9990000034' }, fields: { name: 'Beth Example', refuge_address: REFUGE_ADDRESS } }))).id;
-    await ok(post('/v1/records', 'refuge', {
-      kind: 'referral', subjectPersonId: motherId, subjectRole: 'adult_victim', classification: 'OFFICIAL-SENSITIVE', occurredAt: new Date(Date.now() - 2 * HOUR).toISOString(),
-      fields: { marac_referral_status: 'Refuge keyworker referring to MARAC', risk_factors: ['strangulation', 'fled with children'] },
-      facts: { imminent_risk_to_life: true, dash_risk_level: 'high', marac_referred: true },
-    }));
+    motherId = (
+      await ok<{ id: string }>(
+        post('/v1/persons', 'refuge', {
+          identifiers: { nhs_number: '9990000034' },
+          fields: { name: 'Beth Example', refuge_address: REFUGE_ADDRESS },
+        }),
+      )
+    ).id;
+    await ok(
+      post('/v1/records', 'refuge', {
+        kind: 'referral',
+        subjectPersonId: motherId,
+        subjectRole: 'adult_victim',
+        classification: 'OFFICIAL-SENSITIVE',
+        occurredAt: new Date(Date.now() - 2 * HOUR).toISOString(),
+        fields: { marac_referral_status: 'Refuge keyworker referring to MARAC', risk_factors: ['strangulation', 'fled with children'] },
+        facts: { imminent_risk_to_life: true, dash_risk_level: 'high', marac_referred: true },
+      }),
+    );
     await ok(post('/v1/persons', 'police', { identifiers: { nhs_number: '9990000034' } }), 200);
-    perpetratorId = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { pnc_id: '09/481516Q' }, fields: { name: 'Carl Example' } }))).id;
-    await ok(post('/v1/records', 'police', {
-      kind: 'incident', subjectPersonId: perpetratorId, subjectRole: 'perpetrator', classification: 'OFFICIAL-SENSITIVE', occurredAt: incidentAt,
-      fields: { offence_type: 'Criminal damage (domestic)', arrest_made: true },
-    }));
+    perpetratorId = (
+      await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { pnc_id: '09/481516Q' }, fields: { name: 'Carl Example' } }))
+    ).id;
+    await ok(
+      post('/v1/records', 'police', {
+        kind: 'incident',
+        subjectPersonId: perpetratorId,
+        subjectRole: 'perpetrator',
+        classification: 'OFFICIAL-SENSITIVE',
+        occurredAt: incidentAt,
+        fields: { offence_type: 'Criminal damage (domestic)', arrest_made: true },
+      }),
+    );
   });
   afterAll(async () => {
     await gw.close();
@@ -93,17 +155,48 @@ describe('records exchange: requests', () => {
 
     // The police hold the record: they read it back whole (not a disclosure), with its version for If-Match.
     expect(police).toEqual(expect.objectContaining({ access: 'own_record', decision: 'permit', version: 1, rules: ['own-agency-record'] }));
-    expect(Object.keys(police.fields).sort()).toEqual(
-      ['arrest_made', 'child_involvement', 'children_present', 'current_address', 'date_of_birth', 'incident_date', 'incident_full_report', 'incident_summary', 'name', 'nhs_number', 'offence_type'],
-    );
+    expect(Object.keys(police.fields).sort()).toEqual([
+      'arrest_made',
+      'child_involvement',
+      'children_present',
+      'current_address',
+      'date_of_birth',
+      'incident_date',
+      'incident_full_report',
+      'incident_summary',
+      'name',
+      'nhs_number',
+      'offence_type',
+    ]);
 
     // Operation Encompass: the school's designated safeguarding lead gets the notification fields, nothing more.
-    expect(school).toEqual(expect.objectContaining({ access: 'policy', decision: 'permit_partial', rules: expect.arrayContaining(['operation-encompass-police-to-school']) }));
-    expect(Object.keys(school.fields).sort()).toEqual(['child_involvement', 'children_present', 'date_of_birth', 'incident_date', 'incident_summary', 'name']);
+    expect(school).toEqual(
+      expect.objectContaining({
+        access: 'policy',
+        decision: 'permit_partial',
+        rules: expect.arrayContaining(['operation-encompass-police-to-school']),
+      }),
+    );
+    expect(Object.keys(school.fields).sort()).toEqual([
+      'child_involvement',
+      'children_present',
+      'date_of_birth',
+      'incident_date',
+      'incident_summary',
+      'name',
+    ]);
     expect(school.fields.name).toBe('Amy Example');
     const withheld = school.withheldFields as Array<{ field: string; code: string; reason: string; rule?: string }>;
-    expect(withheld.find((w) => w.field === 'incident_full_report')).toEqual(expect.objectContaining({ code: 'denied_by_rule', rule: 'deny-dash-and-full-report-to-education' }));
-    expect(withheld.map((w) => w.field).sort()).toEqual(['arrest_made', 'current_address', 'incident_full_report', 'nhs_number', 'offence_type']);
+    expect(withheld.find((w) => w.field === 'incident_full_report')).toEqual(
+      expect.objectContaining({ code: 'denied_by_rule', rule: 'deny-dash-and-full-report-to-education' }),
+    );
+    expect(withheld.map((w) => w.field).sort()).toEqual([
+      'arrest_made',
+      'current_address',
+      'incident_full_report',
+      'nhs_number',
+      'offence_type',
+    ]);
 
     // A health visitor asking for direct care: no rule lets the police share this with health for that.
     expect(health).toEqual(expect.objectContaining({ decision: 'deny', fields: {} }));
@@ -116,7 +209,19 @@ describe('records exchange: requests', () => {
       to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
       purpose: 'operation_encompass',
       subjectRole: 'child',
-      fields: ['incident_date', 'incident_summary', 'children_present', 'child_involvement', 'incident_full_report', 'offence_type', 'arrest_made', 'current_address', 'date_of_birth', 'name', 'nhs_number'],
+      fields: [
+        'incident_date',
+        'incident_summary',
+        'children_present',
+        'child_involvement',
+        'incident_full_report',
+        'offence_type',
+        'arrest_made',
+        'current_address',
+        'date_of_birth',
+        'name',
+        'nhs_number',
+      ],
       facts: { child_present_at_incident: true, hours_since_incident: 10, agreement_in_force: false, before_next_school_day_start: true },
     });
     expect(Object.keys(school.fields).sort()).toEqual([...expected.permittedFields].sort());
@@ -142,22 +247,40 @@ describe('records exchange: requests', () => {
     const items = res.body.records as Item[];
     expect(items.map((i) => i.recordId).sort()).toEqual([incidentId, schoolNoteId].sort());
     for (const item of items) {
-      const rows = await gw.db.asOwner<{ kind: string; outcome: string; agency_id: string; purpose: string; rules: string[]; request_id: string; payload: Record<string, unknown>; seq: string; entry_hash: string }>(
-        'SELECT * FROM audit_ledger WHERE entry_id = $1',
-        [item.auditEntryId],
-      );
+      const rows = await gw.db.asOwner<{
+        kind: string;
+        outcome: string;
+        agency_id: string;
+        purpose: string;
+        rules: string[];
+        request_id: string;
+        payload: Record<string, unknown>;
+        seq: string;
+        entry_hash: string;
+      }>('SELECT * FROM audit_ledger WHERE entry_id = $1', [item.auditEntryId]);
       expect(rows).toHaveLength(1);
       const row = rows[0]!;
-      expect(row).toEqual(expect.objectContaining({ kind: 'disclosure', outcome: item.decision, agency_id: 'test-school', purpose: 'operation_encompass', request_id: res.headers['x-request-id'] }));
+      expect(row).toEqual(
+        expect.objectContaining({
+          kind: 'disclosure',
+          outcome: item.decision,
+          agency_id: 'test-school',
+          purpose: 'operation_encompass',
+          request_id: res.headers['x-request-id'],
+        }),
+      );
       expect(Number(row.seq)).toBe(item.receipt.seq);
       expect(row.entry_hash).toBe(item.receipt.entryHash);
       expect(row.payload.recordId).toBe(item.recordId);
       expect(row.payload.fieldsDisclosed).toEqual(Object.keys(item.fields));
-      expect((row.payload.withheldFields as Array<{ field: string }>).map((w) => w.field)).toEqual((item.withheldFields as Array<{ field: string }>).map((w) => w.field));
+      expect((row.payload.withheldFields as Array<{ field: string }>).map((w) => w.field)).toEqual(
+        (item.withheldFields as Array<{ field: string }>).map((w) => w.field),
+      );
       expect(row.rules).toEqual(item.rules);
       expect(row.payload.contentHash).toBe(contentHash(sentContent(item)));
       // Names and hashes only: no value sent about the record is in its ledger entry.
-      for (const value of Object.values(item.fields)) if (typeof value === 'string') expect(JSON.stringify(row.payload)).not.toContain(value);
+      for (const value of Object.values(item.fields))
+        if (typeof value === 'string') expect(JSON.stringify(row.payload)).not.toContain(value);
     }
   });
 
@@ -170,7 +293,11 @@ describe('records exchange: requests', () => {
     expect(refugeItem?.rules).toContain('emergency-risk-to-life-to-police');
 
     // The same request on behalf of the man recorded as the perpetrator: nothing at all, and never the address.
-    for (const [who, purpose] of [['police', 'crime_prevention_detection'], ['policeDpo', 'subject_access'], ['police', 'child_protection_enquiry']] as const) {
+    for (const [who, purpose] of [
+      ['police', 'crime_prevention_detection'],
+      ['policeDpo', 'subject_access'],
+      ['police', 'child_protection_enquiry'],
+    ] as const) {
       for (const view of ['records', 'chronology']) {
         const res = await get(`/v1/subjects/${motherId}/${view}?purpose=${purpose}&onBehalfOf=${perpetratorId}`, who);
         expect(res.status).toBe(200);
@@ -181,10 +308,13 @@ describe('records exchange: requests', () => {
     const asked = await get(`/v1/subjects/${motherId}/records?purpose=subject_access&onBehalfOf=${perpetratorId}`, 'policeDpo');
     const refuge = (asked.body.records as Item[]).find((i) => (i.owningAgency as { id: string }).id === 'test-refuge')!;
     expect(refuge.fields).toEqual({});
-    expect((refuge.withheldFields as Array<{ field: string; code: string; rule?: string }>).find((w) => w.field === 'refuge_address')).toEqual(
-      expect.objectContaining({ code: 'denied_by_rule', rule: 'deny-victim-address-to-alleged-perpetrator' }),
+    expect(
+      (refuge.withheldFields as Array<{ field: string; code: string; rule?: string }>).find((w) => w.field === 'refuge_address'),
+    ).toEqual(expect.objectContaining({ code: 'denied_by_rule', rule: 'deny-victim-address-to-alleged-perpetrator' }));
+    const [entry] = await gw.db.asOwner<{ payload: { facts: Record<string, unknown>; onBehalfOf: string } }>(
+      'SELECT payload FROM audit_ledger WHERE entry_id = $1',
+      [refuge.auditEntryId],
     );
-    const [entry] = await gw.db.asOwner<{ payload: { facts: Record<string, unknown>; onBehalfOf: string } }>('SELECT payload FROM audit_ledger WHERE entry_id = $1', [refuge.auditEntryId]);
     expect(entry?.payload.facts).toEqual(expect.objectContaining({ requester_is_alleged_perpetrator: true, requester_is_subject: false }));
     expect(entry?.payload.onBehalfOf).toMatch(/^hmac-sha256:/);
   });
@@ -206,9 +336,14 @@ describe('records exchange: requests', () => {
     expect(lapsed.body.decision).toBe('deny');
     expect(lapsed.body.fields).toEqual({});
     expect(lapsed.text).not.toContain('scared');
-    expect(lapsed.body.reasons[0]).toMatch(/"Testshire MASH information sharing agreement" \(test-mash-isa\).* ended on 2026-01-31, so it has lapsed/);
+    expect(lapsed.body.reasons[0]).toMatch(
+      /"Testshire MASH information sharing agreement" \(test-mash-isa\).* ended on 2026-01-31, so it has lapsed/,
+    );
     expect(lapsed.body.agreement).toEqual(expect.objectContaining({ status: 'lapsed', endsOn: '2026-01-31' }));
-    const [row] = await gw.db.asOwner<{ payload: { agreement: unknown; facts: Record<string, unknown> } }>('SELECT payload FROM audit_ledger WHERE entry_id = $1', [lapsed.body.auditEntryId]);
+    const [row] = await gw.db.asOwner<{ payload: { agreement: unknown; facts: Record<string, unknown> } }>(
+      'SELECT payload FROM audit_ledger WHERE entry_id = $1',
+      [lapsed.body.auditEntryId],
+    );
     expect(row?.payload.agreement).toEqual({ status: 'lapsed', id: 'test-mash-isa' });
     expect(row?.payload.facts.agreement_in_force).toBe(false);
   });
@@ -229,7 +364,9 @@ describe('records exchange: requests', () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe(code);
     expect(res.body.errors[0].pointer).toBe(pointer);
-    const rows = await gw.db.asOwner<{ kind: string }>('SELECT kind FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
+    const rows = await gw.db.asOwner<{ kind: string }>('SELECT kind FROM audit_ledger WHERE request_id = $1', [
+      res.headers['x-request-id'],
+    ]);
     expect(rows).toEqual([{ kind: 'request_refused' }]);
   });
 
@@ -255,7 +392,9 @@ describe('records exchange: requests', () => {
 
   it('needs the records:read scope', async () => {
     const noScope = await gw.issuers.token({ agency: 'test-school', role: 'designated_safeguarding_lead', scope: 'decisions' });
-    const res = await request(gw.app).get(`/v1/records/${incidentId}?purpose=operation_encompass`).set('Authorization', `Bearer ${noScope}`);
+    const res = await request(gw.app)
+      .get(`/v1/records/${incidentId}?purpose=operation_encompass`)
+      .set('Authorization', `Bearer ${noScope}`);
     expect(res.status).toBe(403);
   });
 
@@ -268,7 +407,8 @@ describe('records exchange: requests', () => {
         expect(res.status).toBe(503);
         expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
         expect(res.body.code).toBe('audit_unavailable');
-        for (const leaked of ['fields', 'records', 'items', 'withheldFields', 'signals', 'auditEntryId']) expect(res.body).not.toHaveProperty(leaked);
+        for (const leaked of ['fields', 'records', 'items', 'withheldFields', 'signals', 'auditEntryId'])
+          expect(res.body).not.toHaveProperty(leaked);
         for (const value of ['Amy Example', '2019-02-14', 'Shouting', 'incident_date']) expect(res.text).not.toContain(value);
       }
       expect((await gw.ledgerRows()).length).toBe(before);

@@ -28,10 +28,16 @@ const PASSWORD = 'standby-test-superuser';
 const asRoot = process.getuid?.() === 0;
 /** PostgreSQL refuses to run as root: under root, the `postgres` OS user runs it (as the embedded database does). */
 const runAs = (): { uid?: number; gid?: number } =>
-  asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
+  asRoot
+    ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) }
+    : {};
 
 function startServer(cluster: string, port: number): ChildProcess {
-  const child = spawn(path.join(BIN, 'postgres'), ['-D', cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], { ...runAs(), stdio: 'ignore' });
+  const child = spawn(
+    path.join(BIN, 'postgres'),
+    ['-D', cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    { ...runAs(), stdio: 'ignore' },
+  );
   child.on('error', () => undefined);
   return child;
 }
@@ -126,10 +132,16 @@ describe('a synchronous standby: the primary killed under load, the standby prom
     const pwfile = path.join(dir, 'pwfile');
     writeFileSync(pwfile, PASSWORD);
     if (asRoot) execFileSync('chown', ['postgres:postgres', dir, pwfile]);
-    execFileSync(path.join(BIN, 'initdb'), ['-D', primaryCluster, '-U', 'postgres', '-A', 'scram-sha-256', `--pwfile=${pwfile}`, '--no-sync'], { ...runAs(), stdio: 'ignore' });
+    execFileSync(
+      path.join(BIN, 'initdb'),
+      ['-D', primaryCluster, '-U', 'postgres', '-A', 'scram-sha-256', `--pwfile=${pwfile}`, '--no-sync'],
+      { ...runAs(), stdio: 'ignore' },
+    );
     let primaryServer = startServer(primaryCluster, primaryPort);
     primary = primaryServer;
-    await until('the primary to accept connections', async () => ((await query(adminUrl(primaryPort), 'SELECT 1 AS one')).length === 1 ? true : undefined));
+    await until('the primary to accept connections', async () =>
+      (await query(adminUrl(primaryPort), 'SELECT 1 AS one')).length === 1 ? true : undefined,
+    );
     primaryDb = await createTestDatabase(adminUrl(primaryPort));
     await stopServer(primaryServer);
 
@@ -151,7 +163,10 @@ describe('a synchronous standby: the primary killed under load, the standby prom
     standby = startServer(standbyCluster, standbyPort);
     const standbyAdmin = adminUrl(standbyPort);
     await until('the standby to stream as the synchronous standby', async () => {
-      const rows = await query<{ sync_state: string }>(adminUrl(primaryPort), "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1'");
+      const rows = await query<{ sync_state: string }>(
+        adminUrl(primaryPort),
+        "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1'",
+      );
       return rows[0]?.sync_state === 'sync' ? true : undefined;
     });
     expect((await query<{ r: boolean }>(standbyAdmin, 'SELECT pg_is_in_recovery() AS r'))[0]?.r).toBe(true);
@@ -164,7 +179,11 @@ describe('a synchronous standby: the primary killed under load, the standby prom
     let killed = false;
     const caller = async (): Promise<void> => {
       while (!killed || failedAfterKill < 32) {
-        const res = await request(gwPrimary!.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).send(encompass).catch(() => undefined);
+        const res = await request(gwPrimary!.app)
+          .post('/v1/decisions')
+          .set('Authorization', `Bearer ${token}`)
+          .send(encompass)
+          .catch(() => undefined);
         if (res?.status === 200) answered.push(res.body.auditEntryId as string);
         else if (killed) failedAfterKill += 1;
         if (killed && res?.status !== 200) await new Promise((r) => setTimeout(r, 20));
@@ -188,7 +207,9 @@ describe('a synchronous standby: the primary killed under load, the standby prom
 
     // Promote the standby; the gateway is pointed at it (node-postgres takes one host: repointed, not multi-host).
     await query(standbyAdmin, 'SELECT pg_promote(true, 60)');
-    await until('the standby to leave recovery', async () => ((await query<{ r: boolean }>(standbyAdmin, 'SELECT pg_is_in_recovery() AS r'))[0]?.r === false ? true : undefined));
+    await until('the standby to leave recovery', async () =>
+      (await query<{ r: boolean }>(standbyAdmin, 'SELECT pg_is_in_recovery() AS r'))[0]?.r === false ? true : undefined,
+    );
     const standbyDb: TestDatabase = {
       ...primaryDb,
       ownerUrl: onPort(primaryDb.ownerUrl, standbyPort),
@@ -198,7 +219,10 @@ describe('a synchronous standby: the primary killed under load, the standby prom
     };
 
     // Every answered entry is on the standby, and the chain verifies.
-    const present = await standbyDb.asOwner<{ n: string }>('SELECT count(*)::text AS n FROM audit_ledger WHERE entry_id = ANY($1::uuid[])', [answeredBeforeLoss]);
+    const present = await standbyDb.asOwner<{ n: string }>(
+      'SELECT count(*)::text AS n FROM audit_ledger WHERE entry_id = ANY($1::uuid[])',
+      [answeredBeforeLoss],
+    );
     expect(Number(present[0]!.n)).toBe(answeredBeforeLoss.length);
     gwStandby = await startTestGateway({ database: standbyDb });
     const report = await verifyLedger(gwStandby.pool);

@@ -32,11 +32,25 @@ afterAll(async () => {
 
 function run(token: string, ...args: string[]): Promise<{ code: number; out: Record<string, unknown> }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [cli, '--agencies', path.join(dir, 'agencies.json'), ...args], {
-      env: { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, 'node_modules'), DATA_DIR: path.join(dir, 'data'), DEV_IDP: 'off', ALLOW_INSECURE_ISSUERS: 'on' },
-    }, (error, stdout) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 2) : 0, out: stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {} });
-    });
+    const child = execFile(
+      process.execPath,
+      [cli, '--agencies', path.join(dir, 'agencies.json'), ...args],
+      {
+        env: {
+          PATH: process.env.PATH,
+          NODE_PATH: path.join(ROOT, 'node_modules'),
+          DATA_DIR: path.join(dir, 'data'),
+          DEV_IDP: 'off',
+          ALLOW_INSECURE_ISSUERS: 'on',
+        },
+      },
+      (error, stdout) => {
+        resolve({
+          code: error ? Number((error as { code?: number }).code ?? 2) : 0,
+          out: stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {},
+        });
+      },
+    );
     child.stdin?.end(token);
   });
 }
@@ -46,7 +60,14 @@ describe('token:check', () => {
     const token = await host.sign(issuer, entra.header, entra.person(issuer, now()));
     const { code, out } = await run(`${token}\n`, '--agency', 'p-entra-v2');
     expect(code).toBe(0);
-    expect(out).toMatchObject({ accepted: true, agency: 'p-entra-v2', tokenProfile: 'entra-v2', role: 'social_worker', scopes: ['decisions'], practitioner: { subject: entra.expected.person.subject, name: 'Abe Lincoln' } });
+    expect(out).toMatchObject({
+      accepted: true,
+      agency: 'p-entra-v2',
+      tokenProfile: 'entra-v2',
+      role: 'social_worker',
+      scopes: ['decisions'],
+      practitioner: { subject: entra.expected.person.subject, name: 'Abe Lincoln' },
+    });
     expect(JSON.stringify(out)).not.toContain(token.split('.')[1]);
   });
 
@@ -54,8 +75,17 @@ describe('token:check', () => {
     const id = entra.idToken(issuer, now());
     const refused = await run(await host.sign(issuer, id.header, id.payload), '--agency', 'p-entra-v2');
     expect(refused.code).toBe(1);
-    expect(refused.out).toMatchObject({ accepted: false, status: 401, code: 'invalid_token', detail: expect.stringMatching(/This is an ID token/) });
-    const wrong = await run(`Bearer ${await host.sign(issuer, entra.header, { ...entra.app(issuer, now()), aud: 'api://someone-else' })}`, '--agency', 'p-entra-v2');
+    expect(refused.out).toMatchObject({
+      accepted: false,
+      status: 401,
+      code: 'invalid_token',
+      detail: expect.stringMatching(/This is an ID token/),
+    });
+    const wrong = await run(
+      `Bearer ${await host.sign(issuer, entra.header, { ...entra.app(issuer, now()), aud: 'api://someone-else' })}`,
+      '--agency',
+      'p-entra-v2',
+    );
     expect(wrong.out).toMatchObject({ accepted: false, detail: expect.stringMatching(/wrong audience/) });
   });
 
@@ -67,7 +97,13 @@ describe('token:check', () => {
   it('checkToken: a token accepted for another agency at the same issuer is reported as such', async () => {
     const second = { ...entra.agency, id: 'p-entra-second', clientIds: ['f00dfeed-0000-4000-8000-000000000001'], issuer };
     const token = await host.sign(issuer, entra.header, entra.app(issuer, now()));
-    const result = await checkToken({ agencyId: 'p-entra-second', agencies: [{ ...entra.agency, issuer }, second], token, audience: 'urn:safeguard-gateway', allowInsecureIssuers: true });
+    const result = await checkToken({
+      agencyId: 'p-entra-second',
+      agencies: [{ ...entra.agency, issuer }, second],
+      token,
+      audience: 'urn:safeguard-gateway',
+      allowInsecureIssuers: true,
+    });
     expect(result.exitCode).toBe(1);
     expect(String(result.report.detail)).toMatch(/for "p-entra-v2"/);
   });

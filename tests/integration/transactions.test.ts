@@ -67,7 +67,12 @@ describe('src/db/tx.ts', () => {
 
   it('inSnapshot is READ ONLY and REPEATABLE READ: writes are refused', async () => {
     await expect(inSnapshot(pool, (c) => c.query('INSERT INTO tx_probe (n) VALUES (4)'))).rejects.toThrow(/read-only transaction/);
-    expect(await inSnapshot(pool, async (c) => (await c.query<{ iso: string }>(`SELECT current_setting('transaction_isolation') AS iso`)).rows[0]?.iso)).toBe('repeatable read');
+    expect(
+      await inSnapshot(
+        pool,
+        async (c) => (await c.query<{ iso: string }>(`SELECT current_setting('transaction_isolation') AS iso`)).rows[0]?.iso,
+      ),
+    ).toBe('repeatable read');
   });
 
   it('a statement timeout bounds the wait for an advisory lock held elsewhere', async () => {
@@ -76,7 +81,9 @@ describe('src/db/tx.ts', () => {
       await holder.query('BEGIN; SELECT pg_advisory_xact_lock(777)');
       const other = await pool.connect();
       try {
-        await expect(transaction(other, async () => 'never', { advisoryLock: '777', statementTimeoutMs: 200 })).rejects.toThrow(/statement timeout/);
+        await expect(transaction(other, async () => 'never', { advisoryLock: '777', statementTimeoutMs: 200 })).rejects.toThrow(
+          /statement timeout/,
+        );
         // The connection was rolled back cleanly and is usable again.
         expect((await other.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
       } finally {

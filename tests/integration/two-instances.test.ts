@@ -54,12 +54,24 @@ describe('two instances, one database', () => {
 
     // Another agency still has its own ten, at either instance.
     const csc = await a.issuers.token({ agency: 'test-csc', scope: 'decisions' });
-    const other = await request(b.app).post('/v1/decisions').set('Authorization', `Bearer ${csc}`).send({ ...encompass, from: { agencyType: 'childrens_social_care' }, to: { agencyType: 'police', role: 'police_officer' }, purpose: 'child_protection_enquiry', fields: ['name'], facts: {} });
+    const other = await request(b.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${csc}`)
+      .send({
+        ...encompass,
+        from: { agencyType: 'childrens_social_care' },
+        to: { agencyType: 'police', role: 'police_officer' },
+        purpose: 'child_protection_enquiry',
+        fields: ['name'],
+        facts: {},
+      });
     expect(other.status).toBe(200);
 
     const decisions = await a.db.asOwner<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'");
     expect(Number(decisions[0]!.n)).toBe(11);
-    const refused = await a.db.asOwner<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'request_refused' AND outcome = 'rate_limited'");
+    const refused = await a.db.asOwner<{ n: string }>(
+      "SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'request_refused' AND outcome = 'rate_limited'",
+    );
     expect(Number(refused[0]!.n)).toBe(4);
     const verified = await verifyLedger(a.pool);
     expect(verified.ok).toBe(true);

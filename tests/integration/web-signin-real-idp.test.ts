@@ -40,11 +40,17 @@ let tokenRequests: Array<{ assertion: boolean; scope: string }>;
 /** A minimal browser: keeps cookies per origin-independent name, follows nothing by itself. */
 class Browser {
   private readonly cookies = new Map<string, string>();
-  async go(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ status: number; location?: string; body: string }> {
+  async go(
+    url: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<{ status: number; location?: string; body: string }> {
     const res = await fetch(url, {
       method: init.method ?? 'GET',
       redirect: 'manual',
-      headers: { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      headers: {
+        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+        ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
       ...(init.form ? { body: new URLSearchParams(init.form).toString() } : {}),
     });
     for (const line of res.headers.getSetCookie()) {
@@ -73,10 +79,20 @@ beforeAll(async () => {
   const configuration: Configuration = {
     // Client metadata through an adapter, as the dev IdP does (oidc-provider's static `clients` are structured-cloned
     // into another realm, which its own plain-object check then rejects under Jest).
-    adapter: createIssuerAdapter((id) => (id !== 'acme-web' ? undefined : {
-      client_id: 'acme-web', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [publicJwk] },
-      grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [`${gatewayUrl}/auth/callback`], scope: 'openid profile',
-    })),
+    adapter: createIssuerAdapter((id) =>
+      id !== 'acme-web'
+        ? undefined
+        : {
+            client_id: 'acme-web',
+            token_endpoint_auth_method: 'private_key_jwt',
+            token_endpoint_auth_signing_alg: 'ES256',
+            jwks: { keys: [publicJwk] },
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+            redirect_uris: [`${gatewayUrl}/auth/callback`],
+            scope: 'openid profile',
+          },
+    ),
     claims: { openid: ['sub'], profile: ['display_name'] },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     conformIdTokenClaims: false,
@@ -87,7 +103,13 @@ beforeAll(async () => {
         enabled: true,
         defaultResource: () => AUDIENCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ audience: AUDIENCE, scope: 'decisions', accessTokenFormat: 'jwt', accessTokenTTL: 600, jwt: { sign: { alg: 'ES256' } } }),
+        getResourceServerInfo: () => ({
+          audience: AUDIENCE,
+          scope: 'decisions',
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: 600,
+          jwt: { sign: { alg: 'ES256' } },
+        }),
       },
     },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, display_name: 'Jo Bloggs (Acme)' }) }),
@@ -101,21 +123,48 @@ beforeAll(async () => {
       await grant.save();
       return grant;
     },
-    jwks: { keys: [JSON.parse(JSON.stringify({ ...(createPrivateKey(await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey)).export({ format: 'jwk' }) as object), alg: 'ES256', use: 'sig', kid: 'acme-1' })) as never] },
+    jwks: {
+      keys: [
+        JSON.parse(
+          JSON.stringify({
+            ...(createPrivateKey(await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey)).export({
+              format: 'jwk',
+            }) as object),
+            alg: 'ES256',
+            use: 'sig',
+            kid: 'acme-1',
+          }),
+        ) as never,
+      ],
+    },
   };
   const provider = new Provider(issuer, configuration);
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const params = ctx.oidc.params ?? {};
-    tokenRequests.push({ assertion: typeof params.client_assertion === 'string', scope: typeof params.scope === 'string' ? params.scope : '' });
+    tokenRequests.push({
+      assertion: typeof params.client_assertion === 'string',
+      scope: typeof params.scope === 'string' ? params.scope : '',
+    });
   });
   // eslint-disable-next-line @typescript-eslint/no-misused-promises -- oidc-provider's Koa callback handles its own errors
   idpServer = http.createServer(provider.callback());
   await new Promise<void>((resolve) => idpServer.listen(idpPort, '127.0.0.1', resolve));
 
   const agency: Agency = {
-    id: 'acme-csc', name: 'Acme Children\'s Services', agencyType: 'childrens_social_care', issuer, clientIds: ['acme-web'], allowedRoles: ['social_worker'],
-    audience: AUDIENCE, roleMap: { 'Acme.SocialWorker': 'social_worker' },
-    webClient: { clientId: 'acme-web', privateKeyFile: path.join(dir, 'acme-web.key.pem'), scopes: 'openid profile decisions', nameClaim: 'display_name' },
+    id: 'acme-csc',
+    name: "Acme Children's Services",
+    agencyType: 'childrens_social_care',
+    issuer,
+    clientIds: ['acme-web'],
+    allowedRoles: ['social_worker'],
+    audience: AUDIENCE,
+    roleMap: { 'Acme.SocialWorker': 'social_worker' },
+    webClient: {
+      clientId: 'acme-web',
+      privateKeyFile: path.join(dir, 'acme-web.key.pem'),
+      scopes: 'openid profile decisions',
+      nameClaim: 'display_name',
+    },
   };
   const webClients = loadWebClients([agency]);
   db = await createTestDatabase();
@@ -124,7 +173,12 @@ beforeAll(async () => {
   const engine = loadPolicyCatalogue('policies');
   const verifier = createTokenVerifier({ agencies: [agency], audience: 'urn:safeguard-gateway', allowInsecureIssuers: true });
   const web = webRouter({
-    engine, ledger, pool, verifier, agencies: [agency], logger: pino({ level: 'silent' }),
+    engine,
+    ledger,
+    pool,
+    verifier,
+    agencies: [agency],
+    logger: pino({ level: 'silent' }),
     pseudonymise: pseudonymiser('web-idp-pseudonym-key-web-idp-pseudonym'),
     oidc: { redirectUri: `${gatewayUrl}/auth/callback`, clientFor: (id) => webClients[id], audience: AUDIENCE, allowInsecureIssuers: true },
     session: { secret: randomBytes(32).toString('base64url'), secureCookie: false },
@@ -149,8 +203,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('practitioner sign-in at the agency\'s own IdP, from the registry\'s webClient settings', () => {
-  it('private_key_jwt, the registry\'s scopes, the name from nameClaim, the role from roleMap', async () => {
+describe("practitioner sign-in at the agency's own IdP, from the registry's webClient settings", () => {
+  it("private_key_jwt, the registry's scopes, the name from nameClaim, the role from roleMap", async () => {
     const browser = new Browser();
     const chooser = await browser.go(`${gatewayUrl}/sign-in`);
     expect(chooser.status).toBe(200);
@@ -164,16 +218,33 @@ describe('practitioner sign-in at the agency\'s own IdP, from the registry\'s we
     // The provider's own login form (oidc-provider devInteractions), then its consent, then back to the gateway.
     let step = await browser.go(authorize.href);
     let next = step.location ?? '';
-    if (!next) throw new Error(`the provider answered ${step.status}: ${step.body.replace(/<style[\s\S]*<\/style>/, "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").slice(0, 400)}`);
+    if (!next)
+      throw new Error(
+        `the provider answered ${step.status}: ${step.body
+          .replace(/<style[\s\S]*<\/style>/, '')
+          .replace(/<[^>]+>/g, ' ')
+          .replace(/\s+/g, ' ')
+          .slice(0, 400)}`,
+      );
     for (let i = 0; i < 10 && !next.startsWith(`${gatewayUrl}/auth/callback`); i++) {
       step = await browser.go(next);
       if (step.status === 200) {
         const action = /action="([^"]+)"/.exec(step.body)?.[1] ?? '';
         const prompt = /name="prompt" value="([^"]+)"/.exec(step.body)?.[1] ?? 'login';
-        step = await browser.go(new URL(action, next).href, { method: 'POST', form: prompt === 'login' ? { prompt, login: 'jo.bloggs@acme.example', password: 'any' } : { prompt } });
+        step = await browser.go(new URL(action, next).href, {
+          method: 'POST',
+          form: prompt === 'login' ? { prompt, login: 'jo.bloggs@acme.example', password: 'any' } : { prompt },
+        });
       }
       next = step.location ?? '';
-      if (!next) throw new Error(`the provider answered ${step.status}: ${step.body.replace(/<style[\s\S]*<\/style>/, "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").slice(0, 400)}`);
+      if (!next)
+        throw new Error(
+          `the provider answered ${step.status}: ${step.body
+            .replace(/<style[\s\S]*<\/style>/, '')
+            .replace(/<[^>]+>/g, ' ')
+            .replace(/\s+/g, ' ')
+            .slice(0, 400)}`,
+        );
     }
     expect(next.startsWith(`${gatewayUrl}/auth/callback`)).toBe(true);
     const callback = await browser.go(next);
@@ -185,10 +256,26 @@ describe('practitioner sign-in at the agency\'s own IdP, from the registry\'s we
   });
 
   it('reads a PEM or JWK private key file, and refuses a missing one naming the agency', () => {
-    expect(readPrivateKeyFile(path.join(dir, 'acme-web.key.pem'))).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', d: expect.any(String) });
-    const base = { id: 'x', name: 'X', agencyType: 'police', issuer: 'https://idp.example', clientIds: ['x-web'], allowedRoles: ['system'] } as const;
-    expect(() => loadWebClients([{ ...base, webClient: { clientId: 'x-web', clientSecretFile: path.join(dir, 'absent') } }])).toThrow(/agency "x": webClient: .*absent cannot be read \(ENOENT\)/);
+    expect(readPrivateKeyFile(path.join(dir, 'acme-web.key.pem'))).toMatchObject({
+      kty: 'EC',
+      crv: 'P-256',
+      alg: 'ES256',
+      d: expect.any(String),
+    });
+    const base = {
+      id: 'x',
+      name: 'X',
+      agencyType: 'police',
+      issuer: 'https://idp.example',
+      clientIds: ['x-web'],
+      allowedRoles: ['system'],
+    } as const;
+    expect(() => loadWebClients([{ ...base, webClient: { clientId: 'x-web', clientSecretFile: path.join(dir, 'absent') } }])).toThrow(
+      /agency "x": webClient: .*absent cannot be read \(ENOENT\)/,
+    );
     writeFileSync(path.join(dir, 'secret'), 's3cret\n');
-    expect(loadWebClients([{ ...base, webClient: { clientId: 'x-web', clientSecretFile: path.join(dir, 'secret'), scopes: 'openid' } }])).toEqual({ x: { clientId: 'x-web', clientSecret: 's3cret', scope: 'openid' } });
+    expect(
+      loadWebClients([{ ...base, webClient: { clientId: 'x-web', clientSecretFile: path.join(dir, 'secret'), scopes: 'openid' } }]),
+    ).toEqual({ x: { clientId: 'x-web', clientSecret: 's3cret', scope: 'openid' } });
   });
 });

@@ -29,7 +29,9 @@ beforeAll(async () => {
   keysDir = mkdtempSync(path.join(os.tmpdir(), 'sg-wkeys-'));
   keys = await loadGatewayKeys(keysDir, {}, { origin: ORIGIN });
   witness = await startWitness([keys.note().vkey]);
-  gw = await startTestGateway({ ledgerTrust: { keysDir, origin: ORIGIN, witnesses: [witness.client], quorum: 1, macKey: entryMacKey('w'.repeat(40)) } });
+  gw = await startTestGateway({
+    ledgerTrust: { keysDir, origin: ORIGIN, witnesses: [witness.client], quorum: 1, macKey: entryMacKey('w'.repeat(40)) },
+  });
 }, 60_000);
 afterAll(async () => {
   await gw?.close();
@@ -72,7 +74,13 @@ it('refuses a checkpoint that is not consistent with what it cosigned (422), and
   const unknownKey = signNote(formatCheckpointBody({ origin: ORIGIN, treeSize: size, rootHash: 'cd'.repeat(32) }), [stranger.note()]);
   expect(await witness.client.addCheckpoint(size, [], unknownKey)).toMatchObject({ kind: 'refused', status: 403 });
   const otherLog = await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-other-')), {}, { origin: 'elsewhere.test/log' });
-  expect(await witness.client.addCheckpoint(0, [], signNote(formatCheckpointBody({ origin: 'elsewhere.test/log', treeSize: 1, rootHash: 'ef'.repeat(32) }), [otherLog.note()]))).toMatchObject({ kind: 'refused', status: 404 });
+  expect(
+    await witness.client.addCheckpoint(
+      0,
+      [],
+      signNote(formatCheckpointBody({ origin: 'elsewhere.test/log', treeSize: 1, rootHash: 'ef'.repeat(32) }), [otherLog.note()]),
+    ),
+  ).toMatchObject({ kind: 'refused', status: 404 });
 });
 
 it('keeps its state in its own directory: restarted, it still refuses to go back', async () => {

@@ -24,7 +24,12 @@ describe('workflows: requests for information', () => {
 
   const as = (who: string) => ({
     get: (path: string) => request(gw.app).get(path).set('Authorization', `Bearer ${tokens[who]}`),
-    post: (path: string, body: unknown) => request(gw.app).post(path).set('Authorization', `Bearer ${tokens[who]}`).set('Idempotency-Key', randomUUID()).send(body as object),
+    post: (path: string, body: unknown) =>
+      request(gw.app)
+        .post(path)
+        .set('Authorization', `Bearer ${tokens[who]}`)
+        .set('Idempotency-Key', randomUUID())
+        .send(body as object),
   });
   const created = async (res: Promise<request.Response>, status = 201): Promise<{ id: string }> => {
     const r = await res;
@@ -43,18 +48,48 @@ describe('workflows: requests for information', () => {
     tokens.gp = await mint('test-gp', 'gp');
     tokens.cafcass = await mint('test-cafcass', 'family_court_adviser');
 
-    childId = (await created(as('police').post('/v1/persons', { identifiers: { nhs_number: '9990000026' }, fields: { name: 'Dee Example', date_of_birth: '2018-05-01' } }))).id;
-    for (const who of ['mash', 'csc', 'school']) await created(as(who).post('/v1/persons', { identifiers: { nhs_number: '9990000026' } }), 200);
+    childId = (
+      await created(
+        as('police').post('/v1/persons', {
+          identifiers: { nhs_number: '9990000026' },
+          fields: { name: 'Dee Example', date_of_birth: '2018-05-01' },
+        }),
+      )
+    ).id;
+    for (const who of ['mash', 'csc', 'school'])
+      await created(as(who).post('/v1/persons', { identifiers: { nhs_number: '9990000026' } }), 200);
     const at = new Date(Date.now() - 30 * HOUR).toISOString();
-    incidentId = (await created(as('police').post('/v1/records', {
-      kind: 'incident', subjectPersonId: childId, subjectRole: 'child', classification: 'OFFICIAL-SENSITIVE', occurredAt: at,
-      fields: { incident_date: at, incident_summary: 'Raised voices; a neighbour called the police.', children_present: 1, incident_full_report: 'The full report (synthetic).', dash_risk_level: 'medium' },
-      facts: { child_present_at_incident: true },
-    }))).id;
-    planId = (await created(as('csc').post('/v1/records', {
-      kind: 'plan_status', subjectPersonId: childId, subjectRole: 'child', classification: 'OFFICIAL-SENSITIVE', occurredAt: at,
-      fields: { child_protection_plan_status: 'On a plan since March (synthetic)' },
-    }))).id;
+    incidentId = (
+      await created(
+        as('police').post('/v1/records', {
+          kind: 'incident',
+          subjectPersonId: childId,
+          subjectRole: 'child',
+          classification: 'OFFICIAL-SENSITIVE',
+          occurredAt: at,
+          fields: {
+            incident_date: at,
+            incident_summary: 'Raised voices; a neighbour called the police.',
+            children_present: 1,
+            incident_full_report: 'The full report (synthetic).',
+            dash_risk_level: 'medium',
+          },
+          facts: { child_present_at_incident: true },
+        }),
+      )
+    ).id;
+    planId = (
+      await created(
+        as('csc').post('/v1/records', {
+          kind: 'plan_status',
+          subjectPersonId: childId,
+          subjectRole: 'child',
+          classification: 'OFFICIAL-SENSITIVE',
+          occurredAt: at,
+          fields: { child_protection_plan_status: 'On a plan since March (synthetic)' },
+        }),
+      )
+    ).id;
     await gw.db.asOwner(
       `INSERT INTO sharing_agreements (id, title, parties, purposes, starts_on) VALUES ('mash-isa', 'MASH information sharing agreement', ARRAY['test-mash', 'test-police', 'test-csc', 'test-school'], ARRAY['mash_triage'], '2025-01-01')`,
     );
@@ -69,8 +104,12 @@ describe('workflows: requests for information', () => {
 
   it('asks three agencies with a red priority (4 hours) and tells each of them', async () => {
     const res = await as('mash').post('/v1/information-requests', {
-      subject: { personId: childId }, subjectRole: 'child', purpose: 'mash_triage', agencies: ['test-police', 'test-csc', 'test-school'],
-      fields: ['name', 'incident_date', 'incident_summary', 'dash_risk_level', 'child_protection_plan_status'], priority: 'red',
+      subject: { personId: childId },
+      subjectRole: 'child',
+      purpose: 'mash_triage',
+      agencies: ['test-police', 'test-csc', 'test-school'],
+      fields: ['name', 'incident_date', 'incident_summary', 'dash_risk_level', 'child_protection_plan_status'],
+      priority: 'red',
     });
     expect(res.status).toBe(201);
     rfiId = res.body.id;
@@ -79,20 +118,46 @@ describe('workflows: requests for information', () => {
     expect(hours).toBeGreaterThan(3.9);
     expect(hours).toBeLessThanOrEqual(4);
     expect(res.body.agencies.map((a: { status: string }) => a.status)).toEqual(['awaiting', 'awaiting', 'awaiting']);
-    const entry = (await gw.ledgerRows()).find((e) => e.entry_id === res.body.ledgerEntryId) as { kind: string; payload: { agenciesAsked: string[] } };
+    const entry = (await gw.ledgerRows()).find((e) => e.entry_id === res.body.ledgerEntryId) as {
+      kind: string;
+      payload: { agenciesAsked: string[] };
+    };
     expect(entry.kind).toBe('information_request');
     expect(entry.payload.agenciesAsked).toEqual(['test-police', 'test-csc', 'test-school']);
-    const queued = await gw.db.asOwner<{ target_agency_id: string }>(`SELECT target_agency_id FROM outbox WHERE kind = 'information_request_received' ORDER BY 1`);
+    const queued = await gw.db.asOwner<{ target_agency_id: string }>(
+      `SELECT target_agency_id FROM outbox WHERE kind = 'information_request_received' ORDER BY 1`,
+    );
     expect(queued.map((q) => q.target_agency_id)).toEqual(['test-csc', 'test-police', 'test-school']);
   });
 
   it('refuses a request naming an unknown agency, from an agency that does not gather, or about a person it does not know', async () => {
-    const bad = await as('mash').post('/v1/information-requests', { subject: { personId: childId }, subjectRole: 'child', purpose: 'mash_triage', agencies: ['nowhere-agency'], fields: ['name'], priority: 'green' });
+    const bad = await as('mash').post('/v1/information-requests', {
+      subject: { personId: childId },
+      subjectRole: 'child',
+      purpose: 'mash_triage',
+      agencies: ['nowhere-agency'],
+      fields: ['name'],
+      priority: 'green',
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0]).toMatchObject({ pointer: '/agencies/0' });
-    const school = await as('school').post('/v1/information-requests', { subject: { personId: childId }, subjectRole: 'child', purpose: 'mash_triage', agencies: ['test-police'], fields: ['name'], priority: 'green' });
+    const school = await as('school').post('/v1/information-requests', {
+      subject: { personId: childId },
+      subjectRole: 'child',
+      purpose: 'mash_triage',
+      agencies: ['test-police'],
+      fields: ['name'],
+      priority: 'green',
+    });
     expect(school.status).toBe(403);
-    const stranger = await as('mash').post('/v1/information-requests', { subject: { personId: randomUUID() }, subjectRole: 'child', purpose: 'mash_triage', agencies: ['test-police'], fields: ['name'], priority: 'green' });
+    const stranger = await as('mash').post('/v1/information-requests', {
+      subject: { personId: randomUUID() },
+      subjectRole: 'child',
+      purpose: 'mash_triage',
+      agencies: ['test-police'],
+      fields: ['name'],
+      priority: 'green',
+    });
     expect(stranger.status).toBe(404);
   });
 
@@ -104,10 +169,16 @@ describe('workflows: requests for information', () => {
     expect(item.agencies.map((a: { agencyId: string }) => a.agencyId)).toEqual(['test-police']);
 
     // A record the police do not hold cannot be released by them.
-    const notTheirs = await as('police').post(`/v1/information-requests/${rfiId}/responses`, { answer: 'release', records: [{ recordId: planId }] });
+    const notTheirs = await as('police').post(`/v1/information-requests/${rfiId}/responses`, {
+      answer: 'release',
+      records: [{ recordId: planId }],
+    });
     expect(notTheirs.status).toBe(400);
 
-    const res = await as('police').post(`/v1/information-requests/${rfiId}/responses`, { answer: 'release', records: [{ recordId: incidentId }] });
+    const res = await as('police').post(`/v1/information-requests/${rfiId}/responses`, {
+      answer: 'release',
+      records: [{ recordId: incidentId }],
+    });
     expect(res.status).toBe(201);
     const release = res.body.releases[0];
     expect(release.recordId).toBe(incidentId);
@@ -127,8 +198,16 @@ describe('workflows: requests for information', () => {
   });
 
   it('lets an asked agency decline with a reason, and flags the one that has not answered as overdue', async () => {
-    await as('csc').post(`/v1/information-requests/${rfiId}/responses`, { answer: 'decline', reason: 'Open section 47 enquiry: speak to the allocated social worker.' }).expect(201);
-    await gw.db.asOwner(`UPDATE information_request_targets SET deadline = now() - interval '5 minutes' WHERE request_id = $1 AND agency_id = 'test-school'`, [rfiId]);
+    await as('csc')
+      .post(`/v1/information-requests/${rfiId}/responses`, {
+        answer: 'decline',
+        reason: 'Open section 47 enquiry: speak to the allocated social worker.',
+      })
+      .expect(201);
+    await gw.db.asOwner(
+      `UPDATE information_request_targets SET deadline = now() - interval '5 minutes' WHERE request_id = $1 AND agency_id = 'test-school'`,
+      [rfiId],
+    );
     const pool = new Pool({ connectionString: gw.db.appUrl, max: 2 });
     const ledger = new PgAuditLedger(pool);
     try {
@@ -143,7 +222,9 @@ describe('workflows: requests for information', () => {
     expect(byAgency).toEqual({ 'test-csc': 'declined', 'test-police': 'answered', 'test-school': 'overdue' });
     expect(status.body).toMatchObject({ status: 'open', overdue: true, yourPart: 'requester' });
     expect(status.body.agencies.find((a: { agencyId: string }) => a.agencyId === 'test-csc').declineReason).toMatch(/section 47/);
-    const overdue = await gw.db.asOwner<{ target_agency_id: string }>(`SELECT target_agency_id FROM outbox WHERE kind = 'information_request_overdue' ORDER BY 1`);
+    const overdue = await gw.db.asOwner<{ target_agency_id: string }>(
+      `SELECT target_agency_id FROM outbox WHERE kind = 'information_request_overdue' ORDER BY 1`,
+    );
     expect(overdue.map((o) => o.target_agency_id)).toEqual(['test-mash', 'test-school']);
     const listed = await as('mash').get('/v1/information-requests?view=asked_by_me&status=overdue').expect(200);
     expect(listed.body.informationRequests.map((r: { id: string }) => r.id)).toEqual([rfiId]);
@@ -163,15 +244,32 @@ describe('workflows: requests for information', () => {
   });
 
   it('makes the Cafcass safeguarding checks from the template: police and local authority, family_court_safeguarding, the configured deadline', async () => {
-    const res = await as('cafcass').post('/v1/information-requests', { template: 'cafcass_safeguarding_checks', subject: { caseReference: 'FC26P00123' }, subjectRole: 'child' });
+    const res = await as('cafcass').post('/v1/information-requests', {
+      template: 'cafcass_safeguarding_checks',
+      subject: { caseReference: 'FC26P00123' },
+      subjectRole: 'child',
+    });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ purpose: 'family_court_safeguarding', template: 'cafcass_safeguarding_checks', facts: { court_proceedings_active: true } });
+    expect(res.body).toMatchObject({
+      purpose: 'family_court_safeguarding',
+      template: 'cafcass_safeguarding_checks',
+      facts: { court_proceedings_active: true },
+    });
     expect(res.body.agencies.map((a: { agencyId: string }) => a.agencyId).sort()).toEqual(['test-csc', 'test-police']);
     expect(Math.round((new Date(res.body.deadline as string).getTime() - Date.now()) / HOUR)).toBe(240);
     const hearing = new Date(Date.now() + 48 * HOUR).toISOString();
-    const soon = await as('cafcass').post('/v1/information-requests', { template: 'cafcass_safeguarding_checks', subject: { caseReference: 'FC26P00124' }, subjectRole: 'child', firstHearingAt: hearing });
+    const soon = await as('cafcass').post('/v1/information-requests', {
+      template: 'cafcass_safeguarding_checks',
+      subject: { caseReference: 'FC26P00124' },
+      subjectRole: 'child',
+      firstHearingAt: hearing,
+    });
     expect(soon.body.deadline).toBe(hearing);
-    const notCafcass = await as('mash').post('/v1/information-requests', { template: 'cafcass_safeguarding_checks', subject: { caseReference: 'FC26P00125' }, subjectRole: 'child' });
+    const notCafcass = await as('mash').post('/v1/information-requests', {
+      template: 'cafcass_safeguarding_checks',
+      subject: { caseReference: 'FC26P00125' },
+      subjectRole: 'child',
+    });
     expect(notCafcass.status).toBe(403);
   });
 });

@@ -38,14 +38,19 @@ describe('workflows: referrals', () => {
 
   const as = (who: string) => ({
     get: (path: string) => request(gw.app).get(path).set('Authorization', `Bearer ${tokens[who]}`),
-    post: (path: string, body: unknown) => request(gw.app).post(path).set('Authorization', `Bearer ${tokens[who]}`).send(body as object),
+    post: (path: string, body: unknown) =>
+      request(gw.app)
+        .post(path)
+        .set('Authorization', `Bearer ${tokens[who]}`)
+        .send(body as object),
   });
   const refusals = async (): Promise<Array<Record<string, unknown>>> => (await gw.ledgerRows()).filter((r) => r.kind === 'request_refused');
 
   beforeAll(async () => {
     gw = await startTestGateway();
     await syncAgencies(gw.db.ownerUrl, gw.issuers.agencies);
-    const mint = (sub: string, role: string) => gw.issuers.token({ agency: 'test-police', sub, role, scope: SCOPE, name: `${role} ${sub}` });
+    const mint = (sub: string, role: string) =>
+      gw.issuers.token({ agency: 'test-police', sub, role, scope: SCOPE, name: `${role} ${sub}` });
     tokens.officer = await mint('officer-1', 'police_officer');
     tokens.manager = await mint('tm-1', 'team_manager');
     tokens.manager2 = await mint('tm-2', 'team_manager');
@@ -57,10 +62,13 @@ describe('workflows: referrals', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        gw.db.asOwner(`SELECT 1 FROM audit_ledger WHERE kind = 'notification' AND payload->>'contentHash' = $1`, [contentHash(body)]).then((rows) => {
-          received.push({ body, ledgerHadIt: rows.length === 1 });
-          res.writeHead(204).end();
-        }, () => res.writeHead(500).end());
+        gw.db.asOwner(`SELECT 1 FROM audit_ledger WHERE kind = 'notification' AND payload->>'contentHash' = $1`, [contentHash(body)]).then(
+          (rows) => {
+            received.push({ body, ledgerHadIt: rows.length === 1 });
+            res.writeHead(204).end();
+          },
+          () => res.writeHead(500).end(),
+        );
       });
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -82,27 +90,43 @@ describe('workflows: referrals', () => {
     expect(res.body.decision).toBe('permit_partial');
     expect(res.body.referral).toMatchObject({ deciderRole: 'team_manager' });
     const entries = await gw.ledgerRows();
-    const decision = entries.find((e) => e.entry_id === res.body.auditEntryId) as { payload: { referral: { id: string; fields: string[] } } };
+    const decision = entries.find((e) => e.entry_id === res.body.auditEntryId) as {
+      payload: { referral: { id: string; fields: string[] } };
+    };
     expect(decision.payload.referral.id).toBe(res.body.referral.id);
     expect(decision.payload.referral.fields).toEqual(['refuge_address']);
 
     const queue = await as('manager').get('/v1/referrals').expect(200);
     expect(queue.body.view).toBe('queue');
     const mine = queue.body.referrals.find((r: { id: string }) => r.id === res.body.referral.id);
-    expect(mine).toMatchObject({ status: 'open', overdue: false, deciderRole: 'team_manager', referredFields: ['refuge_address'], decisionEntry: { entryId: res.body.auditEntryId, seq: res.body.receipt.seq } });
+    expect(mine).toMatchObject({
+      status: 'open',
+      overdue: false,
+      deciderRole: 'team_manager',
+      referredFields: ['refuge_address'],
+      decisionEntry: { entryId: res.body.auditEntryId, seq: res.body.receipt.seq },
+    });
     expect(mine.askedBy).toMatchObject({ role: 'police_officer', you: false });
     // The practitioner sees it under "my referrals"; another agency's manager and the DPO (another role) do not see it.
     const asked = await as('officer').get('/v1/referrals?view=mine').expect(200);
     expect(asked.body.referrals.map((r: { id: string }) => r.id)).toContain(res.body.referral.id);
     await as('officer').get('/v1/referrals?view=queue').expect(403);
-    await as('cscManager').get(`/v1/referrals/${String(res.body.referral.id)}`).expect(404);
-    await as('dpo').get(`/v1/referrals/${String(res.body.referral.id)}`).expect(404);
+    await as('cscManager')
+      .get(`/v1/referrals/${String(res.body.referral.id)}`)
+      .expect(404);
+    await as('dpo')
+      .get(`/v1/referrals/${String(res.body.referral.id)}`)
+      .expect(404);
   });
 
   it('refuses a decider releasing a field a deny rule withholds, and records the refusal', async () => {
     const id = (await as('officer').post('/v1/decisions', question).expect(200)).body.referral.id as string;
     const before = (await refusals()).length;
-    const res = await as('manager').post(`/v1/referrals/${id}/decision`, { decision: 'share_some', fields: ['incident_summary'], reasons: 'The social worker needs the detail.' });
+    const res = await as('manager').post(`/v1/referrals/${id}/decision`, {
+      decision: 'share_some',
+      fields: ['incident_summary'],
+      reasons: 'The social worker needs the detail.',
+    });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('policy_refused');
     expect(res.body.detail).toMatch(/deny rule/);
@@ -111,10 +135,18 @@ describe('workflows: referrals', () => {
     expect(after.length).toBe(before + 1);
     expect(after[after.length - 1]).toMatchObject({ outcome: 'policy_refused', practitioner: 'tm-1' });
     // Nor through "share": the deny-rule field is not part of the referral at all.
-    const share = await as('manager').post(`/v1/referrals/${id}/decision`, { decision: 'share', fields: ['refuge_address', 'incident_summary'], reasons: 'All of it.' });
+    const share = await as('manager').post(`/v1/referrals/${id}/decision`, {
+      decision: 'share',
+      fields: ['refuge_address', 'incident_summary'],
+      reasons: 'All of it.',
+    });
     expect(share.status).toBe(403);
     // A field no refer rule sends to the decider is not theirs to release either.
-    const other = await as('manager').post(`/v1/referrals/${id}/decision`, { decision: 'share_some', fields: ['current_address'], reasons: 'x' });
+    const other = await as('manager').post(`/v1/referrals/${id}/decision`, {
+      decision: 'share_some',
+      fields: ['current_address'],
+      reasons: 'x',
+    });
     expect(other.status).toBe(422);
     const still = await as('manager').get(`/v1/referrals/${id}`).expect(200);
     expect(still.body.status).toBe('open');
@@ -134,16 +166,32 @@ describe('workflows: referrals', () => {
   });
 
   it('records the decision as a referral_decision entry pointing at the original, tells the asker (page data and webhook)', async () => {
-    const asked = (await as('officer').post('/v1/decisions', question).expect(200)).body as { auditEntryId: string; referral: { id: string } };
+    const asked = (await as('officer').post('/v1/decisions', question).expect(200)).body as {
+      auditEntryId: string;
+      referral: { id: string };
+    };
     const id = asked.referral.id;
     const reasons = 'The refuge has agreed; the social worker will meet the family there on Thursday.';
     const res = await as('manager').post(`/v1/referrals/${id}/decision`, { decision: 'share', reasons }).expect(200);
-    expect(res.body).toMatchObject({ status: 'decided', decision: { outcome: 'share', releasedFields: ['refuge_address'], reasons, decidedBy: { role: 'team_manager' } } });
+    expect(res.body).toMatchObject({
+      status: 'decided',
+      decision: { outcome: 'share', releasedFields: ['refuge_address'], reasons, decidedBy: { role: 'team_manager' } },
+    });
 
     const entries = await gw.ledgerRows();
-    const entry = entries.find((e) => e.entry_id === res.body.decision.entryId) as { kind: string; outcome: string; practitioner: string; payload: Record<string, unknown> };
+    const entry = entries.find((e) => e.entry_id === res.body.decision.entryId) as {
+      kind: string;
+      outcome: string;
+      practitioner: string;
+      payload: Record<string, unknown>;
+    };
     expect(entry).toMatchObject({ kind: 'referral_decision', outcome: 'share', practitioner: 'tm-1' });
-    expect(entry.payload).toMatchObject({ referralId: id, decisionEntryId: asked.auditEntryId, fieldsReleased: ['refuge_address'], fieldsNotReleased: [] });
+    expect(entry.payload).toMatchObject({
+      referralId: id,
+      decisionEntryId: asked.auditEntryId,
+      fieldsReleased: ['refuge_address'],
+      fieldsNotReleased: [],
+    });
     // The ledger keeps a hash of the reasons, never the words.
     expect(JSON.stringify(entry.payload)).not.toContain('Thursday');
     const original = entries.find((e) => e.entry_id === asked.auditEntryId) as { seq: string };
@@ -155,21 +203,58 @@ describe('workflows: referrals', () => {
     expect(seen.body.askedBy.you).toBe(true);
 
     // referral.decided is queued for the sharing agency's webhook, and builds with the outcome and field names only.
-    const rows = await gw.db.asOwner<{ id: string; kind: string; event: string; payload: Record<string, unknown>; created_at: Date; subscription_id: string; target_agency_id: string }>(
-      `SELECT * FROM outbox WHERE kind = 'referral_decided' AND payload->>'referralId' = $1`, [id]);
+    const rows = await gw.db.asOwner<{
+      id: string;
+      kind: string;
+      event: string;
+      payload: Record<string, unknown>;
+      created_at: Date;
+      subscription_id: string;
+      target_agency_id: string;
+    }>(`SELECT * FROM outbox WHERE kind = 'referral_decided' AND payload->>'referralId' = $1`, [id]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ event: 'referral.decided', target_agency_id: 'test-police', subscription_id: subscriptionId });
     const row = rows[0] as (typeof rows)[number];
-    const message: OutboxMessage = { id: row.id, kind: 'referral_decided', event: row.event, targetAgencyId: row.target_agency_id, subscriptionId: row.subscription_id, payload: row.payload, attempts: 0, deadline: null, createdAt: row.created_at };
-    const built = await buildMessage({ pool: gw.pool, engine: gw.engine, pseudonymise: pseudonymiser('k'.repeat(32)), now: new Date() }, message);
+    const message: OutboxMessage = {
+      id: row.id,
+      kind: 'referral_decided',
+      event: row.event,
+      targetAgencyId: row.target_agency_id,
+      subscriptionId: row.subscription_id,
+      payload: row.payload,
+      attempts: 0,
+      deadline: null,
+      createdAt: row.created_at,
+    };
+    const built = await buildMessage(
+      { pool: gw.pool, engine: gw.engine, pseudonymise: pseudonymiser('k'.repeat(32)), now: new Date() },
+      message,
+    );
     expect(built.outcome).toBe('permit');
-    expect(built.body).toMatchObject({ type: 'referral_decided', referralId: id, outcome: 'share', releasedFields: ['refuge_address'], ledger: { decisionEntryId: asked.auditEntryId } });
+    expect(built.body).toMatchObject({
+      type: 'referral_decided',
+      referralId: id,
+      outcome: 'share',
+      releasedFields: ['refuge_address'],
+      ledger: { decisionEntryId: asked.auditEntryId },
+    });
     expect(JSON.stringify(built.body)).not.toContain('Thursday');
 
     // Delivered for real: a signed JWS, its `notification` ledger entry committed before the POST.
     const dispatcher = startDispatcher({
-      pool: gw.pool, ledger: gw.ledger, engine: gw.engine, keys: gw.keys, logger: pino({ level: 'silent' }), pseudonymise: pseudonymiser('k'.repeat(32)),
-      intervalMs: 60_000, autoStart: false, allowInsecureWebhooks: true, maxAttempts: 2, backoffBaseMs: 5, backoffMaxMs: 20, timeoutMs: 5000,
+      pool: gw.pool,
+      ledger: gw.ledger,
+      engine: gw.engine,
+      keys: gw.keys,
+      logger: pino({ level: 'silent' }),
+      pseudonymise: pseudonymiser('k'.repeat(32)),
+      intervalMs: 60_000,
+      autoStart: false,
+      allowInsecureWebhooks: true,
+      maxAttempts: 2,
+      backoffBaseMs: 5,
+      backoffMaxMs: 20,
+      timeoutMs: 5000,
     });
     try {
       await dispatcher.runOnce();
@@ -181,7 +266,11 @@ describe('workflows: referrals', () => {
     const jwks = (await request(gw.app).get('/.well-known/jwks.json').expect(200)).body as JSONWebKeySet;
     const { payload } = await compactVerify(received[0]?.body ?? '', createLocalJWKSet(jwks), { algorithms: ['ES256'] });
     const claims = JSON.parse(new TextDecoder().decode(payload)) as { event: string; aud: string; data: Record<string, unknown> };
-    expect(claims).toMatchObject({ event: 'referral.decided', aud: 'test-police', data: { referralId: id, outcome: 'share', releasedFields: ['refuge_address'] } });
+    expect(claims).toMatchObject({
+      event: 'referral.decided',
+      aud: 'test-police',
+      data: { referralId: id, outcome: 'share', releasedFields: ['refuge_address'] },
+    });
 
     const again = await as('manager').post(`/v1/referrals/${id}/decision`, { decision: 'do_not_share', reasons: 'Changed my mind.' });
     expect(again.status).toBe(409);

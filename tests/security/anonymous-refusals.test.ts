@@ -44,10 +44,15 @@ it('100 requests without a token add no ledger row each, and become one summary 
   }
   for (let i = 0; i < 5; i++) await request(gw.app).get('/v1/audit').set('Authorization', 'Bearer not-a-token').expect(401);
   expect(await ledgerCount()).toBe(before);
-  expect(await gw.countedRefusals('unauthenticated') + (await gw.countedRefusals('invalid_token'))).toBe(105);
+  expect((await gw.countedRefusals('unauthenticated')) + (await gw.countedRefusals('invalid_token'))).toBe(105);
 
   await foldAll();
-  const entries = (await gw.ledgerRows()).slice(before) as Array<{ kind: string; outcome: string; agency_id: string | null; payload: Record<string, unknown> }>;
+  const entries = (await gw.ledgerRows()).slice(before) as Array<{
+    kind: string;
+    outcome: string;
+    agency_id: string | null;
+    payload: Record<string, unknown>;
+  }>;
   // 100 + 5 refusals within at most a few windows: a handful of entries, never 105.
   expect(entries.length).toBeGreaterThanOrEqual(2);
   expect(entries.length).toBeLessThanOrEqual(10);
@@ -55,7 +60,12 @@ it('100 requests without a token add no ledger row each, and become one summary 
     expect(e.kind).toBe('anonymous_refusals');
     expect(e.agency_id).toBeNull();
     expect(e.payload).toEqual(
-      expect.objectContaining({ source: expect.stringMatching(/127\.0\.0\.1|::1/), status: 401, windowSeconds: WINDOW_MS / 1000, count: expect.any(Number) }),
+      expect.objectContaining({
+        source: expect.stringMatching(/127\.0\.0\.1|::1/),
+        status: 401,
+        windowSeconds: WINDOW_MS / 1000,
+        count: expect.any(Number),
+      }),
     );
     const first = Date.parse(String(e.payload.firstAt));
     const last = Date.parse(String(e.payload.lastAt));
@@ -80,7 +90,10 @@ it('refusals of an authenticated caller stay one ledger entry each', async () =>
   const before = await ledgerCount();
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send({ ...encompass, purpose: 'gossip' });
+    const res = await request(gw.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${police}`)
+      .send({ ...encompass, purpose: 'gossip' });
     expect(res.status).toBe(400);
     ids.push(String(res.headers['x-request-id']));
   }

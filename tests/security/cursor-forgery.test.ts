@@ -11,7 +11,14 @@ let auditor: string;
 beforeAll(async () => {
   gw = await startTestGateway();
   const police = await gw.issuers.token({ agency: 'test-police', scope: 'decisions' });
-  const body = { from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass', subjectRole: 'child', fields: ['name'], facts: { child_present_at_incident: true, hours_since_incident: 10 } };
+  const body = {
+    from: { agencyType: 'police' },
+    to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+    purpose: 'operation_encompass',
+    subjectRole: 'child',
+    fields: ['name'],
+    facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  };
   for (let i = 0; i < 4; i++) await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(body).expect(200);
   auditor = await gw.issuers.token({ agency: 'test-csc', role: 'auditor', sub: 'auditor-1', scope: 'audit:read' });
 });
@@ -38,7 +45,9 @@ it('an issued cursor pages on; the same cursor with its seq edited, or a hand-ma
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'bad_request' });
     expect(res.body).not.toHaveProperty('entries');
     expect(res.body.errors).toEqual([expect.objectContaining({ pointer: '/cursor' })]);
-    const rows = await gw.db.asOwner<{ kind: string; outcome: string }>('SELECT kind, outcome FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
+    const rows = await gw.db.asOwner<{ kind: string; outcome: string }>('SELECT kind, outcome FROM audit_ledger WHERE request_id = $1', [
+      res.headers['x-request-id'],
+    ]);
     expect(rows).toEqual([{ kind: 'request_refused', outcome: 'bad_request' }]);
   }
 });

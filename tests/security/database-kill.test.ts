@@ -17,7 +17,14 @@ import { Client } from 'pg';
 import { freePort } from '../../src/db/free-port';
 import { createDatabase, prepareDatabase } from '../../src/db/bootstrap';
 import { compileForNode, ROOT } from '../support/compile-for-node';
-import { errorLogLines, killPostmaster, startGatewayProcess, startPostgresController, type GatewayProcess, type PostgresController } from '../support/processes';
+import {
+  errorLogLines,
+  killPostmaster,
+  startGatewayProcess,
+  startPostgresController,
+  type GatewayProcess,
+  type PostgresController,
+} from '../support/processes';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
 
 const encompass = {
@@ -40,7 +47,14 @@ function decide(agent: http.Agent, port: number, token: string): Promise<Answer>
   const data = JSON.stringify(encompass);
   return new Promise((resolve) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/decisions', method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/decisions',
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -127,7 +141,11 @@ describe('an external PostgreSQL is killed with SIGKILL under load', () => {
   it('stays up, answers 503 with Retry-After meanwhile, and 200 again within seconds of the database returning', async () => {
     const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: 'kill-test-app-password' });
     const port = await freePort();
-    const gateway = await startGatewayProcess(mainJs, gatewayEnv({ DATABASE_URL: ownerUrl, APP_DATABASE_URL: appUrl, DATA_DIR: path.join(buildDir, 'data-external') }), port);
+    const gateway = await startGatewayProcess(
+      mainJs,
+      gatewayEnv({ DATABASE_URL: ownerUrl, APP_DATABASE_URL: appUrl, DATA_DIR: path.join(buildDir, 'data-external') }),
+      port,
+    );
     gateways.push(gateway);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     expect((await decide(agent, port, token)).status).toBe(200);
@@ -156,7 +174,9 @@ describe('an external PostgreSQL is killed with SIGKILL under load', () => {
 
     await pg.start();
     const back = Date.now();
-    await until('a 200 after the database returned', 15_000, async () => ((await decide(agent, port, token)).status === 200 ? true : undefined));
+    await until('a 200 after the database returned', 15_000, async () =>
+      (await decide(agent, port, token)).status === 200 ? true : undefined,
+    );
     const recoveredMs = Date.now() - back;
     expect(recoveredMs).toBeLessThan(15_000);
 
@@ -165,7 +185,9 @@ describe('an external PostgreSQL is killed with SIGKILL under load', () => {
     const owner = new Client({ connectionString: ownerUrl });
     await owner.connect();
     try {
-      const found = await owner.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_ledger WHERE entry_id = ANY($1::uuid[])', [ids]);
+      const found = await owner.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_ledger WHERE entry_id = ANY($1::uuid[])', [
+        ids,
+      ]);
       expect(Number(found.rows[0]?.n)).toBe(ids.length);
     } finally {
       await owner.end();

@@ -50,7 +50,17 @@ const cscAsk = {
   fields: ['name', 'child_protection_plan_status'],
   facts: {},
 };
-const DECISION_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'receipt'];
+const DECISION_MEMBERS = [
+  'decision',
+  'permittedFields',
+  'withheldFields',
+  'rules',
+  'lawfulBasis',
+  'reasons',
+  'mustRecord',
+  'auditEntryId',
+  'receipt',
+];
 
 /**
  * A separate embedded PostgreSQL (src/db/embedded.ts `startEmbeddedPostgres`, its own temp dir and free port),
@@ -98,7 +108,9 @@ function startPostgresController(embeddedJs: string, dataDir: string, port: numb
   const command = (c: string) =>
     new Promise<{ ok: boolean; adminUrl?: string; error?: string }>((resolve, reject) => {
       if (child.exitCode !== null) return reject(new Error(`the PostgreSQL controller has exited: ${stderr.slice(-2000)}`));
-      pending.push((answer) => (answer.ok ? resolve(answer) : reject(new Error(`${c}: ${answer.error ?? 'failed'} ${stderr.slice(-2000)}`))));
+      pending.push((answer) =>
+        answer.ok ? resolve(answer) : reject(new Error(`${c}: ${answer.error ?? 'failed'} ${stderr.slice(-2000)}`)),
+      );
       child.stdin?.write(`${c}\n`);
     });
   return {
@@ -178,7 +190,8 @@ describe('the database goes down and comes back', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.headers['retry-after']).toBe('5');
       for (const member of DECISION_MEMBERS) expect(res.body).not.toHaveProperty(member);
-      for (const field of ['incident_date', 'child_involvement', 'operation-encompass', 'NP-2026-007777']) expect(res.text).not.toContain(field);
+      for (const field of ['incident_date', 'child_involvement', 'operation-encompass', 'NP-2026-007777'])
+        expect(res.text).not.toContain(field);
       expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres|at [^\s]+ \(?[^)]*\.(js|ts):\d+/i);
     }
     // A refusal that cannot be recorded is not sent as a refusal either: 503.
@@ -237,7 +250,11 @@ function compileForNode(entry: string, outRoot: string): string {
     done.add(file);
     dirs.add(path.dirname(file));
     const { code } = transformFileSync(file, {
-      jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' },
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+      },
       module: { type: 'commonjs' },
       sourceMaps: false,
     });
@@ -272,7 +289,14 @@ function postJson(agent: http.Agent, port: number, token: string, body: object):
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/decisions', method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/decisions',
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -350,10 +374,12 @@ describe('the gateway process is killed during load', () => {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the gateway exited during start-up (code ${child.exitCode}):\n${output.slice(-3000)}`);
       const up = await new Promise<boolean>((resolve) => {
-        http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        }).on('error', () => resolve(false));
+        http
+          .get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+          })
+          .on('error', () => resolve(false));
       });
       if (up) break;
       if (Date.now() > until) throw new Error(`the gateway did not start within 60 s:\n${output.slice(-3000)}`);
@@ -395,7 +421,9 @@ describe('the gateway process is killed during load', () => {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
     agent.destroy();
-    await new Promise<void>((resolve) => (gateway.child.exitCode !== null || gateway.child.signalCode !== null ? resolve() : gateway.child.once('exit', () => resolve())));
+    await new Promise<void>((resolve) =>
+      gateway.child.exitCode !== null || gateway.child.signalCode !== null ? resolve() : gateway.child.once('exit', () => resolve()),
+    );
     expect(gateway.child.signalCode).toBe('SIGKILL');
     // The kill happened with requests in flight.
     expect(failures).toBeGreaterThan(0);
@@ -405,7 +433,11 @@ describe('the gateway process is killed during load', () => {
     // Nothing but decisions was answered (no 5xx slipped out under load before the kill).
     expect(received.filter((a) => a.status !== 200)).toEqual([]);
 
-    const receipts = ok.map((a) => ({ id: a.body?.auditEntryId as string, seq: (a.body?.receipt as { seq: number }).seq, hash: (a.body?.receipt as { entryHash: string }).entryHash }));
+    const receipts = ok.map((a) => ({
+      id: a.body?.auditEntryId as string,
+      seq: (a.body?.receipt as { seq: number }).seq,
+      hash: (a.body?.receipt as { entryHash: string }).entryHash,
+    }));
     const rows = await db.asOwner<{ entry_id: string; seq: string; entry_hash: string; kind: string }>(
       'SELECT entry_id::text AS entry_id, seq::text AS seq, entry_hash, kind FROM audit_ledger WHERE entry_id = ANY($1::uuid[])',
       [receipts.map((r) => r.id)],

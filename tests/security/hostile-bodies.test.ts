@@ -48,13 +48,25 @@ afterAll(async () => {
 });
 
 /** POST /v1/decisions with exactly these bytes and headers (no client-side serialisation or compression). */
-function raw(body: string | Buffer, headers: Record<string, string> = {}): Promise<Response> & { expect(status: number): Promise<Response> } {
+function raw(
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Response> & { expect(status: number): Promise<Response> } {
   const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const answer = new Promise<Response>((resolve, reject) => {
     const req = http.request(
       {
-        host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/v1/decisions', method: 'POST', agent: false,
-        headers: { authorization: `Bearer ${police}`, 'content-type': 'application/json', 'content-length': String(data.length), ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) },
+        host: '127.0.0.1',
+        port: (server.address() as AddressInfo).port,
+        path: '/v1/decisions',
+        method: 'POST',
+        agent: false,
+        headers: {
+          authorization: `Bearer ${police}`,
+          'content-type': 'application/json',
+          'content-length': String(data.length),
+          ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -83,7 +95,11 @@ function raw(body: string | Buffer, headers: Record<string, string> = {}): Promi
   });
 }
 
-async function refusalsOf(res: Response): Promise<Array<{ kind: string; outcome: string; agency_id: string | null; payload: { problems: Array<{ pointer: string; word: string | null }> } }>> {
+async function refusalsOf(
+  res: Response,
+): Promise<
+  Array<{ kind: string; outcome: string; agency_id: string | null; payload: { problems: Array<{ pointer: string; word: string | null }> } }>
+> {
   return gw.db.asOwner('SELECT kind, outcome, agency_id, payload FROM audit_ledger WHERE request_id = $1', [res.headers['x-request-id']]);
 }
 
@@ -93,7 +109,9 @@ async function expectRefused(res: Response, status: number, code: string): Promi
   expect(res.body).not.toHaveProperty('decision');
   expect(res.text).not.toMatch(/at [^\s]+ \(?[^)]*\.(js|ts):\d+|postgres|22021|22P05/i);
   const rows = await refusalsOf(res);
-  expect(rows.map((r) => ({ kind: r.kind, outcome: r.outcome, agency_id: r.agency_id }))).toEqual([{ kind: 'request_refused', outcome: code, agency_id: 'test-police' }]);
+  expect(rows.map((r) => ({ kind: r.kind, outcome: r.outcome, agency_id: r.agency_id }))).toEqual([
+    { kind: 'request_refused', outcome: code, agency_id: 'test-police' },
+  ]);
 }
 
 describe('a NUL byte (item 2)', () => {
@@ -110,7 +128,9 @@ describe('a NUL byte (item 2)', () => {
   it('in a member name (a fact): 400 naming it escaped, recorded', async () => {
     const res = await raw(JSON.stringify({ ...encompass, facts: { 'child_present\u0000': true } }));
     await expectRefused(res, 400, 'unknown_word');
-    expect(res.body.errors).toContainEqual(expect.objectContaining({ pointer: '/facts/child_present\\u0000', word: 'child_present\\u0000' }));
+    expect(res.body.errors).toContainEqual(
+      expect.objectContaining({ pointer: '/facts/child_present\\u0000', word: 'child_present\\u0000' }),
+    );
   });
 
   it('in free text that would be stored (a household address): 400 by pointer, nothing written, recorded', async () => {
@@ -167,7 +187,11 @@ describe('Content-Encoding (item 3)', () => {
     const res = await raw(Buffer.from(encompassJson), { 'Content-Encoding': 'compress' });
     await expectRefused(res, 415, 'unsupported_media_type');
     expect(res.body.detail).toContain('gzip');
-    await expectRefused(await raw(gzipSync(brotliCompressSync(encompassJson)), { 'Content-Encoding': 'br, gzip' }), 415, 'unsupported_media_type');
+    await expectRefused(
+      await raw(gzipSync(brotliCompressSync(encompassJson)), { 'Content-Encoding': 'br, gzip' }),
+      415,
+      'unsupported_media_type',
+    );
   });
 });
 
@@ -205,6 +229,10 @@ describe('charset (item 5)', () => {
     const res = await raw(utf16, { 'Content-Type': 'application/json; charset=utf-16' });
     await expectRefused(res, 415, 'unsupported_media_type');
     expect(res.body.detail).toContain('UTF-8');
-    await expectRefused(await raw(encompassJson, { 'Content-Type': 'application/json; charset=iso-8859-1' }), 415, 'unsupported_media_type');
+    await expectRefused(
+      await raw(encompassJson, { 'Content-Type': 'application/json; charset=iso-8859-1' }),
+      415,
+      'unsupported_media_type',
+    );
   });
 });

@@ -26,7 +26,8 @@ beforeAll(async () => {
       if (!up) return void res.writeHead(503).end();
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
     }
-    if (req.url === '/late/keys') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keys.jwks(keyIssuer)));
+    if (req.url === '/late/keys')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keys.jwks(keyIssuer)));
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -40,7 +41,13 @@ afterAll(async () => {
 
 it('backs off (5 s, then 10 s) while the issuer is down, fails fast with 503 meanwhile, and recovers', async () => {
   const clock = manualClock();
-  const v = createTokenVerifier({ agencies: [{ ...c.agency, issuer }], audience: 'urn:x', allowInsecureIssuers: true, clock, discoveryRetrySeconds: 5 });
+  const v = createTokenVerifier({
+    agencies: [{ ...c.agency, issuer }],
+    audience: 'urn:x',
+    allowInsecureIssuers: true,
+    clock,
+    discoveryRetrySeconds: 5,
+  });
   const now = Math.floor(clock.now() / 1000);
   const token = `Bearer ${await keys.sign(keyIssuer, c.header, { ...c.app(issuer, now) })}`;
   const status = async (): Promise<number> => {

@@ -49,7 +49,8 @@ async function refused(authorization: string | undefined, status: number, code: 
   // Never echo the token.
   const token = authorization?.split(' ').pop() ?? '';
   if (token.length > 20) {
-    for (const part of token.split('.')) if (part.length > 8) expect(`${error.detail} ${error.extras.wwwAuthenticate ?? ''}`).not.toContain(part);
+    for (const part of token.split('.'))
+      if (part.length > 8) expect(`${error.detail} ${error.extras.wwwAuthenticate ?? ''}`).not.toContain(part);
   }
   return error;
 }
@@ -76,7 +77,13 @@ describe('a valid token', () => {
   });
 
   it('names the practitioner when a person acts (sub differs from client_id)', async () => {
-    const token = await issuers.token({ agency: 'test-school', clientId: 'test-school-web', sub: 'dsl-7', name: 'Helen Carter', role: 'designated_safeguarding_lead' });
+    const token = await issuers.token({
+      agency: 'test-school',
+      clientId: 'test-school-web',
+      sub: 'dsl-7',
+      name: 'Helen Carter',
+      role: 'designated_safeguarding_lead',
+    });
     const result = await verifier.verify(bearer(token), {});
     if (!result.ok) throw result.error;
     expect(result.value.role).toBe('designated_safeguarding_lead');
@@ -100,7 +107,12 @@ describe('the verified-token cache', () => {
     expect((await verifier.verify(token, {})).ok).toBe(true);
     expect((await verifier.verify(token, {})).ok).toBe(true);
     // Past exp + the 30 s clock tolerance is too long to wait: a fresh verifier with no tolerance shows the bound.
-    const strict = createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true, clockToleranceSeconds: 0 });
+    const strict = createTokenVerifier({
+      agencies: issuers.agencies,
+      audience: issuers.audience,
+      allowInsecureIssuers: true,
+      clockToleranceSeconds: 0,
+    });
     const short = bearer(await issuers.token({ agency: 'test-police', expiresIn: 1 }));
     expect((await strict.verify(short, {})).ok).toBe(true);
     await new Promise((r) => setTimeout(r, 1100));
@@ -121,16 +133,25 @@ describe('the Authorization header', () => {
     await refused('', 401, 'unauthenticated');
   });
 
-  it.each(['Basic dXNlcjpwYXNz', 'Token abc', 'DPoP eyJ.eyJ.sig', 'Bearerx.y.z'])('another scheme (%s) → 401 unauthenticated', async (value) => {
-    await refused(value, 401, 'unauthenticated', /Bearer/);
-  });
-
-  it.each(['Bearer', 'Bearer ', 'Bearer abc', 'Bearer a.b', 'Bearer a.b.c.d.e', 'Bearer a.b.', 'Bearer a b c', 'Bearer a.b.c,Bearer d.e.f'])(
-    'malformed (%j) → 401 invalid_token',
+  it.each(['Basic dXNlcjpwYXNz', 'Token abc', 'DPoP eyJ.eyJ.sig', 'Bearerx.y.z'])(
+    'another scheme (%s) → 401 unauthenticated',
     async (value) => {
-      await refused(value, 401, 'invalid_token', /malformed/);
+      await refused(value, 401, 'unauthenticated', /Bearer/);
     },
   );
+
+  it.each([
+    'Bearer',
+    'Bearer ',
+    'Bearer abc',
+    'Bearer a.b',
+    'Bearer a.b.c.d.e',
+    'Bearer a.b.',
+    'Bearer a b c',
+    'Bearer a.b.c,Bearer d.e.f',
+  ])('malformed (%j) → 401 invalid_token', async (value) => {
+    await refused(value, 401, 'invalid_token', /malformed/);
+  });
 
   it('three base64url parts that are not JSON → 401 malformed', async () => {
     await refused('Bearer aaaa.bbbb.cccc', 401, 'invalid_token', /malformed/);
@@ -151,10 +172,17 @@ describe('signature and algorithm attacks', () => {
     await refused(bearer(`${b64json({ alg: 'None', typ: 'at+jwt' })}.${payload}.AAAA`), 401, 'invalid_token', /algorithm/);
   });
 
-  it('HS256 signed with the issuer\'s public RSA or EC key as the HMAC secret (key confusion) → 401', async () => {
+  it("HS256 signed with the issuer's public RSA or EC key as the HMAC secret (key confusion) → 401", async () => {
     const jwks = issuers.jwks('test-police').keys;
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: issuers.issuerFor('test-police'), aud: issuers.audience, client_id: 'test-police-system', sub: 'test-police-system', iat: now, exp: now + 300 };
+    const claims = {
+      iss: issuers.issuerFor('test-police'),
+      aud: issuers.audience,
+      client_id: 'test-police-system',
+      sub: 'test-police-system',
+      iat: now,
+      exp: now + 300,
+    };
     for (const jwk of jwks.filter((k) => k.kty === 'RSA' || k.kty === 'EC')) {
       const publicKey = await importJWK(jwk, jwk.alg);
       const secrets = [new TextEncoder().encode(await exportSPKI(publicKey as CryptoKey)), new TextEncoder().encode(JSON.stringify(jwk))];
@@ -183,7 +211,12 @@ describe('signature and algorithm attacks', () => {
   ])('kid injection (%s) → 401, and the JWKS is not refetched for every bad kid', async (_label, kid) => {
     const before = issuers.requests.get('/test-police/jwks') ?? 0;
     for (let i = 0; i < 3; i++) {
-      await refused(bearer(await issuers.token({ agency: 'test-police', header: { kid } })), 401, 'invalid_token', /not signed with a key its issuer publishes/);
+      await refused(
+        bearer(await issuers.token({ agency: 'test-police', header: { kid } })),
+        401,
+        'invalid_token',
+        /not signed with a key its issuer publishes/,
+      );
     }
     expect((issuers.requests.get('/test-police/jwks') ?? 0) - before).toBeLessThanOrEqual(1);
   });
@@ -192,7 +225,14 @@ describe('signature and algorithm attacks', () => {
     const { privateKey } = await generateKeyPair('ES256');
     const trustedKid = issuers.jwks('test-police').keys.find((k) => k.alg === 'ES256')?.kid ?? '';
     const now = Math.floor(Date.now() / 1000);
-    const forged = await new SignJWT({ iss: issuers.issuerFor('test-police'), aud: issuers.audience, client_id: 'test-police-system', sub: 'test-police-system', iat: now, exp: now + 300 })
+    const forged = await new SignJWT({
+      iss: issuers.issuerFor('test-police'),
+      aud: issuers.audience,
+      client_id: 'test-police-system',
+      sub: 'test-police-system',
+      iat: now,
+      exp: now + 300,
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: trustedKid })
       .sign(privateKey);
     await refused(bearer(forged), 401, 'invalid_token', /signature/);
@@ -203,7 +243,14 @@ describe('headers that name their own key are never honoured', () => {
   it('jwk: an embedded attacker key that really did sign the token → 401', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const now = Math.floor(Date.now() / 1000);
-    const forged = await new SignJWT({ iss: issuers.issuerFor('test-police'), aud: issuers.audience, client_id: 'test-police-system', sub: 'test-police-system', iat: now, exp: now + 300 })
+    const forged = await new SignJWT({
+      iss: issuers.issuerFor('test-police'),
+      aud: issuers.audience,
+      client_id: 'test-police-system',
+      sub: 'test-police-system',
+      iat: now,
+      exp: now + 300,
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', jwk: await exportJWK(publicKey) })
       .sign(privateKey);
     await refused(bearer(forged), 401, 'invalid_token', /names its own key \(jwk\)/);
@@ -231,10 +278,20 @@ describe('time', () => {
     await refused(bearer(await issuers.token({ agency: 'test-police', issuedAt: 600, expiresIn: 900 })), 401, 'invalid_token', /future/);
   });
   it('issued more than a day ago (yet still unexpired) → 401', async () => {
-    await refused(bearer(await issuers.token({ agency: 'test-police', issuedAt: -2 * 86_400, expiresIn: 600 })), 401, 'invalid_token', /too long ago/);
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', issuedAt: -2 * 86_400, expiresIn: 600 })),
+      401,
+      'invalid_token',
+      /too long ago/,
+    );
   });
   it.each(['exp', 'iat', 'client_id', 'sub'])('without "%s" → 401', async (claim) => {
-    await refused(bearer(await issuers.token({ agency: 'test-police', claims: { [claim]: undefined } })), 401, 'invalid_token', new RegExp(claim));
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', claims: { [claim]: undefined } })),
+      401,
+      'invalid_token',
+      new RegExp(claim),
+    );
   });
 });
 
@@ -245,14 +302,19 @@ describe('issuer and audience', () => {
     expect(rogue.requests.size).toBe(0);
   });
 
-  it('an untrusted issuer claiming a trusted iss → 401 (its key is not the trusted issuer\'s)', async () => {
+  it("an untrusted issuer claiming a trusted iss → 401 (its key is not the trusted issuer's)", async () => {
     const token = await rogue.token({ agency: 'test-police', issuer: issuers.issuerFor('test-police') });
     await refused(bearer(token), 401, 'invalid_token');
     expect(rogue.requests.size).toBe(0);
   });
 
   it('no iss → 401', async () => {
-    await refused(bearer(await issuers.token({ agency: 'test-police', claims: { iss: undefined } })), 401, 'invalid_token', /not issued by an agency the gateway trusts/);
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', claims: { iss: undefined } })),
+      401,
+      'invalid_token',
+      /not issued by an agency the gateway trusts/,
+    );
   });
 
   it('signed by one trusted issuer, claiming another trusted issuer → 401', async () => {
@@ -265,11 +327,23 @@ describe('issuer and audience', () => {
   });
 
   it('an ID token (typ JWT, or no typ, aud = client) used as an access token → 401', async () => {
-    const asIdToken = { agency: 'test-police', clientId: 'test-police-web', sub: 'officer-1', role: 'police_officer', audience: 'test-police-web', claims: { nonce: 'n' } } as const;
+    const asIdToken = {
+      agency: 'test-police',
+      clientId: 'test-police-web',
+      sub: 'officer-1',
+      role: 'police_officer',
+      audience: 'test-police-web',
+      claims: { nonce: 'n' },
+    } as const;
     await refused(bearer(await issuers.token({ ...asIdToken, typ: 'JWT' })), 401, 'invalid_token', /not an access token/);
     await refused(bearer(await issuers.token({ ...asIdToken, typ: null })), 401, 'invalid_token', /not an access token/);
     // Even with the gateway's audience, an ID token's typ gives it away.
-    await refused(bearer(await issuers.token({ ...asIdToken, audience: issuers.audience, typ: 'JWT' })), 401, 'invalid_token', /not an access token/);
+    await refused(
+      bearer(await issuers.token({ ...asIdToken, audience: issuers.audience, typ: 'JWT' })),
+      401,
+      'invalid_token',
+      /not an access token/,
+    );
   });
 });
 
@@ -280,11 +354,21 @@ describe('one agency can never act as another', () => {
   });
 
   it('a client id unknown to the registry → 401 unknown agency', async () => {
-    await refused(bearer(await issuers.token({ agency: 'test-police', clientId: 'test-police-shadow' })), 401, 'invalid_token', /Unknown agency/);
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', clientId: 'test-police-shadow' })),
+      401,
+      'invalid_token',
+      /Unknown agency/,
+    );
   });
 
-  it("an agency_id claim naming another agency → 401", async () => {
-    await refused(bearer(await issuers.token({ agency: 'test-police', claims: { agency_id: 'test-csc' } })), 401, 'invalid_token', /different agency/);
+  it('an agency_id claim naming another agency → 401', async () => {
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', claims: { agency_id: 'test-csc' } })),
+      401,
+      'invalid_token',
+      /different agency/,
+    );
   });
 
   it('two agencies at one shared issuer: each client acts only for its own agency', async () => {
@@ -316,9 +400,18 @@ describe('roles', () => {
   });
 
   it('an unknown role word → 403 naming the word and the allowed values', async () => {
-    const e = await refused(bearer(await issuers.token({ agency: 'test-police', sub: 'pc-1', role: 'superuser' })), 403, 'forbidden', /"superuser"/);
+    const e = await refused(
+      bearer(await issuers.token({ agency: 'test-police', sub: 'pc-1', role: 'superuser' })),
+      403,
+      'forbidden',
+      /"superuser"/,
+    );
     expect(e.detail).toContain('police_officer');
-    await refused(bearer(await issuers.token({ agency: 'test-police', sub: 'pc-1', claims: { role: ['police_officer'] } })), 403, 'forbidden');
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', sub: 'pc-1', claims: { role: ['police_officer'] } })),
+      403,
+      'forbidden',
+    );
   });
 
   it('a person claiming the system role, or no role at all → 403', async () => {
@@ -354,18 +447,25 @@ describe('certificate-bound tokens (RFC 8705)', () => {
     await refused(token, 401, 'invalid_token', /different client certificate/, { clientCertThumbprint: other });
   });
   it('a DPoP-bound token (cnf.jkt) presented as Bearer → 401', async () => {
-    await refused(bearer(await issuers.token({ agency: 'test-police', claims: { cnf: { jkt: thumbprint } } })), 401, 'invalid_token', /does not support/);
+    await refused(
+      bearer(await issuers.token({ agency: 'test-police', claims: { cnf: { jkt: thumbprint } } })),
+      401,
+      'invalid_token',
+      /does not support/,
+    );
   });
 });
 
 describe('an issuer that is down', () => {
-  it('refuses with 503 not_ready (not the caller\'s fault), reports it, and recovers when it is back', async () => {
+  it("refuses with 503 not_ready (not the caller's fault), reports it, and recovers when it is back", async () => {
     let up = false;
     const server = http.createServer((req, res) => {
       if (!up) return void res.writeHead(503).end();
       const issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}/late`;
-      if (req.url === '/late/.well-known/openid-configuration') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
-      if (req.url === '/late/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuers.jwks('test-police')));
+      if (req.url === '/late/.well-known/openid-configuration')
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+      if (req.url === '/late/jwks')
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuers.jwks('test-police')));
       res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -379,7 +479,11 @@ describe('an issuer that is down', () => {
       });
       const token = await issuers.token({ agency: 'test-police', issuer, clientId: 'late-system' });
       const down = await v.verify(bearer(token), {});
-      expect(!down.ok && { code: down.error.code, status: down.error.status, retry: down.error.extras.retryAfterSeconds }).toEqual({ code: 'not_ready', status: 503, retry: 5 });
+      expect(!down.ok && { code: down.error.code, status: down.error.status, retry: down.error.extras.retryAfterSeconds }).toEqual({
+        code: 'not_ready',
+        status: 503,
+        retry: 5,
+      });
       expect(await v.checkIssuers()).toEqual([expect.objectContaining({ issuer, ok: false })]);
       up = true;
       const back = await v.verify(bearer(token), {});
@@ -401,18 +505,29 @@ describe('an issuer that is down', () => {
 describe('start-up refuses an unsafe configuration', () => {
   const agency = { id: 'a', name: 'A', agencyType: 'police' as const, clientIds: ['a'], allowedRoles: ['system' as const] };
   it('a plain-http issuer without allowInsecureIssuers', () => {
-    expect(() => createTokenVerifier({ agencies: [{ ...agency, issuer: 'http://idp.example/a' }], audience: 'urn:x', allowInsecureIssuers: false })).toThrow(/not https/);
+    expect(() =>
+      createTokenVerifier({ agencies: [{ ...agency, issuer: 'http://idp.example/a' }], audience: 'urn:x', allowInsecureIssuers: false }),
+    ).toThrow(/not https/);
   });
   it('an unresolved development issuer template', () => {
-    expect(() => createTokenVerifier({ agencies: [{ ...agency, issuer: 'devidp:a' }], audience: 'urn:x', allowInsecureIssuers: true })).toThrow(/development template/);
+    expect(() =>
+      createTokenVerifier({ agencies: [{ ...agency, issuer: 'devidp:a' }], audience: 'urn:x', allowInsecureIssuers: true }),
+    ).toThrow(/development template/);
   });
   it('one client id at one issuer registered to two agencies', () => {
-    const twice = [{ ...agency, issuer: 'https://idp.example/r' }, { ...agency, id: 'b', issuer: 'https://idp.example/r' }];
+    const twice = [
+      { ...agency, issuer: 'https://idp.example/r' },
+      { ...agency, id: 'b', issuer: 'https://idp.example/r' },
+    ];
     expect(() => createTokenVerifier({ agencies: twice, audience: 'urn:x', allowInsecureIssuers: false })).toThrow(/share a client id/);
   });
   it('symmetric or "none" algorithms', () => {
-    expect(() => createTokenVerifier({ agencies: [], audience: 'urn:x', allowInsecureIssuers: false, algorithms: ['ES256', 'HS256'] })).toThrow(/asymmetric/);
-    expect(() => createTokenVerifier({ agencies: [], audience: 'urn:x', allowInsecureIssuers: false, algorithms: ['none'] })).toThrow(/asymmetric/);
+    expect(() =>
+      createTokenVerifier({ agencies: [], audience: 'urn:x', allowInsecureIssuers: false, algorithms: ['ES256', 'HS256'] }),
+    ).toThrow(/asymmetric/);
+    expect(() => createTokenVerifier({ agencies: [], audience: 'urn:x', allowInsecureIssuers: false, algorithms: ['none'] })).toThrow(
+      /asymmetric/,
+    );
   });
 });
 
@@ -424,7 +539,14 @@ describe('the trust registry file', () => {
     return file;
   };
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const base = { id: 'x-police', name: 'X Police', agencyType: 'police', issuer: 'https://idp.example/x', clientIds: ['x-system'], allowedRoles: ['system'] };
+  const base = {
+    id: 'x-police',
+    name: 'X Police',
+    agencyType: 'police',
+    issuer: 'https://idp.example/x',
+    clientIds: ['x-system'],
+    allowedRoles: ['system'],
+  };
 
   it('the demo registry loads: Northshire agencies, each with its own issuer', () => {
     const agencies = loadAgencyRegistry('config/agencies.dev.json');
@@ -444,19 +566,27 @@ describe('the trust registry file', () => {
     expect(error).toBeInstanceOf(AgencyRegistryError);
     const message = (error as Error).message;
     expect(message).toContain(file);
-    expect(message).toMatch(/agency "x-police": agencyType "polise" is not a word of the sharing vocabulary; allowed values: police, childrens_social_care/);
+    expect(message).toMatch(
+      /agency "x-police": agencyType "polise" is not a word of the sharing vocabulary; allowed values: police, childrens_social_care/,
+    );
     expect(message).toMatch(/agency "x-police": role "sherrif" is not a word of the sharing vocabulary; allowed values: practitioner/);
   });
 
   it('one (issuer, client id) pair may belong to one agency only; ids are unique', () => {
-    expect(() => loadAgencyRegistry(write('pair.json', [base, { ...base, id: 'x-csc', agencyType: 'childrens_social_care' }]))).toThrow(/client "x-system" at issuer https:\/\/idp.example\/x already belongs to agency "x-police"/);
-    expect(() => loadAgencyRegistry(write('dup.json', [base, { ...base, clientIds: ['other'] }]))).toThrow(/"x-police" appears more than once/);
+    expect(() => loadAgencyRegistry(write('pair.json', [base, { ...base, id: 'x-csc', agencyType: 'childrens_social_care' }]))).toThrow(
+      /client "x-system" at issuer https:\/\/idp.example\/x already belongs to agency "x-police"/,
+    );
+    expect(() => loadAgencyRegistry(write('dup.json', [base, { ...base, clientIds: ['other'] }]))).toThrow(
+      /"x-police" appears more than once/,
+    );
     // The same client id at two different issuers is two different clients.
     expect(loadAgencyRegistry(write('ok.json', [base, { ...base, id: 'y', issuer: 'https://idp.example/y' }]))).toHaveLength(2);
   });
 
   it('unknown properties, bad issuers and missing fields are refused', () => {
-    expect(() => loadAgencyRegistry(write('extra.json', [{ ...base, trustEverything: true }]))).toThrow(/unknown property "trustEverything"/);
+    expect(() => loadAgencyRegistry(write('extra.json', [{ ...base, trustEverything: true }]))).toThrow(
+      /unknown property "trustEverything"/,
+    );
     expect(() => loadAgencyRegistry(write('iss.json', [{ ...base, issuer: 'ftp://idp.example' }]))).toThrow(/issuer must be/);
     expect(() => loadAgencyRegistry(write('missing.json', [{ ...base, clientIds: undefined }]))).toThrow(/missing "clientIds"/);
     expect(() => loadAgencyRegistry(path.join(dir, 'absent.json'))).toThrow(/cannot be read/);
@@ -493,33 +623,47 @@ describe('through Express (requireAuth, requireRole, requireScope)', () => {
     expect(missing.headers['www-authenticate']).toBe(REALM);
     expect(missing.body.code).toBe('unauthenticated');
 
-    const expired = await request(app()).get('/whoami').set('Authorization', bearer(await issuers.token({ agency: 'test-police', expiresIn: -300 })));
+    const expired = await request(app())
+      .get('/whoami')
+      .set('Authorization', bearer(await issuers.token({ agency: 'test-police', expiresIn: -300 })));
     expect(expired.status).toBe(401);
-    expect(expired.headers['www-authenticate']).toMatch(/^Bearer realm="safeguard-gateway", error="invalid_token", error_description="The access token has expired/);
+    expect(expired.headers['www-authenticate']).toMatch(
+      /^Bearer realm="safeguard-gateway", error="invalid_token", error_description="The access token has expired/,
+    );
     expect(expired.body.code).toBe('invalid_token');
   });
 
   it('403 for a role the agency may not use', async () => {
-    const res = await request(app()).get('/whoami').set('Authorization', bearer(await issuers.token({ agency: 'test-police', sub: 'x', role: 'auditor' })));
+    const res = await request(app())
+      .get('/whoami')
+      .set('Authorization', bearer(await issuers.token({ agency: 'test-police', sub: 'x', role: 'auditor' })));
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe('forbidden');
   });
 
   it('requireScope: 403 insufficient_scope naming the scope', async () => {
-    const res = await request(app()).get('/decide').set('Authorization', bearer(await issuers.token({ agency: 'test-police', scope: 'records:read' })));
+    const res = await request(app())
+      .get('/decide')
+      .set('Authorization', bearer(await issuers.token({ agency: 'test-police', scope: 'records:read' })));
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toMatch(/error="insufficient_scope"/);
     expect(res.headers['www-authenticate']).toMatch(/scope="decisions"/);
-    const ok = await request(app()).get('/decide').set('Authorization', bearer(await issuers.token({ agency: 'test-police', scope: 'decisions' })));
+    const ok = await request(app())
+      .get('/decide')
+      .set('Authorization', bearer(await issuers.token({ agency: 'test-police', scope: 'decisions' })));
     expect(ok.status).toBe(200);
   });
 
   it('requireRole: 403 for another role, 200 for the role', async () => {
-    const police = await request(app()).get('/audit').set('Authorization', bearer(await issuers.token({ agency: 'test-police', scope: 'audit:read' })));
+    const police = await request(app())
+      .get('/audit')
+      .set('Authorization', bearer(await issuers.token({ agency: 'test-police', scope: 'audit:read' })));
     expect(police.status).toBe(403);
     expect(police.body.detail).toMatch(/auditor/);
-    const auditor = await request(app()).get('/audit').set('Authorization', bearer(await issuers.token({ agency: 'test-csc', sub: 'aud-1', role: 'auditor' })));
+    const auditor = await request(app())
+      .get('/audit')
+      .set('Authorization', bearer(await issuers.token({ agency: 'test-csc', sub: 'aud-1', role: 'auditor' })));
     expect(auditor.status).toBe(200);
   });
 
@@ -531,22 +675,53 @@ describe('through Express (requireAuth, requireRole, requireScope)', () => {
   it('over TLS: a certificate-bound token works only with its client certificate', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-mtls-'));
     const make = (name: string): void => {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${name}`,
-        '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.crt`)], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          `/CN=${name}`,
+          '-keyout',
+          path.join(dir, `${name}.key`),
+          '-out',
+          path.join(dir, `${name}.crt`),
+        ],
+        { stdio: 'ignore' },
+      );
     };
     make('server');
     make('client');
     make('intruder');
     const read = (f: string): Buffer => readFileSync(path.join(dir, f));
-    const thumbprint = createHash('sha256').update(new X509Certificate(read('client.crt')).raw).digest('base64url');
-    const server = https.createServer({ key: read('server.key'), cert: read('server.crt'), requestCert: true, rejectUnauthorized: false }, app());
+    const thumbprint = createHash('sha256')
+      .update(new X509Certificate(read('client.crt')).raw)
+      .digest('base64url');
+    const server = https.createServer(
+      { key: read('server.key'), cert: read('server.crt'), requestCert: true, rejectUnauthorized: false },
+      app(),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     const token = await issuers.token({ agency: 'test-police', claims: { cnf: { 'x5t#S256': thumbprint } } });
     const call = (cert?: string): Promise<number> =>
       new Promise((resolve, reject) => {
         const req = https.request(
-          { host: '127.0.0.1', port, path: '/whoami', headers: { authorization: bearer(token) }, rejectUnauthorized: false, ...(cert ? { key: read(`${cert}.key`), cert: read(`${cert}.crt`) } : {}) },
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/whoami',
+            headers: { authorization: bearer(token) },
+            rejectUnauthorized: false,
+            ...(cert ? { key: read(`${cert}.key`), cert: read(`${cert}.crt`) } : {}),
+          },
           (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);

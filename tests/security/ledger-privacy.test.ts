@@ -31,7 +31,9 @@ it('keys content hashes: a date of birth cannot be recovered by trying every dat
   let found: string | null = null;
   for (let d = 0; d < 30 * 366; d++) {
     const date = new Date(start + d * 86_400_000).toISOString().slice(0, 10);
-    const guess = createHash('sha256').update(canonicalize({ dateOfBirth: date }) ?? '', 'utf8').digest('hex');
+    const guess = createHash('sha256')
+      .update(canonicalize({ dateOfBirth: date }) ?? '', 'utf8')
+      .digest('hex');
     if (stored.endsWith(guess)) found = date;
   }
   expect(found).toBeNull();
@@ -45,7 +47,9 @@ it('records a refused request without the person id in its path: the route shape
   const personId = randomUUID();
   const res = await request(gw.app).get(`/v1/subjects/${personId}/records?purpose=gossip`).set('Authorization', `Bearer ${police}`);
   expect(res.status).toBe(400);
-  const rows = await gw.db.asOwner<{ kind: string; payload: { path: string; pathIds?: string[] } }>(`SELECT kind, payload FROM audit_ledger WHERE kind = 'request_refused' ORDER BY seq DESC LIMIT 1`);
+  const rows = await gw.db.asOwner<{ kind: string; payload: { path: string; pathIds?: string[] } }>(
+    `SELECT kind, payload FROM audit_ledger WHERE kind = 'request_refused' ORDER BY seq DESC LIMIT 1`,
+  );
   expect(rows[0]?.payload.path).toBe('/v1/subjects/{id}/records');
   expect(rows[0]?.payload.pathIds).toEqual([pseudonymiser('test-pseudonym-key-test-pseudonym-key')(personId)]);
   const everything = JSON.stringify(await gw.db.asOwner('SELECT * FROM audit_ledger'));
@@ -54,7 +58,10 @@ it('records a refused request without the person id in its path: the route shape
 
 it('keeps the words of the API and replaces every identifier', () => {
   const p = pseudonymiser('k'.repeat(40));
-  expect(pseudonymisedPath('/v1/information-requests/1b4e28ba-2fa1-11d2-883f-0016d3cca427/responses', p)).toEqual({ path: '/v1/information-requests/{id}/responses', ids: [p('1b4e28ba-2fa1-11d2-883f-0016d3cca427')] });
+  expect(pseudonymisedPath('/v1/information-requests/1b4e28ba-2fa1-11d2-883f-0016d3cca427/responses', p)).toEqual({
+    path: '/v1/information-requests/{id}/responses',
+    ids: [p('1b4e28ba-2fa1-11d2-883f-0016d3cca427')],
+  });
   expect(pseudonymisedPath('/v1/records/NP-2026-001234', p).path).toBe('/v1/records/{id}');
   expect(pseudonymisedPath('/v1/audit/checkpoint/key').path).toBe('/v1/audit/checkpoint/key');
   expect(pseudonymisedPath('/v1/records/abc%20def').ids).toEqual([]);

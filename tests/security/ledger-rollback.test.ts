@@ -62,19 +62,33 @@ async function sealedLedger(sizes: number[]): Promise<Sealed> {
   const entries: AppendedEntry[] = [];
   const checkpoints: CheckpointRecord[] = [];
   const s: Sealed = {
-    db, pool, keys, exported, entries, checkpoints,
+    db,
+    pool,
+    keys,
+    exported,
+    entries,
+    checkpoints,
     async append(n) {
       const made: AppendedEntry[] = [];
       for (let i = 0; i < n; i++) {
-        made.push(await ledger.append({
-          kind: 'decision',
-          outcome: 'permit',
-          requestId: `req-${entries.length + 1}`,
-          actor: { agencyId: 'test-police', agencyType: 'police', clientId: 'c', role: 'police_officer', practitioner: `officer-${entries.length + 1}`, issuer: 'https://idp.example' },
-          purpose: 'operation_encompass',
-          rules: ['rule-1'],
-          payload: { permittedFields: ['name', 'school_attended'], answerHash: contentHash({ n: entries.length }) },
-        }));
+        made.push(
+          await ledger.append({
+            kind: 'decision',
+            outcome: 'permit',
+            requestId: `req-${entries.length + 1}`,
+            actor: {
+              agencyId: 'test-police',
+              agencyType: 'police',
+              clientId: 'c',
+              role: 'police_officer',
+              practitioner: `officer-${entries.length + 1}`,
+              issuer: 'https://idp.example',
+            },
+            purpose: 'operation_encompass',
+            rules: ['rule-1'],
+            payload: { permittedFields: ['name', 'school_attended'], answerHash: contentHash({ n: entries.length }) },
+          }),
+        );
         entries.push(made[made.length - 1] as AppendedEntry);
       }
       return made;
@@ -96,7 +110,9 @@ async function sealedLedger(sizes: number[]): Promise<Sealed> {
       }
     },
     async row(seq) {
-      const [row] = await db.asOwner<LedgerRow & Record<string, unknown>>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq = $1`, [seq]);
+      const [row] = await db.asOwner<LedgerRow & Record<string, unknown>>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq = $1`, [
+        seq,
+      ]);
       if (!row) throw new Error(`no row ${seq}`);
       return row;
     },
@@ -136,7 +152,10 @@ describe('a DBA edits an entry a checkpoint covers', () => {
     await s.tamper(`UPDATE audit_ledger SET payload = '{"permittedFields":["refuge_address"]}' WHERE seq = 6`);
     const r = await s.verify();
     expect(r.ok).toBe(false);
-    expect(kinds(r)).toEqual([[8, 'root_mismatch'], [12, 'root_mismatch']]);
+    expect(kinds(r)).toEqual([
+      [8, 'root_mismatch'],
+      [12, 'root_mismatch'],
+    ]);
     expect(r.trustedUpTo).toBe(4);
   });
 
@@ -150,14 +169,20 @@ describe('a DBA edits an entry a checkpoint covers', () => {
       const input = { ...toHashInput(await s.row(seq)), prevHash: prev };
       const changed = seq === 3 ? { ...input, payload: { permittedFields: ['refuge_address', 'new_address_after_separation'] } } : input;
       const hash = entryHash(changed);
-      statements.push(['UPDATE audit_ledger SET payload = $1::jsonb, prev_hash = $2, entry_hash = $3 WHERE seq = $4', [JSON.stringify(changed.payload), prev, hash, seq]]);
+      statements.push([
+        'UPDATE audit_ledger SET payload = $1::jsonb, prev_hash = $2, entry_hash = $3 WHERE seq = $4',
+        [JSON.stringify(changed.payload), prev, hash, seq],
+      ]);
       prev = hash;
     }
     await s.tamper(...statements);
     expect((await verifyLedger(s.pool)).ok).toBe(true);
 
     const r = await s.verify();
-    expect(kinds(r)).toEqual([[5, 'root_mismatch'], [10, 'root_mismatch']]);
+    expect(kinds(r)).toEqual([
+      [5, 'root_mismatch'],
+      [10, 'root_mismatch'],
+    ]);
     expect(r.trustedUpTo).toBe(0);
     // The sealer will not sign on top of it,
     await s.append(1);
@@ -227,7 +252,9 @@ describe('a DBA rolls the ledger back', () => {
 describe('a DBA forges or edits a checkpoint', () => {
   async function forge(s: Sealed, payload: Record<string, unknown>, kid: string, typ = CHECKPOINT_TYP): Promise<string> {
     const other = await loadGatewayKeys(tmp('sg-forger-keys-'), {});
-    return new CompactSign(Buffer.from(JSON.stringify(payload))).setProtectedHeader({ alg: 'ES256', kid, typ }).sign(other.key('ledger').privateKey);
+    return new CompactSign(Buffer.from(JSON.stringify(payload)))
+      .setProtectedHeader({ alg: 'ES256', kid, typ })
+      .sign(other.key('ledger').privateKey);
   }
 
   it('a checkpoint signed with another key is a bad_signature, trusted by nobody, and blocks the sealer', async () => {
@@ -237,7 +264,11 @@ describe('a DBA forges or edits a checkpoint', () => {
     const rootHash = merkleRoot(s.entries.map((e) => ledgerLeafData(e.entryHash))).toString('hex');
     const lastEntryHash = (s.entries[5] as AppendedEntry).entryHash;
     const signedAt = new Date().toISOString();
-    const jws = await forge(s, { v: 1, ledger: 'safeguard-gateway', treeSize: 6, rootHash, lastEntryHash, signedAt }, s.keys.key('ledger').kid);
+    const jws = await forge(
+      s,
+      { v: 1, ledger: 'safeguard-gateway', treeSize: 6, rootHash, lastEntryHash, signedAt },
+      s.keys.key('ledger').kid,
+    );
     await s.tamper([
       'INSERT INTO ledger_checkpoints (tree_size, root_hash, last_entry_hash, signed_at, jws, kid) VALUES (6, $1, $2, $3, $4, $5)',
       [rootHash, lastEntryHash, signedAt, jws, s.keys.key('ledger').kid],
@@ -253,7 +284,18 @@ describe('a DBA forges or edits a checkpoint', () => {
     s = await sealedLedger([2, 5]);
     const file = path.join(s.exported.dir, 'checkpoint-0000000000000005.json');
     const content = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    const jws = await forge(s, { v: 1, ledger: 'safeguard-gateway', treeSize: 5, rootHash: content.rootHash, lastEntryHash: content.lastEntryHash, signedAt: content.signedAt }, 'some-other-kid');
+    const jws = await forge(
+      s,
+      {
+        v: 1,
+        ledger: 'safeguard-gateway',
+        treeSize: 5,
+        rootHash: content.rootHash,
+        lastEntryHash: content.lastEntryHash,
+        signedAt: content.signedAt,
+      },
+      'some-other-kid',
+    );
     writeFileSync(file, JSON.stringify({ ...content, jws, kid: 'some-other-kid' }));
     const r = await s.verify();
     expect(kinds(r)).toEqual([[5, 'bad_signature']]);
@@ -261,7 +303,7 @@ describe('a DBA forges or edits a checkpoint', () => {
     expect(r.trustedUpTo).toBe(5); // the database's own copy is genuine and matches
   });
 
-  it('editing a checkpoint\'s columns is a bad_signature (the JWS is the authority)', async () => {
+  it("editing a checkpoint's columns is a bad_signature (the JWS is the authority)", async () => {
     s = await sealedLedger([3, 7]);
     await s.tamper(`UPDATE ledger_checkpoints SET root_hash = '${'0'.repeat(64)}' WHERE tree_size = 3`);
     const r = await s.verify(false);

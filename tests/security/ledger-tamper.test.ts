@@ -30,15 +30,24 @@ async function ledgerWith(n: number): Promise<Ledger> {
   const ledger = new PgAuditLedger(pool);
   const entries: AppendedEntry[] = [];
   for (let i = 1; i <= n; i++) {
-    entries.push(await ledger.append({
-      kind: 'decision',
-      outcome: i % 2 ? 'permit' : 'deny',
-      requestId: `req-${i}`,
-      actor: { agencyId: 'test-police', agencyType: 'police', clientId: 'c', role: 'police_officer', practitioner: `officer-${i}`, issuer: 'https://idp.example' },
-      purpose: 'operation_encompass',
-      rules: [`rule-${i}`],
-      payload: { permittedFields: ['name', 'incident_date'], answerHash: contentHash({ i }) },
-    }));
+    entries.push(
+      await ledger.append({
+        kind: 'decision',
+        outcome: i % 2 ? 'permit' : 'deny',
+        requestId: `req-${i}`,
+        actor: {
+          agencyId: 'test-police',
+          agencyType: 'police',
+          clientId: 'c',
+          role: 'police_officer',
+          practitioner: `officer-${i}`,
+          issuer: 'https://idp.example',
+        },
+        purpose: 'operation_encompass',
+        rules: [`rule-${i}`],
+        payload: { permittedFields: ['name', 'incident_date'], answerHash: contentHash({ i }) },
+      }),
+    );
   }
   await ledger.close();
   return {
@@ -54,7 +63,9 @@ async function ledgerWith(n: number): Promise<Ledger> {
       }
     },
     async row(seq) {
-      const [row] = await db.asOwner<LedgerRow & Record<string, unknown>>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq = $1`, [seq]);
+      const [row] = await db.asOwner<LedgerRow & Record<string, unknown>>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq = $1`, [
+        seq,
+      ]);
       if (!row) throw new Error(`no row ${seq}`);
       return row;
     },
@@ -71,17 +82,47 @@ async function ledgerWith(n: number): Promise<Ledger> {
 function forgedRow(seq: number, prevHash: string): { sql: string; params: unknown[] } {
   const recordedAt = new Date();
   const base = {
-    seq, entryId: randomUUID(), recordedAt, kind: 'decision', outcome: 'permit', requestId: 'req-forged',
-    agencyId: 'test-police', agencyType: 'police', clientId: 'c', practitioner: 'officer-x', role: 'police_officer',
-    issuer: 'https://idp.example', purpose: 'operation_encompass', rules: ['rule-x'], payload: { permittedFields: ['refuge_address'] }, prevHash,
+    seq,
+    entryId: randomUUID(),
+    recordedAt,
+    kind: 'decision',
+    outcome: 'permit',
+    requestId: 'req-forged',
+    agencyId: 'test-police',
+    agencyType: 'police',
+    clientId: 'c',
+    practitioner: 'officer-x',
+    role: 'police_officer',
+    issuer: 'https://idp.example',
+    purpose: 'operation_encompass',
+    rules: ['rule-x'],
+    payload: { permittedFields: ['refuge_address'] },
+    prevHash,
   };
   const hash = entryHash(base);
   return {
     sql: `INSERT INTO audit_ledger (seq, entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, client_id,
             practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-    params: [seq, base.entryId, recordedAt.toISOString(), base.kind, base.outcome, base.requestId, base.agencyId, base.agencyType,
-      base.clientId, base.practitioner, base.role, base.issuer, base.purpose, base.rules, JSON.stringify(base.payload), prevHash, hash],
+    params: [
+      seq,
+      base.entryId,
+      recordedAt.toISOString(),
+      base.kind,
+      base.outcome,
+      base.requestId,
+      base.agencyId,
+      base.agencyType,
+      base.clientId,
+      base.practitioner,
+      base.role,
+      base.issuer,
+      base.purpose,
+      base.rules,
+      JSON.stringify(base.payload),
+      prevHash,
+      hash,
+    ],
   };
 }
 
@@ -98,7 +139,9 @@ describe('the ledger refuses changes through SQL', () => {
     const app = new Client({ connectionString: l.db.appUrl });
     await app.connect();
     try {
-      await expect(app.query(`UPDATE audit_ledger SET outcome = 'permit' WHERE seq = 2`)).rejects.toThrow('permission denied for table audit_ledger');
+      await expect(app.query(`UPDATE audit_ledger SET outcome = 'permit' WHERE seq = 2`)).rejects.toThrow(
+        'permission denied for table audit_ledger',
+      );
       await expect(app.query('DELETE FROM audit_ledger WHERE seq = 2')).rejects.toThrow('permission denied for table audit_ledger');
       await expect(app.query('TRUNCATE audit_ledger')).rejects.toThrow('permission denied for table audit_ledger');
       await expect(app.query('ALTER TABLE audit_ledger DISABLE TRIGGER USER')).rejects.toThrow('must be owner of table audit_ledger');
@@ -109,7 +152,9 @@ describe('the ledger refuses changes through SQL', () => {
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE to the owner too (triggers), with a clear message', async () => {
-    await expect(l.db.asOwner(`UPDATE audit_ledger SET outcome = 'permit' WHERE seq = 2`)).rejects.toThrow('audit_ledger is append-only: UPDATE refused');
+    await expect(l.db.asOwner(`UPDATE audit_ledger SET outcome = 'permit' WHERE seq = 2`)).rejects.toThrow(
+      'audit_ledger is append-only: UPDATE refused',
+    );
     await expect(l.db.asOwner('DELETE FROM audit_ledger WHERE seq = 2')).rejects.toThrow('audit_ledger is append-only: DELETE refused');
     await expect(l.db.asOwner('TRUNCATE audit_ledger')).rejects.toThrow('audit_ledger is append-only: TRUNCATE refused');
     // Even an UPDATE that would change nothing.
@@ -140,9 +185,20 @@ describe('verification catches a DBA who edits the ledger', () => {
     const progress: Array<[number, number]> = [];
     const report = await verifyLedger(l.pool, { batchSize: 4, onProgress: (c, t) => progress.push([c, t]) });
     expect(report).toEqual({
-      ok: true, entriesChecked: 10, lastSeq: 10, lastHash: l.entries[9]!.entryHash, trustedUpTo: 10, problems: [], moreProblems: 0,
+      ok: true,
+      entriesChecked: 10,
+      lastSeq: 10,
+      lastHash: l.entries[9]!.entryHash,
+      trustedUpTo: 10,
+      problems: [],
+      moreProblems: 0,
     });
-    expect(progress).toEqual([[0, 10], [4, 10], [8, 10], [10, 10]]);
+    expect(progress).toEqual([
+      [0, 10],
+      [4, 10],
+      [8, 10],
+      [10, 10],
+    ]);
   });
 
   it('an edited payload: altered at that seq, trusted up to the one before', async () => {
@@ -172,7 +228,9 @@ describe('verification catches a DBA who edits the ledger', () => {
     const l = await fresh();
     const row = await l.row(4);
     const rewritten = { ...toHashInput(row), outcome: 'permit', payload: { permittedFields: ['name'] } };
-    await l.tamper(`UPDATE audit_ledger SET outcome = 'permit', payload = '{"permittedFields":["name"]}', entry_hash = '${entryHash(rewritten)}' WHERE seq = 4`);
+    await l.tamper(
+      `UPDATE audit_ledger SET outcome = 'permit', payload = '{"permittedFields":["name"]}', entry_hash = '${entryHash(rewritten)}' WHERE seq = 4`,
+    );
     const report = await l.verify();
     expect(report.problems).toEqual([{ seq: 5, problem: 'broken_link', detail: expect.stringMatching(/entry 4 was rewritten/) }]);
     // Entry 4 may be the rewritten one, so trust ends before it.
@@ -205,8 +263,15 @@ describe('verification catches a DBA who edits the ledger', () => {
     const report = await l.verify();
     expect(report.firstBadSeq).toBe(7);
     expect(report.trustedUpTo).toBe(6);
-    expect(report.problems[0]).toEqual({ seq: 7, problem: 'missing', detail: expect.stringMatching(/recorded as seq 8.*deleted and later entries renumbered/) });
-    expect(report.problems.slice(1).map((p) => [p.seq, p.problem])).toEqual([[8, 'reordered'], [9, 'reordered']]);
+    expect(report.problems[0]).toEqual({
+      seq: 7,
+      problem: 'missing',
+      detail: expect.stringMatching(/recorded as seq 8.*deleted and later entries renumbered/),
+    });
+    expect(report.problems.slice(1).map((p) => [p.seq, p.problem])).toEqual([
+      [8, 'reordered'],
+      [9, 'reordered'],
+    ]);
   });
 
   it('two entries swapped (seq values exchanged): reordered at both', async () => {
@@ -249,14 +314,17 @@ describe('verification catches a DBA who edits the ledger', () => {
     const l = await fresh();
     const forged = forgedRow(6, l.entries[4]!.entryHash);
     await l.db.asOwner('ALTER TABLE audit_ledger DROP CONSTRAINT audit_ledger_prev_hash_key');
-    await l.tamper(
-      'UPDATE audit_ledger SET seq = seq + 1000 WHERE seq >= 6',
-      'UPDATE audit_ledger SET seq = seq - 999 WHERE seq > 1000',
-    );
+    await l.tamper('UPDATE audit_ledger SET seq = seq + 1000 WHERE seq >= 6', 'UPDATE audit_ledger SET seq = seq - 999 WHERE seq > 1000');
     await l.db.asOwner(forged.sql, forged.params);
     const report = await l.verify();
     expect(report.problems[0]).toEqual({ seq: 6, problem: 'inserted', detail: expect.stringMatching(/now sits at seq 7/) });
-    expect(report.problems.slice(1).map((p) => [p.seq, p.problem])).toEqual([[7, 'reordered'], [8, 'reordered'], [9, 'reordered'], [10, 'reordered'], [11, 'reordered']]);
+    expect(report.problems.slice(1).map((p) => [p.seq, p.problem])).toEqual([
+      [7, 'reordered'],
+      [8, 'reordered'],
+      [9, 'reordered'],
+      [10, 'reordered'],
+      [11, 'reordered'],
+    ]);
     expect(report).toEqual(expect.objectContaining({ firstBadSeq: 6, trustedUpTo: 5, entriesChecked: 11 }));
   });
 

@@ -64,28 +64,49 @@ async function world(): Promise<World> {
   const sealing: SealContext = { pool, keys, sinks: directorySinks({ exportDir, mirrorDir }), macKey: MAC, witnesses: [witness.client] };
   let n = 0;
   const w: World = {
-    db, pool, keys, witness, exportDir, mirrorDir, sealing,
+    db,
+    pool,
+    keys,
+    witness,
+    exportDir,
+    mirrorDir,
+    sealing,
     async append(count) {
       for (let i = 0; i < count; i++) {
         n += 1;
         await ledger.append({
-          kind: 'decision', outcome: 'permit', requestId: `req-${n}`,
-          actor: { agencyId: 'test-police', agencyType: 'police', clientId: 'c', role: 'police_officer', practitioner: `officer-${n}`, issuer: 'https://idp.example' },
-          purpose: 'operation_encompass', rules: ['rule-1'], payload: { permittedFields: ['name'], answerHash: contentHash({ n }) },
+          kind: 'decision',
+          outcome: 'permit',
+          requestId: `req-${n}`,
+          actor: {
+            agencyId: 'test-police',
+            agencyType: 'police',
+            clientId: 'c',
+            role: 'police_officer',
+            practitioner: `officer-${n}`,
+            issuer: 'https://idp.example',
+          },
+          purpose: 'operation_encompass',
+          rules: ['rule-1'],
+          payload: { permittedFields: ['name'], answerHash: contentHash({ n }) },
         });
       }
     },
     seal: () => sealWith(sealing),
     async tamper(...sql) {
-      for (const t of ['audit_ledger', 'ledger_checkpoints', 'ledger_cosignatures']) await db.asOwner(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
+      for (const t of ['audit_ledger', 'ledger_checkpoints', 'ledger_cosignatures'])
+        await db.asOwner(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
       try {
         for (const q of sql) await (typeof q === 'string' ? db.asOwner(q) : db.asOwner(q[0], q[1]));
       } finally {
-        for (const t of ['audit_ledger', 'ledger_checkpoints', 'ledger_cosignatures']) await db.asOwner(`ALTER TABLE ${t} ENABLE TRIGGER USER`);
+        for (const t of ['audit_ledger', 'ledger_checkpoints', 'ledger_cosignatures'])
+          await db.asOwner(`ALTER TABLE ${t} ENABLE TRIGGER USER`);
       }
     },
     async row(seq) {
-      const [row] = await db.asOwner<LedgerRow & Record<string, unknown>>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq = $1`, [seq]);
+      const [row] = await db.asOwner<LedgerRow & Record<string, unknown>>(`SELECT ${LEDGER_COLUMNS} FROM audit_ledger WHERE seq = $1`, [
+        seq,
+      ]);
       if (!row) throw new Error(`no row ${seq}`);
       return row;
     },
@@ -96,7 +117,10 @@ async function world(): Promise<World> {
         const row = { ...(await w.row(seq)) };
         const changed = { ...row, ...change(seq, row), prev_hash: prev };
         const hash = entryHash(toHashInput(changed));
-        statements.push(['UPDATE audit_ledger SET payload = $1::jsonb, outcome = $2, prev_hash = $3, entry_hash = $4 WHERE seq = $5', [JSON.stringify(changed.payload), changed.outcome, prev, hash, seq]]);
+        statements.push([
+          'UPDATE audit_ledger SET payload = $1::jsonb, outcome = $2, prev_hash = $3, entry_hash = $4 WHERE seq = $5',
+          [JSON.stringify(changed.payload), changed.outcome, prev, hash, seq],
+        ]);
         prev = hash;
       }
       await w.tamper(...statements);
@@ -137,7 +161,13 @@ it('untampered: everything verifies, cosigned to the last checkpoint', async () 
   w = await sealedTwice();
   const r = await w.verify();
   expect(r.chain.ok).toBe(true);
-  expect(r.seals).toMatchObject({ ok: true, trustedUpTo: 12, cosignedUpTo: 12, quorum: 1, witnesses: [{ witness: 'witness.test/one', treeSize: 12, matches: true }] });
+  expect(r.seals).toMatchObject({
+    ok: true,
+    trustedUpTo: 12,
+    cosignedUpTo: 12,
+    quorum: 1,
+    witnesses: [{ witness: 'witness.test/one', treeSize: 12, matches: true }],
+  });
 });
 
 describe('detected and named before (still detected, now also with the witness)', () => {
@@ -171,7 +201,11 @@ describe('detected and named before (still detected, now also with the witness)'
 
   it('swap of two entries', async () => {
     w = await sealedTwice();
-    await w.tamper('UPDATE audit_ledger SET seq = 1000 WHERE seq = 3', 'UPDATE audit_ledger SET seq = 3 WHERE seq = 4', 'UPDATE audit_ledger SET seq = 4 WHERE seq = 1000');
+    await w.tamper(
+      'UPDATE audit_ledger SET seq = 1000 WHERE seq = 3',
+      'UPDATE audit_ledger SET seq = 3 WHERE seq = 4',
+      'UPDATE audit_ledger SET seq = 4 WHERE seq = 1000',
+    );
     const r = await w.verify();
     expect(detected(r)).toBe(true);
     expect(r.seals.firstDifferingEntry).toBe(3);
@@ -199,7 +233,9 @@ describe('detected and named before (still detected, now also with the witness)'
     writeFileSync(f, readFileSync(f, 'utf8').replace(/"lastEntryHash": "[0-9a-f]{64}"/, `"lastEntryHash": "${'b'.repeat(64)}"`));
     const r = await w.verify();
     expect(detected(r)).toBe(true);
-    expect(r.seals.problems).toEqual([expect.objectContaining({ treeSize: 6, problem: 'bad_signature', detail: expect.stringContaining(w.exportDir) })]);
+    expect(r.seals.problems).toEqual([
+      expect.objectContaining({ treeSize: 6, problem: 'bad_signature', detail: expect.stringContaining(w.exportDir) }),
+    ]);
   });
 });
 
@@ -218,12 +254,24 @@ describe('detected before, but only the checkpoint was named: now the entry is n
 describe('NOT detected before (the next seal signed the result): now detected', () => {
   it('newest entries deleted (with their checkpoint, everywhere but the witness)', async () => {
     w = await sealedTwice();
-    await w.tamper('DELETE FROM audit_ledger WHERE seq > 9', 'DELETE FROM ledger_checkpoints WHERE tree_size = 12', 'DELETE FROM ledger_cosignatures WHERE tree_size = 12');
+    await w.tamper(
+      'DELETE FROM audit_ledger WHERE seq > 9',
+      'DELETE FROM ledger_checkpoints WHERE tree_size = 12',
+      'DELETE FROM ledger_cosignatures WHERE tree_size = 12',
+    );
     rmSync(file(w.exportDir, 12));
     rmSync(file(w.mirrorDir, 12));
     const r = await w.verify();
     expect(detected(r)).toBe(true);
-    expect(r.seals.problems).toEqual(expect.arrayContaining([expect.objectContaining({ treeSize: 12, problem: 'rolled_back', detail: expect.stringMatching(/witness witness\.test\/one.*only 9 entries/) })]));
+    expect(r.seals.problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          treeSize: 12,
+          problem: 'rolled_back',
+          detail: expect.stringMatching(/witness witness\.test\/one.*only 9 entries/),
+        }),
+      ]),
+    );
     // and a new seal over the shortened ledger is refused by the witness
     await w.append(5);
     const sealed = await w.seal();
@@ -233,11 +281,20 @@ describe('NOT detected before (the next seal signed the result): now detected', 
   it('a forged entry appended', async () => {
     w = await sealedTwice();
     const last = await w.row(12);
-    const forged: LedgerRow = { ...last, seq: '13', entry_id: '11111111-1111-4111-8111-111111111111', request_id: 'forged', prev_hash: last.entry_hash, payload: { permittedFields: ['refuge_address'] } };
+    const forged: LedgerRow = {
+      ...last,
+      seq: '13',
+      entry_id: '11111111-1111-4111-8111-111111111111',
+      request_id: 'forged',
+      prev_hash: last.entry_hash,
+      payload: { permittedFields: ['refuge_address'] },
+    };
     const hash = entryHash(toHashInput(forged));
-    await w.tamper([`INSERT INTO audit_ledger (seq, entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, client_id, practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash)
+    await w.tamper([
+      `INSERT INTO audit_ledger (seq, entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, client_id, practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash)
       SELECT 13, $1::uuid, recorded_at, kind, outcome, 'forged', agency_id, agency_type, client_id, practitioner, role, issuer, purpose, rules, $2::jsonb, $3, $4 FROM audit_ledger WHERE seq = 12`,
-      [forged.entry_id, JSON.stringify(forged.payload), last.entry_hash, hash]]);
+      [forged.entry_id, JSON.stringify(forged.payload), last.entry_hash, hash],
+    ]);
     expect((await verifyLedger(w.pool)).ok).toBe(true); // a well-formed chain
     await expect(w.seal()).rejects.toMatchObject({ code: 'forged_entry', message: expect.stringMatching(/entry 13/) });
     const r = await w.verify();
@@ -251,17 +308,32 @@ describe('NOT detected before (the next seal signed the result): now detected', 
     expect((await verifyLedger(w.pool)).ok).toBe(true);
     await expect(w.seal()).rejects.toMatchObject({ code: 'forged_entry', message: expect.stringMatching(/entry 14/) });
     const r = await w.verify();
-    expect(r.seals.problems.map((p) => [p.treeSize, p.problem])).toEqual([[14, 'forged_entry'], [15, 'forged_entry']]);
+    expect(r.seals.problems.map((p) => [p.treeSize, p.problem])).toEqual([
+      [14, 'forged_entry'],
+      [15, 'forged_entry'],
+    ]);
   });
 
   it('database rolled back and the exported checkpoint file deleted too', async () => {
     w = await sealedTwice();
-    await w.tamper('DELETE FROM audit_ledger WHERE seq > 6', 'DELETE FROM ledger_checkpoints WHERE tree_size > 6', 'DELETE FROM ledger_cosignatures WHERE tree_size > 6');
+    await w.tamper(
+      'DELETE FROM audit_ledger WHERE seq > 6',
+      'DELETE FROM ledger_checkpoints WHERE tree_size > 6',
+      'DELETE FROM ledger_cosignatures WHERE tree_size > 6',
+    );
     rmSync(file(w.exportDir, 12));
     const r = await w.verify();
     expect(detected(r)).toBe(true);
     // the mirror and the witness both still hold checkpoint 12
-    expect(r.seals.problems).toEqual(expect.arrayContaining([expect.objectContaining({ treeSize: 12, problem: 'rolled_back', detail: expect.stringMatching(new RegExp(`${w.mirrorDir.replace(/[/.]/g, '.')}.*witness`)) })]));
+    expect(r.seals.problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          treeSize: 12,
+          problem: 'rolled_back',
+          detail: expect.stringMatching(new RegExp(`${w.mirrorDir.replace(/[/.]/g, '.')}.*witness`)),
+        }),
+      ]),
+    );
     await expect(w.seal()).rejects.toMatchObject({ code: 'rolled_back' });
   });
 
@@ -273,7 +345,11 @@ describe('NOT detected before (the next seal signed the result): now detected', 
     const r = await w.verify();
     expect(r.chain.ok).toBe(true);
     expect(detected(r)).toBe(true);
-    expect(r.seals.problems).toEqual(expect.arrayContaining([expect.objectContaining({ treeSize: 12, problem: 'rolled_back', detail: expect.stringMatching(/witness.*history was rewritten/) })]));
+    expect(r.seals.problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ treeSize: 12, problem: 'rolled_back', detail: expect.stringMatching(/witness.*history was rewritten/) }),
+      ]),
+    );
     // Only the witness holds checkpoint 12: the entry is among 7..12 (the last checkpoint that matches is 6).
     expect(r.seals.differingRange).toEqual({ from: 7, to: 12 });
     expect(r.seals.trustedUpTo).toBe(6);
@@ -285,7 +361,12 @@ describe('NOT detected before (the next seal signed the result): now detected', 
     await w.tamper('DELETE FROM ledger_checkpoints WHERE tree_size = 12', 'DELETE FROM ledger_cosignatures WHERE tree_size = 12');
     for (const dir of [w.exportDir, w.mirrorDir]) rmSync(file(dir, 12));
     // Even signed by the gateway's own keys, the rewritten history cannot get the witness's cosignature.
-    const resealed = await sealLedger(w.pool, w.keys.key('ledger'), { sinks: w.sealing.sinks, jwks: w.keys.jwks(), noteKey: w.keys.note(), witnesses: [w.witness.client] });
+    const resealed = await sealLedger(w.pool, w.keys.key('ledger'), {
+      sinks: w.sealing.sinks,
+      jwks: w.keys.jwks(),
+      noteKey: w.keys.note(),
+      witnesses: [w.witness.client],
+    });
     expect(resealed.created).toBe(true);
     expect(resealed.witnessed[0]).toMatchObject({ outcome: 'refused', detail: expect.stringMatching(/422/) });
     const r = await w.verify();

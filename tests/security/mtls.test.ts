@@ -32,21 +32,33 @@ let gatewayPort: number;
 
 const file = (name: string): string => path.join(dir, name);
 const pem = (name: string): Buffer => readFileSync(file(name));
-const thumbprintOf = (cert: string): string => createHash('sha256').update(new X509Certificate(pem(cert)).raw).digest('base64url');
+const thumbprintOf = (cert: string): string =>
+  createHash('sha256')
+    .update(new X509Certificate(pem(cert)).raw)
+    .digest('base64url');
 
-interface Reply { status: number; body: Record<string, unknown> }
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
 function call(url: string, options: { method?: string; cert?: string; headers?: Record<string, string>; body?: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method: options.method ?? 'GET',
-      ca: pem('dev-ca.crt.pem'),
-      headers: options.headers ?? {},
-      ...(options.cert ? { cert: pem(`${options.cert}.crt.pem`), key: pem(`${options.cert}.key.pem`) } : {}),
-    }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} }));
-    });
+    const req = https.request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        ca: pem('dev-ca.crt.pem'),
+        headers: options.headers ?? {},
+        ...(options.cert ? { cert: pem(`${options.cert}.crt.pem`), key: pem(`${options.cert}.key.pem`) } : {}),
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -57,13 +69,30 @@ async function boundToken(cert: string | undefined): Promise<Reply> {
     method: 'POST',
     ...(cert ? { cert } : {}),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'northshire-police-mtls', scope: 'decisions', resource: AUDIENCE }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: 'northshire-police-mtls',
+      scope: 'decisions',
+      resource: AUDIENCE,
+    }).toString(),
   });
 }
 
-const DECISION = JSON.stringify({ from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' }, purpose: 'operation_encompass', subjectRole: 'child', fields: ['name'], facts: { child_present_at_incident: true, hours_since_incident: 10 } });
+const DECISION = JSON.stringify({
+  from: { agencyType: 'police' },
+  to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+  purpose: 'operation_encompass',
+  subjectRole: 'child',
+  fields: ['name'],
+  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+});
 const decide = (token: string, cert?: string): Promise<Reply> =>
-  call(`https://127.0.0.1:${gatewayPort}/v1/decisions`, { method: 'POST', ...(cert ? { cert } : {}), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: DECISION });
+  call(`https://127.0.0.1:${gatewayPort}/v1/decisions`, {
+    method: 'POST',
+    ...(cert ? { cert } : {}),
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: DECISION,
+  });
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'sg-mtls-'));
@@ -72,22 +101,54 @@ beforeAll(async () => {
   make('northshire-police');
   make('northshire-csc');
   // A certificate for the same name that no trusted CA signed.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=northshire-police',
-    '-keyout', file('intruder.key.pem'), '-out', file('intruder.crt.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=northshire-police',
+      '-keyout',
+      file('intruder.key.pem'),
+      '-out',
+      file('intruder.crt.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const registry = loadAgencyRegistry('config/agencies.dev.json');
   idp = await startDevIdp({
-    host: '127.0.0.1', port: 0, agencies: registry, audience: AUDIENCE, dataDir: dir,
+    host: '127.0.0.1',
+    port: 0,
+    agencies: registry,
+    audience: AUDIENCE,
+    dataDir: dir,
     tls: { certFile: file('gateway-server.crt.pem'), keyFile: file('gateway-server.key.pem'), caFile: file('dev-ca.crt.pem'), port: 0 },
   });
   const found = registry.find((a) => a.id === 'northshire-police');
   if (!found) throw new Error('no northshire-police');
   police = { ...found, issuer: idp.issuerFor('northshire-police') };
   gateway = await startTestGateway({ extraAgencies: [police] });
-  gatewayTls = createTlsServer({ certFile: file('gateway-server.crt.pem'), keyFile: file('gateway-server.key.pem'), clientCaFile: file('dev-ca.crt.pem') }, gateway.app);
+  gatewayTls = createTlsServer(
+    { certFile: file('gateway-server.crt.pem'), keyFile: file('gateway-server.key.pem'), clientCaFile: file('dev-ca.crt.pem') },
+    gateway.app,
+  );
   await new Promise<void>((resolve) => gatewayTls.listen(0, '127.0.0.1', resolve));
   gatewayPort = (gatewayTls.address() as AddressInfo).port;
-  proxied = await startTestGateway({ extraAgencies: [police], clientCertificates: { header: 'client-cert', trustedProxies: ['127.0.0.1'] } });
-  untrustedProxy = await startTestGateway({ extraAgencies: [police], clientCertificates: { header: 'client-cert', trustedProxies: ['192.0.2.1'] } });
+  proxied = await startTestGateway({
+    extraAgencies: [police],
+    clientCertificates: { header: 'client-cert', trustedProxies: ['127.0.0.1'] },
+  });
+  untrustedProxy = await startTestGateway({
+    extraAgencies: [police],
+    clientCertificates: { header: 'client-cert', trustedProxies: ['192.0.2.1'] },
+  });
 }, 60_000);
 afterAll(async () => {
   gatewayTls?.closeAllConnections();
@@ -107,14 +168,14 @@ describe('the development IdP issues certificate-bound tokens to a client that a
     expect(claims.cnf).toEqual({ 'x5t#S256': thumbprintOf('northshire-police.crt.pem') });
     expect(claims.client_id).toBe('northshire-police-mtls');
   });
-  it('another agency\'s certificate (CN mismatch), none, or one no trusted CA signed → no token', async () => {
+  it("another agency's certificate (CN mismatch), none, or one no trusted CA signed → no token", async () => {
     expect((await boundToken('northshire-csc')).status).toBe(401);
     expect((await boundToken(undefined)).status).toBe(401);
     await expect(boundToken('intruder')).resolves.toMatchObject({ status: 401 });
   });
 });
 
-describe('the gateway\'s HTTPS listener checks the binding for real', () => {
+describe("the gateway's HTTPS listener checks the binding for real", () => {
   let token: string;
   beforeAll(async () => {
     token = String((await boundToken('northshire-police')).body.access_token);
@@ -150,16 +211,36 @@ describe('behind a TLS-terminating proxy: the certificate header', () => {
     token = String((await boundToken('northshire-police')).body.access_token);
   });
   it('from a configured proxy address: RFC 9440 Client-Cert or a URL-encoded PEM → accepted with the right certificate', async () => {
-    const ok = await request(proxied.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).set('Client-Cert', rfc9440('northshire-police.crt.pem')).set('Content-Type', 'application/json').send(DECISION);
+    const ok = await request(proxied.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Client-Cert', rfc9440('northshire-police.crt.pem'))
+      .set('Content-Type', 'application/json')
+      .send(DECISION);
     expect([ok.status, ok.body.detail]).toEqual([200, undefined]);
     const escaped = encodeURIComponent(pem('northshire-police.crt.pem').toString());
-    const nginx = await request(proxied.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).set('Client-Cert', escaped).set('Content-Type', 'application/json').send(DECISION);
+    const nginx = await request(proxied.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Client-Cert', escaped)
+      .set('Content-Type', 'application/json')
+      .send(DECISION);
     expect([nginx.status, nginx.body.detail]).toEqual([200, undefined]);
-    const other = await request(proxied.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).set('Client-Cert', rfc9440('northshire-csc.crt.pem')).set('Content-Type', 'application/json').send(DECISION);
+    const other = await request(proxied.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Client-Cert', rfc9440('northshire-csc.crt.pem'))
+      .set('Content-Type', 'application/json')
+      .send(DECISION);
     expect(other.status).toBe(401);
   });
   it('from any other address the header is ignored → 401', async () => {
-    const res = await request(untrustedProxy.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).set('Client-Cert', rfc9440('northshire-police.crt.pem')).set('Content-Type', 'application/json').send(DECISION);
+    const res = await request(untrustedProxy.app)
+      .post('/v1/decisions')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Client-Cert', rfc9440('northshire-police.crt.pem'))
+      .set('Content-Type', 'application/json')
+      .send(DECISION);
     expect(res.status).toBe(401);
     expect(res.body.detail).toMatch(/bound to a client certificate/);
   });
@@ -176,6 +257,9 @@ describe('TLS configuration', () => {
     expect(() => loadTransportConfig({ TLS_CLIENT_CA_FILE: 'ca.pem' })).toThrow(/needs TLS_CERT_FILE/);
     expect(() => loadTransportConfig({ CLIENT_CERT_HEADER: 'client-cert' })).toThrow(/TRUSTED_PROXIES/);
     expect(() => loadTransportConfig({ CLIENT_CERT_HEADER: 'client-cert', TRUSTED_PROXIES: 'proxy.example' })).toThrow(/IP addresses/);
-    expect(loadTransportConfig({ TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k', TLS_CLIENT_CA_FILE: 'ca', TLS_PORT: '9443' })).toEqual({ tls: { certFile: 'c', keyFile: 'k', clientCaFile: 'ca', port: 9443 }, clientCertificates: {} });
+    expect(loadTransportConfig({ TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k', TLS_CLIENT_CA_FILE: 'ca', TLS_PORT: '9443' })).toEqual({
+      tls: { certFile: 'c', keyFile: 'k', clientCaFile: 'ca', port: 9443 },
+      clientCertificates: {},
+    });
   });
 });

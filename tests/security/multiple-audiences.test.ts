@@ -23,7 +23,15 @@ beforeAll(async () => {
   gw = await startTestGateway({
     extraAgencies: (issued) => {
       const police = issued.find((a) => a.id === 'test-police') as Agency;
-      return [{ ...police, id: 'test-police-multi', name: 'Police (several audiences allowed)', clientIds: ['test-police-multi-system'], allowMultipleAudiences: true }];
+      return [
+        {
+          ...police,
+          id: 'test-police-multi',
+          name: 'Police (several audiences allowed)',
+          clientIds: ['test-police-multi-system'],
+          allowMultipleAudiences: true,
+        },
+      ];
     },
   });
 });
@@ -42,8 +50,14 @@ it('a token for the gateway AND another API: 401, nothing decided', async () => 
   await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${one}`).send(encompass).expect(200);
 });
 
-it('accepted where the agency\'s registry entry sets allowMultipleAudiences', async () => {
-  const token = await gw.issuers.token({ agency: 'test-police', clientId: 'test-police-multi-system', sub: 'test-police-multi-system', scope: 'decisions', audience: [TEST_AUDIENCE, 'urn:other'] });
+it("accepted where the agency's registry entry sets allowMultipleAudiences", async () => {
+  const token = await gw.issuers.token({
+    agency: 'test-police',
+    clientId: 'test-police-multi-system',
+    sub: 'test-police-multi-system',
+    scope: 'decisions',
+    audience: [TEST_AUDIENCE, 'urn:other'],
+  });
   const res = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).send(encompass);
   expect(res.status).toBe(200);
   expect(res.body.decision).toBe('permit');

@@ -21,7 +21,18 @@ const encompass = {
   facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 
-const DECISION_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'receipt', 'entries'];
+const DECISION_MEMBERS = [
+  'decision',
+  'permittedFields',
+  'withheldFields',
+  'rules',
+  'lawfulBasis',
+  'reasons',
+  'mustRecord',
+  'auditEntryId',
+  'receipt',
+  'entries',
+];
 
 let gw: TestGateway;
 let police: string;
@@ -64,7 +75,9 @@ async function expectRefusalRecorded(res: Response, code: string, agencyId: stri
     expect(await gw.countedRefusals(code)).toBeGreaterThanOrEqual(1);
     return;
   }
-  expect(rows.map((r) => ({ kind: r.kind, outcome: r.outcome, agency_id: r.agency_id }))).toEqual([{ kind: 'request_refused', outcome: code, agency_id: agencyId }]);
+  expect(rows.map((r) => ({ kind: r.kind, outcome: r.outcome, agency_id: r.agency_id }))).toEqual([
+    { kind: 'request_refused', outcome: code, agency_id: agencyId },
+  ]);
   expect(rows[0]!.payload.status).toBe(res.status);
 }
 
@@ -72,7 +85,15 @@ const decide = (body: object, token = police) => request(gw.app).post('/v1/decis
 
 describe('asking for more fields than the policy grants', () => {
   it('gets only the permitted fields (permit_partial); every extra is withheld with a reason, and the ledger says so', async () => {
-    const extras = ['incident_full_report', 'dash_full_answers', 'pnc_id', 'refuge_address', 'current_address', 'mental_health', 'previous_domestic_abuse_convictions'];
+    const extras = [
+      'incident_full_report',
+      'dash_full_answers',
+      'pnc_id',
+      'refuge_address',
+      'current_address',
+      'mental_health',
+      'previous_domestic_abuse_convictions',
+    ];
     const res = await decide({ ...encompass, fields: [...ENCOMPASS_FIELDS, ...extras] });
     expect(res.status).toBe(200);
     expect(res.body.decision).toBe('permit_partial');
@@ -84,14 +105,18 @@ describe('asking for more fields than the policy grants', () => {
       expect(w.reason).toMatch(/\w+ \w+ \w+/);
     }
     // The explicit deny rule is named for the report and the DASH answers (always-deny.yaml).
-    expect(withheld.find((w) => w.field === 'incident_full_report')).toEqual(expect.objectContaining({ code: 'denied_by_rule', rule: 'deny-dash-and-full-report-to-education' }));
+    expect(withheld.find((w) => w.field === 'incident_full_report')).toEqual(
+      expect.objectContaining({ code: 'denied_by_rule', rule: 'deny-dash-and-full-report-to-education' }),
+    );
     expect(withheld.find((w) => w.field === 'dash_full_answers')).toEqual(expect.objectContaining({ code: 'denied_by_rule' }));
     expect(res.body.rules).toContain('operation-encompass-police-to-school');
     expect(res.body.lawfulBasis.map((b: { rule: string }) => b.rule)).toContain('operation-encompass-police-to-school');
 
     const [row, ...more] = await entriesFor(res);
     expect(more).toHaveLength(0);
-    expect(row).toEqual(expect.objectContaining({ kind: 'decision', outcome: 'permit_partial', agency_id: 'test-police', entry_id: res.body.auditEntryId }));
+    expect(row).toEqual(
+      expect.objectContaining({ kind: 'decision', outcome: 'permit_partial', agency_id: 'test-police', entry_id: res.body.auditEntryId }),
+    );
     expect([...(row!.payload.permittedFields as string[])].sort()).toEqual([...ENCOMPASS_FIELDS].sort());
     expect((row!.payload.withheldFields as Array<{ field: string }>).map((w) => w.field).sort()).toEqual([...extras].sort());
     expect(JSON.stringify(row!.payload)).not.toContain('NP-2026-004321');
@@ -119,7 +144,9 @@ describe('asking for more fields than the policy grants', () => {
     for (const fact of ['perpetrator_joined_household_with_children', 'before_next_school_day_start']) {
       const res = await decide({ ...encompass, facts: { hours_since_incident: 500, [fact]: true } });
       expectRefusal(res, 400, 'invalid_request');
-      expect(res.body.errors).toEqual([expect.objectContaining({ pointer: `/facts/${fact}`, detail: expect.stringContaining('worked out by the gateway') })]);
+      expect(res.body.errors).toEqual([
+        expect.objectContaining({ pointer: `/facts/${fact}`, detail: expect.stringContaining('worked out by the gateway') }),
+      ]);
       await expectRefusalRecorded(res, 'invalid_request', 'test-police');
     }
   });
@@ -134,8 +161,16 @@ describe('asking for more fields than the policy grants', () => {
 
 describe('spoofing who is sharing', () => {
   it('a school claiming to share from the police → 403 policy_refused, audited, nothing decided', async () => {
-    const school = await gw.issuers.token({ agency: 'test-school', clientId: 'test-school-web', sub: 'dsl-3', role: 'designated_safeguarding_lead' });
-    const res = await decide({ ...encompass, from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' } }, school);
+    const school = await gw.issuers.token({
+      agency: 'test-school',
+      clientId: 'test-school-web',
+      sub: 'dsl-3',
+      role: 'designated_safeguarding_lead',
+    });
+    const res = await decide(
+      { ...encompass, from: { agencyType: 'police' }, to: { agencyType: 'school', role: 'designated_safeguarding_lead' } },
+      school,
+    );
     expectRefusal(res, 403, 'policy_refused');
     expect(res.body.detail).toMatch(/your own agency \(school\)/);
     await expectRefusalRecorded(res, 'policy_refused', 'test-school');
@@ -154,7 +189,14 @@ describe('a purpose the agency may not use', () => {
   it('a school using Operation Encompass (a police purpose) → deny with a reason, audited as a decision', async () => {
     const school = await gw.issuers.token({ agency: 'test-school', scope: 'decisions' });
     const res = await decide(
-      { from: { agencyType: 'school' }, to: { agencyType: 'police', role: 'police_officer' }, purpose: 'operation_encompass', subjectRole: 'child', fields: ['name', 'attendance'], facts: { child_present_at_incident: true, hours_since_incident: 1 } },
+      {
+        from: { agencyType: 'school' },
+        to: { agencyType: 'police', role: 'police_officer' },
+        purpose: 'operation_encompass',
+        subjectRole: 'child',
+        fields: ['name', 'attendance'],
+        facts: { child_present_at_incident: true, hours_since_incident: 1 },
+      },
       school,
     );
     expect(res.status).toBe(200);
@@ -165,14 +207,35 @@ describe('a purpose the agency may not use', () => {
     for (const w of res.body.withheldFields as Array<{ code: string; reason: string }>) expect(w.reason).toMatch(/\w+ \w+/);
     const [row, ...more] = await entriesFor(res);
     expect(more).toHaveLength(0);
-    expect(row).toEqual(expect.objectContaining({ kind: 'decision', outcome: 'deny', agency_id: 'test-school', purpose: 'operation_encompass', entry_id: res.body.auditEntryId }));
+    expect(row).toEqual(
+      expect.objectContaining({
+        kind: 'decision',
+        outcome: 'deny',
+        agency_id: 'test-school',
+        purpose: 'operation_encompass',
+        entry_id: res.body.auditEntryId,
+      }),
+    );
     expect(row!.payload.permittedFields).toEqual([]);
   });
 
   it('the police using a family-court purpose with no proceedings, or research for identifying details → deny, audited', async () => {
     for (const body of [
-      { ...encompass, to: { agencyType: 'cafcass', role: 'family_court_adviser' }, purpose: 'family_court_safeguarding', subjectRole: 'child', fields: ['name'], facts: { court_proceedings_active: false } },
-      { ...encompass, to: { agencyType: 'childrens_social_care', role: 'social_worker' }, purpose: 'research', fields: ['name', 'date_of_birth'], facts: {} },
+      {
+        ...encompass,
+        to: { agencyType: 'cafcass', role: 'family_court_adviser' },
+        purpose: 'family_court_safeguarding',
+        subjectRole: 'child',
+        fields: ['name'],
+        facts: { court_proceedings_active: false },
+      },
+      {
+        ...encompass,
+        to: { agencyType: 'childrens_social_care', role: 'social_worker' },
+        purpose: 'research',
+        fields: ['name', 'date_of_birth'],
+        facts: {},
+      },
     ]) {
       const res = await decide(body);
       expect(res.status).toBe(200);
@@ -191,7 +254,13 @@ describe('auditor-only routes', () => {
     ['/v1/audit/verify', 'the verification'],
     ['/v1/audit/entries/00000000-0000-4000-8000-000000000000', 'an entry'],
   ])('GET %s (%s) with a social worker token that even carries audit:read → 403, audited', async (path) => {
-    const sw = await gw.issuers.token({ agency: 'test-csc', clientId: 'test-csc-web', sub: 'sw-12', role: 'social_worker', scope: 'audit:read decisions' });
+    const sw = await gw.issuers.token({
+      agency: 'test-csc',
+      clientId: 'test-csc-web',
+      sub: 'sw-12',
+      role: 'social_worker',
+      scope: 'audit:read decisions',
+    });
     const res = await request(gw.app).get(path).set('Authorization', `Bearer ${sw}`);
     expectRefusal(res, 403, 'forbidden');
     expect(res.body.detail).toMatch(/auditor/);
@@ -208,7 +277,13 @@ describe('auditor-only routes', () => {
   });
 
   it('claiming the auditor role from an agency that may not use it → 403 (refused before any route), audited', async () => {
-    const fake = await gw.issuers.token({ agency: 'test-police', clientId: 'test-police-web', sub: 'officer-1', role: 'auditor', scope: 'audit:read' });
+    const fake = await gw.issuers.token({
+      agency: 'test-police',
+      clientId: 'test-police-web',
+      sub: 'officer-1',
+      role: 'auditor',
+      scope: 'audit:read',
+    });
     const res = await request(gw.app).get('/v1/audit').set('Authorization', `Bearer ${fake}`);
     expectRefusal(res, 403, 'forbidden');
     // The token was refused, so no principal acted: the refusal is recorded without an actor.
@@ -225,7 +300,7 @@ describe('a token whose client belongs to another agency', () => {
     await expectRefusalRecorded(res, 'invalid_token', null);
   });
 
-  it("a CSC token naming the police in agency_id, to ask as the police → 401", async () => {
+  it('a CSC token naming the police in agency_id, to ask as the police → 401', async () => {
     const forged = await gw.issuers.token({ agency: 'test-csc', claims: { agency_id: 'test-police' } });
     const res = await decide(encompass, forged);
     expectRefusal(res, 401, 'invalid_token');
@@ -233,7 +308,14 @@ describe('a token whose client belongs to another agency', () => {
   });
 
   it("the CSC issuer's auditor client presented with the police issuer's iss (signed by CSC) → 401", async () => {
-    const forged = await gw.issuers.token({ agency: 'test-csc', issuer: gw.issuers.issuerFor('test-police'), clientId: 'test-police-system', role: 'auditor', sub: 'x', scope: 'audit:read' });
+    const forged = await gw.issuers.token({
+      agency: 'test-csc',
+      issuer: gw.issuers.issuerFor('test-police'),
+      clientId: 'test-police-system',
+      role: 'auditor',
+      sub: 'x',
+      scope: 'audit:read',
+    });
     const res = await request(gw.app).get('/v1/audit').set('Authorization', `Bearer ${forged}`);
     expectRefusal(res, 401, 'invalid_token');
     await expectRefusalRecorded(res, 'invalid_token', null);

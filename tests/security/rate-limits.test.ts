@@ -26,7 +26,17 @@ const cscAsk = {
   fields: ['name'],
   facts: {},
 };
-const DECISION_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'auditEntryId', 'receipt', 'entries'];
+const DECISION_MEMBERS = [
+  'decision',
+  'permittedFields',
+  'withheldFields',
+  'rules',
+  'lawfulBasis',
+  'reasons',
+  'auditEntryId',
+  'receipt',
+  'entries',
+];
 
 /**
  * The draft-8 `RateLimit` header, a list with one item per limiter: `"<policy>"; r=<remaining>; t=<seconds>`.
@@ -69,16 +79,26 @@ describe('per-agency limit', () => {
   it('answers 429 with Retry-After and RateLimit headers once an agency is over its limit, audited; another agency is unaffected', async () => {
     const police = await gw.issuers.token({ agency: 'test-police', scope: 'decisions' });
     // The same agency through its other client (a practitioner): it shares the agency's allowance.
-    const officer = await gw.issuers.token({ agency: 'test-police', clientId: 'test-police-web', sub: 'officer-5', role: 'police_officer' });
+    const officer = await gw.issuers.token({
+      agency: 'test-police',
+      clientId: 'test-police-web',
+      sub: 'officer-5',
+      role: 'police_officer',
+    });
     const csc = await gw.issuers.token({ agency: 'test-csc', scope: 'decisions' });
 
     for (let i = 0; i < PER_AGENCY; i++) {
-      const ok = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${i % 2 ? officer : police}`).send(encompass);
+      const ok = await request(gw.app)
+        .post('/v1/decisions')
+        .set('Authorization', `Bearer ${i % 2 ? officer : police}`)
+        .send(encompass);
       expect(ok.status).toBe(200);
       expect(rateLimitHeader(ok, PER_AGENCY).remaining).toBe(PER_AGENCY - 1 - i);
     }
 
-    const before = Number((await gw.db.asOwner<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'"))[0]!.n);
+    const before = Number(
+      (await gw.db.asOwner<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'"))[0]!.n,
+    );
     for (const token of [police, officer]) {
       const refused = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).send(encompass);
       expect429(refused, PER_AGENCY);
@@ -91,7 +111,9 @@ describe('per-agency limit', () => {
       ]);
     }
     // Nothing was decided for the refused requests.
-    expect(Number((await gw.db.asOwner<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'"))[0]!.n)).toBe(before);
+    expect(Number((await gw.db.asOwner<{ n: string }>("SELECT count(*)::text AS n FROM audit_ledger WHERE kind = 'decision'"))[0]!.n)).toBe(
+      before,
+    );
 
     // Children's social care has its own allowance.
     const other = await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${csc}`).send(cscAsk);

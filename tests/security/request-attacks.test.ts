@@ -20,7 +20,21 @@ const encompass = {
 };
 
 /** Members of a decision answer or an auditor page: none may appear in a refusal. */
-const DATA_MEMBERS = ['decision', 'permittedFields', 'withheldFields', 'rules', 'lawfulBasis', 'reasons', 'mustRecord', 'auditEntryId', 'receipt', 'entries', 'nextCursor', 'payload', 'entryHash'];
+const DATA_MEMBERS = [
+  'decision',
+  'permittedFields',
+  'withheldFields',
+  'rules',
+  'lawfulBasis',
+  'reasons',
+  'mustRecord',
+  'auditEntryId',
+  'receipt',
+  'entries',
+  'nextCursor',
+  'payload',
+  'entryHash',
+];
 const SQL_TEXT = /syntax error|SELECT |INSERT |audit_ledger|postgres|pg_|relation "|column "|invalid input syntax|unterminated/i;
 const STACK = /at [^\s]+ \(?[^)]*\.(js|ts):\d+/;
 
@@ -33,7 +47,8 @@ beforeAll(async () => {
   police = await gw.issuers.token({ agency: 'test-police', scope: 'decisions' });
   auditor = await gw.issuers.token({ agency: 'test-csc', role: 'auditor', sub: 'auditor-9', scope: 'audit:read' });
   // Something real to find, so a leak would have something to leak.
-  for (let i = 0; i < 3; i++) await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass).expect(200);
+  for (let i = 0; i < 3; i++)
+    await request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${police}`).send(encompass).expect(200);
 });
 afterAll(async () => {
   await gw?.close();
@@ -57,14 +72,20 @@ async function expectRecorded(res: Response, code: string, agencyId: string | nu
     'SELECT kind, outcome, agency_id, payload FROM audit_ledger WHERE request_id = $1',
     [res.headers['x-request-id']],
   );
-  expect(rows.map((r) => ({ kind: r.kind, outcome: r.outcome, agency_id: r.agency_id }))).toEqual([{ kind: 'request_refused', outcome: code, agency_id: agencyId }]);
+  expect(rows.map((r) => ({ kind: r.kind, outcome: r.outcome, agency_id: r.agency_id }))).toEqual([
+    { kind: 'request_refused', outcome: code, agency_id: agencyId },
+  ]);
   const payload = rows[0]!.payload;
   expect(payload.status).toBe(res.status);
   return payload;
 }
 
 const postDecision = (body: string | object, token = police) =>
-  request(gw.app).post('/v1/decisions').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+  request(gw.app)
+    .post('/v1/decisions')
+    .set('Authorization', `Bearer ${token}`)
+    .set('Content-Type', 'application/json')
+    .send(typeof body === 'string' ? body : JSON.stringify(body));
 const getAudit = (pathAndQuery: string, token = auditor) => request(gw.app).get(pathAndQuery).set('Authorization', `Bearer ${token}`);
 
 describe('body size and shape', () => {
@@ -106,7 +127,10 @@ describe('body size and shape', () => {
       expect(body.code).toBe('payload_too_large');
       for (const member of DATA_MEMBERS) expect(body).not.toHaveProperty(member);
       expect(raw).not.toContain('yyyyyyyy');
-      const rows = await gw.db.asOwner<{ kind: string; outcome: string; agency_id: string }>('SELECT kind, outcome, agency_id FROM audit_ledger WHERE request_id = $1', ['chunked-oversize-0001']);
+      const rows = await gw.db.asOwner<{ kind: string; outcome: string; agency_id: string }>(
+        'SELECT kind, outcome, agency_id FROM audit_ledger WHERE request_id = $1',
+        ['chunked-oversize-0001'],
+      );
       expect(rows).toEqual([{ kind: 'request_refused', outcome: 'payload_too_large', agency_id: 'test-police' }]);
     } finally {
       server.closeAllConnections();
@@ -115,10 +139,30 @@ describe('body size and shape', () => {
   });
 
   it.each([
-    ['as an unknown top-level member', (deep: string) => `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"deep":${deep}}`, '/deep'],
-    ['in facts', (deep: string) => `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":${deep}}`, '/facts'],
-    ['as a field', (deep: string) => `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":[${deep}]}`, '/fields/0'],
-    ['as a word', (deep: string) => `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":${deep}},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}`, '/to/role'],
+    [
+      'as an unknown top-level member',
+      (deep: string) =>
+        `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"deep":${deep}}`,
+      '/deep',
+    ],
+    [
+      'in facts',
+      (deep: string) =>
+        `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":${deep}}`,
+      '/facts',
+    ],
+    [
+      'as a field',
+      (deep: string) =>
+        `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":[${deep}]}`,
+      '/fields/0',
+    ],
+    [
+      'as a word',
+      (deep: string) =>
+        `{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":${deep}},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}`,
+      '/to/role',
+    ],
   ])('JSON nested 10,000 levels deep %s → 400 before any recursive code sees it, and the process stays healthy', async (_where, build) => {
     const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
     const body = build(deep);
@@ -134,23 +178,61 @@ describe('body size and shape', () => {
   });
 
   it.each([
-    ['as a word', (deep: string) => ({ ...encompass, to: { agencyType: 'school', role: JSON.parse(deep) as unknown } }), '/to/role', 'unknown_word'],
-    ['as a field', (deep: string) => ({ ...encompass, fields: [JSON.parse(deep) as unknown, JSON.parse(deep) as unknown] }), '/fields/0', 'unknown_word'],
-    ['as a fact', (deep: string) => ({ ...encompass, facts: { hours_since_incident: JSON.parse(deep) as unknown } }), '/facts/hours_since_incident', 'invalid_request'],
-  ])('JSON nested a little (10 levels) %s → 400 naming the pointer, without echoing the structure', async (_where, build, pointer, code) => {
-    const deep = `${'['.repeat(10)}"x"${']'.repeat(10)}`;
-    const res = await postDecision(build(deep));
-    expectRefusal(res, 400, code);
-    expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
-    await expectRecorded(res, code, 'test-police');
-  });
+    [
+      'as a word',
+      (deep: string) => ({ ...encompass, to: { agencyType: 'school', role: JSON.parse(deep) as unknown } }),
+      '/to/role',
+      'unknown_word',
+    ],
+    [
+      'as a field',
+      (deep: string) => ({ ...encompass, fields: [JSON.parse(deep) as unknown, JSON.parse(deep) as unknown] }),
+      '/fields/0',
+      'unknown_word',
+    ],
+    [
+      'as a fact',
+      (deep: string) => ({ ...encompass, facts: { hours_since_incident: JSON.parse(deep) as unknown } }),
+      '/facts/hours_since_incident',
+      'invalid_request',
+    ],
+  ])(
+    'JSON nested a little (10 levels) %s → 400 naming the pointer, without echoing the structure',
+    async (_where, build, pointer, code) => {
+      const deep = `${'['.repeat(10)}"x"${']'.repeat(10)}`;
+      const res = await postDecision(build(deep));
+      expectRefusal(res, 400, code);
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+      await expectRecorded(res, code, 'test-police');
+    },
+  );
 
   it.each([
-    ['__proto__ at the top level', '{"__proto__":{"polluted":"yes"},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}', '/__proto__'],
-    ['constructor.prototype at the top level', '{"constructor":{"prototype":{"polluted":"yes"}},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}', '/constructor'],
-    ['__proto__ in facts', '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"__proto__":{"polluted":"yes","child_present_at_incident":true}}}', '/facts/__proto__'],
-    ['constructor.prototype in facts', '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"constructor":{"prototype":{"polluted":"yes"}}}}', '/facts/constructor'],
-    ['__proto__ inside from', '{"from":{"agencyType":"police","__proto__":{"agencyType":"school","polluted":"yes"}},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}', '/from/__proto__'],
+    [
+      '__proto__ at the top level',
+      '{"__proto__":{"polluted":"yes"},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
+      '/__proto__',
+    ],
+    [
+      'constructor.prototype at the top level',
+      '{"constructor":{"prototype":{"polluted":"yes"}},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
+      '/constructor',
+    ],
+    [
+      '__proto__ in facts',
+      '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"__proto__":{"polluted":"yes","child_present_at_incident":true}}}',
+      '/facts/__proto__',
+    ],
+    [
+      'constructor.prototype in facts',
+      '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"constructor":{"prototype":{"polluted":"yes"}}}}',
+      '/facts/constructor',
+    ],
+    [
+      '__proto__ inside from',
+      '{"from":{"agencyType":"police","__proto__":{"agencyType":"school","polluted":"yes"}},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
+      '/from/__proto__',
+    ],
   ])('prototype pollution: %s → 400, and no object is polluted', async (_what, body, pointer) => {
     const res = await postDecision(body);
     expectRefusal(res, 400, res.body.code === 'unknown_word' ? 'unknown_word' : 'invalid_request');
@@ -168,10 +250,12 @@ describe('body size and shape', () => {
   it('an unknown top-level member (e.g. a record to smuggle in, or a role for the caller) → 400 naming it', async () => {
     const res = await postDecision({ ...encompass, role: 'auditor', record: { name: 'Jane Doe' } });
     expectRefusal(res, 400, 'invalid_request');
-    expect(res.body.errors).toEqual(expect.arrayContaining([
-      expect.objectContaining({ pointer: '/role', word: 'role' }),
-      expect.objectContaining({ pointer: '/record', word: 'record' }),
-    ]));
+    expect(res.body.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ pointer: '/role', word: 'role' }),
+        expect.objectContaining({ pointer: '/record', word: 'record' }),
+      ]),
+    );
     expect(res.text).not.toContain('Jane Doe');
     const payload = await expectRecorded(res, 'invalid_request', 'test-police');
     expect(JSON.stringify(payload)).not.toContain('Jane Doe');
@@ -249,12 +333,16 @@ describe('unicode confusables', () => {
   it('a Cyrillic "о" in a vocabulary word → 400 unknown word naming the allowed values', async () => {
     const res = await postDecision({ ...encompass, from: { agencyType: 'p\u043elice' } });
     expectRefusal(res, 400, 'unknown_word');
-    expect(res.body.errors).toEqual([expect.objectContaining({ pointer: '/from/agencyType', allowed: expect.arrayContaining(['police']) })]);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ pointer: '/from/agencyType', allowed: expect.arrayContaining(['police']) }),
+    ]);
     await expectRecorded(res, 'unknown_word', 'test-police');
   });
 
   it('fullwidth digits (and other look-alikes) in an entry uuid → 404', async () => {
-    const [row] = await gw.db.asOwner<{ entry_id: string }>("SELECT entry_id::text AS entry_id FROM audit_ledger WHERE kind = 'decision' ORDER BY seq LIMIT 1");
+    const [row] = await gw.db.asOwner<{ entry_id: string }>(
+      "SELECT entry_id::text AS entry_id FROM audit_ledger WHERE kind = 'decision' ORDER BY seq LIMIT 1",
+    );
     const real = row!.entry_id;
     const fullwidth = real.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
     const arabicIndic = real.replace(/[0-9]/g, (d) => String.fromCharCode(0x0660 + Number(d)));
@@ -291,7 +379,10 @@ describe('paging abuse', () => {
   it.each([
     ['garbage', 'Z2FyYmFnZQ'],
     ['JSON of the wrong shape', Buffer.from(JSON.stringify({ v: 1, b: -1, f: 'x' })).toString('base64url')],
-    ['a forged cursor with a made-up filter fingerprint', Buffer.from(JSON.stringify({ v: 1, b: 2, f: '0123456789abcdef' })).toString('base64url')],
+    [
+      'a forged cursor with a made-up filter fingerprint',
+      Buffer.from(JSON.stringify({ v: 1, b: 2, f: '0123456789abcdef' })).toString('base64url'),
+    ],
     ['a cursor with a huge seq', Buffer.from(JSON.stringify({ v: 1, b: 1e300, f: 'x' })).toString('base64url')],
   ])('a cursor of %s → 400 bad_request at /cursor', async (_what, cursor) => {
     const res = await getAudit(`/v1/audit?cursor=${cursor}`);

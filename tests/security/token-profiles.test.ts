@@ -42,7 +42,10 @@ afterAll(async () => {
 
 async function expectRefused(token: string, status: number, detail: RegExp, v: TokenVerifier = verifier): Promise<void> {
   const result = await v.verify(bearer(token), {});
-  if (result.ok) throw new Error(`expected a ${status} refusal matching ${detail}, got a principal for ${result.value.agency.id} (${result.value.role})`);
+  if (result.ok)
+    throw new Error(
+      `expected a ${status} refusal matching ${detail}, got a principal for ${result.value.agency.id} (${result.value.role})`,
+    );
   expect({ status: result.error.status, detail: result.error.detail }).toEqual({ status, detail: expect.stringMatching(detail) });
 }
 
@@ -50,7 +53,7 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('%s', (_name, 
   const iss = (): string => issuerOf.get(c.profile) ?? '';
   const sign = (payload: Record<string, unknown>, header = c.header): Promise<string> => host.sign(iss(), header, payload);
 
-  it('the documented client-credentials token is accepted as the agency\'s system', async () => {
+  it("the documented client-credentials token is accepted as the agency's system", async () => {
     const result = await verifier.verify(bearer(await sign(c.app(iss(), now()))), {});
     if (!result.ok) throw result.error;
     expect(result.value.agency.id).toBe(c.agency.id);
@@ -61,17 +64,31 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('%s', (_name, 
   it('the documented practitioner token is accepted with the mapped role', async () => {
     const result = await verifier.verify(bearer(await sign(c.person(iss(), now()))), {});
     if (!result.ok) throw result.error;
-    expect({ role: result.value.role, subject: result.value.practitioner?.subject }).toEqual({ role: c.expected.person.role, subject: c.expected.person.subject });
+    expect({ role: result.value.role, subject: result.value.practitioner?.subject }).toEqual({
+      role: c.expected.person.role,
+      subject: c.expected.person.subject,
+    });
   });
 
   it('forged: wrong issuer or tenant (an untrusted issuer at the same path elsewhere) → 401', async () => {
-    await expectRefused(await rogue.sign(`${rogue.baseUrl}${c.issuerPath}`, c.header, c.app(`${rogue.baseUrl}${c.issuerPath}`, now())), 401, /not issued by an agency the gateway trusts/);
-    const otherTenant = iss().replace(/\/(sts\/)?[^/]+(\/v2\.0|\/)?$/, (m) => m.replace(/[0-9a-f]{4}/, 'ffff').replace(/northshire|auth\/|oauth2\//, (x) => `x${x}`));
-    if (otherTenant !== iss()) await expectRefused(await sign({ ...c.app(otherTenant, now()) }), 401, /not issued by an agency the gateway trusts/);
+    await expectRefused(
+      await rogue.sign(`${rogue.baseUrl}${c.issuerPath}`, c.header, c.app(`${rogue.baseUrl}${c.issuerPath}`, now())),
+      401,
+      /not issued by an agency the gateway trusts/,
+    );
+    const otherTenant = iss().replace(/\/(sts\/)?[^/]+(\/v2\.0|\/)?$/, (m) =>
+      m.replace(/[0-9a-f]{4}/, 'ffff').replace(/northshire|auth\/|oauth2\//, (x) => `x${x}`),
+    );
+    if (otherTenant !== iss())
+      await expectRefused(await sign({ ...c.app(otherTenant, now()) }), 401, /not issued by an agency the gateway trusts/);
   });
 
   it('forged: the trusted iss signed with another key → 401 signature', async () => {
-    await expectRefused(await rogue.sign(`${rogue.baseUrl}${c.issuerPath}`, { ...c.header, kid: host.jwks(iss()).keys[0]?.kid }, c.app(iss(), now())), 401, /signature/);
+    await expectRefused(
+      await rogue.sign(`${rogue.baseUrl}${c.issuerPath}`, { ...c.header, kid: host.jwks(iss()).keys[0]?.kid }, c.app(iss(), now())),
+      401,
+      /signature/,
+    );
   });
 
   it('forged: wrong audience → 401', async () => {
@@ -79,12 +96,25 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('%s', (_name, 
   });
 
   it('forged: several audiences → 401 (another API could replay it here)', async () => {
-    await expectRefused(await sign({ ...c.app(iss(), now()), aud: [c.agency.audience ?? 'urn:safeguard-gateway', 'https://another-api.example'] }), 401, /several audiences/);
+    await expectRefused(
+      await sign({ ...c.app(iss(), now()), aud: [c.agency.audience ?? 'urn:safeguard-gateway', 'https://another-api.example'] }),
+      401,
+      /several audiences/,
+    );
   });
 
   it("forged: another agency's client at this issuer → 401 unknown agency", async () => {
     const other = PROVIDER_CASES.find((o) => o !== c) as ProviderCase;
-    const claim = { rfc9068: 'client_id', 'entra-v2': 'azp', 'entra-v1': 'appid', keycloak: 'azp', okta: 'cid', auth0: 'azp', hmpps: 'client_id', introspection: 'client_id' }[c.profile];
+    const claim = {
+      rfc9068: 'client_id',
+      'entra-v2': 'azp',
+      'entra-v1': 'appid',
+      keycloak: 'azp',
+      okta: 'cid',
+      auth0: 'azp',
+      hmpps: 'client_id',
+      introspection: 'client_id',
+    }[c.profile];
     await expectRefused(await sign({ ...c.app(iss(), now()), [claim]: other.agency.clientIds[0] }), 401, /Unknown agency/);
   });
 
@@ -99,11 +129,14 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('%s', (_name, 
     await expectRefused(`${none}.${payload}.AAAA`, 401, /algorithm/);
   });
 
-  it('forged: HS256 with the issuer\'s public key as the secret → 401', async () => {
+  it("forged: HS256 with the issuer's public key as the secret → 401", async () => {
     const jwk = host.jwks(iss()).keys[0];
     if (!jwk) throw new Error('no key');
     const publicKey = await importJWK(jwk, jwk.alg);
-    for (const secret of [new TextEncoder().encode(await exportSPKI(publicKey as CryptoKey)), new TextEncoder().encode(JSON.stringify(jwk))]) {
+    for (const secret of [
+      new TextEncoder().encode(await exportSPKI(publicKey as CryptoKey)),
+      new TextEncoder().encode(JSON.stringify(jwk)),
+    ]) {
       const forged = await new SignJWT(c.app(iss(), now())).setProtectedHeader({ ...c.header, alg: 'HS256', kid: jwk.kid }).sign(secret);
       await expectRefused(forged, 401, /algorithm/);
     }
@@ -119,13 +152,17 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('%s', (_name, 
   });
 });
 
-describe('Auth0\'s documented user token (for the API and /userinfo)', () => {
+describe("Auth0's documented user token (for the API and /userinfo)", () => {
   it('is refused by default (two audiences) and accepted where the agency sets allowMultipleAudiences', async () => {
     const c = PROVIDER_CASES.find((p) => p.profile === 'auth0') as ProviderCase;
     const iss = issuerOf.get('auth0') ?? '';
     const token = await host.sign(iss, c.header, { ...c.person(iss, now()), aud: [c.agency.audience ?? '', `${iss}userinfo`] });
     await expectRefused(token, 401, /several audiences/);
-    const allowing = createTokenVerifier({ agencies: agencies.map((a) => (a.tokenProfile === 'auth0' ? { ...a, allowMultipleAudiences: true } : a)), audience: 'urn:safeguard-gateway', allowInsecureIssuers: true });
+    const allowing = createTokenVerifier({
+      agencies: agencies.map((a) => (a.tokenProfile === 'auth0' ? { ...a, allowMultipleAudiences: true } : a)),
+      audience: 'urn:safeguard-gateway',
+      allowInsecureIssuers: true,
+    });
     const result = await allowing.verify(bearer(token), {});
     expect(result.ok && result.value.role).toBe('idva');
   });
@@ -151,7 +188,18 @@ describe('opaque tokens by RFC 7662 introspection', () => {
   const answers = new Map<string, Record<string, unknown>>();
   const clock = manualClock();
   let v: TokenVerifier;
-  const nhs: Omit<Agency, 'introspection'> = { id: 'nhs-trust', name: 'Northshire NHS Trust', agencyType: 'hospital', issuer: ISSUER, clientIds: ['l238j323ds-23ij4', 'nhs-web'], allowedRoles: ['system', 'gp', 'caldicott_guardian'], tokenProfile: 'introspection', audience: 'https://gateway.nhs.example/api', roleMap: { 'R8000': 'gp' }, scopeMap: { read: 'records:read' } };
+  const nhs: Omit<Agency, 'introspection'> = {
+    id: 'nhs-trust',
+    name: 'Northshire NHS Trust',
+    agencyType: 'hospital',
+    issuer: ISSUER,
+    clientIds: ['l238j323ds-23ij4', 'nhs-web'],
+    allowedRoles: ['system', 'gp', 'caldicott_guardian'],
+    tokenProfile: 'introspection',
+    audience: 'https://gateway.nhs.example/api',
+    roleMap: { R8000: 'gp' },
+    scopeMap: { read: 'records:read' },
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sg-introspect-'));
@@ -164,9 +212,13 @@ describe('opaque tokens by RFC 7662 introspection', () => {
         if (!up) return void res.writeHead(503).end();
         // RFC 6749 §2.3.1: client id and secret are form-urlencoded, then base64 in HTTP Basic.
         const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-        const [id = '', secret = ''] = Buffer.from(basic, 'base64').toString().split(':').map((p) => decodeURIComponent(p.replace(/\+/g, ' ')));
+        const [id = '', secret = ''] = Buffer.from(basic, 'base64')
+          .toString()
+          .split(':')
+          .map((p) => decodeURIComponent(p.replace(/\+/g, ' ')));
         if (req.method !== 'POST' || req.url !== '/introspect') return void res.writeHead(404).end();
-        if (id !== 'safeguard-gateway' || secret !== 'gateway-introspection-secret') return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+        if (id !== 'safeguard-gateway' || secret !== 'gateway-introspection-secret')
+          return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
         const token = new URLSearchParams(body).get('token') ?? '';
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers.get(token) ?? { active: false }));
       });
@@ -174,8 +226,13 @@ describe('opaque tokens by RFC 7662 introspection', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}/introspect`;
     v = createTokenVerifier({
-      agencies: [{ ...nhs, introspection: { endpoint, clientId: 'safeguard-gateway', clientSecretFile: path.join(dir, 'secret') } }, ...agencies],
-      audience: 'urn:safeguard-gateway', allowInsecureIssuers: true, clock,
+      agencies: [
+        { ...nhs, introspection: { endpoint, clientId: 'safeguard-gateway', clientSecretFile: path.join(dir, 'secret') } },
+        ...agencies,
+      ],
+      audience: 'urn:safeguard-gateway',
+      allowInsecureIssuers: true,
+      clock,
     });
   });
   afterAll(() => {
@@ -190,29 +247,46 @@ describe('opaque tokens by RFC 7662 introspection', () => {
   };
   const t = (): number => Math.floor(clock.now() / 1000);
 
-  it('RFC 7662\'s example answer → the agency\'s system (client acting alone), scopes mapped', async () => {
+  it("RFC 7662's example answer → the agency's system (client acting alone), scopes mapped", async () => {
     const token = opaque('a', introspectionResponse(ISSUER, t(), { sub: 'l238j323ds-23ij4' }));
     const result = await v.verify(bearer(token), {});
     if (!result.ok) throw result.error;
-    expect({ agency: result.value.agency.id, role: result.value.role, scopes: [...result.value.scopes].sort() }).toEqual({ agency: 'nhs-trust', role: 'system', scopes: ['decisions', 'records:read', 'write'] });
+    expect({ agency: result.value.agency.id, role: result.value.role, scopes: [...result.value.scopes].sort() }).toEqual({
+      agency: 'nhs-trust',
+      role: 'system',
+      scopes: ['decisions', 'records:read', 'write'],
+    });
   });
   it('a practitioner (roles from the answer, mapped) → the person', async () => {
     const token = opaque('p', introspectionResponse(ISSUER, t(), { client_id: 'nhs-web', roles: ['R8000'] }));
     const result = await v.verify(bearer(token), {});
-    expect(result.ok && { role: result.value.role, subject: result.value.practitioner?.subject }).toEqual({ role: 'gp', subject: 'Z5O3upPC88QrAjx00dis' });
+    expect(result.ok && { role: result.value.role, subject: result.value.practitioner?.subject }).toEqual({
+      role: 'gp',
+      subject: 'Z5O3upPC88QrAjx00dis',
+    });
   });
   it('inactive → 401', async () => {
     await expectRefused(opaque('i', { active: false }), 401, /not active/, v);
     await expectRefused('never-issued-token', 401, /not active/, v);
   });
-  it('forgeries: wrong audience, several audiences, another agency\'s client, unmapped role, expired, another issuer → refused', async () => {
+  it("forgeries: wrong audience, several audiences, another agency's client, unmapped role, expired, another issuer → refused", async () => {
     await expectRefused(opaque('w', introspectionResponse(ISSUER, t(), { aud: 'https://another-api.example' })), 401, /wrong audience/, v);
-    await expectRefused(opaque('m', introspectionResponse(ISSUER, t(), { aud: ['https://gateway.nhs.example/api', 'https://another-api.example'] })), 401, /several audiences/, v);
+    await expectRefused(
+      opaque('m', introspectionResponse(ISSUER, t(), { aud: ['https://gateway.nhs.example/api', 'https://another-api.example'] })),
+      401,
+      /several audiences/,
+      v,
+    );
     await expectRefused(opaque('c', introspectionResponse(ISSUER, t(), { client_id: 's6BhdRkqt3' })), 401, /Unknown agency/, v);
     await expectRefused(opaque('r', introspectionResponse(ISSUER, t(), { client_id: 'nhs-web', roles: ['R0001'] })), 403, /role/, v);
     await expectRefused(opaque('e', introspectionResponse(ISSUER, t(), { exp: t() - 3600 })), 401, /expired/, v);
     await expectRefused(opaque('x', introspectionResponse(ISSUER, t(), { exp: undefined })), 401, /expiry/, v);
-    await expectRefused(opaque('s', introspectionResponse('https://other-idp.example/', t())), 401, /not issued by an agency the gateway trusts/, v);
+    await expectRefused(
+      opaque('s', introspectionResponse('https://other-idp.example/', t())),
+      401,
+      /not issued by an agency the gateway trusts/,
+      v,
+    );
     await expectRefused(opaque('f', introspectionResponse(ISSUER, t(), { token_type: 'refresh_token' })), 401, /refresh token/, v);
   });
   it('the endpoint down → 503 not_ready, never an acceptance; back up → accepted', async () => {
@@ -228,7 +302,11 @@ describe('opaque tokens by RFC 7662 introspection', () => {
   });
   it('the gateway authenticates to the endpoint: a wrong client secret is a 503 (fail closed), not an acceptance', async () => {
     writeFileSync(path.join(dir, 'wrong'), 'not-the-secret');
-    const wrong = createTokenVerifier({ agencies: [{ ...nhs, introspection: { endpoint, clientId: 'safeguard-gateway', clientSecretFile: path.join(dir, 'wrong') } }], audience: 'urn:x', allowInsecureIssuers: true });
+    const wrong = createTokenVerifier({
+      agencies: [{ ...nhs, introspection: { endpoint, clientId: 'safeguard-gateway', clientSecretFile: path.join(dir, 'wrong') } }],
+      audience: 'urn:x',
+      allowInsecureIssuers: true,
+    });
     const result = await wrong.verify(bearer(opaque('k', introspectionResponse(ISSUER, t()))), {});
     expect(!result.ok && result.error.status).toBe(503);
   });

@@ -21,7 +21,11 @@ export function compileForNode(entry: string, outRoot: string, options: { withAs
     done.add(file);
     dirs.add(path.dirname(file));
     const { code } = transformFileSync(file, {
-      jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' },
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+      },
       module: { type: 'commonjs' },
     });
     const out = path.join(outRoot, path.relative(ROOT, file)).replace(/\.ts$/, '.js');

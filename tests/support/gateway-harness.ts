@@ -16,7 +16,14 @@ import { createTokenVerifier } from '../../src/auth/token-verifier';
 import type { Agency } from '../../src/auth/registry';
 import type { ClientCertificateOptions } from '../../src/auth/client-certificate';
 import { loadGatewayKeys, type GatewayKeys } from '../../src/keys/gateway-keys';
-import { directorySinks, sealWith, SubtreeCache, type CheckpointSink, type SealResult, type WitnessClient } from '../../src/audit/checkpoints';
+import {
+  directorySinks,
+  sealWith,
+  SubtreeCache,
+  type CheckpointSink,
+  type SealResult,
+  type WitnessClient,
+} from '../../src/audit/checkpoints';
 import type { EntryMacKey } from '../../src/audit/entry-mac';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -57,11 +64,20 @@ export interface LedgerTrustOptions {
 }
 
 export async function startTestGateway(
-  options: { perAgencyPerMinute?: number; perIpPerMinute?: number; bodyBytes?: number; extraAgencies?: readonly Agency[] | ((issued: readonly Agency[]) => readonly Agency[]); audience?: string; clientCertificates?: ClientCertificateOptions; ledgerTrust?: LedgerTrustOptions; refusalWindowMs?: number;
+  options: {
+    perAgencyPerMinute?: number;
+    perIpPerMinute?: number;
+    bodyBytes?: number;
+    extraAgencies?: readonly Agency[] | ((issued: readonly Agency[]) => readonly Agency[]);
+    audience?: string;
+    clientCertificates?: ClientCertificateOptions;
+    ledgerTrust?: LedgerTrustOptions;
+    refusalWindowMs?: number;
     /** A second instance: its own pool, ledger writer, limiters and app, on the first one's database and issuers. */
     sameDatabaseAs?: TestGateway;
     /** A database made elsewhere (e.g. on a server the test runs itself); not dropped on close. */
-    database?: TestDatabase } = {},
+    database?: TestDatabase;
+  } = {},
 ): Promise<TestGateway> {
   const shared = options.sameDatabaseAs;
   const db = shared ? shared.db : (options.database ?? (await createTestDatabase()));
@@ -71,11 +87,29 @@ export async function startTestGateway(
   const pool = createPool({ connectionString: db.appUrl, max: 5, name: 'test-gateway' }, pino({ level: 'silent' }));
   const trust = options.ledgerTrust ?? {};
   const ledger = new PgAuditLedger(pool, trust.macKey ? { macKey: trust.macKey } : {});
-  const keys = await loadGatewayKeys(trust.keysDir ?? mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {}, trust.origin ? { origin: trust.origin } : {});
+  const keys = await loadGatewayKeys(
+    trust.keysDir ?? mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')),
+    {},
+    trust.origin ? { origin: trust.origin } : {},
+  );
   const sinks = directorySinks({ exportDir: trust.exportDir, mirrorDir: trust.mirrorDir });
   const cache = new SubtreeCache();
-  const sealing = { pool, keys, sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}) };
-  const verifier = createTokenVerifier({ agencies: [...issuers.agencies, ...(typeof options.extraAgencies === 'function' ? options.extraAgencies(issuers.agencies) : (options.extraAgencies ?? []))], audience: options.audience ?? issuers.audience, allowInsecureIssuers: true });
+  const sealing = {
+    pool,
+    keys,
+    sinks,
+    cache,
+    ...(trust.macKey ? { macKey: trust.macKey } : {}),
+    ...(trust.witnesses ? { witnesses: trust.witnesses } : {}),
+  };
+  const verifier = createTokenVerifier({
+    agencies: [
+      ...issuers.agencies,
+      ...(typeof options.extraAgencies === 'function' ? options.extraAgencies(issuers.agencies) : (options.extraAgencies ?? [])),
+    ],
+    audience: options.audience ?? issuers.audience,
+    allowInsecureIssuers: true,
+  });
   const gateway = createApp({
     refusals: anonymousRefusals(pool, options.refusalWindowMs),
     engine,
@@ -86,8 +120,18 @@ export async function startTestGateway(
     pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
     ...(options.clientCertificates ? { clientCertificates: options.clientCertificates } : {}),
     keys,
-    checkpoints: { sinks, cache, ...(trust.macKey ? { macKey: trust.macKey } : {}), ...(trust.witnesses ? { witnesses: trust.witnesses } : {}), quorum: trust.quorum ?? trust.witnesses?.length ?? 0 },
-    limits: { bodyBytes: options.bodyBytes ?? 32 * 1024, perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000, perIpPerMinute: options.perIpPerMinute ?? 100_000 },
+    checkpoints: {
+      sinks,
+      cache,
+      ...(trust.macKey ? { macKey: trust.macKey } : {}),
+      ...(trust.witnesses ? { witnesses: trust.witnesses } : {}),
+      quorum: trust.quorum ?? trust.witnesses?.length ?? 0,
+    },
+    limits: {
+      bodyBytes: options.bodyBytes ?? 32 * 1024,
+      perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000,
+      perIpPerMinute: options.perIpPerMinute ?? 100_000,
+    },
   });
   // Every response a test provokes is checked against the OpenAPI document; close() fails on any mismatch.
   const undocumented: string[] = [];
@@ -106,7 +150,11 @@ export async function startTestGateway(
     seal: () => sealWith(sealing),
     ledgerRows: () => db.asOwner('SELECT * FROM audit_ledger ORDER BY seq'),
     countedRefusals: async (problem) =>
-      Number((await db.asOwner<{ n: string }>('SELECT coalesce(sum(count), 0)::text AS n FROM anonymous_refusals WHERE problem = $1', [problem]))[0]?.n ?? 0),
+      Number(
+        (
+          await db.asOwner<{ n: string }>('SELECT coalesce(sum(count), 0)::text AS n FROM anonymous_refusals WHERE problem = $1', [problem])
+        )[0]?.n ?? 0,
+      ),
     foldRefusals: () => foldClosedWindows(pool, ledger),
     async close() {
       await ledger.close();
@@ -114,7 +162,9 @@ export async function startTestGateway(
       if (!shared) await issuers.close();
       if (!shared && !options.database) await db.drop();
       if (undocumented.length > 0) {
-        throw new Error(`responses that do not match /openapi.json (${undocumented.length}):\n  ${[...new Set(undocumented)].slice(0, 40).join('\n  ')}`);
+        throw new Error(
+          `responses that do not match /openapi.json (${undocumented.length}):\n  ${[...new Set(undocumented)].slice(0, 40).join('\n  ')}`,
+        );
       }
     },
   };

@@ -32,7 +32,8 @@ export interface Glewlwyd {
 }
 
 export function glewlwydMissing(): string | undefined {
-  if (!existsSync(BINARY) || !existsSync(INIT_SQL)) return 'Glewlwyd is not installed: apt-get install -y --no-install-recommends glewlwyd sqlite3 (.ci/run does this)';
+  if (!existsSync(BINARY) || !existsSync(INIT_SQL))
+    return 'Glewlwyd is not installed: apt-get install -y --no-install-recommends glewlwyd sqlite3 (.ci/run does this)';
   try {
     execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
   } catch {
@@ -54,7 +55,10 @@ async function waitFor(url: string, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startGlewlwyd(clients: readonly GlewlwydClient[], options: { resource?: string; scopes?: readonly string[] } = {}): Promise<Glewlwyd> {
+export async function startGlewlwyd(
+  clients: readonly GlewlwydClient[],
+  options: { resource?: string; scopes?: readonly string[] } = {},
+): Promise<Glewlwyd> {
   const missing = glewlwydMissing();
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-glewlwyd-'));
@@ -67,13 +71,26 @@ export async function startGlewlwyd(clients: readonly GlewlwydClient[], options:
   const resource = options.resource ?? 'http://localhost/safeguard-gateway';
   const env: NodeJS.ProcessEnv = {
     PATH: '/usr/bin:/bin',
-    GLWD_PORT: String(port), GLWD_BIND_ADDRESS: '127.0.0.1', GLWD_EXTERNAL_URL: base, GLWD_API_PREFIX: 'api',
-    GLWD_LOG_MODE: 'console', GLWD_LOG_LEVEL: 'ERROR', GLWD_COOKIE_SECURE: '0', GLWD_USE_SECURE_CONNECTION: '0',
-    GLWD_DATABASE_TYPE: 'sqlite3', GLWD_DATABASE_SQLITE3_PATH: db, GLWD_HASH_ALGORITHM: 'SHA512',
-    GLWD_USER_MODULE_PATH: '/usr/lib/glewlwyd/user', GLWD_CLIENT_MODULE_PATH: '/usr/lib/glewlwyd/client',
-    GLWD_AUTH_SCHEME_MODULE_PATH: '/usr/lib/glewlwyd/scheme', GLWD_PLUGIN_MODULE_PATH: '/usr/lib/glewlwyd/plugin',
-    GLWD_ADMIN_SCOPE: 'g_admin', GLWD_PROFILE_SCOPE: 'g_profile', GLWD_LOGIN_API_ENABLED: '1',
-    GLWD_ADMIN_SESSION_AUTH: 'cookie', GLWD_PROFILE_SESSION_AUTH: 'cookie',
+    GLWD_PORT: String(port),
+    GLWD_BIND_ADDRESS: '127.0.0.1',
+    GLWD_EXTERNAL_URL: base,
+    GLWD_API_PREFIX: 'api',
+    GLWD_LOG_MODE: 'console',
+    GLWD_LOG_LEVEL: 'ERROR',
+    GLWD_COOKIE_SECURE: '0',
+    GLWD_USE_SECURE_CONNECTION: '0',
+    GLWD_DATABASE_TYPE: 'sqlite3',
+    GLWD_DATABASE_SQLITE3_PATH: db,
+    GLWD_HASH_ALGORITHM: 'SHA512',
+    GLWD_USER_MODULE_PATH: '/usr/lib/glewlwyd/user',
+    GLWD_CLIENT_MODULE_PATH: '/usr/lib/glewlwyd/client',
+    GLWD_AUTH_SCHEME_MODULE_PATH: '/usr/lib/glewlwyd/scheme',
+    GLWD_PLUGIN_MODULE_PATH: '/usr/lib/glewlwyd/plugin',
+    GLWD_ADMIN_SCOPE: 'g_admin',
+    GLWD_PROFILE_SCOPE: 'g_profile',
+    GLWD_LOGIN_API_ENABLED: '1',
+    GLWD_ADMIN_SESSION_AUTH: 'cookie',
+    GLWD_PROFILE_SESSION_AUTH: 'cookie',
   };
   const child: ChildProcess = spawn(BINARY, ['-e'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -92,36 +109,92 @@ export async function startGlewlwyd(clients: readonly GlewlwydClient[], options:
       throw new Error(`${(e as Error).message}: ${stderr}`);
     });
     // The administrator signs in (the init script's admin/password) and configures the provider.
-    const login = await fetch(`${base}/api/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'password' }) });
+    const login = await fetch(`${base}/api/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'password' }),
+    });
     if (login.status !== 200) throw new Error(`Glewlwyd admin sign-in failed: ${login.status}`);
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const admin = async (method: string, route: string, body: unknown): Promise<void> => {
-      const res = await fetch(`${base}/api${route}`, { method, headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(body) });
+      const res = await fetch(`${base}/api${route}`, {
+        method,
+        headers: { 'content-type': 'application/json', cookie },
+        body: JSON.stringify(body),
+      });
       if (res.status !== 200) throw new Error(`Glewlwyd ${method} ${route}: ${res.status} ${await res.text()}`);
     };
     const { privateKey } = await generateKeyPair('RS256', { extractable: true });
     const jwk = { ...(await exportJWK(privateKey)), kid: 'glewlwyd-test-1', alg: 'RS256' };
     const scopes = [...new Set([...(options.scopes ?? []), ...clients.flatMap((c) => c.scope.split(' '))])];
-    for (const name of scopes) await admin('POST', '/scope/', { name, display_name: name, description: `gateway scope ${name}`, password_required: false, scheme: {} });
+    for (const name of scopes)
+      await admin('POST', '/scope/', {
+        name,
+        display_name: name,
+        description: `gateway scope ${name}`,
+        password_required: false,
+        scheme: {},
+      });
     await admin('POST', '/mod/plugin/', {
-      module: 'oidc', name: 'oidc', display_name: 'OpenID Connect',
+      module: 'oidc',
+      name: 'oidc',
+      display_name: 'OpenID Connect',
       parameters: {
-        iss: issuer, 'jwks-private': JSON.stringify({ keys: [jwk] }), 'default-kid': jwk.kid, 'jwks-show': true,
-        'access-token-duration': 600, 'refresh-token-duration': 3600, 'code-duration': 600, 'refresh-token-rolling': false, 'allow-non-oidc': true,
-        'auth-type-code-enabled': false, 'auth-type-client-enabled': true, 'auth-type-refresh-enabled': false, 'auth-type-token-enabled': false,
-        'auth-type-id-token-enabled': false, 'auth-type-none-enabled': false, 'auth-type-password-enabled': false, 'auth-type-device-enabled': false,
-        scope: [], 'additional-parameters': [], claims: [], 'secret-type': 'pairwise', 'allowed-scope': ['openid', ...scopes],
-        'resource-allowed': true, 'resource-scope': Object.fromEntries(scopes.map((s) => [s, [resource]])), 'resource-client-property': '', 'resource-scope-and-client-property': false,
-        'name-claim': 'no', 'email-claim': 'no', 'scope-claim': 'no', 'address-claim': { type: 'no' },
-        'introspection-revocation-allowed': false, 'register-client-allowed': false, 'session-management-allowed': false, 'request-parameter-allow': false,
-        'pkce-allowed': false, 'oauth-dpop-allowed': false, 'oauth-rar-allowed': false, 'oauth-par-allowed': false, 'oauth-ciba-allowed': false,
-        'client-pubkey-parameter': '', 'client-jwks-parameter': 'jwks', 'client-jwks_uri-parameter': 'jwks_uri',
+        iss: issuer,
+        'jwks-private': JSON.stringify({ keys: [jwk] }),
+        'default-kid': jwk.kid,
+        'jwks-show': true,
+        'access-token-duration': 600,
+        'refresh-token-duration': 3600,
+        'code-duration': 600,
+        'refresh-token-rolling': false,
+        'allow-non-oidc': true,
+        'auth-type-code-enabled': false,
+        'auth-type-client-enabled': true,
+        'auth-type-refresh-enabled': false,
+        'auth-type-token-enabled': false,
+        'auth-type-id-token-enabled': false,
+        'auth-type-none-enabled': false,
+        'auth-type-password-enabled': false,
+        'auth-type-device-enabled': false,
+        scope: [],
+        'additional-parameters': [],
+        claims: [],
+        'secret-type': 'pairwise',
+        'allowed-scope': ['openid', ...scopes],
+        'resource-allowed': true,
+        'resource-scope': Object.fromEntries(scopes.map((s) => [s, [resource]])),
+        'resource-client-property': '',
+        'resource-scope-and-client-property': false,
+        'name-claim': 'no',
+        'email-claim': 'no',
+        'scope-claim': 'no',
+        'address-claim': { type: 'no' },
+        'introspection-revocation-allowed': false,
+        'register-client-allowed': false,
+        'session-management-allowed': false,
+        'request-parameter-allow': false,
+        'pkce-allowed': false,
+        'oauth-dpop-allowed': false,
+        'oauth-rar-allowed': false,
+        'oauth-par-allowed': false,
+        'oauth-ciba-allowed': false,
+        'client-pubkey-parameter': '',
+        'client-jwks-parameter': 'jwks',
+        'client-jwks_uri-parameter': 'jwks_uri',
       },
     });
     for (const c of clients) {
       await admin('POST', '/client/', {
-        client_id: c.clientId, name: c.clientId, password: c.secret, confidential: true, enabled: true, scope: c.scope.split(' '),
-        authorization_type: ['client_credentials'], redirect_uri: [], token_endpoint_auth_method: ['client_secret_basic'],
+        client_id: c.clientId,
+        name: c.clientId,
+        password: c.secret,
+        confidential: true,
+        enabled: true,
+        scope: c.scope.split(' '),
+        authorization_type: ['client_credentials'],
+        redirect_uri: [],
+        token_endpoint_auth_method: ['client_secret_basic'],
       });
     }
   } catch (e) {
@@ -134,7 +207,10 @@ export async function startGlewlwyd(clients: readonly GlewlwydClient[], options:
     async clientCredentials(c, scope = c.scope, res = resource) {
       const response = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: res }).toString(),
       });
       return { status: response.status, body: (await response.json().catch(() => ({}))) as Record<string, unknown> };

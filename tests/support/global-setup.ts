@@ -10,7 +10,6 @@ import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
 
 declare global {
-   
   var __SG_EMBEDDED_PG__: EmbeddedDatabase | undefined;
 }
 

@@ -46,11 +46,18 @@ export function responseValidator(doc: Record<string, unknown> = openApiDocument
     return v;
   };
   const paths = doc.paths as Record<string, Record<string, Operation>>;
-  const templates = Object.keys(paths).map((t) => ({
-    template: t,
-    params: (t.match(/\{/g) ?? []).length,
-    pattern: new RegExp(`^${t.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+')}$`),
-  })).sort((a, b) => a.params - b.params);
+  const templates = Object.keys(paths)
+    .map((t) => ({
+      template: t,
+      params: (t.match(/\{/g) ?? []).length,
+      pattern: new RegExp(
+        `^${t
+          .split(/\{[^}]+\}/)
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('[^/]+')}$`,
+      ),
+    }))
+    .sort((a, b) => a.params - b.params);
   const seen = new Set<string>();
 
   return {
@@ -69,7 +76,8 @@ export function responseValidator(doc: Record<string, unknown> = openApiDocument
       }
       if (r.status >= 400) {
         if (r.status === 405 && mediaType === '') return problems;
-        if (mediaType !== 'application/problem+json') return [`${what}: an error answer must be application/problem+json, was "${r.contentType}"`];
+        if (mediaType !== 'application/problem+json')
+          return [`${what}: an error answer must be application/problem+json, was "${r.contentType}"`];
         const v = schemaAt(pointer('components', 'schemas', 'Problem'));
         if (!v(body)) problems.push(`${what}: problem body does not match Problem: ${ajv.errorsText(v.errors)}`);
         return problems;
@@ -86,7 +94,8 @@ export function responseValidator(doc: Record<string, unknown> = openApiDocument
       if (r.status === 204) return r.body.length === 0 ? problems : [`${what}: a 204 must have no body`];
       const content = response.content;
       if (!content) return [`${what}: the document declares no body for ${r.method} ${found.template} ${r.status}`];
-      if (!content[mediaType]) return [`${what}: content type ${mediaType || '(none)'} is not documented (documented: ${Object.keys(content).join(', ')})`];
+      if (!content[mediaType])
+        return [`${what}: content type ${mediaType || '(none)'} is not documented (documented: ${Object.keys(content).join(', ')})`];
       if (body === undefined) return problems;
       const v = schemaAt(pointer('paths', found.template, method, 'responses', String(r.status), 'content', mediaType, 'schema'));
       if (!v(body)) problems.push(`${what}: body does not match the document: ${ajv.errorsText(v.errors, { dataVar: 'body' })}`);
@@ -106,7 +115,13 @@ export function recordResponses(validator: ResponseValidator, problems: string[]
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     const keep = (chunk: unknown, encoding?: unknown): void => {
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-      chunks.push(Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array));
+      chunks.push(
+        Buffer.isBuffer(chunk)
+          ? chunk
+          : typeof chunk === 'string'
+            ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+            : Buffer.from(chunk as Uint8Array),
+      );
     };
     (res as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
       keep(args[0], args[1]);
@@ -118,13 +133,15 @@ export function recordResponses(validator: ResponseValidator, problems: string[]
     };
     res.on('finish', () => {
       const path = req.originalUrl.split('?')[0] ?? '';
-      problems.push(...validator.check({
-        method: req.method,
-        path,
-        status: res.statusCode,
-        contentType: String(res.getHeader('content-type') ?? ''),
-        body: Buffer.concat(chunks).toString('utf8'),
-      }));
+      problems.push(
+        ...validator.check({
+          method: req.method,
+          path,
+          status: res.statusCode,
+          contentType: String(res.getHeader('content-type') ?? ''),
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     next();
   };

@@ -89,7 +89,9 @@ export function startPostgresController(embeddedJs: string, dataDir: string, por
   const command = (c: string) =>
     new Promise<{ ok: boolean; adminUrl?: string; error?: string }>((resolve, reject) => {
       if (child.exitCode !== null) return reject(new Error(`the PostgreSQL controller has exited: ${stderr.slice(-2000)}`));
-      pending.push((answer) => (answer.ok ? resolve(answer) : reject(new Error(`${c}: ${answer.error ?? 'failed'} ${stderr.slice(-2000)}`))));
+      pending.push((answer) =>
+        answer.ok ? resolve(answer) : reject(new Error(`${c}: ${answer.error ?? 'failed'} ${stderr.slice(-2000)}`)),
+      );
       child.stdin?.write(`${c}\n`);
     });
   return {
@@ -130,7 +132,12 @@ export function getStatus(port: number, urlPath: string): Promise<number> {
 }
 
 /** Spawns `node mainJs` with exactly `env` (plus PATH and NODE_PATH) and waits until /healthz answers 200. */
-export async function startGatewayProcess(mainJs: string, env: Record<string, string>, port: number, startTimeoutMs = 90_000): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  mainJs: string,
+  env: Record<string, string>,
+  port: number,
+  startTimeoutMs = 90_000,
+): Promise<GatewayProcess> {
   let output = '';
   const child = spawn(process.execPath, [mainJs], {
     cwd: ROOT,

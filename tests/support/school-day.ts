@@ -9,7 +9,11 @@ import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart } from '../../src/notificat
 export function inTimeIncidentAt(hoursAgo: number, now: Date = new Date()): Date {
   const wanted = new Date(now.getTime() - hoursAgo * 60 * 60 * 1000);
   let t = wanted;
-  for (let start = nextSchoolDayStart(t, DEFAULT_SCHOOL_CALENDAR); start.getTime() <= now.getTime(); start = nextSchoolDayStart(start, DEFAULT_SCHOOL_CALENDAR)) {
+  for (
+    let start = nextSchoolDayStart(t, DEFAULT_SCHOOL_CALENDAR);
+    start.getTime() <= now.getTime();
+    start = nextSchoolDayStart(start, DEFAULT_SCHOOL_CALENDAR)
+  ) {
     t = start;
   }
   return t;

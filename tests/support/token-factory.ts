@@ -57,7 +57,18 @@ export interface TestAgencySpec {
   readonly sharesIssuerWith?: string;
 }
 
-export const DEFAULT_TEST_AGENCIES: readonly string[] = ['police', 'csc', 'school', 'health_visiting', 'gp', 'cafcass', 'mash', 'marac', 'idva_service', 'refuge'];
+export const DEFAULT_TEST_AGENCIES: readonly string[] = [
+  'police',
+  'csc',
+  'school',
+  'health_visiting',
+  'gp',
+  'cafcass',
+  'mash',
+  'marac',
+  'idva_service',
+  'refuge',
+];
 
 export interface MintOptions {
   /** The test agency id, e.g. `test-police`: its issuer (iss) and its key sign the token. */
@@ -187,7 +198,8 @@ export async function startTestIssuers(
     const issuerPath = spec.sharesIssuerWith ? issuerPathOf.get(spec.sharesIssuerWith) : id;
     if (!issuerPath) throw new Error(`startTestIssuers: "${id}" shares the issuer of "${spec.sharesIssuerWith}", which must come first`);
     issuerPathOf.set(id, issuerPath);
-    if (!keysByIssuerPath.has(issuerPath)) keysByIssuerPath.set(issuerPath, await Promise.all(algorithms.map((alg) => makeKey(alg, issuerPath))));
+    if (!keysByIssuerPath.has(issuerPath))
+      keysByIssuerPath.set(issuerPath, await Promise.all(algorithms.map((alg) => makeKey(alg, issuerPath))));
     agencies.push({
       id,
       name: spec.name ?? `Test ${spec.agencyType.replace(/_/g, ' ')}`,
@@ -233,7 +245,12 @@ export async function startTestIssuers(
       if (v === undefined) delete payload[k];
       else payload[k] = v;
     }
-    const header: Record<string, unknown> = { alg: key.alg, kid: key.kid, ...(o.typ === null ? {} : { typ: o.typ ?? 'at+jwt' }), ...(o.header ?? {}) };
+    const header: Record<string, unknown> = {
+      alg: key.alg,
+      kid: key.kid,
+      ...(o.typ === null ? {} : { typ: o.typ ?? 'at+jwt' }),
+      ...(o.header ?? {}),
+    };
     for (const [k, v] of Object.entries(header)) if (v === undefined) delete header[k];
     return new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(key.privateKey);
   }

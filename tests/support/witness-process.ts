@@ -24,7 +24,14 @@ export async function startWitness(logVkeys: readonly string[], options: { dir?:
   compiled ??= compileForNode('src/cli/witness.ts', mkdtempSync(path.join(os.tmpdir(), 'sg-witness-build-')));
   const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'sg-witness-data-'));
   const child: ChildProcess = spawn(process.execPath, [compiled], {
-    env: { PATH: process.env.PATH ?? '', NODE_PATH: path.join(ROOT, 'node_modules'), WITNESS_DIR: dir, WITNESS_PORT: '0', WITNESS_NAME: options.name ?? 'witness.test/one', WITNESS_LOGS: logVkeys.join(',') },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_PATH: path.join(ROOT, 'node_modules'),
+      WITNESS_DIR: dir,
+      WITNESS_PORT: '0',
+      WITNESS_NAME: options.name ?? 'witness.test/one',
+      WITNESS_LOGS: logVkeys.join(','),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const started = await new Promise<{ url: string; vkey: string }>((resolve, reject) => {

@@ -14,14 +14,21 @@ const NOW = 1_764_600_000;
 const DEFAULT_AUD = 'urn:safeguard-gateway';
 
 function input(c: ProviderCase, claims: JWTPayload, header: Record<string, unknown> = c.header, agency: Partial<Agency> = {}): ClaimsInput {
-  return { typ: header.typ, hasHeader: true, claims, issuer: `${ISS}${c.issuerPath}`, agencies: [{ ...c.agency, issuer: `${ISS}${c.issuerPath}`, ...agency }], defaultAudience: DEFAULT_AUD };
+  return {
+    typ: header.typ,
+    hasHeader: true,
+    claims,
+    issuer: `${ISS}${c.issuerPath}`,
+    agencies: [{ ...c.agency, issuer: `${ISS}${c.issuerPath}`, ...agency }],
+    defaultAudience: DEFAULT_AUD,
+  };
 }
 
 describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('profile %s', (_name, c) => {
   const profile = tokenProfile(c.profile);
   const iss = `${ISS}${c.issuerPath}`;
 
-  it('the documented client-credentials token → the agency\'s system, with its scopes', () => {
+  it("the documented client-credentials token → the agency's system, with its scopes", () => {
     const result = principalFromClaims(profile, input(c, c.app(iss, NOW)));
     if (!result.ok) throw result.error;
     expect(result.value.agency.id).toBe(c.agency.id);
@@ -65,7 +72,7 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('profile %s', 
     expect(allowed.ok).toBe(true);
   });
 
-  it('a wrong audience → 401; the GATEWAY_AUDIENCE does not stand in for the agency\'s own', () => {
+  it("a wrong audience → 401; the GATEWAY_AUDIENCE does not stand in for the agency's own", () => {
     const wrong = principalFromClaims(profile, input(c, { ...c.app(iss, NOW), aud: 'https://other-api.example' }));
     expect(!wrong.ok && wrong.error.detail).toMatch(/wrong audience/);
     if (c.agency.audience) {
@@ -76,7 +83,14 @@ describe.each(PROVIDER_CASES.map((c) => [c.profile, c] as const))('profile %s', 
 
   it('a client id not registered to the agency → 401 unknown agency', () => {
     const claim = profile.clientIdClaim;
-    const result = principalFromClaims(profile, input(c, { ...c.app(iss, NOW), [claim]: 'someone-elses-client', ...(c.profile === 'auth0' ? { sub: 'someone-elses-client@clients' } : {}) }));
+    const result = principalFromClaims(
+      profile,
+      input(c, {
+        ...c.app(iss, NOW),
+        [claim]: 'someone-elses-client',
+        ...(c.profile === 'auth0' ? { sub: 'someone-elses-client@clients' } : {}),
+      }),
+    );
     expect(!result.ok && result.error.detail).toMatch(/Unknown agency/);
   });
 
@@ -94,10 +108,15 @@ describe('role mapping rules', () => {
   const iss = `${ISS}${c.issuerPath}`;
   it('several mapped roles and no rolePrecedence → 403 naming them', () => {
     const result = principalFromClaims(profile, input(c, c.person(iss, NOW), c.header, { rolePrecedence: undefined }));
-    expect(!result.ok && result.error.detail).toMatch(/several roles \(police_officer, team_manager\)|several roles \(team_manager, police_officer\)/);
+    expect(!result.ok && result.error.detail).toMatch(
+      /several roles \(police_officer, team_manager\)|several roles \(team_manager, police_officer\)/,
+    );
   });
   it('a mapped role the agency may not use → 403', () => {
-    const result = principalFromClaims(profile, input(c, c.person(iss, NOW), c.header, { allowedRoles: ['system', 'police_officer'], rolePrecedence: ['team_manager'] }));
+    const result = principalFromClaims(
+      profile,
+      input(c, c.person(iss, NOW), c.header, { allowedRoles: ['system', 'police_officer'], rolePrecedence: ['team_manager'] }),
+    );
     expect(!result.ok && result.error.status).toBe(403);
   });
   it('Keycloak\'s default realm roles alone make a service account "system", not a 403', () => {
@@ -114,7 +133,7 @@ describe('role mapping rules', () => {
     const result = principalFromClaims(tokenProfile('entra-v2'), input(v2, { ...v2.app(v2iss, NOW), ver: '1.0' }));
     expect(!result.ok && result.error.detail).toMatch(/version "1.0"/);
   });
-  it('Entra: without idtyp, a token with delegated scopes (scp) is a person\'s', () => {
+  it("Entra: without idtyp, a token with delegated scopes (scp) is a person's", () => {
     const v2 = PROVIDER_CASES.find((p) => p.profile === 'entra-v2') as ProviderCase;
     const v2iss = `${ISS}${v2.issuerPath}`;
     const { idtyp: _drop, ...app } = v2.app(v2iss, NOW);

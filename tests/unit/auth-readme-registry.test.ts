@@ -7,7 +7,10 @@ import path from 'node:path';
 import { parseAgencyRegistry } from '../../src/auth/registry';
 
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-const section = readme.slice(readme.indexOf("## Connecting your agency's identity provider"), readme.indexOf('\n## ', readme.indexOf("## Connecting your agency's identity provider") + 5));
+const section = readme.slice(
+  readme.indexOf("## Connecting your agency's identity provider"),
+  readme.indexOf('\n## ', readme.indexOf("## Connecting your agency's identity provider") + 5),
+);
 const blocks = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
 
 describe('README registry examples', () => {

@@ -26,7 +26,8 @@ describe('the s.47 implication', () => {
 
 describe('before the start of the next school day (Operation Encompass), from the calendar', () => {
   const timely = (incident: string, now: string): boolean | undefined =>
-    deriveFacts({ hours_since_incident: hoursBetween(incident, now) }, { now: at(now), calendar, assertedBy: 'caller' }).facts.before_next_school_day_start;
+    deriveFacts({ hours_since_incident: hoursBetween(incident, now) }, { now: at(now), calendar, assertedBy: 'caller' }).facts
+      .before_next_school_day_start;
 
   it('a Tuesday-evening incident is in time until 08:30 on Wednesday, and late after', () => {
     expect(timely('2026-12-01T20:00:00Z', '2026-12-02T08:00:00Z')).toBe(true);
@@ -52,25 +53,44 @@ describe('before the start of the next school day (Operation Encompass), from th
 
   it('is derived, with the deadline in its source; without the time of the incident nothing is derived', () => {
     const d = deriveFacts({ hours_since_incident: 3 }, { now: at('2026-12-01T23:00:00Z'), calendar, assertedBy: 'caller' });
-    expect(d.sources.before_next_school_day_start).toEqual({ source: 'derived', from: expect.stringContaining('2026-12-02T08:30:00.000Z') });
+    expect(d.sources.before_next_school_day_start).toEqual({
+      source: 'derived',
+      from: expect.stringContaining('2026-12-02T08:30:00.000Z'),
+    });
     expect(deriveFacts({}, { now: at('2026-12-01T23:00:00Z'), calendar, assertedBy: 'caller' }).facts).toEqual({});
   });
 });
 
 describe('gateway-only facts', () => {
-  it('are never taken from what was given, only from the gateway\'s own sources', () => {
+  it("are never taken from what was given, only from the gateway's own sources", () => {
     const d = deriveFacts(
       { perpetrator_joined_household_with_children: true, before_next_school_day_start: true },
       { now: at('2026-12-01T12:00:00Z'), calendar, assertedBy: 'caller' },
     );
     expect(d.facts).toEqual({});
-    const household = deriveFacts({}, { now: at('2026-12-01T12:00:00Z'), calendar, assertedBy: 'caller', perpetratorJoinedHousehold: { joined: true, source: 'household memberships' } });
+    const household = deriveFacts(
+      {},
+      {
+        now: at('2026-12-01T12:00:00Z'),
+        calendar,
+        assertedBy: 'caller',
+        perpetratorJoinedHousehold: { joined: true, source: 'household memberships' },
+      },
+    );
     expect(household.facts.perpetrator_joined_household_with_children).toBe(true);
     expect(household.sources.perpetrator_joined_household_with_children).toEqual({ source: 'derived', from: 'household memberships' });
   });
 
   it('agreement_in_force from the agreements overrides what the caller said', () => {
-    const d = deriveFacts({ agreement_in_force: true }, { now: at('2026-12-01T12:00:00Z'), calendar, assertedBy: 'caller', agreement: { inForce: false, source: 'data sharing agreement x (lapsed)' } });
+    const d = deriveFacts(
+      { agreement_in_force: true },
+      {
+        now: at('2026-12-01T12:00:00Z'),
+        calendar,
+        assertedBy: 'caller',
+        agreement: { inForce: false, source: 'data sharing agreement x (lapsed)' },
+      },
+    );
     expect(d.facts.agreement_in_force).toBe(false);
     expect(d.sources.agreement_in_force).toEqual({ source: 'derived', from: 'data sharing agreement x (lapsed)' });
   });

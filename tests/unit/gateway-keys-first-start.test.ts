@@ -11,7 +11,13 @@ describe('gateway keys on a fresh data directory', () => {
   it('loads the same keys when several processes create them at once, and leaves no temporary files', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'sg-keys-'));
     const loaded = await Promise.all([1, 2, 3, 4].map(() => loadGatewayKeys(dataDir)));
-    const kids = loaded.map((k) => k.jwks().keys.map((j) => j.kid).sort().join(','));
+    const kids = loaded.map((k) =>
+      k
+        .jwks()
+        .keys.map((j) => j.kid)
+        .sort()
+        .join(','),
+    );
     expect(new Set(kids).size).toBe(1);
     const files = readdirSync(path.join(dataDir, 'keys'));
     expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);

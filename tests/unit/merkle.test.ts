@@ -74,7 +74,9 @@ describe('RFC 6962 / 9162 hashing', () => {
 
   it('matches the published RFC 6962 test vectors (certificate-transparency-go merkle tests)', () => {
     // Leaves from the CT reference implementation's test data; roots from the same file.
-    const vectorLeaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => Buffer.from(h, 'hex'));
+    const vectorLeaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) =>
+      Buffer.from(h, 'hex'),
+    );
     const roots = [
       '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
       'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
@@ -133,8 +135,15 @@ describe('streaming root', () => {
   });
 
   it('splits proof ranges into perfect aligned pieces and refuses ranges no tree has', () => {
-    expect(rangePieces({ start: 8, end: 13 })).toEqual([{ start: 8, level: 2 }, { start: 12, level: 0 }]);
-    expect(rangePieces({ start: 0, end: 7 })).toEqual([{ start: 0, level: 2 }, { start: 4, level: 1 }, { start: 6, level: 0 }]);
+    expect(rangePieces({ start: 8, end: 13 })).toEqual([
+      { start: 8, level: 2 },
+      { start: 12, level: 0 },
+    ]);
+    expect(rangePieces({ start: 0, end: 7 })).toEqual([
+      { start: 0, level: 2 },
+      { start: 4, level: 1 },
+      { start: 6, level: 0 },
+    ]);
     expect(() => rangePieces({ start: 1, end: 4 })).toThrow(RangeError);
     expect(() => rangePieces({ start: 3, end: 3 })).toThrow(RangeError);
     expect(splitPoint(2)).toBe(1);
@@ -171,7 +180,17 @@ describe('inclusion proofs', () => {
         if (n > 1) expect(verifyInclusion((m + 1) % n, n, leaf, proof, root)).toBe(false);
         expect(verifyInclusion(n, n, leaf, proof, root)).toBe(false);
         // each proof element flipped, one dropped, one added, order reversed
-        proof.forEach((_, i) => expect(verifyInclusion(m, n, leaf, proof.map((p, j) => (i === j ? flip(p) : p)), root)).toBe(false));
+        proof.forEach((_, i) =>
+          expect(
+            verifyInclusion(
+              m,
+              n,
+              leaf,
+              proof.map((p, j) => (i === j ? flip(p) : p)),
+              root,
+            ),
+          ).toBe(false),
+        );
         if (proof.length > 0) expect(verifyInclusion(m, n, leaf, proof.slice(0, -1), root)).toBe(false);
         expect(verifyInclusion(m, n, leaf, [...proof, root], root)).toBe(false);
         if (proof.length > 1) expect(verifyInclusion(m, n, leaf, [...proof].reverse(), root)).toBe(false);
@@ -215,7 +234,17 @@ describe('consistency proofs', () => {
         const proof = consistencyProof(d, m);
         expect(verifyConsistency(m, n, flip(oldRoot), newRoot, proof)).toBe(false);
         expect(verifyConsistency(m, n, oldRoot, flip(newRoot), proof)).toBe(false);
-        proof.forEach((_, i) => expect(verifyConsistency(m, n, oldRoot, newRoot, proof.map((p, j) => (i === j ? flip(p) : p)))).toBe(false));
+        proof.forEach((_, i) =>
+          expect(
+            verifyConsistency(
+              m,
+              n,
+              oldRoot,
+              newRoot,
+              proof.map((p, j) => (i === j ? flip(p) : p)),
+            ),
+          ).toBe(false),
+        );
         if (proof.length > 0) expect(verifyConsistency(m, n, oldRoot, newRoot, proof.slice(0, -1))).toBe(false);
         expect(verifyConsistency(m, n, oldRoot, newRoot, [...proof, newRoot])).toBe(false);
         if (m > 1 && m < n) expect(verifyConsistency(m - 1, n, oldRoot, newRoot, proof)).toBe(false);

@@ -12,14 +12,22 @@ describe('loadNotificationConfig', () => {
     const c = loadNotificationConfig({});
     expect(c.schoolCalendar).toEqual(expect.objectContaining({ timeZone: 'Europe/London', dayStart: '08:30', holidays: [] }));
     expect(c.schoolCalendar.bankHolidays).toContain('2026-12-28');
-    expect(c).toEqual(expect.objectContaining({ allowInsecureWebhooks: false, maxAttempts: 8, backoffBaseMs: 30_000, backoffMaxMs: 3_600_000 }));
+    expect(c).toEqual(
+      expect.objectContaining({ allowInsecureWebhooks: false, maxAttempts: 8, backoffBaseMs: 30_000, backoffMaxMs: 3_600_000 }),
+    );
   });
 
   it('reads the school calendar and the delivery settings', () => {
     const c = loadNotificationConfig({
-      SCHOOL_DAY_START: '08:45', SCHOOL_HOLIDAYS: '2026-12-21..2027-01-01', SCHOOL_BANK_HOLIDAYS: '2027-01-01', ALLOW_INSECURE_WEBHOOKS: 'on', NOTIFY_MAX_ATTEMPTS: '3',
+      SCHOOL_DAY_START: '08:45',
+      SCHOOL_HOLIDAYS: '2026-12-21..2027-01-01',
+      SCHOOL_BANK_HOLIDAYS: '2027-01-01',
+      ALLOW_INSECURE_WEBHOOKS: 'on',
+      NOTIFY_MAX_ATTEMPTS: '3',
     });
-    expect(c.schoolCalendar).toEqual(expect.objectContaining({ dayStart: '08:45', holidays: [{ from: '2026-12-21', to: '2027-01-01' }], bankHolidays: ['2027-01-01'] }));
+    expect(c.schoolCalendar).toEqual(
+      expect.objectContaining({ dayStart: '08:45', holidays: [{ from: '2026-12-21', to: '2027-01-01' }], bankHolidays: ['2027-01-01'] }),
+    );
     expect(c.allowInsecureWebhooks).toBe(true);
     expect(c.maxAttempts).toBe(3);
   });
@@ -39,7 +47,9 @@ describe('loadNotificationConfig', () => {
 
 describe('backoffDelayMs', () => {
   it('doubles from the base and stops at the cap', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map((a) => backoffDelayMs(a, 30_000, 3_600_000))).toEqual([30_000, 60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((a) => backoffDelayMs(a, 30_000, 3_600_000))).toEqual([
+      30_000, 60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000,
+    ]);
   });
 });
 
@@ -59,15 +69,39 @@ describe('isEncompassIncident', () => {
 
 describe('noticesOf (which ledger entries call for an access notice)', () => {
   const row = (kind: string, payload: unknown, agencyId: string | null = 'test-school') => ({
-    seq: '42', entry_id: 'e-1', recorded_at: new Date('2026-11-20T10:00:00Z'), kind, agency_id: agencyId, agency_type: 'school', role: 'designated_safeguarding_lead', purpose: 'operation_encompass', payload,
+    seq: '42',
+    entry_id: 'e-1',
+    recorded_at: new Date('2026-11-20T10:00:00Z'),
+    kind,
+    agency_id: agencyId,
+    agency_type: 'school',
+    role: 'designated_safeguarding_lead',
+    purpose: 'operation_encompass',
+    payload,
   });
-  const disclosure = { access: 'policy', owningAgencyId: 'test-police', recordId: 'r-1', fieldsDisclosed: ['name', 'incident_date'], to: { agencyType: 'school', role: 'designated_safeguarding_lead' } };
+  const disclosure = {
+    access: 'policy',
+    owningAgencyId: 'test-police',
+    recordId: 'r-1',
+    fieldsDisclosed: ['name', 'incident_date'],
+    to: { agencyType: 'school', role: 'designated_safeguarding_lead' },
+  };
 
   it('a record disclosed to another agency by policy: one notice to the owner, names only', () => {
-    expect(noticesOf(row('disclosure', disclosure))).toEqual([{
-      entryId: 'e-1', seq: 42, recordedAt: new Date('2026-11-20T10:00:00Z'), purpose: 'operation_encompass', owningAgencyId: 'test-police', recordId: 'r-1', householdId: null,
-      disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' }, fields: ['name', 'incident_date'], via: 'request',
-    }]);
+    expect(noticesOf(row('disclosure', disclosure))).toEqual([
+      {
+        entryId: 'e-1',
+        seq: 42,
+        recordedAt: new Date('2026-11-20T10:00:00Z'),
+        purpose: 'operation_encompass',
+        owningAgencyId: 'test-police',
+        recordId: 'r-1',
+        householdId: null,
+        disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' },
+        fields: ['name', 'incident_date'],
+        via: 'request',
+      },
+    ]);
   });
 
   it('not for an own-record read, nothing disclosed, other kinds, or access notices themselves', () => {
@@ -77,20 +111,32 @@ describe('noticesOf (which ledger entries call for an access notice)', () => {
     expect(noticesOf(row('decision', disclosure))).toEqual([]);
     expect(noticesOf(row('notification', { sent: true, to: { agencyId: 'test-police' }, disclosures: [] }))).toEqual([]);
     // A message the policy refused was never sent: nothing to tell.
-    expect(noticesOf(row('notification', { sent: false, to: { agencyId: 'test-school' }, disclosures: [{ owningAgencyId: 'test-police', recordId: 'r-1', fieldsDisclosed: ['name'] }] }))).toEqual([]);
+    expect(
+      noticesOf(
+        row('notification', {
+          sent: false,
+          to: { agencyId: 'test-school' },
+          disclosures: [{ owningAgencyId: 'test-police', recordId: 'r-1', fieldsDisclosed: ['name'] }],
+        }),
+      ),
+    ).toEqual([]);
     expect(noticesOf(row('disclosure', null))).toEqual([]);
   });
 
   it('one notice per source of an alert that disclosed something', () => {
-    const alert = row('alert', {
-      sent: true,
-      to: { agencyId: 'test-csc', agencyType: 'childrens_social_care', role: 'social_worker' },
-      disclosures: [
-        { source: 'household', recordId: null, householdId: 'h-1', owningAgencyId: 'test-police', fieldsDisclosed: ['current_address'] },
-        { source: 'record', recordId: 'r-2', householdId: null, owningAgencyId: 'test-probation', fieldsDisclosed: [] },
-        { source: 'record', recordId: 'r-3', householdId: null, owningAgencyId: 'test-probation', fieldsDisclosed: ['bail_conditions'] },
-      ],
-    }, null);
+    const alert = row(
+      'alert',
+      {
+        sent: true,
+        to: { agencyId: 'test-csc', agencyType: 'childrens_social_care', role: 'social_worker' },
+        disclosures: [
+          { source: 'household', recordId: null, householdId: 'h-1', owningAgencyId: 'test-police', fieldsDisclosed: ['current_address'] },
+          { source: 'record', recordId: 'r-2', householdId: null, owningAgencyId: 'test-probation', fieldsDisclosed: [] },
+          { source: 'record', recordId: 'r-3', householdId: null, owningAgencyId: 'test-probation', fieldsDisclosed: ['bail_conditions'] },
+        ],
+      },
+      null,
+    );
     expect(noticesOf(alert).map((n) => [n.owningAgencyId, n.recordId ?? n.householdId, n.via, n.disclosedTo.agencyId])).toEqual([
       ['test-police', 'h-1', 'alert', 'test-csc'],
       ['test-probation', 'r-3', 'alert', 'test-csc'],

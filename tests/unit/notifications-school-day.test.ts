@@ -2,8 +2,15 @@
  * The Operation Encompass deadline: the start of the next school day (src/notifications/school-day.ts).
  */
 import {
-  calendarProblems, DEFAULT_SCHOOL_CALENDAR, isSchoolDay, localDate, nextSchoolDayStart, parseHolidayList, SchoolCalendarError,
-  zonedInstant, type SchoolCalendar,
+  calendarProblems,
+  DEFAULT_SCHOOL_CALENDAR,
+  isSchoolDay,
+  localDate,
+  nextSchoolDayStart,
+  parseHolidayList,
+  SchoolCalendarError,
+  zonedInstant,
+  type SchoolCalendar,
 } from '../../src/notifications/school-day';
 
 const cal = (extra: Partial<SchoolCalendar> = {}): SchoolCalendar => ({ ...DEFAULT_SCHOOL_CALENDAR, ...extra });
@@ -77,7 +84,9 @@ describe('nextSchoolDayStart', () => {
     expect(() => next('2026-06-12T20:30:00Z', cal({ timeZone: 'Mars/Olympus_Mons' }))).toThrow(SchoolCalendarError);
     expect(() => next('2026-06-12T20:30:00Z', cal({ dayStart: '8.30' }))).toThrow(/HH:MM/);
     expect(() => next('2026-06-12T20:30:00Z', cal({ holidays: [{ from: '2026-01-01', to: '2027-12-31' }] }))).toThrow(/no school day/);
-    expect(calendarProblems(cal({ holidays: [{ from: '2026-02-30', to: '2026-03-01' }] }))).toEqual(['holiday 2026-02-30..2026-03-01 must be two YYYY-MM-DD dates']);
+    expect(calendarProblems(cal({ holidays: [{ from: '2026-02-30', to: '2026-03-01' }] }))).toEqual([
+      'holiday 2026-02-30..2026-03-01 must be two YYYY-MM-DD dates',
+    ]);
   });
 });
 
@@ -96,7 +105,10 @@ describe('helpers', () => {
   });
 
   it('parses holiday lists and refuses bad ones by naming the item', () => {
-    expect(parseHolidayList('2026-10-26..2026-10-30, 2027-06-07')).toEqual([{ from: '2026-10-26', to: '2026-10-30' }, { from: '2027-06-07', to: '2027-06-07' }]);
+    expect(parseHolidayList('2026-10-26..2026-10-30, 2027-06-07')).toEqual([
+      { from: '2026-10-26', to: '2026-10-30' },
+      { from: '2027-06-07', to: '2027-06-07' },
+    ]);
     expect(() => parseHolidayList('2026-10-30..2026-10-26')).toThrow('"2026-10-30..2026-10-26" ends before it starts');
     expect(() => parseHolidayList('half term')).toThrow('"half term" is not a date');
   });

@@ -9,15 +9,18 @@ describe('periodicTask', () => {
     let maxActive = 0;
     const order: number[] = [];
     let n = 0;
-    const task = periodicTask(async () => {
-      const me = ++n;
-      active++;
-      maxActive = Math.max(maxActive, active);
-      await sleep(20);
-      order.push(me);
-      active--;
-      return me;
-    }, { intervalMs: 5, onError: () => undefined });
+    const task = periodicTask(
+      async () => {
+        const me = ++n;
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await sleep(20);
+        order.push(me);
+        active--;
+        return me;
+      },
+      { intervalMs: 5, onError: () => undefined },
+    );
     const results = await Promise.all([task.runNow(), task.runNow(), task.runNow()]);
     await task.stop();
     expect(maxActive).toBe(1);
@@ -29,29 +32,39 @@ describe('periodicTask', () => {
     const errors: unknown[] = [];
     const results: number[] = [];
     let calls = 0;
-    const task = periodicTask(async () => {
-      calls++;
-      if (calls === 1) throw new Error('first run fails');
-      return calls;
-    }, { intervalMs: 10, runOnStart: true, onError: (e) => errors.push(e), onResult: (r) => results.push(r) });
+    const task = periodicTask(
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error('first run fails');
+        return calls;
+      },
+      { intervalMs: 10, runOnStart: true, onError: (e) => errors.push(e), onResult: (r) => results.push(r) },
+    );
     while (results.length < 2) await sleep(5);
     await task.stop();
     expect(errors).toHaveLength(1);
     expect((errors[0] as Error).message).toBe('first run fails');
     expect(results.slice(0, 2)).toEqual([2, 3]);
 
-    const failing = periodicTask(async () => Promise.reject(new Error('nope')), { intervalMs: 60_000, autoStart: false, onError: () => undefined });
+    const failing = periodicTask(async () => Promise.reject(new Error('nope')), {
+      intervalMs: 60_000,
+      autoStart: false,
+      onError: () => undefined,
+    });
     await expect(failing.runNow()).rejects.toThrow('nope');
   });
 
   it('stop() cancels the schedule and waits for the run in progress', async () => {
     let finished = 0;
     let started = 0;
-    const task = periodicTask(async () => {
-      started++;
-      await sleep(30);
-      finished++;
-    }, { intervalMs: 1, runOnStart: true, onError: () => undefined });
+    const task = periodicTask(
+      async () => {
+        started++;
+        await sleep(30);
+        finished++;
+      },
+      { intervalMs: 1, runOnStart: true, onError: () => undefined },
+    );
     await sleep(5);
     await task.stop();
     expect(finished).toBe(started);

@@ -22,13 +22,18 @@ describe('the questions the journey asks', () => {
   });
 
   it('asks only the facts the rules for the purpose test, far fewer than every fact', () => {
-    const encompass = factsUsed(engine.catalogue, { from: 'police', to: 'school', role: 'designated_safeguarding_lead', purpose: 'operation_encompass' }, ALL);
+    const encompass = factsUsed(
+      engine.catalogue,
+      { from: 'police', to: 'school', role: 'designated_safeguarding_lead', purpose: 'operation_encompass' },
+      ALL,
+    );
     expect(encompass.length).toBeGreaterThan(0);
     expect(encompass.length).toBeLessThan(ALL.length);
     // A fact no rule tests is never asked, unless the gateway derives a tested fact from it: Operation Encompass
     // tests "before the next school day starts", which the gateway works out from the hours since the incident.
     const tested = new Set(engine.catalogue.rules.flatMap((r) => [...r.when, ...r.whenAny.flat()].map((t) => t.fact)));
-    for (const f of ALL.filter((x) => !tested.has(x) && x !== 'hours_since_incident' && x !== 's47_enquiry_open')) expect(encompass).not.toContain(f);
+    for (const f of ALL.filter((x) => !tested.has(x) && x !== 'hours_since_incident' && x !== 's47_enquiry_open'))
+      expect(encompass).not.toContain(f);
     expect(encompass).toContain('hours_since_incident');
     // Another purpose asks other facts.
     const marac = factsUsed(engine.catalogue, { from: 'police', to: 'marac', purpose: 'marac' }, ALL);

@@ -85,7 +85,8 @@ export function parseSignerKey(text: string): NoteSigner {
   const bytes = Buffer.from(b64, 'base64');
   if (bytes.length !== 33 || bytes[0] !== ALG_ED25519) throw new Error('the note private key is not an Ed25519 key');
   const key = ed25519FromSeed(bytes.subarray(1));
-  if (keyHash(name, Buffer.concat([Buffer.from([ALG_ED25519]), key.raw])).toString('hex') !== hash) throw new Error('the note private key does not match its key hash');
+  if (keyHash(name, Buffer.concat([Buffer.from([ALG_ED25519]), key.raw])).toString('hex') !== hash)
+    throw new Error('the note private key does not match its key hash');
   return { name, key };
 }
 

@@ -90,7 +90,8 @@ async function latestExported(sink: CheckpointSink, jwks: JSONWebKeySet): Promis
   const record = await sink.get(last);
   if (!record) return null;
   const v = await verifyCheckpointJws(record.jws, jwks);
-  if (!v.ok) throw new CheckpointError('bad_signature', `the latest checkpoint in ${sink.name} (tree size ${last}) is not valid: ${v.error}`);
+  if (!v.ok)
+    throw new CheckpointError('bad_signature', `the latest checkpoint in ${sink.name} (tree size ${last}) is not valid: ${v.error}`);
   const mismatch = recordMatchesPayload(record, v.value);
   if (mismatch) throw new CheckpointError('bad_signature', `the latest checkpoint in ${sink.name} (tree size ${last}): ${mismatch}`);
   return record;
@@ -122,42 +123,59 @@ export async function sealLedger(pool: Pool, key: SigningKey, options: SealOptio
   }
 
   // READ COMMITTED: each statement after the lock sees the previous sealer's committed checkpoint.
-  const result = await inTransaction(pool, async (client): Promise<{ created: boolean; checkpoint: CheckpointRecord | null }> => {
-    const prev = await latestCheckpoint(client);
-    if (prev) {
-      const v = await verifyCheckpointJws(prev.jws, jwks);
-      if (!v.ok) throw new CheckpointError('bad_signature', `the latest checkpoint in the database (tree size ${prev.treeSize}) is not valid: ${v.error}`);
-      const mismatch = recordMatchesPayload(prev, v.value);
-      if (mismatch) throw new CheckpointError('bad_signature', `the latest checkpoint in the database (tree size ${prev.treeSize}): ${mismatch}`);
-    }
-    const m = prev?.treeSize ?? 0;
-    for (const { sink, latest } of exported) {
-      if (!latest) continue;
-      if (latest.treeSize > m) {
-        throw new CheckpointError(
-          'rolled_back',
-          `${sink.name} holds a checkpoint of ${latest.treeSize} entries but the database's latest covers ${m}: the database was rolled back`,
-        );
+  const result = await inTransaction(
+    pool,
+    async (client): Promise<{ created: boolean; checkpoint: CheckpointRecord | null }> => {
+      const prev = await latestCheckpoint(client);
+      if (prev) {
+        const v = await verifyCheckpointJws(prev.jws, jwks);
+        if (!v.ok)
+          throw new CheckpointError(
+            'bad_signature',
+            `the latest checkpoint in the database (tree size ${prev.treeSize}) is not valid: ${v.error}`,
+          );
+        const mismatch = recordMatchesPayload(prev, v.value);
+        if (mismatch)
+          throw new CheckpointError('bad_signature', `the latest checkpoint in the database (tree size ${prev.treeSize}): ${mismatch}`);
       }
-      if (latest.treeSize === m && prev && latest.jws !== prev.jws) {
-        throw new CheckpointError('inconsistent', `${sink.name} holds a different checkpoint for tree size ${m} than the database`);
+      const m = prev?.treeSize ?? 0;
+      for (const { sink, latest } of exported) {
+        if (!latest) continue;
+        if (latest.treeSize > m) {
+          throw new CheckpointError(
+            'rolled_back',
+            `${sink.name} holds a checkpoint of ${latest.treeSize} entries but the database's latest covers ${m}: the database was rolled back`,
+          );
+        }
+        if (latest.treeSize === m && prev && latest.jws !== prev.jws) {
+          throw new CheckpointError('inconsistent', `${sink.name} holds a different checkpoint for tree size ${m} than the database`);
+        }
       }
-    }
-    const n = await lastSeqIn(client);
-    if (n < m) throw new CheckpointError('rolled_back', `the database holds ${n} entries but checkpoint ${m} covered ${m}: entries were removed`);
-    if (n === m) return { created: false, checkpoint: prev };
-    const record = await sealRange(client, key, prev, n, batchSize, options);
-    await client.query(
-      `INSERT INTO ledger_checkpoints (tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size, consistency_proof, note, compact_range)
+      const n = await lastSeqIn(client);
+      if (n < m)
+        throw new CheckpointError('rolled_back', `the database holds ${n} entries but checkpoint ${m} covered ${m}: entries were removed`);
+      if (n === m) return { created: false, checkpoint: prev };
+      const record = await sealRange(client, key, prev, n, batchSize, options);
+      await client.query(
+        `INSERT INTO ledger_checkpoints (tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size, consistency_proof, note, compact_range)
        VALUES ($1::bigint, $2, $3, $4::timestamptz, $5, $6, $7::bigint, $8::text[], $9, $10::text[])`,
-      [
-        String(record.treeSize), record.rootHash, record.lastEntryHash, record.signedAt, record.jws, record.kid,
-        record.consistency ? String(record.consistency.fromTreeSize) : null, record.consistency?.proof ?? [],
-        record.note, record.compactRange,
-      ],
-    );
-    return { created: true, checkpoint: record };
-  }, { statementTimeoutMs: timeoutMs, advisoryLock: CHECKPOINT_LOCK_KEY });
+        [
+          String(record.treeSize),
+          record.rootHash,
+          record.lastEntryHash,
+          record.signedAt,
+          record.jws,
+          record.kid,
+          record.consistency ? String(record.consistency.fromTreeSize) : null,
+          record.consistency?.proof ?? [],
+          record.note,
+          record.compactRange,
+        ],
+      );
+      return { created: true, checkpoint: record };
+    },
+    { statementTimeoutMs: timeoutMs, advisoryLock: CHECKPOINT_LOCK_KEY },
+  );
 
   for (const { sink, latest } of exported) {
     try {
@@ -168,14 +186,24 @@ export async function sealLedger(pool: Pool, key: SigningKey, options: SealOptio
   }
   let witnessed: WitnessOutcome[] = [];
   if (result.checkpoint?.note && options.witnesses?.length) {
-    witnessed = await witnessCheckpoint(pool, result.checkpoint, options.witnesses, { batchSize, ...(options.cache ? { cache: options.cache } : {}) });
+    witnessed = await witnessCheckpoint(pool, result.checkpoint, options.witnesses, {
+      batchSize,
+      ...(options.cache ? { cache: options.cache } : {}),
+    });
     for (const w of witnessed) if (w.outcome !== 'cosigned') sinkFailures.push({ sink: `witness:${w.witness}`, message: w.detail });
   }
   return { ...result, sinkFailures, witnessed };
 }
 
 /** Continues the tree from `prev` with entries m+1..n, checks each, and signs the new root (see the file comment). */
-async function sealRange(client: PoolClient, key: SigningKey, prev: CheckpointRecord | null, n: number, batchSize: number, options: SealOptions): Promise<CheckpointRecord> {
+async function sealRange(
+  client: PoolClient,
+  key: SigningKey,
+  prev: CheckpointRecord | null,
+  n: number,
+  batchSize: number,
+  options: SealOptions,
+): Promise<CheckpointRecord> {
   const m = prev?.treeSize ?? 0;
   const ranges = m > 0 ? consistencyRanges(m, n) : [];
   const needed = new Set(proofPieces(ranges).map(subtreeKey));
@@ -188,13 +216,19 @@ async function sealRange(client: PoolClient, key: SigningKey, prev: CheckpointRe
   let acc: MerkleAccumulator;
   let lastHash = prev?.lastEntryHash ?? GENESIS_HASH;
   const missing = (seq: number): CheckpointError =>
-    new CheckpointError('missing_entries', `entry ${acc.size + 1} is missing from the ledger (the next entry found is ${seq}): run npm run audit:verify`);
+    new CheckpointError(
+      'missing_entries',
+      `entry ${acc.size + 1} is missing from the ledger (the next entry found is ${seq}): run npm run audit:verify`,
+    );
 
   if (prev?.compactRange) {
     // 1a. The previous compact range must fold to the previous signed root: then it IS that tree's right edge.
     const range = prev.compactRange.map(fromHex);
     if (!compactRangeRoot(range).equals(fromHex(prev.rootHash))) {
-      throw new CheckpointError('inconsistent', `the stored compact range of checkpoint ${m} does not give its signed root: the checkpoint row was changed`);
+      throw new CheckpointError(
+        'inconsistent',
+        `the stored compact range of checkpoint ${m} does not give its signed root: the checkpoint row was changed`,
+      );
     }
     acc = MerkleAccumulator.resume(m, range, { onSubtree });
     compactRangeSubtrees(m).forEach((s, i) => onSubtree(s, range[i] as Buffer));
@@ -208,7 +242,10 @@ async function sealRange(client: PoolClient, key: SigningKey, prev: CheckpointRe
     }
     if (acc.size !== m) throw missing(m + 1);
     if (prev && toHex(acc.root()) !== prev.rootHash) {
-      throw new CheckpointError('inconsistent', `entries 1 to ${m} no longer match the signed checkpoint of tree size ${m}: they were changed after it was signed`);
+      throw new CheckpointError(
+        'inconsistent',
+        `entries 1 to ${m} no longer match the signed checkpoint of tree size ${m}: they were changed after it was signed`,
+      );
     }
   }
 
@@ -217,15 +254,22 @@ async function sealRange(client: PoolClient, key: SigningKey, prev: CheckpointRe
   for await (const row of ledgerRowsWithMac(client, m, n, batchSize)) {
     const seq = seqOf(row);
     if (seq !== acc.size + 1) throw missing(seq);
-    if (entryHash(toHashInput(row)) !== row.entry_hash) throw new CheckpointError('chain_broken', `entry ${seq} does not match its stored hash: run npm run audit:verify`);
+    if (entryHash(toHashInput(row)) !== row.entry_hash)
+      throw new CheckpointError('chain_broken', `entry ${seq} does not match its stored hash: run npm run audit:verify`);
     if (row.prev_hash !== lastHash) {
       if (seq === m + 1 && prev) {
-        throw new CheckpointError('inconsistent', `entry ${seq} does not follow entry ${m} as checkpoint ${m} signed it: entries that checkpoint covers were changed after it was signed; run npm run audit:verify`);
+        throw new CheckpointError(
+          'inconsistent',
+          `entry ${seq} does not follow entry ${m} as checkpoint ${m} signed it: entries that checkpoint covers were changed after it was signed; run npm run audit:verify`,
+        );
       }
       throw new CheckpointError('chain_broken', `entry ${seq} does not follow entry ${seq - 1}: run npm run audit:verify`);
     }
     if (options.macKey && seq > macFrom && !entryMacValid(options.macKey, row.entry_hash, row.entry_mac)) {
-      throw new CheckpointError('forged_entry', `entry ${seq} does not carry the gateway's MAC: it was not written by the gateway, or it was changed after it was written; run npm run audit:verify`);
+      throw new CheckpointError(
+        'forged_entry',
+        `entry ${seq} does not carry the gateway's MAC: it was not written by the gateway, or it was changed after it was written; run npm run audit:verify`,
+      );
     }
     acc.pushLeafData(ledgerLeafData(row.entry_hash));
     lastHash = row.entry_hash;
@@ -247,9 +291,18 @@ async function sealRange(client: PoolClient, key: SigningKey, prev: CheckpointRe
   const signedAt = (clock?.now ?? new Date()).toISOString();
   const payload: CheckpointPayload = { v: 1, ledger: LEDGER_NAME, treeSize: n, rootHash: toHex(root), lastEntryHash: lastHash, signedAt };
   const jws = await signCheckpoint(payload, key);
-  const note = options.noteKey ? signNote(formatCheckpointBody({ origin: options.noteKey.name, treeSize: n, rootHash: payload.rootHash }), [options.noteKey]) : null;
+  const note = options.noteKey
+    ? signNote(formatCheckpointBody({ origin: options.noteKey.name, treeSize: n, rootHash: payload.rootHash }), [options.noteKey])
+    : null;
   return {
-    treeSize: n, rootHash: payload.rootHash, lastEntryHash: lastHash, signedAt, kid: key.kid, jws, consistency, note,
+    treeSize: n,
+    rootHash: payload.rootHash,
+    lastEntryHash: lastHash,
+    signedAt,
+    kid: key.kid,
+    jws,
+    consistency,
+    note,
     compactRange: acc.compactRange().map(toHex),
   };
 }

@@ -62,7 +62,8 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
       if (r.created && r.checkpoint) {
         logger.debug({ treeSize: r.checkpoint.treeSize, rootHash: r.checkpoint.rootHash, kid: r.checkpoint.kid }, 'audit ledger sealed');
       }
-      for (const f of r.sinkFailures) logger.warn({ sink: f.sink, err: f.message }, 'could not export a ledger checkpoint; it will be retried');
+      for (const f of r.sinkFailures)
+        logger.warn({ sink: f.sink, err: f.message }, 'could not export a ledger checkpoint; it will be retried');
     },
     onError: (e) => {
       const code = e instanceof CheckpointError ? e.code : 'error';

@@ -12,7 +12,6 @@ import type { Db } from '../../db/tx';
 import { checkpointsAfter, ledgerLeaves } from './store';
 import { SafeguardError } from '../../errors';
 
-
 export interface CheckpointSink {
   /** For logs and reports, e.g. `dir:/mnt/audit-mirror`. */
   readonly name: string;
@@ -37,7 +36,12 @@ const FILE_PATTERN = /^checkpoint-(\d{16})\.json$/;
 const fileName = (treeSize: number): string => `checkpoint-${String(treeSize).padStart(16, '0')}.json`;
 
 export function toExportFile(record: CheckpointRecord): ExportedCheckpointFile {
-  return { type: 'sg-ledger-checkpoint', v: 1, ...record, consistency: record.consistency ? { fromTreeSize: record.consistency.fromTreeSize, proof: [...record.consistency.proof] } : null };
+  return {
+    type: 'sg-ledger-checkpoint',
+    v: 1,
+    ...record,
+    consistency: record.consistency ? { fromTreeSize: record.consistency.fromTreeSize, proof: [...record.consistency.proof] } : null,
+  };
 }
 
 /** Reads an exported checkpoint file's JSON (shape only; the signature is checked by the verifier). */
@@ -57,15 +61,33 @@ export function parseExportFile(value: unknown): CheckpointRecord | null {
     consistency = { fromTreeSize: c.fromTreeSize, proof: c.proof as string[] };
   }
   const note = typeof f.note === 'string' && f.note.length < 8192 ? f.note : null;
-  const compactRange = Array.isArray(f.compactRange) && f.compactRange.length <= 64 && f.compactRange.every(isHash) ? (f.compactRange as string[]) : null;
+  const compactRange =
+    Array.isArray(f.compactRange) && f.compactRange.length <= 64 && f.compactRange.every(isHash) ? (f.compactRange as string[]) : null;
   let entries: CheckpointRecord['entries'];
   if (typeof f.entries === 'object' && f.entries !== null && !Array.isArray(f.entries)) {
     const e = f.entries as Record<string, unknown>;
-    if (typeof e.fromSeq === 'number' && Number.isSafeInteger(e.fromSeq) && e.fromSeq >= 1 && Array.isArray(e.hashes) && e.hashes.every(isHash)) {
+    if (
+      typeof e.fromSeq === 'number' &&
+      Number.isSafeInteger(e.fromSeq) &&
+      e.fromSeq >= 1 &&
+      Array.isArray(e.hashes) &&
+      e.hashes.every(isHash)
+    ) {
       entries = { fromSeq: e.fromSeq, hashes: e.hashes as string[] };
     }
   }
-  return { treeSize: f.treeSize, rootHash: f.rootHash, lastEntryHash: f.lastEntryHash, signedAt: f.signedAt, kid: f.kid, jws: f.jws, consistency, note, compactRange, ...(entries ? { entries } : {}) };
+  return {
+    treeSize: f.treeSize,
+    rootHash: f.rootHash,
+    lastEntryHash: f.lastEntryHash,
+    signedAt: f.signedAt,
+    kid: f.kid,
+    jws: f.jws,
+    consistency,
+    note,
+    compactRange,
+    ...(entries ? { entries } : {}),
+  };
 }
 
 /**
@@ -106,7 +128,11 @@ export class DirectoryCheckpointSink implements CheckpointSink {
     if (this.latest !== undefined && (this.latest === null || record.treeSize > this.latest)) this.latest = record.treeSize;
     // Make the new directory entry durable too (best effort: not every file system allows fsync on a directory).
     const dirHandle = await open(this.dir, 'r').catch(() => null);
-    if (dirHandle) await dirHandle.sync().catch(() => undefined).finally(() => dirHandle.close());
+    if (dirHandle)
+      await dirHandle
+        .sync()
+        .catch(() => undefined)
+        .finally(() => dirHandle.close());
   }
 
   /** The largest size this process has seen in the directory (listed once, then kept up to date by `put`). */
@@ -195,7 +221,10 @@ async function withEntries(db: Db, record: CheckpointRecord, batchSize: number):
  * Copies every database checkpoint a sink does not hold yet (e.g. a mirror added later, or one that was offline).
  * Never overwrites: a sink holding a different checkpoint for a size makes this throw.
  */
-export async function exportAllCheckpoints(pool: Pool, sinks: readonly CheckpointSink[]): Promise<Array<{ sink: string; exported: number }>> {
+export async function exportAllCheckpoints(
+  pool: Pool,
+  sinks: readonly CheckpointSink[],
+): Promise<Array<{ sink: string; exported: number }>> {
   const out: Array<{ sink: string; exported: number }> = [];
   for (const sink of sinks) {
     const held = new Set(await sink.sizes());

@@ -7,7 +7,6 @@ import type { SigningKey } from '../../keys/gateway-keys';
 import { err, ok, SafeguardError, type Result } from '../../errors';
 import { isHash } from '../merkle';
 
-
 export const CHECKPOINT_TYP = 'sg-checkpoint+jwt';
 export const LEDGER_NAME = 'safeguard-gateway';
 export const CHECKPOINT_ALG = 'ES256';
@@ -101,7 +100,8 @@ export async function verifyCheckpointJws(jws: string, jwks: JSONWebKeySet): Pro
     return err(`it is not a valid signed checkpoint (${e instanceof Error ? e.message : 'unreadable'})`);
   }
   const { protectedHeader, payload } = verified;
-  if (protectedHeader.typ !== CHECKPOINT_TYP) return err(`its typ is ${JSON.stringify(protectedHeader.typ ?? null)}, not ${CHECKPOINT_TYP}`);
+  if (protectedHeader.typ !== CHECKPOINT_TYP)
+    return err(`its typ is ${JSON.stringify(protectedHeader.typ ?? null)}, not ${CHECKPOINT_TYP}`);
   if (typeof protectedHeader.kid !== 'string') return err('it names no key id');
   const parsed = parsePayload(payload);
   if (!parsed) return err('its signed payload is not a checkpoint of this ledger');
@@ -133,4 +133,3 @@ export class CheckpointError extends SafeguardError {
     super(message);
   }
 }
-

@@ -43,12 +43,18 @@ export async function rowsOf<T extends object>(db: Db, sql: string, params: unkn
 }
 
 export async function latestCheckpoint(db: Db): Promise<CheckpointRecord | null> {
-  const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`, []);
+  const [row] = await rowsOf<CheckpointRow>(
+    db,
+    `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`,
+    [],
+  );
   return row ? toRecord(row) : null;
 }
 
 export async function checkpointAt(db: Db, treeSize: number): Promise<CheckpointRecord | null> {
-  const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = $1::bigint`, [String(treeSize)]);
+  const [row] = await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = $1::bigint`, [
+    String(treeSize),
+  ]);
   return row ? toRecord(row) : null;
 }
 
@@ -64,13 +70,18 @@ export async function checkpointCovering(db: Db, treeSize: number): Promise<Chec
 
 /** Checkpoints newest first, keyset-paged by tree size (`before`: only those smaller). */
 export async function listCheckpoints(db: Db, page: { before?: number; limit: number }): Promise<CheckpointRecord[]> {
-  const rows = page.before === undefined
-    ? await rowsOf<CheckpointRow>(db, `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT $1`, [page.limit])
-    : await rowsOf<CheckpointRow>(
-        db,
-        `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size < $1::bigint ORDER BY ledger_checkpoints.tree_size DESC LIMIT $2`,
-        [String(page.before), page.limit],
-      );
+  const rows =
+    page.before === undefined
+      ? await rowsOf<CheckpointRow>(
+          db,
+          `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY ledger_checkpoints.tree_size DESC LIMIT $1`,
+          [page.limit],
+        )
+      : await rowsOf<CheckpointRow>(
+          db,
+          `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size < $1::bigint ORDER BY ledger_checkpoints.tree_size DESC LIMIT $2`,
+          [String(page.before), page.limit],
+        );
   return rows.map(toRecord);
 }
 
@@ -96,7 +107,7 @@ export interface Leaf {
  */
 async function* windows<T>(db: Db, sql: string, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<T> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
-  for (let after = afterSeq; after < toSeq; ) {
+  for (let after = afterSeq; after < toSeq;) {
     const to = Math.min(toSeq, after + batchSize);
     yield* await rowsOf<T & object>(db, sql, [String(after), String(to)]);
     after = to;
@@ -105,8 +116,10 @@ async function* windows<T>(db: Db, sql: string, afterSeq: number, toSeq: number,
 
 /** Leaves (seq, entry_hash) of the entries with afterSeq < seq <= toSeq, ascending. */
 export async function* ledgerLeaves(db: Db, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<Leaf> {
-  const sql = 'SELECT seq::text AS seq, entry_hash FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq';
-  for await (const r of windows<{ seq: string; entry_hash: string }>(db, sql, afterSeq, toSeq, batchSize)) yield { seq: seqOf(r), entryHash: r.entry_hash };
+  const sql =
+    'SELECT seq::text AS seq, entry_hash FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq';
+  for await (const r of windows<{ seq: string; entry_hash: string }>(db, sql, afterSeq, toSeq, batchSize))
+    yield { seq: seqOf(r), entryHash: r.entry_hash };
 }
 
 /** Whole rows of the entries with afterSeq < seq <= toSeq, ascending. */
@@ -120,9 +133,13 @@ export async function lastSeqIn(db: Db): Promise<number> {
   return row?.max ? Number(row.max) : 0;
 }
 
-
 /** Whole rows with their entry_mac, afterSeq < seq <= toSeq, ascending (the sealer checks each MAC). */
-export function ledgerRowsWithMac(db: Db, afterSeq: number, toSeq: number, batchSize: number): AsyncGenerator<LedgerRow & { entry_mac: string | null }> {
+export function ledgerRowsWithMac(
+  db: Db,
+  afterSeq: number,
+  toSeq: number,
+  batchSize: number,
+): AsyncGenerator<LedgerRow & { entry_mac: string | null }> {
   const sql = `SELECT ${LEDGER_COLUMNS}, entry_mac FROM audit_ledger WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY audit_ledger.seq`;
   return windows<LedgerRow & { entry_mac: string | null }>(db, sql, afterSeq, toSeq, batchSize);
 }
@@ -151,12 +168,18 @@ export async function cosignaturesFor(db: Db, treeSize: number): Promise<Cosigna
 
 /** The largest tree size a witness has cosigned (per the database), or 0. */
 export async function lastCosignedBy(db: Db, witness: string): Promise<number> {
-  const [row] = await rowsOf<{ max: string | null }>(db, 'SELECT max(tree_size)::text AS max FROM ledger_cosignatures WHERE witness = $1', [witness]);
+  const [row] = await rowsOf<{ max: string | null }>(db, 'SELECT max(tree_size)::text AS max FROM ledger_cosignatures WHERE witness = $1', [
+    witness,
+  ]);
   return row?.max ? Number(row.max) : 0;
 }
 
 export async function insertCosignature(db: Db, row: CosignatureRow): Promise<void> {
-  await rowsOf(db, 'INSERT INTO ledger_cosignatures (tree_size, witness, cosignature) VALUES ($1::bigint, $2, $3) ON CONFLICT DO NOTHING', [String(row.treeSize), row.witness, row.cosignature]);
+  await rowsOf(db, 'INSERT INTO ledger_cosignatures (tree_size, witness, cosignature) VALUES ($1::bigint, $2, $3) ON CONFLICT DO NOTHING', [
+    String(row.treeSize),
+    row.witness,
+    row.cosignature,
+  ]);
 }
 
 /** The newest checkpoint with at least `quorum` cosignatures (any witness), or null. */

@@ -28,7 +28,13 @@ import { openNote, parseCheckpointBody, parseNote, type NoteVerifier } from './n
 import { checkCosignatureLine, type WitnessClient } from './witnesses';
 
 export type CheckpointProblemKind =
-  | 'bad_signature' | 'root_mismatch' | 'inconsistent' | 'missing_in_database' | 'rolled_back' | 'not_witnessed' | 'witness_unreachable'
+  | 'bad_signature'
+  | 'root_mismatch'
+  | 'inconsistent'
+  | 'missing_in_database'
+  | 'rolled_back'
+  | 'not_witnessed'
+  | 'witness_unreachable'
   | 'forged_entry';
 
 export interface CheckpointProblem {
@@ -116,12 +122,18 @@ interface WitnessHeld {
  * READ ONLY snapshot. Memory grows with neither the ledger nor the number of checkpoints, only with the problems
  * listed. Throws only when it cannot verify (no database, unreadable export directory).
  */
-export async function verifyCheckpoints(pool: Pool, jwks: JSONWebKeySet, options: VerifyCheckpointsOptions = {}): Promise<CheckpointVerifyReport> {
+export async function verifyCheckpoints(
+  pool: Pool,
+  jwks: JSONWebKeySet,
+  options: VerifyCheckpointsOptions = {},
+): Promise<CheckpointVerifyReport> {
   const batchSize = options.batchSize ?? 5000;
   const maxProblems = options.maxProblems ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
   if (!Number.isInteger(maxProblems) || maxProblems < 0) throw new RangeError('maxProblems must be a non-negative integer');
-  const sinks = [...(options.exported ? [options.exported] : []), ...(options.copies ?? [])].filter((s, i, all) => all.findIndex((o) => o.name === s.name) === i);
+  const sinks = [...(options.exported ? [options.exported] : []), ...(options.copies ?? [])].filter(
+    (s, i, all) => all.findIndex((o) => o.name === s.name) === i,
+  );
   const copies: Copy[] = [];
   for (const sink of sinks) copies.push({ sink, sizes: await sink.sizes(), index: 0 });
   const verifier = new CheckpointVerifier(jwks, copies, batchSize, maxProblems, options.quorum ?? 0, options.macKey);
@@ -169,7 +181,11 @@ class CheckpointVerifier {
   }
 
   /** Reads each witness's latest cosigned checkpoint and checks both signatures on it. */
-  async askWitnesses(witnesses: readonly WitnessClient[], noteVerifiers: readonly NoteVerifier[], origin: string | undefined): Promise<void> {
+  async askWitnesses(
+    witnesses: readonly WitnessClient[],
+    noteVerifiers: readonly NoteVerifier[],
+    origin: string | undefined,
+  ): Promise<void> {
     this.clients = witnesses;
     for (const w of witnesses) {
       let note: string | null;
@@ -189,7 +205,12 @@ class CheckpointVerifier {
       const cosig = parseNote(note)?.signatures.find((s) => s.name === w.name);
       const cosigned = opened && cosig ? checkCosignatureLine(opened.parsed.text, cosig.line, w.verifier) : null;
       if (!body || !cosigned) {
-        this.add(body?.treeSize ?? 0, 'bad_signature', `witness ${w.name} holds a checkpoint that is not ${body ? 'cosigned by it' : 'signed by the gateway\'s note key'}`, false);
+        this.add(
+          body?.treeSize ?? 0,
+          'bad_signature',
+          `witness ${w.name} holds a checkpoint that is not ${body ? 'cosigned by it' : "signed by the gateway's note key"}`,
+          false,
+        );
         this.held.push({ name: w.name, signed: null, matches: false });
         continue;
       }
@@ -215,7 +236,12 @@ class CheckpointVerifier {
       // any change to any column of a sealed entry changes the root.
       const hash = entryHash(toHashInput(next.value));
       if (this.macKey && seq > this.macFrom && !entryMacValid(this.macKey, hash, next.value.entry_mac ?? null)) {
-        this.add(seq, 'forged_entry', `entry ${seq} does not carry the gateway's MAC for what it says now: it was changed after the gateway wrote it, or the gateway never wrote it`, true);
+        this.add(
+          seq,
+          'forged_entry',
+          `entry ${seq} does not carry the gateway's MAC for what it says now: it was changed after the gateway wrote it, or the gateway never wrote it`,
+          true,
+        );
       }
       this.acc.pushLeafData(ledgerLeafData(hash));
     }
@@ -262,7 +288,9 @@ class CheckpointVerifier {
 
     for (;;) {
       const dbNext = await nextDb();
-      const candidates = [dbNext?.treeSize, witnessSizes[wIndex], ...this.copies.map((c) => c.sizes[c.index])].filter((s): s is number => s !== undefined);
+      const candidates = [dbNext?.treeSize, witnessSizes[wIndex], ...this.copies.map((c) => c.sizes[c.index])].filter(
+        (s): s is number => s !== undefined,
+      );
       if (candidates.length === 0) break;
       const size = Math.min(...candidates);
       const sides: Side[] = [];
@@ -277,13 +305,19 @@ class CheckpointVerifier {
         try {
           record = await copy.sink.get(size);
         } catch (e) {
-          this.add(size, 'bad_signature', `the checkpoint in ${copy.sink.name} cannot be read: ${e instanceof Error ? e.message : String(e)}`, false);
+          this.add(
+            size,
+            'bad_signature',
+            `the checkpoint in ${copy.sink.name} cannot be read: ${e instanceof Error ? e.message : String(e)}`,
+            false,
+          );
         }
         if (record) sides.push(await this.side(record, `copy:${copy.sink.name}`));
       }
       if (witnessSizes[wIndex] === size) {
         wIndex += 1;
-        for (const h of this.held) if (h.signed?.treeSize === size) sides.push({ source: `witness:${h.name}`, record: null, signed: h.signed });
+        for (const h of this.held)
+          if (h.signed?.treeSize === size) sides.push({ source: `witness:${h.name}`, record: null, signed: h.signed });
       }
       this.checked += 1;
       await this.checkSize(size, sides);
@@ -305,9 +339,14 @@ class CheckpointVerifier {
       const confirmed = [...this.confirmed.values()].filter((size) => size < this.bound).sort((a, b) => b - a);
       cosignedUpTo = confirmed[this.quorum - 1] ?? 0;
       if (cosignedUpTo < trusted) {
-        this.add(trusted, 'not_witnessed', cosignedUpTo === 0
-          ? `no checkpoint has the ${this.quorum} witness cosignature${this.quorum === 1 ? '' : 's'} required: checkpoints up to ${trusted} are signed by the gateway only`
-          : `checkpoints after tree size ${cosignedUpTo} have fewer than the ${this.quorum} witness cosignature${this.quorum === 1 ? '' : 's'} required`, false);
+        this.add(
+          trusted,
+          'not_witnessed',
+          cosignedUpTo === 0
+            ? `no checkpoint has the ${this.quorum} witness cosignature${this.quorum === 1 ? '' : 's'} required: checkpoints up to ${trusted} are signed by the gateway only`
+            : `checkpoints after tree size ${cosignedUpTo} have fewer than the ${this.quorum} witness cosignature${this.quorum === 1 ? '' : 's'} required`,
+          false,
+        );
       }
       trusted = Math.min(trusted, cosignedUpTo);
     }
@@ -322,7 +361,9 @@ class CheckpointVerifier {
       quorum: this.quorum,
       witnesses: this.held.map((h) => ({ witness: h.name, treeSize: h.signed?.treeSize ?? null, matches: h.matches })),
       ...(this.named !== undefined ? { firstDifferingEntry: this.named } : {}),
-      ...(this.named === undefined && this.firstMismatch ? { differingRange: { from: this.firstMismatch.after + 1, to: this.firstMismatch.at } } : {}),
+      ...(this.named === undefined && this.firstMismatch
+        ? { differingRange: { from: this.firstMismatch.after + 1, to: this.firstMismatch.at } }
+        : {}),
       problems,
       moreProblems: this.total - problems.length,
     };
@@ -368,7 +409,8 @@ class CheckpointVerifier {
     const valid = sides.filter((s): s is Side & { signed: SignedRoot } => s.signed !== null);
     const first = valid[0];
     if (!first) return;
-    const others = (s: Side): string => (s.source.startsWith('witness:') ? `witness ${s.source.slice(8)}` : s.source === 'database' ? 'the database' : s.source.slice(5));
+    const others = (s: Side): string =>
+      s.source.startsWith('witness:') ? `witness ${s.source.slice(8)}` : s.source === 'database' ? 'the database' : s.source.slice(5);
 
     // Two validly signed, different statements about one tree size: the signer forked history.
     const differing = valid.find((s) => s.signed.rootHash !== first.signed.rootHash);
@@ -380,17 +422,31 @@ class CheckpointVerifier {
     await this.advanceTo(size);
     let matched = false;
     const inDatabase = dbSide?.signed != null;
-    const holders = valid.filter((s) => s.source !== 'database').map(others).join(', ');
+    const holders = valid
+      .filter((s) => s.source !== 'database')
+      .map(others)
+      .join(', ');
     if (this.acc.size < size) {
-      const why = this.gapAt !== null ? `entry ${this.gapAt} is missing from the database` : `the database holds only ${this.acc.size} entries`;
+      const why =
+        this.gapAt !== null ? `entry ${this.gapAt} is missing from the database` : `the database holds only ${this.acc.size} entries`;
       const where = inDatabase ? '' : ` in ${holders} (no longer in the database)`;
       this.add(size, 'rolled_back', `a checkpoint signed for ${size} entries exists${where}, but ${why}: the ledger was rolled back`, true);
     } else if (toHex(this.acc.root()) !== first.signed.rootHash) {
       this.firstMismatch ??= { after: this.lastMatched, at: size };
       if (inDatabase) {
-        this.add(size, 'root_mismatch', `entries 1 to ${size} now in the database do not give the signed root: an entry this checkpoint covers was changed`, true);
+        this.add(
+          size,
+          'root_mismatch',
+          `entries 1 to ${size} now in the database do not give the signed root: an entry this checkpoint covers was changed`,
+          true,
+        );
       } else {
-        this.add(size, 'rolled_back', `the checkpoint of ${size} entries held by ${holders} is no longer in the database, and entries 1 to ${size} there do not give its signed root: history was rewritten after it was signed`, true);
+        this.add(
+          size,
+          'rolled_back',
+          `the checkpoint of ${size} entries held by ${holders} is no longer in the database, and entries 1 to ${size} there do not give its signed root: history was rewritten after it was signed`,
+          true,
+        );
       }
     } else {
       matched = true;
@@ -413,7 +469,14 @@ class CheckpointVerifier {
       }
       const copySide = valid.find((s) => s.source.startsWith('copy:'));
       if (copySide && !inDatabase) {
-        this.add(size, 'missing_in_database', dbSide ? 'the database copy of this exported checkpoint is not valid (its entries still match)' : 'this exported checkpoint was removed from the database (its entries still match)', false);
+        this.add(
+          size,
+          'missing_in_database',
+          dbSide
+            ? 'the database copy of this exported checkpoint is not valid (its entries still match)'
+            : 'this exported checkpoint was removed from the database (its entries still match)',
+          false,
+        );
       }
     }
 
@@ -424,12 +487,19 @@ class CheckpointVerifier {
       const fromPrev = valid.map((s) => s.record?.consistency ?? null).filter((c) => c !== null && c.fromTreeSize === prev.treeSize);
       let consistent: boolean | null = null;
       if (fromPrev.length > 0) {
-        consistent = fromPrev.every((c) => c !== null && verifyConsistency(prev.treeSize, size, prev.root, signedRoot, c.proof.map(fromHex)));
+        consistent = fromPrev.every(
+          (c) => c !== null && verifyConsistency(prev.treeSize, size, prev.root, signedRoot, c.proof.map(fromHex)),
+        );
       } else if (prev.matched && matched) {
         consistent = true;
       }
       if (consistent === false) {
-        this.add(size, 'inconsistent', `the consistency proof from tree size ${prev.treeSize} to ${size} does not hold: these two signed checkpoints cannot both describe one append-only ledger`, true);
+        this.add(
+          size,
+          'inconsistent',
+          `the consistency proof from tree size ${prev.treeSize} to ${size} does not hold: these two signed checkpoints cannot both describe one append-only ledger`,
+          true,
+        );
       }
     }
     if (matched && this.bound > size) this.trusted = size;
@@ -449,7 +519,10 @@ export interface VerifyContext {
 }
 
 /** Verifies against every copy the configuration names: the database, each sink, each witness. */
-export function verifyWith(ctx: VerifyContext, options: Pick<VerifyCheckpointsOptions, 'batchSize' | 'maxProblems'> = {}): Promise<CheckpointVerifyReport> {
+export function verifyWith(
+  ctx: VerifyContext,
+  options: Pick<VerifyCheckpointsOptions, 'batchSize' | 'maxProblems'> = {},
+): Promise<CheckpointVerifyReport> {
   return verifyCheckpoints(ctx.pool, ctx.keys.jwks(), {
     ...options,
     copies: ctx.sinks,

@@ -99,7 +99,14 @@ export function checkCosignatureLine(body: string, line: string, w: NoteVerifier
  * its checkpoint row, else re-read), the new side is read from entries oldSize+1..to — O(to - oldSize + log n).
  * Checked against both roots before it is returned; throws if the database cannot give it.
  */
-export async function consistencyProofFromDb(db: Db, oldSize: number, oldRootHex: string, to: CheckpointRecord, cache?: SubtreeCache, batchSize = 5000): Promise<Buffer[]> {
+export async function consistencyProofFromDb(
+  db: Db,
+  oldSize: number,
+  oldRootHex: string,
+  to: CheckpointRecord,
+  cache?: SubtreeCache,
+  batchSize = 5000,
+): Promise<Buffer[]> {
   if (oldSize === to.treeSize) return [];
   const ranges = consistencyRanges(oldSize, to.treeSize);
   const needed = new Set(proofPieces(ranges).map(subtreeKey));
@@ -142,30 +149,47 @@ export async function witnessCheckpoint(
   const note = record.note;
   if (!note) return witnesses.map((w) => ({ witness: w.name, outcome: 'refused', detail: 'the checkpoint has no signed note' }));
   const body = parseNote(note)?.text;
-  if (!body || !parseCheckpointBody(body)) return witnesses.map((w) => ({ witness: w.name, outcome: 'refused', detail: 'the checkpoint note is malformed' }));
+  if (!body || !parseCheckpointBody(body))
+    return witnesses.map((w) => ({ witness: w.name, outcome: 'refused', detail: 'the checkpoint note is malformed' }));
   return Promise.all(
     witnesses.map(async (w): Promise<WitnessOutcome> => {
       try {
         let oldSize = await lastCosignedBy(pool, w.name);
-        if (oldSize === record.treeSize) return { witness: w.name, outcome: 'cosigned', detail: `already cosigned tree size ${record.treeSize}` };
+        if (oldSize === record.treeSize)
+          return { witness: w.name, outcome: 'cosigned', detail: `already cosigned tree size ${record.treeSize}` };
         for (let attempt = 0; attempt < 3; attempt++) {
           if (oldSize > record.treeSize) {
-            return { witness: w.name, outcome: 'refused', detail: `the witness has cosigned ${oldSize} entries, more than this checkpoint's ${record.treeSize}: the ledger was rolled back` };
+            return {
+              witness: w.name,
+              outcome: 'refused',
+              detail: `the witness has cosigned ${oldSize} entries, more than this checkpoint's ${record.treeSize}: the ledger was rolled back`,
+            };
           }
           const old = oldSize > 0 ? await checkpointAt(pool, oldSize) : null;
           if (oldSize > 0 && !old) {
-            return { witness: w.name, outcome: 'refused', detail: `the witness holds tree size ${oldSize}, for which the database has no checkpoint: the ledger was rolled back or rewritten` };
+            return {
+              witness: w.name,
+              outcome: 'refused',
+              detail: `the witness holds tree size ${oldSize}, for which the database has no checkpoint: the ledger was rolled back or rewritten`,
+            };
           }
           const proof = old ? await consistencyProofFromDb(pool, oldSize, old.rootHash, record, options.cache, options.batchSize) : [];
           const answer = await w.addCheckpoint(oldSize, proof, note);
           if (answer.kind === 'cosigned') {
             const line = checkCosignatureLine(body, answer.line, w.verifier);
-            if (!line) return { witness: w.name, outcome: 'refused', detail: 'the witness answered with a cosignature that does not verify' };
+            if (!line)
+              return { witness: w.name, outcome: 'refused', detail: 'the witness answered with a cosignature that does not verify' };
             await insertCosignature(pool, { treeSize: record.treeSize, witness: w.name, cosignature: line });
             return { witness: w.name, outcome: 'cosigned', detail: `cosigned tree size ${record.treeSize}` };
           }
-          if (answer.kind === 'refused') return { witness: w.name, outcome: 'refused', detail: `the witness refused the checkpoint (${answer.status}): ${answer.detail}` };
-          if (answer.size === oldSize) return { witness: w.name, outcome: 'refused', detail: `the witness answered 409 for its own size ${oldSize}` };
+          if (answer.kind === 'refused')
+            return {
+              witness: w.name,
+              outcome: 'refused',
+              detail: `the witness refused the checkpoint (${answer.status}): ${answer.detail}`,
+            };
+          if (answer.size === oldSize)
+            return { witness: w.name, outcome: 'refused', detail: `the witness answered 409 for its own size ${oldSize}` };
           oldSize = answer.size;
         }
         return { witness: w.name, outcome: 'refused', detail: 'the witness kept answering 409' };

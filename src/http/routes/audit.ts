@@ -21,16 +21,31 @@ import { queryValidator } from '../validation';
 import { auditQuerySchema } from '../schemas';
 
 interface AuditQuery {
-  since?: string; until?: string; agencyId?: string; purpose?: LedgerFilters['purpose']; outcome?: string;
-  rule?: string; kind?: string; requestId?: string; subjectRef?: string; cursor?: string; limit?: number;
+  since?: string;
+  until?: string;
+  agencyId?: string;
+  purpose?: LedgerFilters['purpose'];
+  outcome?: string;
+  rule?: string;
+  kind?: string;
+  requestId?: string;
+  subjectRef?: string;
+  cursor?: string;
+  limit?: number;
 }
 const validateAuditQuery = queryValidator<AuditQuery>(auditQuerySchema, 'audit query');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function auditRouter(deps: {
-  ledger: AuditLedger; pool: Pool; keys: GatewayKeys; pseudonymise: Pseudonymiser;
+  ledger: AuditLedger;
+  pool: Pool;
+  keys: GatewayKeys;
+  pseudonymise: Pseudonymiser;
   /** The copies verification compares with (export directory, mirror) and the witnesses. */
-  sinks?: readonly CheckpointSink[]; witnesses?: readonly WitnessClient[]; quorum?: number; macKey?: EntryMacKey;
+  sinks?: readonly CheckpointSink[];
+  witnesses?: readonly WitnessClient[];
+  quorum?: number;
+  macKey?: EntryMacKey;
 }): Router {
   const router = Router();
   const cursorMac = (body: string): Buffer => deps.pseudonymise.mac('audit-cursor', body);
@@ -60,7 +75,11 @@ export function auditRouter(deps: {
       outcome: 'served',
       requestId: requestIdOf(res),
       actor: actorOf(principalOf(res)),
-      payload: { query: { ...q, ...(q.subjectRef ? { subjectRef: pseudonymOf(q.subjectRef) } : {}) }, returned: page.entries.length, pageHash: contentHash(body) },
+      payload: {
+        query: { ...q, ...(q.subjectRef ? { subjectRef: pseudonymOf(q.subjectRef) } : {}) },
+        returned: page.entries.length,
+        pageHash: contentHash(body),
+      },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
     res.json(body);
@@ -84,14 +103,34 @@ export function auditRouter(deps: {
 
   router.get('/audit/verify', async (_req, res) => {
     const chain = await verifyLedger(deps.pool);
-    const checkpoints = await verifyWith({ pool: deps.pool, keys: deps.keys, sinks: deps.sinks ?? [], ...(deps.witnesses ? { witnesses: deps.witnesses } : {}), quorum: deps.quorum ?? 0, ...(deps.macKey ? { macKey: deps.macKey } : {}) });
-    const report = { summary: describeVerification(chain, checkpoints), ...chain, ok: chain.ok && checkpoints.ok, trustedUpTo: Math.min(chain.trustedUpTo, checkpoints.trustedUpTo), sealedUpTo: Math.min(checkpoints.trustedUpTo, chain.lastSeq), checkpoints };
+    const checkpoints = await verifyWith({
+      pool: deps.pool,
+      keys: deps.keys,
+      sinks: deps.sinks ?? [],
+      ...(deps.witnesses ? { witnesses: deps.witnesses } : {}),
+      quorum: deps.quorum ?? 0,
+      ...(deps.macKey ? { macKey: deps.macKey } : {}),
+    });
+    const report = {
+      summary: describeVerification(chain, checkpoints),
+      ...chain,
+      ok: chain.ok && checkpoints.ok,
+      trustedUpTo: Math.min(chain.trustedUpTo, checkpoints.trustedUpTo),
+      sealedUpTo: Math.min(checkpoints.trustedUpTo, chain.lastSeq),
+      checkpoints,
+    };
     const entry = await deps.ledger.append({
       kind: 'audit_verify',
       outcome: report.ok ? 'intact' : 'broken',
       requestId: requestIdOf(res),
       actor: actorOf(principalOf(res)),
-      payload: { entriesChecked: report.entriesChecked, lastSeq: report.lastSeq, firstBadSeq: report.firstBadSeq ?? null, trustedUpTo: report.trustedUpTo, checkpointsChecked: checkpoints.checkpointsChecked },
+      payload: {
+        entriesChecked: report.entriesChecked,
+        lastSeq: report.lastSeq,
+        firstBadSeq: report.firstBadSeq ?? null,
+        trustedUpTo: report.trustedUpTo,
+        checkpointsChecked: checkpoints.checkpointsChecked,
+      },
     });
     res.setHeader('X-Audit-Entry-Id', entry.entryId);
     res.json(report);

@@ -12,7 +12,13 @@
 import { Router, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import { GatewayError } from '../../errors';
-import { cosignaturesFor, latestCheckpoint, latestCosignedCheckpoint, type CheckpointRecord, type WitnessClient } from '../../audit/checkpoints';
+import {
+  cosignaturesFor,
+  latestCheckpoint,
+  latestCosignedCheckpoint,
+  type CheckpointRecord,
+  type WitnessClient,
+} from '../../audit/checkpoints';
 import type { Db } from '../../db/tx';
 import type { GatewayKeys } from '../../keys/gateway-keys';
 
@@ -34,7 +40,9 @@ function onlyNoQuery(req: Request): void {
   const names = Object.keys(req.query);
   if (names.length > 0) {
     const detail = `Unknown query parameter ${names[0]?.slice(0, 60) ?? ''}; this resource takes none.`;
-    throw new GatewayError('bad_request', detail, { errors: [{ pointer: `/${names[0]?.slice(0, 60) ?? ''}`, detail: 'unknown parameter' }] });
+    throw new GatewayError('bad_request', detail, {
+      errors: [{ pointer: `/${names[0]?.slice(0, 60) ?? ''}`, detail: 'unknown parameter' }],
+    });
   }
 }
 

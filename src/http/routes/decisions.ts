@@ -23,9 +23,19 @@ const validateDecisionRequest = bodyValidator<DecisionRequest>(decisionRequestSc
 export function decisionsRouter(deps: DecisionServiceDeps): Router {
   const router = Router();
   router.post('/decisions', requireScope('decisions'), async (req, res) => {
-    const { subjectRef, subjectPersonId, to: { agencyId: toAgencyId, ...to }, ...request } = validateDecisionRequest(req.body ?? {});
+    const {
+      subjectRef,
+      subjectPersonId,
+      to: { agencyId: toAgencyId, ...to },
+      ...request
+    } = validateDecisionRequest(req.body ?? {});
     const input: DecisionInput = { ...request, to, facts: request.facts ?? {} };
-    const { answer, entry } = await decideAndRecord(deps, principalOf(res), input, { requestId: requestIdOf(res), subjectRef, subjectPersonId, toAgencyId });
+    const { answer, entry } = await decideAndRecord(deps, principalOf(res), input, {
+      requestId: requestIdOf(res),
+      subjectRef,
+      subjectPersonId,
+      toAgencyId,
+    });
     decisionsTotal.inc({ outcome: answer.decision });
     res.status(200).json({ ...answer, auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
   });

@@ -9,7 +9,10 @@ export function healthRouter(deps: { pool: Pool; verifier: TokenVerifier; policy
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const database = await deps.pool.query('SELECT 1').then(() => ({ ok: true }), () => ({ ok: false, detail: 'the database cannot be reached' }));
+    const database = await deps.pool.query('SELECT 1').then(
+      () => ({ ok: true }),
+      () => ({ ok: false, detail: 'the database cannot be reached' }),
+    );
     const issuers = await deps.verifier.checkIssuers();
     const ready = database.ok && issuers.every((i) => i.ok);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', database, issuers, policyVersion: deps.policyVersion });

@@ -86,14 +86,21 @@ export function ledgerProofsRouter(deps: LedgerProofsDeps): Router {
     const principal = principalOf(res);
     const subject = await findEntryForProof(deps.pool, entryId);
     // Another agency's entry is answered exactly like a missing one: its existence is not disclosed.
-    if (!subject || (principal.role !== 'auditor' && principal.agency.id !== subject.agencyId)) throw new GatewayError('not_found', NO_ENTRY);
+    if (!subject || (principal.role !== 'auditor' && principal.agency.id !== subject.agencyId))
+      throw new GatewayError('not_found', NO_ENTRY);
     let receipt;
     try {
       receipt = await buildReceipt(deps.pool, subject, { jwks: deps.keys.jwks(), cache, ...(treeSize !== undefined ? { treeSize } : {}) });
     } catch (e) {
       if (!(e instanceof LedgerIntegrityError)) throw e;
-      deps.logger.error({ err: e, entryId, seq: subject.seq }, 'the audit ledger no longer matches its signed checkpoint: run npm run audit:verify');
-      throw new GatewayError('internal', 'The gateway could not prove this entry against its signed checkpoint. This has been logged for the auditors; nothing was disclosed.');
+      deps.logger.error(
+        { err: e, entryId, seq: subject.seq },
+        'the audit ledger no longer matches its signed checkpoint: run npm run audit:verify',
+      );
+      throw new GatewayError(
+        'internal',
+        'The gateway could not prove this entry against its signed checkpoint. This has been logged for the auditors; nothing was disclosed.',
+      );
     }
     const entry = await deps.ledger.append({
       kind: 'audit_read',
@@ -138,14 +145,25 @@ export function ledgerProofsRouter(deps: LedgerProofsDeps): Router {
     try {
       result = deps.checkpointer
         ? await deps.checkpointer.sealNow()
-        : await sealWith({ pool: deps.pool, keys: deps.keys, sinks: deps.sinks, cache, ...(deps.macKey ? { macKey: deps.macKey } : {}), ...(deps.witnesses ? { witnesses: deps.witnesses } : {}) });
+        : await sealWith({
+            pool: deps.pool,
+            keys: deps.keys,
+            sinks: deps.sinks,
+            cache,
+            ...(deps.macKey ? { macKey: deps.macKey } : {}),
+            ...(deps.witnesses ? { witnesses: deps.witnesses } : {}),
+          });
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
-      deps.logger.error({ err: e, code: e.code }, 'the audit ledger could not be sealed: it may have been tampered with; run npm run audit:verify');
+      deps.logger.error(
+        { err: e, code: e.code },
+        'the audit ledger could not be sealed: it may have been tampered with; run npm run audit:verify',
+      );
       next(new GatewayError('conflict', `The ledger was not sealed: ${e.message}.`));
       return;
     }
-    for (const f of result.sinkFailures) deps.logger.warn({ sink: f.sink, err: f.message }, 'could not export a ledger checkpoint; it will be retried');
+    for (const f of result.sinkFailures)
+      deps.logger.warn({ sink: f.sink, err: f.message }, 'could not export a ledger checkpoint; it will be retried');
     const checkpoint = result.checkpoint ? toExportFile(result.checkpoint) : null;
     const body = {
       created: result.created,

@@ -20,7 +20,8 @@ export function requireSignedIn(req: Request, res: Response, next: NextFunction)
 export function requirePageScope(scope: string) {
   return (_req: Request, res: Response, next: NextFunction): void => {
     const p = webPrincipal(res);
-    if (p && !p.scopes.has(scope)) return next(new GatewayError('forbidden', 'Your organisation has not given your account access to this.'));
+    if (p && !p.scopes.has(scope))
+      return next(new GatewayError('forbidden', 'Your organisation has not given your account access to this.'));
     next();
   };
 }
@@ -49,12 +50,23 @@ export async function recordRefusal(ledger: AuditLedger, req: Request, res: Resp
       // No identifier in clear (a referral or request id becomes {id}), as on the API.
       path: pseudonymisedPath(req.originalUrl.split('?')[0] ?? '').path,
       status: error.status,
-      problems: (error.extras.errors ?? []).slice(0, 20).map((x) => ({ pointer: x.pointer.slice(0, 100), word: x.word?.slice(0, 60) ?? null })),
+      problems: (error.extras.errors ?? [])
+        .slice(0, 20)
+        .map((x) => ({ pointer: x.pointer.slice(0, 100), word: x.word?.slice(0, 60) ?? null })),
     },
   });
 }
 
-const LONDON = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: 'numeric', minute: '2-digit', hour12: true });
+const LONDON = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/London',
+  weekday: 'long',
+  day: 'numeric',
+  month: 'long',
+  year: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+  hour12: true,
+});
 /** e.g. "Tuesday 1 December 2026 at 9:30pm" (Europe/London). */
 export function inWords(iso: string | Date | null | undefined): string {
   if (!iso) return '';

@@ -65,14 +65,27 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     // The gateway's port first: the IdP must know the callback it may redirect to.
     const server = http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
     const address = server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     const redirectUri = `${url}/auth/callback`;
 
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-e2e-'));
     let agencies = loadAgencyRegistry('config/agencies.dev.json');
-    const devIdp: DevIdp = await startDevIdp({ host: '127.0.0.1', port: await freePort(), agencies, audience: AUDIENCE, dataDir, webRedirectUri: redirectUri });
+    const devIdp: DevIdp = await startDevIdp({
+      host: '127.0.0.1',
+      port: await freePort(),
+      agencies,
+      audience: AUDIENCE,
+      dataDir,
+      webRedirectUri: redirectUri,
+    });
     closers.push(() => devIdp.close());
     agencies = agencies.map((a) => ({ ...a, issuer: devIdp.issuerFor(a.id) }));
     await syncAgencies(db.ownerUrl, agencies);
@@ -85,7 +98,8 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     // The real ledger, with a switch to make appends fail as a database outage would (invariant 1 tests).
     let ledgerDown = false;
     const ledger: AuditLedger = {
-      append: (entry) => (ledgerDown ? Promise.reject(new AuditUnavailableError('forced by the e2e test', 'database')) : realLedger.append(entry)),
+      append: (entry) =>
+        ledgerDown ? Promise.reject(new AuditUnavailableError('forced by the e2e test', 'database')) : realLedger.append(entry),
       close: () => realLedger.close(),
     };
     const verifier = createTokenVerifier({ agencies, audience: AUDIENCE, allowInsecureIssuers: true });
@@ -93,13 +107,24 @@ export async function startE2eGateway(): Promise<E2eGateway> {
 
     const keys = await loadGatewayKeys(dataDir, {});
     const web = webRouter({
-      engine, ledger, pool, verifier, pseudonymise, agencies, logger,
+      engine,
+      ledger,
+      pool,
+      verifier,
+      pseudonymise,
+      agencies,
+      logger,
       ...webProofs({ pool, keys, sinks: [], cache: new SubtreeCache() }),
       oidc: { redirectUri, clientFor: (id) => devIdp.webClient(id), audience: AUDIENCE, allowInsecureIssuers: true },
       session: { secret: randomBytes(32).toString('base64url'), secureCookie: false },
     });
     const api = createApp({
-      engine, ledger, verifier, pool, logger, pseudonymise,
+      engine,
+      ledger,
+      verifier,
+      pool,
+      logger,
+      pseudonymise,
       keys,
       limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 10_000, perIpPerMinute: 100_000 },
     });
