@@ -42,10 +42,38 @@ export interface SchoolCalendar {
  * list (SCHOOL_BANK_HOLIDAYS): a date after the last year listed is treated as an ordinary day.
  */
 export const ENGLAND_AND_WALES_BANK_HOLIDAYS: readonly string[] = [
-  '2025-01-01', '2025-04-18', '2025-04-21', '2025-05-05', '2025-05-26', '2025-08-25', '2025-12-25', '2025-12-26',
-  '2026-01-01', '2026-04-03', '2026-04-06', '2026-05-04', '2026-05-25', '2026-08-31', '2026-12-25', '2026-12-28',
-  '2027-01-01', '2027-03-26', '2027-03-29', '2027-05-03', '2027-05-31', '2027-08-30', '2027-12-27', '2027-12-28',
-  '2028-01-03', '2028-04-14', '2028-04-17', '2028-05-01', '2028-05-29', '2028-08-28', '2028-12-25', '2028-12-26',
+  '2025-01-01',
+  '2025-04-18',
+  '2025-04-21',
+  '2025-05-05',
+  '2025-05-26',
+  '2025-08-25',
+  '2025-12-25',
+  '2025-12-26',
+  '2026-01-01',
+  '2026-04-03',
+  '2026-04-06',
+  '2026-05-04',
+  '2026-05-25',
+  '2026-08-31',
+  '2026-12-25',
+  '2026-12-28',
+  '2027-01-01',
+  '2027-03-26',
+  '2027-03-29',
+  '2027-05-03',
+  '2027-05-31',
+  '2027-08-30',
+  '2027-12-27',
+  '2027-12-28',
+  '2028-01-03',
+  '2028-04-14',
+  '2028-04-17',
+  '2028-05-01',
+  '2028-05-29',
+  '2028-08-28',
+  '2028-12-25',
+  '2028-12-26',
 ];
 
 export const DEFAULT_SCHOOL_CALENDAR: SchoolCalendar = {
@@ -83,12 +111,27 @@ export function calendarProblems(calendar: SchoolCalendar): string[] {
   }
   if (!TIME.test(calendar.dayStart)) problems.push(`day start "${calendar.dayStart}" must be HH:MM (24-hour)`);
   const days = calendar.schoolDays ?? [1, 2, 3, 4, 5];
-  if (days.length === 0 || days.some((d) => !Number.isInteger(d) || d < 1 || d > 7)) problems.push('school days must be ISO weekdays 1 (Monday) to 7 (Sunday), at least one');
+  if (days.length === 0 || days.some((d) => !Number.isInteger(d) || d < 1 || d > 7))
+    problems.push('school days must be ISO weekdays 1 (Monday) to 7 (Sunday), at least one');
   for (const h of calendar.holidays) {
     if (!isDate(h.from) || !isDate(h.to)) problems.push(`holiday ${h.from}..${h.to} must be two YYYY-MM-DD dates`);
     else if (h.to < h.from) problems.push(`holiday ${h.from}..${h.to} ends before it starts`);
   }
   for (const b of calendar.bankHolidays ?? []) if (!isDate(b)) problems.push(`bank holiday "${b}" must be a YYYY-MM-DD date`);
+  return problems;
+}
+
+/**
+ * A calendar is configuration, checked once per calendar object: every decision about Operation Encompass asks for
+ * the next school day, and building an Intl formatter to check the time zone each time was measurable in the bench.
+ */
+const checkedCalendars = new WeakMap<SchoolCalendar, readonly string[]>();
+function checkedProblems(calendar: SchoolCalendar): readonly string[] {
+  let problems = checkedCalendars.get(calendar);
+  if (!problems) {
+    problems = calendarProblems(calendar);
+    checkedCalendars.set(calendar, problems);
+  }
   return problems;
 }
 
@@ -99,19 +142,40 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-GB', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     formatters.set(timeZone, f);
   }
   return f;
 }
 
-interface WallClock { readonly year: number; readonly month: number; readonly day: number; readonly hour: number; readonly minute: number; readonly second: number }
+interface WallClock {
+  readonly year: number;
+  readonly month: number;
+  readonly day: number;
+  readonly hour: number;
+  readonly minute: number;
+  readonly second: number;
+}
 
 function wallClock(instant: number, timeZone: string): WallClock {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(instant))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  return { year: parts.year ?? 0, month: parts.month ?? 0, day: parts.day ?? 0, hour: parts.hour ?? 0, minute: parts.minute ?? 0, second: parts.second ?? 0 };
+  return {
+    year: parts.year ?? 0,
+    month: parts.month ?? 0,
+    day: parts.day ?? 0,
+    hour: parts.hour ?? 0,
+    minute: parts.minute ?? 0,
+    second: parts.second ?? 0,
+  };
 }
 
 /** The zone's offset from UTC at `instant`, in ms (Europe/London: 0 in winter, +3 600 000 in summer). */
@@ -167,7 +231,7 @@ export function isSchoolDay(date: string, calendar: SchoolCalendar): boolean {
  * calendar is not valid or has no school day in the next 400 days.
  */
 export function nextSchoolDayStart(after: Date, calendar: SchoolCalendar): Date {
-  const problems = calendarProblems(calendar);
+  const problems = checkedProblems(calendar);
   if (problems.length > 0) throw new SchoolCalendarError(`the school calendar is not valid: ${problems.join('; ')}`);
   if (!Number.isFinite(after.getTime())) throw new SchoolCalendarError('not a valid instant');
   let date = localDate(after, calendar.timeZone);
@@ -184,12 +248,18 @@ export function nextSchoolDayStart(after: Date, calendar: SchoolCalendar): Date 
  * `YYYY-MM-DD` days, e.g. `2026-12-21..2027-01-01,2027-02-15..2027-02-19,2027-06-07`.
  */
 export function parseHolidayList(text: string): DateRange[] {
-  return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((item) => {
-    const [from, to, extra] = item.split('..');
-    if (extra !== undefined || from === undefined) throw new SchoolCalendarError(`"${item}" is not a date or a date range (YYYY-MM-DD..YYYY-MM-DD)`);
-    const range = { from: from.trim(), to: (to ?? from).trim() };
-    if (!isDate(range.from) || !isDate(range.to)) throw new SchoolCalendarError(`"${item}" is not a date or a date range (YYYY-MM-DD..YYYY-MM-DD)`);
-    if (range.to < range.from) throw new SchoolCalendarError(`"${item}" ends before it starts`);
-    return range;
-  });
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((item) => {
+      const [from, to, extra] = item.split('..');
+      if (extra !== undefined || from === undefined)
+        throw new SchoolCalendarError(`"${item}" is not a date or a date range (YYYY-MM-DD..YYYY-MM-DD)`);
+      const range = { from: from.trim(), to: (to ?? from).trim() };
+      if (!isDate(range.from) || !isDate(range.to))
+        throw new SchoolCalendarError(`"${item}" is not a date or a date range (YYYY-MM-DD..YYYY-MM-DD)`);
+      if (range.to < range.from) throw new SchoolCalendarError(`"${item}" ends before it starts`);
+      return range;
+    });
 }
