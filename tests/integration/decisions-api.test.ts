@@ -313,9 +313,10 @@ describe('operability', () => {
     const auditor = await gw.issuers.token({ agency: 'test-csc', role: 'auditor', sub: 'a', scope: 'audit:read' });
     for (const route of described) {
       const [method, path] = route.split(' ') as [string, string];
-      const res = await request(gw.app)
-        [method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000'))
-        .set('Authorization', `Bearer ${auditor}`);
+      const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
+      const agent = request(gw.app);
+      const concrete = path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+      const res = await agent[verb](concrete).set('Authorization', `Bearer ${auditor}`);
       expect(res.body.detail ?? '').not.toMatch(/There is nothing at/);
     }
   });
