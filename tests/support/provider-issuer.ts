@@ -31,19 +31,17 @@ export async function startProviderIssuers(): Promise<ProviderIssuers> {
     for (const [issuer, keys] of issuers) {
       const root = issuer.endsWith('/') ? issuer : `${issuer}/`;
       if (url === `${root}.well-known/openid-configuration`) {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              issuer,
-              jwks_uri: `${root}keys`,
-              token_endpoint: `${root}token`,
-              authorization_endpoint: `${root}authorize`,
-              response_types_supported: ['code'],
-              subject_types_supported: ['public'],
-              id_token_signing_alg_values_supported: [keys.alg],
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            issuer,
+            jwks_uri: `${root}keys`,
+            token_endpoint: `${root}token`,
+            authorization_endpoint: `${root}authorize`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: [keys.alg],
+          }),
+        );
         return;
       }
       if (url === `${root}keys`) {
