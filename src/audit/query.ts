@@ -1,11 +1,11 @@
 /**
  * The auditor's view of the ledger: filtered, newest first, keyset-paged by seq (stable under concurrent appends:
  * a page never repeats or skips an entry). Parameterised SQL only; the cursor is opaque (base64url), signed (HMAC under a key derived from AUDIT_PSEUDONYM_KEY), bound to the
- * filters it was issued for, and validated — a bad cursor is a GatewayError('bad_request') → 400.
+ * filters it was issued for, and validated — a bad cursor is an InvalidCursorError (code invalid_cursor; a 400 bad_request at the HTTP edge).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
-import { GatewayError } from '../errors';
+import { InvalidInputError, RefusalError } from '../errors';
 import type { Purpose } from '../vocabulary/vocabulary';
 import { contentHash, type JsonValue } from './entry';
 import { LEDGER_COLUMNS, seqOf, type LedgerRow } from './rows';
@@ -76,10 +76,10 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
 /** A cursor this gateway did not issue, or issued for a different query. Answered as 400. */
-export class InvalidCursorError extends GatewayError {
+export class InvalidCursorError extends RefusalError {
+  readonly code = 'invalid_cursor';
   constructor(detail = 'The cursor is not valid for this query: start again without a cursor.') {
-    super('bad_request', detail, { errors: [{ pointer: '/cursor', detail }] });
-    this.name = 'InvalidCursorError';
+    super(detail, { errors: [{ pointer: '/cursor', detail }] });
   }
 }
 
@@ -146,7 +146,7 @@ function decodeCursor(cursor: string, fingerprint: string, mac: CursorMac): numb
 
 function validDate(d: Date | undefined, name: string): void {
   if (d !== undefined && Number.isNaN(d.getTime())) {
-    throw new GatewayError('bad_request', `${name} is not a valid date-time.`, {
+    throw new InvalidInputError('invalid_query', `${name} is not a valid date-time.`, {
       errors: [{ pointer: `/${name}`, detail: 'not a valid date-time' }],
     });
   }
@@ -227,7 +227,7 @@ export async function countLedger(pool: Pool, filters: LedgerFilters): Promise<n
 export async function queryLedger(pool: Pool, filters: LedgerFilters, page: LedgerPageRequest): Promise<LedgerPage> {
   const limit = page.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw new GatewayError('bad_request', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, {
+    throw new InvalidInputError('invalid_query', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`, {
       errors: [{ pointer: '/limit', detail: `1 to ${MAX_PAGE_SIZE}` }],
     });
   }

@@ -10,7 +10,7 @@
  * answer: never record values.
  */
 import type { Pool } from 'pg';
-import { GatewayError } from '../errors';
+import { PolicyRefusalError } from '../errors';
 import type { Decision, DecisionInput, PolicyEngine } from '../policy/types';
 import { englandToday } from '../policy/obligation';
 import { DEFAULT_SCHOOL_CALENDAR, type SchoolCalendar } from '../notifications/school-day';
@@ -80,8 +80,7 @@ export async function decideAndRecord(
   context: DecisionContext,
 ): Promise<RecordedDecision> {
   if (input.from.agencyType !== principal.agency.agencyType) {
-    throw new GatewayError(
-      'policy_refused',
+    throw new PolicyRefusalError(
       `You can only ask about sharing from your own agency (${principal.agency.agencyType}); this request named ${input.from.agencyType}.`,
     );
   }

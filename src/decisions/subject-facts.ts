@@ -8,7 +8,7 @@
  *                    data sharing agreements between the caller's agency and that agency, for this purpose, today
  */
 import type { Pool } from 'pg';
-import { GatewayError } from '../errors';
+import { NotFoundError, UnprocessableError } from '../errors';
 import type { AgencyType, Purpose } from '../vocabulary/vocabulary';
 import { agreementStatus, agreementsFor, englandDate } from '../records/agreements';
 import { riskSignals } from '../records/risk-signals';
@@ -33,7 +33,7 @@ export async function subjectDerivations(
     {};
   if (q.subjectPersonId !== undefined) {
     if (!UUID.test(q.subjectPersonId) || !(await agencyKnowsPerson(pool, q.subjectPersonId, q.callerAgencyId))) {
-      throw new GatewayError('not_found', 'No person with that subjectPersonId is known to your agency.', {
+      throw new NotFoundError('person_not_found', 'No person with that subjectPersonId is known to your agency.', {
         errors: [{ pointer: '/subjectPersonId', detail: 'not a person your agency knows' }],
       });
     }
@@ -49,9 +49,13 @@ export async function subjectDerivations(
   if (q.to.agencyId !== undefined) {
     const { rows } = await pool.query<{ agency_type: string }>('SELECT agency_type FROM agencies WHERE id = $1', [q.to.agencyId]);
     if (rows[0]?.agency_type !== q.to.agencyType) {
-      throw new GatewayError('unprocessable', `to.agencyId "${q.to.agencyId}" is not a ${q.to.agencyType} agency in the trust registry.`, {
-        errors: [{ pointer: '/to/agencyId', detail: `not a registered ${q.to.agencyType} agency` }],
-      });
+      throw new UnprocessableError(
+        'agency_not_registered',
+        `to.agencyId "${q.to.agencyId}" is not a ${q.to.agencyType} agency in the trust registry.`,
+        {
+          errors: [{ pointer: '/to/agencyId', detail: `not a registered ${q.to.agencyType} agency` }],
+        },
+      );
     }
     const status = agreementStatus(
       await agreementsFor(pool, q.callerAgencyId, q.purpose),

@@ -26,7 +26,7 @@ import type { ClientCertificateOptions } from '../auth/client-certificate';
 import type { Principal } from '../auth/principal';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { GatewayKeys } from '../keys/gateway-keys';
-import { sendProblem } from './problem';
+import { problemFor, sendProblem } from './problem';
 import { jsonBody } from './body';
 import { oneAuthorizationHeader } from './headers';
 import { recordRefusal } from './refusals';
@@ -90,22 +90,6 @@ export interface AppDeps {
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
-/** PostgreSQL refused text: NUL in text (22021), \u0000 or a lone surrogate in jsonb (22P05, or 22P02 naming Unicode). */
-function isUnstorableText(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const { code, message } = err as { code?: unknown; message?: unknown };
-  return code === '22021' || code === '22P05' || (code === '22P02' && /unicode|surrogate/i.test(String(message)));
-}
-
-/** PostgreSQL unreachable or restarting (connection refused, connection exceptions 08xxx, admin shutdown 57P0x). */
-function isDatabaseUnavailable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string')
-    return /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as { message?: unknown }).message));
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || code.startsWith('08') || code.startsWith('57P');
-}
-
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -247,47 +231,6 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
-/** Body-parser and other framework errors become typed GatewayErrors; anything unexpected is a 500 with no detail. */
-function toGatewayError(err: unknown, logger: Logger): GatewayError {
-  if (err instanceof GatewayError) return err;
-  if (err instanceof AuditUnavailableError) {
-    return new GatewayError(
-      'audit_unavailable',
-      'The audit ledger could not record this request, so nothing was disclosed. Try again shortly.',
-      { retryAfterSeconds: 5 },
-    );
-  }
-  const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
-  switch (type) {
-    case 'entity.too.large':
-      return new GatewayError('payload_too_large', 'The request body is larger than the gateway accepts.');
-    case 'entity.parse.failed':
-      return new GatewayError('bad_request', 'The request body is not valid JSON.');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new GatewayError('bad_request', 'The request body must be UTF-8 JSON.');
-    case 'entity.verify.failed':
-    case 'request.aborted':
-    case 'request.size.invalid':
-      return new GatewayError('bad_request', 'The request body could not be read.');
-  }
-  if (isUnstorableText(err)) {
-    // A safety net: text the validators let through that PostgreSQL cannot store is the caller's input (400), not a 500.
-    return new GatewayError(
-      'bad_request',
-      'The request contains a NUL character (\\u0000) or a broken UTF-16 character, which the gateway cannot store.',
-    );
-  }
-  if (isDatabaseUnavailable(err)) {
-    logger.error({ err }, 'database unavailable');
-    return new GatewayError('not_ready', 'The gateway cannot reach its database just now, so nothing was disclosed. Try again shortly.', {
-      retryAfterSeconds: 5,
-    });
-  }
-  logger.error({ err }, 'unexpected error');
-  return new GatewayError('internal', 'The gateway could not complete this request. It has been logged; nothing was disclosed.');
-}
-
 /**
  * Every refusal of a /v1 request is recorded before the refusal is sent (src/http/refusals.ts: one ledger entry for
  * an authenticated caller, a per-window count for an unidentified one). If even that cannot be recorded: 503.
@@ -295,14 +238,14 @@ function toGatewayError(err: unknown, logger: Logger): GatewayError {
 function errorHandler(deps: AppDeps): ErrorRequestHandler {
   const refusals = deps.refusals ?? anonymousRefusals(deps.pool);
   return async (err: unknown, req, res, _next) => {
-    let error = toGatewayError(err, deps.logger);
+    let error = problemFor(err, deps.logger);
     if (res.headersSent) return;
     if (req.originalUrl.startsWith('/v1/') && error.status >= 400 && error.status < 500) {
       try {
         await recordRefusal({ ledger: deps.ledger, refusals, pseudonymise: deps.pseudonymise }, req, res, error);
       } catch (auditError) {
         deps.logger.error({ err: auditError }, 'could not record a refusal in the audit ledger');
-        error = toGatewayError(new AuditUnavailableError('refusal not recorded'), deps.logger);
+        error = problemFor(new AuditUnavailableError('refusal not recorded'), deps.logger);
       }
     }
     sendProblem(res, error);

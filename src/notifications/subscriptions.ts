@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { GatewayError, type InputProblem } from '../errors';
+import { ConflictError, InvalidInputError, NotFoundError, type InputProblem } from '../errors';
 import type { AuditLedger } from '../audit/entry';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
@@ -58,15 +58,15 @@ export async function registerSubscription(
     }
   });
   if (problems.length > 0) {
-    throw new GatewayError(
-      'invalid_request',
+    throw new InvalidInputError(
+      'invalid_input',
       `Your agency cannot receive ${problems.length === 1 ? 'this event' : 'these events'}: ${problems.map((p) => p.detail).join(' ')}`,
       { errors: problems },
     );
   }
   const check = await verifyWebhookUrl(input.url, deps.urlPolicy, deps.resolve);
   if (!check.ok || !check.url) {
-    throw new GatewayError('invalid_request', check.problem ?? 'The webhook URL is not allowed.', {
+    throw new InvalidInputError('invalid_input', check.problem ?? 'The webhook URL is not allowed.', {
       errors: [{ pointer: '/url', detail: check.problem ?? 'not allowed' }],
     });
   }
@@ -80,7 +80,7 @@ export async function registerSubscription(
       [agency.id],
     );
     if (Number(counted[0]?.n ?? 0) >= MAX_SUBSCRIPTIONS_PER_AGENCY) {
-      throw new GatewayError('conflict', `Your agency already has ${MAX_SUBSCRIPTIONS_PER_AGENCY} webhooks. Remove one first.`);
+      throw new ConflictError('webhook_conflict', `Your agency already has ${MAX_SUBSCRIPTIONS_PER_AGENCY} webhooks. Remove one first.`);
     }
     let createdAt: Date;
     try {
@@ -91,9 +91,13 @@ export async function registerSubscription(
       createdAt = (rows[0] as { created_at: Date }).created_at;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new GatewayError('conflict', 'Your agency already has a webhook at this URL. Remove it first to change its events.', {
-          errors: [{ pointer: '/url', detail: 'already registered' }],
-        });
+        throw new ConflictError(
+          'webhook_conflict',
+          'Your agency already has a webhook at this URL. Remove it first to change its events.',
+          {
+            errors: [{ pointer: '/url', detail: 'already registered' }],
+          },
+        );
       }
       throw error;
     }
@@ -117,7 +121,7 @@ export async function listSubscriptions(deps: Pick<SubscriptionDeps, 'pool'>, ct
 }
 
 export async function removeSubscription(deps: SubscriptionDeps, ctx: SubscriptionContext, id: string): Promise<void> {
-  const notFound = new GatewayError('not_found', 'Your agency has no webhook with that id.');
+  const notFound = new NotFoundError('webhook_not_found', 'Your agency has no webhook with that id.');
   if (!UUID.test(id)) throw notFound;
   await inTransaction(deps.pool, async (client) => {
     const { rows } = await client.query<{ events: string[]; url: string }>(

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { GatewayError } from '../errors';
+import { ConflictError, InvalidInputError, NotFoundError, NotPermittedError } from '../errors';
 import { contentHash, type AuditLedger, type JsonObject } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
@@ -45,10 +45,14 @@ async function record(deps: ContributionDeps, ctx: ContributionContext, outcome:
   await deps.ledger.append({ kind: CONTRIBUTION_KIND, outcome, requestId: ctx.requestId, actor: actorOf(ctx.principal), payload });
 }
 
-const personNotKnown = (pointer: string): GatewayError =>
-  new GatewayError('not_found', 'No person with that id is known to your agency. Register or match the person first (POST /v1/persons).', {
-    errors: [{ pointer, detail: 'not a person your agency knows' }],
-  });
+const personNotKnown = (pointer: string): NotFoundError =>
+  new NotFoundError(
+    'person_not_found',
+    'No person with that id is known to your agency. Register or match the person first (POST /v1/persons).',
+    {
+      errors: [{ pointer, detail: 'not a person your agency knows' }],
+    },
+  );
 
 // ─── Persons ───────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -100,8 +104,8 @@ export async function registerPerson(
     for (const r of rows) candidates.set(r.id, r);
   }
   if (candidates.size > 1) {
-    throw new GatewayError(
-      'conflict',
+    throw new ConflictError(
+      'identity_conflict',
       'The identifiers given belong to different people in the gateway, so they cannot be matched automatically. Check them with your records team.',
       {
         errors: given.map((k) => ({ pointer: `/identifiers/${k}`, detail: 'matches a person' })),
@@ -114,8 +118,8 @@ export async function registerPerson(
   if (existing) {
     const contradicted = given.filter((k) => existing[k] !== null && existing[k] !== value(k));
     if (contradicted.length > 0) {
-      throw new GatewayError(
-        'conflict',
+      throw new ConflictError(
+        'identity_conflict',
         `The person these details match has a different ${contradicted.join(' and ')}. Check the identifiers with your records team.`,
         {
           errors: contradicted.map((k) => ({
@@ -141,8 +145,8 @@ export async function registerPerson(
       );
     } catch (error) {
       if (isUniqueViolation(error))
-        throw new GatewayError(
-          'conflict',
+        throw new ConflictError(
+          'identity_conflict',
           'Another request registered a person with these identifiers at the same moment. Send the request again to match them.',
         );
       throw error;
@@ -158,13 +162,13 @@ export async function registerPerson(
     )
     .catch((error: unknown) => {
       if (isUniqueViolation(error))
-        throw new GatewayError('conflict', 'Your agency already uses this local id for another person.', {
+        throw new ConflictError('identity_conflict', 'Your agency already uses this local id for another person.', {
           errors: [{ pointer: '/localId', detail: 'already used for another person' }],
         });
       throw error;
     });
   if (input.localId !== undefined && link.rows[0]?.local_id !== input.localId) {
-    throw new GatewayError('conflict', 'Your agency already knows this person by a different local id.', {
+    throw new ConflictError('identity_conflict', 'Your agency already knows this person by a different local id.', {
       errors: [{ pointer: '/localId', detail: 'this person has another local id at your agency' }],
     });
   }
@@ -238,10 +242,11 @@ export async function addHouseholdMember(
 ): Promise<Answer> {
   const agencyId = ctx.principal.agency.id;
   const { rows } = await client.query<{ owning_agency_id: string }>('SELECT owning_agency_id FROM households WHERE id = $1', [householdId]);
-  if (rows[0]?.owning_agency_id !== agencyId) throw new GatewayError('not_found', 'No household with that id belongs to your agency.');
+  if (rows[0]?.owning_agency_id !== agencyId)
+    throw new NotFoundError('household_not_found', 'No household with that id belongs to your agency.');
   if (!(await agencyKnowsPerson(client, input.personId, agencyId))) throw personNotKnown('/personId');
   if (input.to !== undefined && input.to < input.from) {
-    throw new GatewayError('invalid_request', 'A household membership cannot end before it starts.', {
+    throw new InvalidInputError('invalid_input', 'A household membership cannot end before it starts.', {
       errors: [{ pointer: '/to', detail: 'is before from' }],
     });
   }
@@ -346,16 +351,19 @@ export async function updateRecord(
 ): Promise<Answer> {
   const agencyId = ctx.principal.agency.id;
   const current = await findRecord(client, recordId, true);
-  if (!current) throw new GatewayError('not_found', 'No record with that id is available to your agency.');
+  if (!current) throw new NotFoundError('record_not_found', 'No record with that id is available to your agency.');
   if (current.owningAgencyId !== agencyId) {
     if (await agencyKnowsPerson(client, current.subjectPersonId, agencyId)) {
-      throw new GatewayError('forbidden', 'Only the agency that holds this record can change it. Contribute your own record instead.');
+      throw new NotPermittedError(
+        'not_permitted',
+        'Only the agency that holds this record can change it. Contribute your own record instead.',
+      );
     }
-    throw new GatewayError('not_found', 'No record with that id is available to your agency.');
+    throw new NotFoundError('record_not_found', 'No record with that id is available to your agency.');
   }
   if (current.version !== expectedVersion) {
-    throw new GatewayError(
-      'conflict',
+    throw new ConflictError(
+      'record_version_stale',
       `The record has changed since version ${expectedVersion}: it is now version ${current.version}. Read it again and re-apply your change.`,
       {
         errors: [{ pointer: '/headers/if-match', detail: `stale version ${expectedVersion}; current version ${current.version}` }],
@@ -378,7 +386,10 @@ export async function updateRecord(
     ],
   );
   if (!rows[0])
-    throw new GatewayError('conflict', 'The record changed while your update was being applied. Read it again and re-apply your change.');
+    throw new ConflictError(
+      'record_version_stale',
+      'The record changed while your update was being applied. Read it again and re-apply your change.',
+    );
   const updated = recordOf(rows[0] as Parameters<typeof recordOf>[0]);
   await onRecordWritten(client, updated, deps.notifications); // transactional outbox: Operation Encompass
   await record(deps, ctx, 'updated', contributionPayload(deps, updated, 'update_record'));

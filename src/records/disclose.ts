@@ -23,7 +23,7 @@
  */
 import { inSnapshot, type Db } from '../db/tx';
 import type { Pool } from 'pg';
-import { GatewayError } from '../errors';
+import { NotFoundError } from '../errors';
 import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject, type JsonValue, type NewAuditEntry } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
@@ -113,15 +113,16 @@ const UNREGISTERED_OWNER_REASON =
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const personNotFound = (): GatewayError => new GatewayError('not_found', 'No person with that id is known to your agency.');
-export const recordNotFound = (): GatewayError => new GatewayError('not_found', 'No record with that id is available to your agency.');
+export const personNotFound = (): NotFoundError => new NotFoundError('person_not_found', 'No person with that id is known to your agency.');
+export const recordNotFound = (): NotFoundError =>
+  new NotFoundError('record_not_found', 'No record with that id is available to your agency.');
 
 // ─── Reads: one consistent snapshot ────────────────────────────────────────────────────────────────────────────
 
 async function resolveRequester(db: Db, ctx: ReadContext): Promise<Requester> {
   if (ctx.onBehalfOf === undefined) return {};
   if (!UUID.test(ctx.onBehalfOf) || !(await agencyKnowsPerson(db, ctx.onBehalfOf, ctx.principal.agency.id))) {
-    throw new GatewayError('not_found', 'No person with the onBehalfOf id is known to your agency.', {
+    throw new NotFoundError('person_not_found', 'No person with the onBehalfOf id is known to your agency.', {
       errors: [{ pointer: '/onBehalfOf', detail: 'not a person your agency knows' }],
     });
   }

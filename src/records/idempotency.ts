@@ -12,7 +12,7 @@
  * Answers hold ids and field names only, never values (see ./contribute.ts).
  */
 import type { Pool, PoolClient } from 'pg';
-import { GatewayError } from '../errors';
+import { ConflictError } from '../errors';
 import type { JsonObject } from '../audit/entry';
 import { inTransaction } from '../db/tx';
 
@@ -60,8 +60,8 @@ export async function idempotent(
     );
     const row = rows[0];
     if (!row || row.request_hash !== scope.requestHash) {
-      throw new GatewayError(
-        'conflict',
+      throw new ConflictError(
+        'idempotency_key_reused',
         'This Idempotency-Key was already used for a different request. Use a new key for a new contribution; reuse a key only to retry exactly the same request.',
         { errors: [{ pointer: '/headers/idempotency-key', detail: 'already used for a different request' }] },
       );

@@ -6,7 +6,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import { schemaCompiler } from '../json-schema';
-import { GatewayError, type InputProblem } from '../errors';
+import { InvalidInputError, type InputProblem } from '../errors';
 import { FACT_NAMES, isFactName, isField, type Facts, type Field } from '../vocabulary/vocabulary';
 import { isDerivedFact, KIND_FIELDS, PERSON_FIELDS, type PersonField, type RecordKind } from './model';
 import { contributedFactsSchema, FIELD_VALUE_SCHEMAS } from './schemas';
@@ -26,8 +26,8 @@ export type FieldValues = Partial<Record<Field, unknown>>;
 function fail(what: string, problems: InputProblem[]): never {
   const first = problems[0];
   const unknownWord = problems.some((p) => p.word !== undefined && p.allowed !== undefined);
-  throw new GatewayError(
-    unknownWord ? 'unknown_word' : 'invalid_request',
+  throw new InvalidInputError(
+    unknownWord ? 'unknown_word' : 'invalid_input',
     `The ${what} is not valid: ${first ? first.detail : 'see errors'}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}.`,
     { errors: problems },
   );
@@ -148,8 +148,8 @@ export function throwIfProblems(what: string, problems: InputProblem[]): void {
 /** `If-Match: "3"` → 3. Missing → 400 (a PUT without it could silently overwrite someone else's change). */
 export function parseIfMatch(header: string | undefined): number {
   if (header === undefined || header.trim() === '') {
-    throw new GatewayError(
-      'invalid_request',
+    throw new InvalidInputError(
+      'invalid_input',
       'A record update needs an If-Match header with the version you read, e.g. If-Match: "3", so that it cannot overwrite a change you have not seen.',
       {
         errors: [{ pointer: '/headers/if-match', detail: 'If-Match is required' }],
@@ -158,8 +158,8 @@ export function parseIfMatch(header: string | undefined): number {
   }
   const match = /^\s*"?([1-9][0-9]{0,8})"?\s*$/.exec(header);
   if (!match) {
-    throw new GatewayError(
-      'invalid_request',
+    throw new InvalidInputError(
+      'invalid_input',
       'If-Match must be the record version you read, in quotes, e.g. If-Match: "3" (one version, not a list or *).',
       {
         errors: [{ pointer: '/headers/if-match', detail: 'If-Match must be one record version, e.g. "3"' }],
@@ -174,8 +174,8 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,128}$/;
 /** Every contribution (POST) carries an Idempotency-Key: a retry with the same key and body gets the same answer. */
 export function parseIdempotencyKey(header: string | undefined): string {
   if (header === undefined || !IDEMPOTENCY_KEY.test(header)) {
-    throw new GatewayError(
-      'invalid_request',
+    throw new InvalidInputError(
+      'invalid_input',
       header === undefined
         ? 'Every contribution needs an Idempotency-Key header (8 to 128 letters, digits, ".", "_", ":" or "-", e.g. a UUID), so that a retry never writes twice.'
         : 'The Idempotency-Key header must be 8 to 128 letters, digits, ".", "_", ":" or "-" (e.g. a UUID).',

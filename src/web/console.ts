@@ -14,7 +14,7 @@ import type { Pseudonymiser } from '../audit/pseudonym';
 import { describeVerification, type SealFacts } from '../audit/verification-wording';
 import { AUDIT_KINDS, AUDIT_OUTCOMES, READ_KINDS, isAuditKind } from '../audit/kinds';
 import { actorOf } from '../audit/actor';
-import { GatewayError } from '../errors';
+import { GatewayError, RefusalError } from '../errors';
 import type { PolicyCatalogueEngine } from '../policy';
 import { PURPOSES, isPurpose } from '../vocabulary/vocabulary';
 import { entryRouter } from './console-entry';
@@ -186,7 +186,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
         nextCursor = page.nextCursor;
         total = await countLedger(deps.pool, filters);
       } catch (err) {
-        if (!(err instanceof GatewayError)) throw err;
+        if (!(err instanceof RefusalError)) throw err;
         cursorError = true;
       }
     }

@@ -22,7 +22,8 @@ import type { SchoolCalendar } from '../notifications/school-day';
 import { AuditUnavailableError } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { TokenVerifier } from '../auth/token-verifier';
-import { GatewayError } from '../errors';
+import { GatewayError, RefusalError } from '../errors';
+import { refusalProblem } from '../http/problem';
 import { describedMethods } from '../http/openapi';
 import type { PolicyCatalogueEngine } from '../policy';
 import { adminRouter } from './admin';
@@ -182,8 +183,10 @@ export function webRouter(deps: WebDeps): Router {
 
 /** Errors on pages become GOV.UK error pages: never a stack trace, never problem+json. */
 function pageErrors(render: Renderer, logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req: Request, res, _next) => {
+  return (thrown: unknown, req: Request, res, _next) => {
     if (res.headersSent) return;
+    // A domain refusal is shown as the problem it maps to at the edge (src/http/problem.ts), as on the API.
+    const err = thrown instanceof RefusalError ? refusalProblem(thrown) : thrown;
     let status = 500;
     let heading = 'Sorry, there is a problem with the service';
     let paragraphs = ['Try again later. Nothing was shared.'];

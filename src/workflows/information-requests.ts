@@ -20,7 +20,7 @@ import type { AuditLedger } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
-import { GatewayError, type InputProblem } from '../errors';
+import { InvalidInputError, NotFoundError, NotPermittedError, type InputProblem } from '../errors';
 import type { PolicyEngine } from '../policy/types';
 import { inTransaction } from '../db/tx';
 import { agencyKnowsPerson } from '../records/store';
@@ -120,8 +120,8 @@ export interface InformationRequestView {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const requestNotFound = (): GatewayError =>
-  new GatewayError('not_found', 'No request for information with that id involves your agency.');
+export const requestNotFound = (): NotFoundError =>
+  new NotFoundError('information_request_not_found', 'No request for information with that id involves your agency.');
 
 export async function createInformationRequest(
   deps: InformationRequestDeps,
@@ -131,15 +131,16 @@ export async function createInformationRequest(
 ): Promise<InformationRequestView> {
   const now = deps.now?.() ?? new Date();
   if (!REQUESTER_TYPES.includes(p.agency.agencyType)) {
-    throw new GatewayError(
-      'forbidden',
+    throw new NotPermittedError(
+      'not_permitted',
       `Requests for information are made by a MASH, children's social care, Cafcass or a MARAC; your agency is ${p.agency.agencyType.replace(/_/g, ' ')}. Ask one of them, or use a decision for a single disclosure.`,
     );
   }
   const problems: InputProblem[] = [];
   const template = input.template;
   if (template === 'cafcass_safeguarding_checks') {
-    if (p.agency.agencyType !== 'cafcass') throw new GatewayError('forbidden', 'Cafcass safeguarding checks are asked by Cafcass.');
+    if (p.agency.agencyType !== 'cafcass')
+      throw new NotPermittedError('not_permitted', 'Cafcass safeguarding checks are asked by Cafcass.');
     if (input.purpose && input.purpose !== CAFCASS_CHECKS.purpose)
       problems.push({ pointer: '/purpose', detail: `Cafcass safeguarding checks are for ${CAFCASS_CHECKS.purpose}` });
     if (!input.subject.caseReference)
@@ -162,7 +163,7 @@ export async function createInformationRequest(
   if (firstHearingAt && firstHearingAt <= now)
     problems.push({ pointer: '/firstHearingAt', detail: 'the first hearing must be in the future' });
   if (problems.length)
-    throw new GatewayError('invalid_request', `The request for information is not valid: ${problems.map((x) => x.detail).join('; ')}.`, {
+    throw new InvalidInputError('invalid_input', `The request for information is not valid: ${problems.map((x) => x.detail).join('; ')}.`, {
       errors: problems,
     });
 
@@ -180,7 +181,7 @@ export async function createInformationRequest(
       input.subject.personId &&
       (!UUID.test(input.subject.personId) || !(await agencyKnowsPerson(client, input.subject.personId, p.agency.id)))
     ) {
-      throw new GatewayError('not_found', 'No person with that id is known to your agency.', {
+      throw new NotFoundError('person_not_found', 'No person with that id is known to your agency.', {
         errors: [{ pointer: '/subject/personId', detail: 'not a person your agency knows' }],
       });
     }
@@ -215,7 +216,7 @@ export async function createInformationRequest(
     }
     if (agencies.length === 0) bad.push({ pointer: '/agencies', detail: 'no agency to ask' });
     if (bad.length)
-      throw new GatewayError('invalid_request', `The request for information is not valid: ${bad.map((x) => x.detail).join('; ')}.`, {
+      throw new InvalidInputError('invalid_input', `The request for information is not valid: ${bad.map((x) => x.detail).join('; ')}.`, {
         errors: bad,
       });
 

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { contentHash, type AppendedEntry, type JsonObject, type JsonValue } from '../audit/entry';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
-import { GatewayError, type InputProblem } from '../errors';
+import { ConflictError, InvalidInputError, PolicyRefusalError, type InputProblem } from '../errors';
 import { inSnapshot, inTransaction } from '../db/tx';
 import { findRecord, membershipsAround } from '../records/store';
 import { isAgencyType, isRole, type Facts, type Field, type Purpose } from '../vocabulary/vocabulary';
@@ -81,12 +81,9 @@ export async function respondToInformationRequest(
     );
     const target = targets[0];
     if (!r || !target) throw requestNotFound();
-    if (target.status !== 'awaiting') throw new GatewayError('conflict', `Your agency has already ${target.status} this request.`);
+    if (target.status !== 'awaiting') throw new ConflictError('already_decided', `Your agency has already ${target.status} this request.`);
     if (!isAgencyType(r.requester_type) || !isRole(r.requested_by_role)) {
-      throw new GatewayError(
-        'policy_refused',
-        'The agency that asked is no longer in the trust registry, so nothing may be released to it.',
-      );
+      throw new PolicyRefusalError('The agency that asked is no longer in the trust registry, so nothing may be released to it.');
     }
     const purpose = r.purpose as Purpose;
     const late = targetStatus({ status: 'awaiting', deadline: target.deadline }, now) === 'overdue';
@@ -94,7 +91,7 @@ export async function respondToInformationRequest(
     if (input.answer === 'decline') {
       const reason = input.reason.trim();
       if (!reason)
-        throw new GatewayError('invalid_request', 'Say why your agency declines, in your own words.', {
+        throw new InvalidInputError('invalid_input', 'Say why your agency declines, in your own words.', {
           errors: [{ pointer: '/reason', detail: 'a reason is required' }],
         });
       const entry = await deps.ledger.append({
@@ -162,7 +159,7 @@ export async function respondToInformationRequest(
       }
     }
     if (problems.length)
-      throw new GatewayError('invalid_request', `The answer is not valid: ${problems.map((x) => x.detail).join('; ')}.`, {
+      throw new InvalidInputError('invalid_input', `The answer is not valid: ${problems.map((x) => x.detail).join('; ')}.`, {
         errors: problems,
       });
 

@@ -21,7 +21,7 @@ import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject } fr
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
 import type { DecisionAnswer } from '../decisions/decide-and-record';
-import { GatewayError } from '../errors';
+import { ConflictError, InvalidInputError, NotFoundError, NotPermittedError, PolicyRefusalError, UnprocessableError } from '../errors';
 import type { DecisionInput, PolicyEngine } from '../policy/types';
 import { inTransaction } from '../db/tx';
 import { isField, type Field, type Role } from '../vocabulary/vocabulary';
@@ -233,8 +233,8 @@ export async function listReferrals(
   const params: unknown[] = [p.agency.id];
   if (view === 'queue') {
     if (!isDeciderRole(p.role))
-      throw new GatewayError(
-        'forbidden',
+      throw new NotPermittedError(
+        'not_permitted',
         `Only a team manager, Caldicott Guardian or data protection officer has a referral queue; you are acting as "${p.role}". Use view=mine for the referrals you asked for.`,
       );
     where.push(`decider_role = $${params.push(p.role)}`);
@@ -256,7 +256,7 @@ export async function listReferrals(
   return { view, referrals: rows.map((r) => viewOf(r, p, now)) };
 }
 
-const notFound = (): GatewayError => new GatewayError('not_found', 'No referral with that id is open to you.');
+const notFound = (): NotFoundError => new NotFoundError('referral_not_found', 'No referral with that id is open to you.');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Who may see a referral: its asker, and the deciders of its role at its agency. Anyone else: 404. */
@@ -283,7 +283,7 @@ export interface ReferralDecisionInput {
 const label = (f: string): string => f.replace(/_/g, ' ');
 
 /**
- * Decides a referral. Throws a GatewayError (recorded as a refusal by the HTTP layer) for: not the decider role (403),
+ * Decides a referral. Throws a RefusalError (recorded as a refusal by the HTTP layer) for: not the decider role (403),
  * the asker deciding their own referral (403), a field withheld by a deny rule (403), a field the referral does not
  * ask about (422), an inconsistent decision (422), an already decided referral (409).
  */
@@ -297,8 +297,8 @@ export async function decideReferral(
   if (!UUID.test(id)) throw notFound();
   const reasons = input.reasons.trim();
   if (reasons.length === 0)
-    throw new GatewayError(
-      'invalid_request',
+    throw new InvalidInputError(
+      'invalid_input',
       'Give your reasons, in your own words: the decision and why must be recorded whether or not you share.',
       { errors: [{ pointer: '/reasons', detail: 'reasons are required' }] },
     );
@@ -308,17 +308,22 @@ export async function decideReferral(
     const r = rows[0];
     if (!r || !maySee(r, p)) throw notFound();
     if (p.role !== r.decider_role) {
-      throw new GatewayError('forbidden', `This referral is for the ${label(r.decider_role)} to decide; you are acting as "${p.role}".`);
+      throw new NotPermittedError(
+        'not_permitted',
+        `This referral is for the ${label(r.decider_role)} to decide; you are acting as "${p.role}".`,
+      );
     }
-    if (!p.practitioner) throw new GatewayError('forbidden', 'A referral is decided by a named person, not by a system client.');
+    if (!p.practitioner) throw new NotPermittedError('not_permitted', 'A referral is decided by a named person, not by a system client.');
     if (isAsker(r, p)) {
-      throw new GatewayError(
-        'policy_refused',
+      throw new PolicyRefusalError(
         'You asked for this referral, so you cannot decide it: another person in the role must decide, so that the decision is independent.',
       );
     }
     if (r.status !== 'open')
-      throw new GatewayError('conflict', `This referral was already decided (${r.outcome ?? ''}) on ${r.decided_at?.toISOString() ?? ''}.`);
+      throw new ConflictError(
+        'already_decided',
+        `This referral was already decided (${r.outcome ?? ''}) on ${r.decided_at?.toISOString() ?? ''}.`,
+      );
 
     // Ask the policy again, with the request exactly as it was asked: only what a refer rule sends to THIS decider can go.
     const request = r.request;
@@ -354,8 +359,7 @@ export async function decideReferral(
       return [];
     });
     if (problems.some((x) => x.code === 'denied')) {
-      throw new GatewayError(
-        'policy_refused',
+      throw new PolicyRefusalError(
         `You cannot release ${problems
           .filter((x) => x.code === 'denied')
           .map((x) => label(x.word))
@@ -364,24 +368,24 @@ export async function decideReferral(
       );
     }
     if (problems.length > 0)
-      throw new GatewayError('unprocessable', problems.map((x) => x.detail).join(' '), {
+      throw new UnprocessableError('decision_not_possible', problems.map((x) => x.detail).join(' '), {
         errors: problems.map(({ code: _c, ...rest }) => rest),
       });
     const released = [...new Set(asked)];
     if (input.decision === 'do_not_share' && released.length > 0)
-      throw new GatewayError('unprocessable', 'A decision not to share releases no fields: leave fields empty.', {
+      throw new UnprocessableError('decision_not_possible', 'A decision not to share releases no fields: leave fields empty.', {
         errors: [{ pointer: '/fields', detail: 'must be empty for do_not_share' }],
       });
     if (input.decision === 'share_some' && (released.length === 0 || released.length >= releasable.length)) {
-      throw new GatewayError(
-        'unprocessable',
+      throw new UnprocessableError(
+        'decision_not_possible',
         'Share some means some, not all and not none, of the fields the referral asks about: name them in fields.',
         { errors: [{ pointer: '/fields', detail: 'name some of the referred fields' }] },
       );
     }
     if (input.decision === 'share' && releasable.length < r.referred_fields.length) {
-      throw new GatewayError(
-        'unprocessable',
+      throw new UnprocessableError(
+        'decision_not_possible',
         `Not every field of this referral may be released now (the policy has changed): decide share_some with ${releasable.map(label).join(', ') || 'no fields'}.`,
         { errors: [{ pointer: '/decision', detail: 'share is not possible' }] },
       );

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { compileForNode, ROOT } from '../support/compile-for-node';
 import { Client, Pool } from 'pg';
-import { GatewayError } from '../../src/errors';
+import { RefusalError } from '../../src/errors';
+import { problemFor } from '../../src/http/problem';
 import {
   AuditUnavailableError,
   contentHash,
@@ -478,10 +479,17 @@ describe('auditor queries', () => {
     expect(((await bad(edited)) as Error).message).toMatch(/not issued by this gateway, or has been changed/);
     for (const e of errors) {
       expect(e).toBeInstanceOf(InvalidCursorError);
-      expect(e).toBeInstanceOf(GatewayError);
-      expect(e).toEqual(expect.objectContaining({ code: 'bad_request', status: 400 }));
+      expect(e).toBeInstanceOf(RefusalError);
+      // The domain's refusal code; the HTTP edge answers it as the problem it always was.
+      expect(e).toEqual(expect.objectContaining({ code: 'invalid_cursor' }));
+      expect(problemFor(e, { error: () => undefined })).toEqual(expect.objectContaining({ code: 'bad_request', status: 400 }));
     }
-    await expect(queryLedger(pool, {}, { limit: 201, mac })).rejects.toEqual(expect.objectContaining({ status: 400 }));
+    const tooMany = await queryLedger(pool, {}, { limit: 201, mac }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(tooMany).toBeInstanceOf(RefusalError);
+    expect(problemFor(tooMany, { error: () => undefined })).toEqual(expect.objectContaining({ status: 400 }));
   });
 
   it('gets one entry by id, and null for an unknown or malformed id', async () => {

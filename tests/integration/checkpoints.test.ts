@@ -34,8 +34,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { requireAuth } from '../../src/auth/middleware';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
-import { GatewayError } from '../../src/errors';
-import { sendProblem } from '../../src/http/problem';
+import { problemFor, sendProblem } from '../../src/http/problem';
 import { auditRouter } from '../../src/http/routes/audit';
 import { ledgerProofsRouter } from '../../src/http/routes/ledger-proofs';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -474,7 +473,7 @@ describe('HTTP: receipts and checkpoints', () => {
     );
     app.use('/v1', v1);
     const problems: ErrorRequestHandler = (e: unknown, _req, res, _next) => {
-      sendProblem(res, e instanceof GatewayError ? e : new GatewayError('internal', 'unexpected'));
+      sendProblem(res, problemFor(e, { error: () => undefined }));
     };
     app.use(problems);
     police = await issuers.token({ agency: 'test-police', sub: 'officer-1', role: 'police_officer', scope: 'decisions' });

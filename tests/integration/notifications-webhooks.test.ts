@@ -6,26 +6,18 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler } from 'express';
 import { Pool } from 'pg';
 import request from 'supertest';
-import { AuditUnavailableError } from '../../src/audit/entry';
 import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { requireAuth } from '../../src/auth/middleware';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
 import { syncAgencies } from '../../src/db/registry-sync';
-import { GatewayError } from '../../src/errors';
-import { sendProblem } from '../../src/http/problem';
+import { problemFor, sendProblem } from '../../src/http/problem';
 import { notificationsOpenApi, notificationsRouter } from '../../src/http/routes/notifications';
 import { checkWebhookUrl, classifyAddress, verifyWebhookUrl } from '../../src/notifications/webhook-url';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
 
 const problems: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-  const error =
-    err instanceof GatewayError
-      ? err
-      : err instanceof AuditUnavailableError
-        ? new GatewayError('audit_unavailable', 'The audit ledger could not record this request.')
-        : new GatewayError('internal', 'unexpected');
-  sendProblem(res, error);
+  sendProblem(res, problemFor(err, { error: () => undefined }));
 };
 
 describe('webhook subscriptions', () => {

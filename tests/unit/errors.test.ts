@@ -4,7 +4,20 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { GatewayError, SafeguardError } from '../../src/errors';
+import {
+  ConflictError,
+  GatewayError,
+  InvalidInputError,
+  NotFoundError,
+  NotPermittedError,
+  PolicyRefusalError,
+  RefusalError,
+  REFUSAL_CODES,
+  SafeguardError,
+  UnprocessableError,
+} from '../../src/errors';
+import { InvalidCursorError } from '../../src/audit/query';
+import { problemFor, REFUSAL_PROBLEMS } from '../../src/http/problem';
 import { AuditUnavailableError } from '../../src/audit/entry';
 import { CheckpointError } from '../../src/audit/checkpoints';
 import { LedgerIntegrityError } from '../../src/audit/receipts';
@@ -36,6 +49,13 @@ describe('the error base', () => {
     [new SchoolCalendarError('x'), 'school_calendar_invalid', 'SchoolCalendarError'],
     [new PolicyLoadError('policies/a.yaml', 'r1', 'bad'), 'policy_load_error', 'PolicyLoadError'],
     [new StoryError('x'), 'story_invalid', 'StoryError'],
+    [new NotFoundError('record_not_found', 'No record'), 'record_not_found', 'NotFoundError'],
+    [new InvalidInputError('invalid_input', 'bad'), 'invalid_input', 'InvalidInputError'],
+    [new InvalidCursorError(), 'invalid_cursor', 'InvalidCursorError'],
+    [new NotPermittedError('not_permitted', 'no'), 'not_permitted', 'NotPermittedError'],
+    [new PolicyRefusalError('no'), 'refused_by_policy', 'PolicyRefusalError'],
+    [new ConflictError('already_decided', 'done'), 'already_decided', 'ConflictError'],
+    [new UnprocessableError('decision_not_possible', 'no'), 'decision_not_possible', 'UnprocessableError'],
   ])('%s has a stable code and its class name', (error, code, name) => {
     expect(error).toBeInstanceOf(SafeguardError);
     expect(error).toBeInstanceOf(Error);
@@ -48,5 +68,19 @@ describe('the error base', () => {
       .filter((f) => /class \w+ extends Error\b/.test(readFileSync(f, 'utf8')))
       .map((f) => path.relative(ROOT, f));
     expect(offenders).toEqual(['src/errors.ts']);
+  });
+
+  it('a domain refusal carries no HTTP status: the edge maps its code to one problem, detail and pointers kept', () => {
+    const refusal = new NotFoundError('person_not_found', 'No person with that id is known to your agency.', {
+      errors: [{ pointer: '/subjectPersonId', detail: 'not a person your agency knows' }],
+    });
+    expect(refusal).toBeInstanceOf(RefusalError);
+    expect(refusal).not.toHaveProperty('status');
+    expect(problemFor(refusal, { error: () => undefined })).toEqual(
+      new GatewayError('not_found', 'No person with that id is known to your agency.', {
+        errors: [{ pointer: '/subjectPersonId', detail: 'not a person your agency knows' }],
+      }),
+    );
+    expect(Object.keys(REFUSAL_PROBLEMS).sort()).toEqual(Object.values(REFUSAL_CODES).flat().sort());
   });
 });

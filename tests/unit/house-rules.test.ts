@@ -40,6 +40,11 @@ describe('house rules', () => {
     expect(files.filter((f) => domain.test(rel(f)) && edge.test(code(f))).map(rel)).toEqual([]);
   });
 
+  it('the domain throws its own refusals (RefusalError codes), never the HTTP-shaped GatewayError', () => {
+    const domain = /^src\/(audit|decisions|notifications|policy|records|workflows)\//;
+    expect(files.filter((f) => domain.test(rel(f)) && /\bGatewayError\b/.test(code(f))).map(rel)).toEqual([]);
+  });
+
   it('no file in src/ is over 500 lines', () => {
     const long = files.map((f) => ({ file: rel(f), lines: readFileSync(f, 'utf8').split('\n').length - 1 })).filter((f) => f.lines > 500);
     expect(long).toEqual([]);

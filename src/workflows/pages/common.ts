@@ -4,7 +4,8 @@ import { actorOf } from '../../audit/actor';
 import { pseudonymisedPath } from '../../audit/pseudonym';
 import type { AuditLedger } from '../../audit/entry';
 import type { Principal } from '../../auth/principal';
-import { GatewayError } from '../../errors';
+import { NotPermittedError, type RefusalError } from '../../errors';
+import { refusalProblem } from '../../http/problem';
 import { AGENCY_TYPE_LABELS, FIELD_LABELS, PURPOSE_LABELS, ROLE_LABELS, SUBJECT_ROLE_LABELS, labelOf } from '../../web/labels';
 import { webPrincipal } from '../../web/session';
 
@@ -21,14 +22,14 @@ export function requirePageScope(scope: string) {
   return (_req: Request, res: Response, next: NextFunction): void => {
     const p = webPrincipal(res);
     if (p && !p.scopes.has(scope))
-      return next(new GatewayError('forbidden', 'Your organisation has not given your account access to this.'));
+      return next(new NotPermittedError('not_permitted', 'Your organisation has not given your account access to this.'));
     next();
   };
 }
 
 export function signedIn(res: Response): Principal {
   const p = webPrincipal(res);
-  if (!p) throw new GatewayError('unauthenticated', 'Sign in to continue.');
+  if (!p) throw new NotPermittedError('not_signed_in', 'Sign in to continue.');
   return p;
 }
 
@@ -38,8 +39,9 @@ export function pageRequestId(res: Response): string {
 }
 
 /** A refusal on a page is recorded exactly as on the API (kind request_refused: who, where, which problem; no values). */
-export async function recordRefusal(ledger: AuditLedger, req: Request, res: Response, error: GatewayError): Promise<void> {
+export async function recordRefusal(ledger: AuditLedger, req: Request, res: Response, refusal: RefusalError): Promise<void> {
   const p = webPrincipal(res);
+  const error = refusalProblem(refusal);
   await ledger.append({
     kind: 'request_refused',
     outcome: error.code,

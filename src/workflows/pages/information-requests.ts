@@ -4,7 +4,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import type { Principal } from '../../auth/principal';
-import { GatewayError } from '../../errors';
+import { RefusalError } from '../../errors';
 import { recordOf, RECORD_COLUMNS } from '../../records/store';
 import { membershipsAround } from '../../records/store';
 import { csrf } from '../../web/session';
@@ -202,7 +202,7 @@ export function informationRequestPages(deps: InformationRequestDeps & { render:
           ? `Your answer is recorded: ${released} of ${result.releases.length} record${result.releases.length === 1 ? '' : 's'} released, each as the sharing policy allows. ${r.requesterAgencyName ?? r.requesterAgencyId} has been told.`
           : `Your agency has declined. ${r.requesterAgencyName ?? r.requesterAgencyId} has been told.`;
     } catch (e) {
-      if (!(e instanceof GatewayError) || e.status >= 500) throw e;
+      if (!(e instanceof RefusalError)) throw e;
       await recordRefusal(deps.ledger, req, res, e);
       return show(req, res, p, r, [{ text: e.detail, href: '#answer' }]);
     }

@@ -5,7 +5,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import type { Principal } from '../../auth/principal';
-import { GatewayError } from '../../errors';
+import { RefusalError } from '../../errors';
 import { csrf } from '../../web/session';
 import { pageContext } from '../../web/page';
 import type { Renderer } from '../../web/views';
@@ -180,7 +180,7 @@ export function referralPages(deps: ReferralDeps & { render: Renderer }): Router
     try {
       await decideReferral(deps, p, id, { decision: outcome, fields, reasons }, pageRequestId(res));
     } catch (e) {
-      if (!(e instanceof GatewayError) || e.status >= 500) throw e;
+      if (!(e instanceof RefusalError)) throw e;
       await recordRefusal(deps.ledger, req, res, e);
       return show(
         req,

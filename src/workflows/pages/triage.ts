@@ -1,6 +1,6 @@
 /** The daily triage list page, printable for the meeting: the same list as GET /v1/triage/daily, recorded the same way. */
 import { Router } from 'express';
-import { GatewayError } from '../../errors';
+import { InvalidInputError } from '../../errors';
 import { pageContext } from '../../web/page';
 import type { Renderer } from '../../web/views';
 import { isField } from '../../vocabulary/vocabulary';
@@ -25,7 +25,7 @@ export function triagePages(deps: TriageDeps & { render: Renderer }): Router {
     const p = signedIn(res);
     const date = typeof req.query.date === 'string' && req.query.date !== '' ? req.query.date : undefined;
     if (date !== undefined && !DATE.test(date))
-      throw new GatewayError('invalid_request', 'Enter the date of the meeting as YYYY-MM-DD, for example 2026-12-01.');
+      throw new InvalidInputError('invalid_input', 'Enter the date of the meeting as YYYY-MM-DD, for example 2026-12-01.');
     const list = await dailyTriage(deps, p, date ? { date } : {}, pageRequestId(res));
     res.send(
       deps.render('workflows/triage.njk', {
