@@ -1,16 +1,18 @@
 /**
  * Ledger benchmarks, against a real PostgreSQL:
  *
- *   appends   PgAuditLedger.append of N decision-like entries with a window of concurrent callers (group commit),
- *             versus raw multi-row INSERTs of the SAME rows (read back from the ledger) in batches of the ledger's
+ *   appends   PgAuditLedger.append of N decision-like entries with a window of concurrent callers (group commit), with
+ *             an entry MAC key as the gateway has (src/gateway.ts),
+ *             versus raw multi-row INSERTs of the SAME rows (read back from the ledger, entry_mac included) in batches of the ledger's
  *             batch size, one autocommit statement each, into (a) a plain table with the ledger's columns and no
  *             index, (b) a copy with all of the ledger's indexes and constraints. Same server, same synchronous_commit.
  *   verify    fills a fresh ledger with N chained entries (hashes computed in node with the ledger's own `entryHash`,
  *             inserted as owner in big unnest batches), then times `verifyLedger`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { entryHash, GENESIS_HASH, type NewAuditEntry } from '../src/audit/entry';
+import { entryMacKey } from '../src/audit/entry-mac';
 import { PgAuditLedger } from '../src/audit/pg-ledger';
 import { verifyLedger } from '../src/audit/verify';
 import type { Purpose } from '../src/vocabulary/vocabulary';
@@ -76,7 +78,9 @@ export interface AppendBenchResult {
 
 const COLUMNS =
   'seq, entry_id, recorded_at, kind, outcome, request_id, agency_id, agency_type, client_id, practitioner, role, issuer, purpose, rules, payload, prev_hash, entry_hash';
-const CASTS = ['::bigint', '::uuid', '::timestamptz', '', '', '', '', '', '', '', '', '', '', '::text[]', '::jsonb', '', ''];
+/** The raw side inserts every stored column: the hashed ones and entry_mac. */
+const RAW_COLUMNS = `${COLUMNS}, entry_mac`;
+const CASTS = ['::bigint', '::uuid', '::timestamptz', '', '', '', '', '', '', '', '', '', '', '::text[]', '::jsonb', '', '', ''];
 
 /** One multi-row INSERT statement per batch, autocommit, from one connection (as the ledger writes one batch at a time). */
 async function rawInsert(client: Client, table: string, rows: unknown[][], batch: number): Promise<number> {
@@ -85,7 +89,7 @@ async function rawInsert(client: Client, table: string, rows: unknown[][], batch
     const slice = rows.slice(i, i + batch);
     const params: unknown[] = [];
     const tuples = slice.map((r) => `(${r.map((v, c) => `$${params.push(v)}${CASTS[c] ?? ''}`).join(', ')})`);
-    await client.query(`INSERT INTO ${table} (${COLUMNS}) VALUES ${tuples.join(', ')}`, params);
+    await client.query(`INSERT INTO ${table} (${RAW_COLUMNS}) VALUES ${tuples.join(', ')}`, params);
   }
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
@@ -100,7 +104,8 @@ export async function benchAppends(
   const owner = new Client({ connectionString: ownerUrl });
   await owner.connect();
   const pool = new Pool({ connectionString: appUrl, max: 10 });
-  const ledger = new PgAuditLedger(pool, { maxBatch });
+  // The gateway writes every entry with its MAC (src/gateway.ts): so does the bench.
+  const ledger = new PgAuditLedger(pool, { maxBatch, macKey: entryMacKey(randomBytes(32).toString('hex')) });
   try {
     // Warm up (connections, plans).
     await Promise.all(Array.from({ length: 300 }, (_, i) => ledger.append(decisionEntry(i))));
@@ -125,7 +130,7 @@ export async function benchAppends(
 
     // The same rows, as stored.
     const { rows } = await owner.query({
-      text: `SELECT ${COLUMNS} FROM audit_ledger WHERE seq > $1 ORDER BY seq`,
+      text: `SELECT ${RAW_COLUMNS} FROM audit_ledger WHERE seq > $1 ORDER BY seq`,
       values: [max],
       rowMode: 'array',
     });
