@@ -21,7 +21,18 @@
  */
 import { freePort } from '../src/db/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -354,7 +365,14 @@ async function runGateway(ctx: Context, workers: number, logLevel: string, profi
           return [];
         }
       })();
-      if (files[0]) summary = summariseProfile(path.join(profileDir, files[0]));
+      if (files[0]) {
+        summary = summariseProfile(path.join(profileDir, files[0]));
+        // Kept beside the results (git-ignored) for a closer look, e.g. in Chrome DevTools' Performance panel.
+        const kept = path.join(ROOT, 'bench', 'results', `profile-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+        mkdirSync(path.dirname(kept), { recursive: true });
+        copyFileSync(path.join(profileDir, files[0]), kept);
+        process.stderr.write(`bench: CPU profile kept at ${path.relative(ROOT, kept)}\n`);
+      }
     }
     return {
       workers,

@@ -5,6 +5,8 @@
  */
 import path from 'node:path';
 import { loadPolicyCatalogue, type FactTest, type PolicyRule, type Selector } from '../../src/policy';
+import { compilePolicy } from '../../src/policy/compile';
+import { createEngine } from '../../src/policy/decide';
 import type { DecisionInput, WithheldCode } from '../../src/policy/types';
 import {
   AGENCY_TYPES,
@@ -144,4 +146,20 @@ it('the CASL engine and the reference reading agree on every field of 5,000 requ
   for (const outcome of ['permitted', 'denied_by_rule', 'needs_referral', 'no_rule_permits']) {
     expect(seen.get(outcome) ?? 0).toBeGreaterThan(50);
   }
+});
+
+it('the engine indexed by parties answers word for word as one CASL ability over the whole catalogue', () => {
+  // The index (src/policy/compile.ts indexPolicy) only leaves out rules whose parties cannot match; the answers,
+  // routes and named rules must be exactly those of the unindexed ability.
+  const whole = compilePolicy(rules);
+  // A copy of the catalogue: routes are remembered per catalogue object, so each engine finds its own.
+  const unindexed = createEngine({ ...engine.catalogue }, () => whole);
+  const random = prng(20261201);
+  const shapes = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const input = generate(random);
+    shapes.add(`${input.from.agencyType}|${input.to.agencyType}|${input.to.role}|${input.purpose}|${input.subjectRole}`);
+    expect(engine.decide(input)).toEqual(unindexed.decide(input));
+  }
+  expect(shapes.size).toBeGreaterThan(250);
 });

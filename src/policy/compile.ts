@@ -82,6 +82,45 @@ export function compilePolicy(rules: readonly PolicyRule[]): CompiledPolicy {
   return { ability, ruleOf: (origin) => origins.get(origin) };
 }
 
+/**
+ * The catalogue indexed by the parties of a disclosure: who discloses (agency type and role), who receives (agency
+ * type and role), why, and whose data. A rule can only match a disclosure if every one of its selectors selects
+ * these six values (CASL tests each as `$exists` plus `$in`/`$nin`), so for each such combination the engine asks
+ * CASL about the candidate rules only — the same rules match, in the same order of precedence, as with the whole
+ * catalogue, because the rules left out could never have matched. Each combination's ability is compiled the first
+ * time it is asked and kept (at most `limit`, oldest forgotten first).
+ */
+export type PolicyIndex = (disclosure: Disclosure) => CompiledPolicy;
+
+export function indexPolicy(rules: readonly PolicyRule[], limit = 5000): PolicyIndex {
+  const compiled = new Map<string, CompiledPolicy>();
+  return (d) => {
+    const key = `${d.fromAgencyType}|${d.fromRole ?? ''}|${d.toAgencyType}|${d.toRole}|${d.purpose}|${d.subjectRole}`;
+    const known = compiled.get(key);
+    if (known) return known;
+    const candidates = rules.filter(
+      (r) =>
+        selects(r.from.agencyTypes, d.fromAgencyType) &&
+        selects(r.from.roles, d.fromRole) &&
+        selects(r.to.agencyTypes, d.toAgencyType) &&
+        selects(r.to.roles, d.toRole) &&
+        selects(r.purposes, d.purpose) &&
+        selects(r.subjectRoles, d.subjectRole),
+    );
+    const policy = compilePolicy(candidates);
+    if (compiled.size >= limit) compiled.delete(compiled.keys().next().value as string);
+    compiled.set(key, policy);
+    return policy;
+  };
+}
+
+/** Whether a selector selects a value, as CASL's `$exists` + `$in`/`$nin` conditions do (an absent value: only `any`). */
+export function selects(selector: Selector<string>, value: string | undefined): boolean {
+  if (selector.kind === 'any') return true;
+  if (value === undefined) return false;
+  return selector.kind === 'only' ? selector.values.includes(value) : !selector.values.includes(value);
+}
+
 type Query = Record<string, Record<string, unknown>>;
 
 /** One mongo query per alternative (`whenAny`), each also holding the rule's parties, purposes and `when`. */

@@ -29,8 +29,16 @@ import {
   type Field,
   type Role,
 } from '../vocabulary/vocabulary';
-import { DISCLOSURE, type CompiledPolicy, type Disclosure, type DisclosureSubject, type PolicyAction } from './compile';
-import type { PolicyCatalogue, PolicyRule, Selector } from './model';
+import {
+  DISCLOSURE,
+  selects,
+  type CompiledPolicy,
+  type Disclosure,
+  type DisclosureSubject,
+  type PolicyAction,
+  type PolicyIndex,
+} from './compile';
+import type { PolicyCatalogue, PolicyRule } from './model';
 import { englandToday, isDecisionDate, obligationOf } from './obligation';
 import { routesFor } from './routes';
 import type {
@@ -55,7 +63,7 @@ export interface PolicyCatalogueEngine extends PolicyEngine {
   readonly catalogue: PolicyCatalogue;
 }
 
-export function createEngine(catalogue: PolicyCatalogue, compiled: CompiledPolicy): PolicyCatalogueEngine {
+export function createEngine(catalogue: PolicyCatalogue, compiled: PolicyIndex): PolicyCatalogueEngine {
   const version = catalogue.version;
   return {
     version,
@@ -131,15 +139,17 @@ type Verdict =
   | { readonly field: Field; readonly kind: 'referred'; readonly rules: readonly PolicyRule[] }
   | { readonly field: Field; readonly kind: 'unmatched' };
 
-function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, compiled: CompiledPolicy): Decision {
+function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, index: PolicyIndex): Decision {
   const fields = [...new Set(request.fields)];
   if (fields.length === 0) {
     return { ...emptyDecision(catalogue.version), reasons: [NO_FIELDS_REASON] };
   }
   const disclosure = disclosureOf(request);
+  const compiled = index(disclosure);
   const verdicts = fields.map((field) => judgeField(field, disclosure, compiled));
   const recheck = (hypothetical: DecisionInput, field: Field): readonly PolicyRule[] | undefined => {
-    const v = judgeField(field, disclosureOf(hypothetical), compiled);
+    const other = disclosureOf(hypothetical);
+    const v = judgeField(field, other, index(other));
     return v.kind === 'permitted' ? v.rules : undefined;
   };
   return assemble(request, verdicts, catalogue, recheck);
@@ -382,12 +392,6 @@ function nearMisses(request: DecisionInput, fields: readonly Field[], catalogue:
     );
   }
   return out;
-}
-
-function selects(selector: Selector<string>, value: string | undefined): boolean {
-  if (selector.kind === 'any') return true;
-  if (value === undefined) return false;
-  return selector.kind === 'only' ? selector.values.includes(value) : !selector.values.includes(value);
 }
 
 // ─── Refusals that never reach the rules ───────────────────────────────────────────────────────────────────────

@@ -4,17 +4,17 @@
  * whose `decide()` never throws.
  *
  *   loader.ts  YAML → validated PolicyRule[] (schema.ts: the JSON Schema built from the vocabulary)
- *   compile.ts PolicyRule[] → CASL ability (why CASL, and how deny overrides permit)
+ *   compile.ts PolicyRule[] → CASL ability (why CASL, and how deny overrides permit), indexed by the parties
  *   decide.ts  the decision path, per field
  *   words.ts   plain-English phrases for reasons
  */
-import { compilePolicy } from './compile';
+import { indexPolicy } from './compile';
 import { createEngine, type PolicyCatalogueEngine } from './decide';
 import { loadCatalogue, type LoadOptions } from './loader';
 
 export function loadPolicyCatalogue(dir: string, options: LoadOptions = {}): PolicyCatalogueEngine {
   const catalogue = loadCatalogue(dir, options);
-  return createEngine(catalogue, compilePolicy(catalogue.rules));
+  return createEngine(catalogue, indexPolicy(catalogue.rules));
 }
 
 export { PolicyLoadError } from './errors';
