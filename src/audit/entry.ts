@@ -11,7 +11,7 @@
  * reordering is found by `verifyLedger` (./verify.ts).
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json';
 import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
 import { isAuditKind, type AuditKind } from './kinds';
 import { SafeguardError } from '../errors';
@@ -113,12 +113,6 @@ export class AuditUnavailableError extends SafeguardError {
 export const GENESIS_HASH = '0'.repeat(64);
 /** Version of the hash preimage layout; bump only together with a verifier that knows both. */
 export const ENTRY_HASH_VERSION = 1;
-
-function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('value has no JSON representation');
-  return text;
-}
 
 /**
  * entry_hash = hex SHA-256 of the RFC 8785 canonical JSON of

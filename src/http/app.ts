@@ -95,6 +95,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
+  // No generated ETags: answers are no-store and per request, so hashing every body bought nothing (records set their own).
+  app.set('etag', false);
 
   app.use((req, res, next) => {
     const given = req.get('x-request-id');

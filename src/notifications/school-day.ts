@@ -178,11 +178,24 @@ function wallClock(instant: number, timeZone: string): WallClock {
   };
 }
 
-/** The zone's offset from UTC at `instant`, in ms (Europe/London: 0 in winter, +3 600 000 in summer). */
+/**
+ * The zone's offset from UTC at `instant`, in ms (Europe/London: 0 in winter, +3 600 000 in summer). Asking Intl is
+ * the dearest step of an Operation Encompass decision, so an offset of whole minutes is remembered for the minute it
+ * was read in (zones with such offsets change them only on a minute boundary); the most recent 4,096 are kept.
+ */
+const offsets = new Map<string, number>();
 function offsetAt(instant: number, timeZone: string): number {
+  const key = `${timeZone}|${Math.floor(instant / 60_000)}`;
+  const known = offsets.get(key);
+  if (known !== undefined) return known;
   const w = wallClock(instant, timeZone);
   const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - Math.floor(instant / 1000) * 1000;
+  const offset = asUtc - Math.floor(instant / 1000) * 1000;
+  if (offset % 60_000 === 0) {
+    if (offsets.size >= 4096) offsets.clear();
+    offsets.set(key, offset);
+  }
+  return offset;
 }
 
 /** The instant a wall-clock time happens in the zone (after a spring-forward gap when it does not exist). */
@@ -201,8 +214,10 @@ export function zonedInstant(date: string, time: string, timeZone: string): Date
 
 /** The calendar date (YYYY-MM-DD) in the zone at `instant`. */
 export function localDate(instant: Date, timeZone: string): string {
-  const w = wallClock(instant.getTime(), timeZone);
-  return `${String(w.year).padStart(4, '0')}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`;
+  const t = instant.getTime();
+  const wall = new Date(Math.floor(t / 1000) * 1000 + offsetAt(t, timeZone));
+  const year = wall.getUTCFullYear();
+  return `${String(year).padStart(4, '0')}-${String(wall.getUTCMonth() + 1).padStart(2, '0')}-${String(wall.getUTCDate()).padStart(2, '0')}`;
 }
 
 function addDays(date: string, days: number): string {

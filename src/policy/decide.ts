@@ -224,13 +224,13 @@ const routeCaches = new WeakMap<PolicyCatalogue, Map<string, WithheldField['rout
 function cachedRoutes(
   catalogue: PolicyCatalogue,
   request: DecisionInput,
-  on: string,
+  shape: string,
   field: Field,
   recheck: Recheck,
 ): WithheldField['routes'] {
   let cache = routeCaches.get(catalogue);
   if (!cache) routeCaches.set(catalogue, (cache = new Map<string, WithheldField['routes']>()));
-  const key = JSON.stringify([{ ...request, fields: undefined, on }, field]);
+  const key = `${shape}|${field}`;
   const known = cache.get(key);
   if (known) return known;
   const found = routesFor(request, field, catalogue.rules, recheck);
@@ -241,7 +241,10 @@ function cachedRoutes(
 
 function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogue: PolicyCatalogue, recheck: Recheck): Decision {
   const on = request.on ?? englandToday();
-  const routes = (field: Field): WithheldField['routes'] => cachedRoutes(catalogue, request, on, field, recheck);
+  // The request's shape (all but the fields asked for), worked out once for all its withheld fields.
+  let shape: string | undefined;
+  const routes = (field: Field): WithheldField['routes'] =>
+    cachedRoutes(catalogue, request, (shape ??= JSON.stringify({ ...request, fields: undefined, on })), field, recheck);
   const discloser = discloserPhrase(request.from.agencyType);
   const recipient = recipientPhrase(request.to.agencyType, request.to.role);
   const purpose = purposePhrase(request.purpose);

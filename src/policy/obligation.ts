@@ -10,9 +10,16 @@ import type { SharingObligation } from './types';
 
 const ENGLAND_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit' });
 
-/** Today's calendar date in England (YYYY-MM-DD). */
+/** Today's calendar date in England (YYYY-MM-DD); the date changes only on a minute boundary, so it is kept per minute. */
+let todayMinute = Number.NaN;
+let today = '';
 export function englandToday(now: Date = new Date()): string {
-  return ENGLAND_DATE.format(now);
+  const minute = Math.floor(now.getTime() / 60_000);
+  if (minute !== todayMinute) {
+    today = ENGLAND_DATE.format(now);
+    todayMinute = minute;
+  }
+  return today;
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;

@@ -74,6 +74,22 @@ describe('nextSchoolDayStart', () => {
     expect(next('2026-06-12T23:30:00Z')).toBe('2026-06-15T07:30:00.000Z');
   });
 
+  it('gives the same local date as Intl for every quarter hour around both 2026 clock changes, in several zones', () => {
+    // localDate and zonedInstant remember a zone's offset per minute: this checks the remembered offsets against
+    // Intl read afresh, including the minutes either side of each change.
+    for (const timeZone of ['Europe/London', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe']) {
+      const fresh = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+      for (const around of ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z', '2026-03-08T07:00:00Z', '2026-04-05T15:00:00Z']) {
+        const centre = Date.parse(around);
+        for (let t = centre - 26 * 3_600_000; t <= centre + 26 * 3_600_000; t += 15 * 60_000) {
+          for (const instant of [t - 1, t, t + 59_999]) {
+            expect(localDate(new Date(instant), timeZone)).toBe(fresh.format(new Date(instant)));
+          }
+        }
+      }
+    }
+  });
+
   it('honours a configured school-day start and school week', () => {
     expect(next('2026-06-12T20:30:00Z', cal({ dayStart: '08:45' }))).toBe('2026-06-15T07:45:00.000Z');
     // A setting open Saturdays too.
