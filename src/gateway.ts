@@ -31,7 +31,15 @@ import { loadGatewayKeys, type GatewayKeys } from './keys/gateway-keys';
 import { postgresSessionStore } from './web/session';
 import { webRouter } from './web';
 import { webProofs } from './web/proofs';
-import { directorySinks, parseWitnessList, startCheckpointer, SubtreeCache } from './audit/checkpoints';
+import {
+  directorySinks,
+  parseWitnessList,
+  sealWith,
+  startCheckpointer,
+  SubtreeCache,
+  type CheckpointSink,
+  type SealResult,
+} from './audit/checkpoints';
 import { entryMacKey } from './audit/entry-mac';
 import { startDispatcher } from './notifications/dispatcher';
 import { startWorkflowSweeper } from './workflows/sweeper';
@@ -93,6 +101,10 @@ export interface Assembled {
   readonly pool: ManagedPool;
   readonly ledger: AuditLedger;
   readonly keys: GatewayKeys;
+  /** Where signed checkpoints are exported (and mirrored). */
+  readonly sinks: readonly CheckpointSink[];
+  /** Seals the ledger now, with everything the sealer seals with (sinks, witnesses, MAC key). */
+  seal(): Promise<SealResult>;
   /** Refusals of unidentified callers, counted per source (the listener reports the ones Node's parser refuses). */
   readonly refusals: ReturnType<typeof anonymousRefusals>;
   /** Synchronous, first thing when stopping: from now on the pools' connection errors are expected. */
@@ -108,6 +120,23 @@ export interface AssembleOptions {
   readonly pages?: boolean;
   /** Connections in the request pool (default 10). */
   readonly poolSize?: number;
+  /** Test seams: narrow, typed, and no second wiring. */
+  readonly overrides?: AssembleOverrides;
+}
+
+/** What a test may put in place of a part `assemble` builds; everything else is built from the configuration. */
+export interface AssembleOverrides {
+  /** Stands in front of the ledger writer (the fault tests make appends fail as an outage would). */
+  readonly ledger?: (writer: AuditLedger) => AuditLedger;
+  /** How long a ledger append may wait for its commit before it fails (default 10 s). */
+  readonly ledgerTimeoutMs?: number;
+  /** How long the pools wait for a new connection (default: no limit, as pg). */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * Key content hashes with the pseudonym key (default true, as the gateway always does). The key is process-wide
+   * (`useContentHashKey`), so the HTTP harness keeps the unkeyed form its tests assert.
+   */
+  readonly keyContentHashes?: boolean;
 }
 
 /**
@@ -123,19 +152,31 @@ export async function assemble(
 ): Promise<Assembled> {
   const background = options.background ?? true;
   const pages = options.pages ?? true;
+  const overrides = options.overrides ?? {};
+  const timeouts = overrides.connectionTimeoutMs === undefined ? {} : { connectionTimeoutMillis: overrides.connectionTimeoutMs };
   const closers = closerStack(logger);
   try {
     const engine = loadPolicyCatalogue(config.policyDir);
     // Every pool and every client in it has an error listener (src/db/pool.ts): a killed database is a 503, not a crash.
-    const pool = createPool({ connectionString: prepared.appDatabaseUrl, max: options.poolSize ?? 10, name: 'safeguard-gateway' }, logger);
+    const pool = createPool(
+      { connectionString: prepared.appDatabaseUrl, max: options.poolSize ?? 10, name: 'safeguard-gateway', ...timeouts },
+      logger,
+    );
     closers.push(() => pool.end());
     // The ledger has a pool of its own: a contribution holds a connection from `pool` in its transaction while it
     // waits for its ledger entry, so sharing one pool could exhaust it under load. One flush runs at a time.
-    const ledgerPool = createPool({ connectionString: prepared.appDatabaseUrl, max: 2, name: 'safeguard-gateway-ledger' }, logger);
+    const ledgerPool = createPool(
+      { connectionString: prepared.appDatabaseUrl, max: 2, name: 'safeguard-gateway-ledger', ...timeouts },
+      logger,
+    );
     closers.push(() => ledgerPool.end());
     const macKey = entryMacKey(config.ledger.macKey);
-    const ledger = new PgAuditLedger(ledgerPool, { macKey });
-    closers.push(() => ledger.close());
+    const writer = new PgAuditLedger(ledgerPool, {
+      macKey,
+      ...(overrides.ledgerTimeoutMs ? { timeoutMs: overrides.ledgerTimeoutMs } : {}),
+    });
+    closers.push(() => writer.close());
+    const ledger = overrides.ledger ? overrides.ledger(writer) : writer;
     const verifier = createTokenVerifier({
       agencies: prepared.agencies,
       audience: config.audience,
@@ -155,7 +196,7 @@ export async function assemble(
     if (checkpointer) closers.push(() => checkpointer.stop());
     const pseudonymise = pseudonymiser(config.pseudonymKey);
     // Content hashes in the ledger are keyed: a small value cannot be confirmed by hashing guesses.
-    useContentHashKey(config.pseudonymKey);
+    if (overrides.keyContentHashes ?? true) useContentHashKey(config.pseudonymKey);
     // Notifications: the outbox dispatcher delivers signed webhooks (each attempt recorded in the ledger first).
     const notify = config.notifications;
     if (background) {
@@ -236,6 +277,8 @@ export async function assemble(
       pool,
       ledger,
       keys,
+      sinks,
+      seal: () => sealWith(sealing),
       refusals,
       markClosing,
       close: () => {

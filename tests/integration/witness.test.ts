@@ -11,7 +11,6 @@ import { startTestGateway, type TestGateway } from '../support/gateway-harness';
 import { startWitness, type WitnessProcess } from '../support/witness-process';
 import { loadGatewayKeys, type GatewayKeys } from '../../src/keys/gateway-keys';
 import { formatCheckpointBody, parseNote, signNote, openNote, checkCosignatureLine } from '../../src/audit/checkpoints';
-import { entryMacKey } from '../../src/audit/entry-mac';
 
 const ORIGIN = 'gateway.test/witnessed-ledger';
 let keysDir: string;
@@ -30,7 +29,7 @@ beforeAll(async () => {
   keys = await loadGatewayKeys(keysDir, {}, { origin: ORIGIN });
   witness = await startWitness([keys.note().vkey]);
   gw = await startTestGateway({
-    ledgerTrust: { keysDir, origin: ORIGIN, witnesses: [witness.client], quorum: 1, macKey: entryMacKey('w'.repeat(40)) },
+    ledgerTrust: { keysDir, origin: ORIGIN, witnesses: witness.spec, quorum: 1, macKey: 'w'.repeat(40) },
   });
 }, 60_000);
 afterAll(async () => {

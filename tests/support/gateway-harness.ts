@@ -3,28 +3,17 @@
  * verifier, and local test issuers minting real signed tokens. Nothing is mocked.
  */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/db/pool';
 import pino from 'pino';
 import express, { type Express } from 'express';
-import { createApp } from '../../src/http/app';
-import { anonymousRefusals, foldClosedWindows } from '../../src/audit/anonymous-refusals';
-import { loadPolicyCatalogue } from '../../src/policy';
+import { loadConfig, type GatewayConfig } from '../../src/config';
+import { assemble } from '../../src/gateway';
+import { foldClosedWindows } from '../../src/audit/anonymous-refusals';
 import type { PolicyEngine } from '../../src/policy/types';
-import { PgAuditLedger } from '../../src/audit/pg-ledger';
-import { pseudonymiser } from '../../src/audit/pseudonym';
-import { createTokenVerifier } from '../../src/auth/token-verifier';
+import type { AuditLedger } from '../../src/audit/entry';
 import type { Agency } from '../../src/auth/registry';
 import type { ClientCertificateOptions } from '../../src/auth/client-certificate';
-import { loadGatewayKeys, type GatewayKeys } from '../../src/keys/gateway-keys';
-import {
-  directorySinks,
-  sealWith,
-  SubtreeCache,
-  type CheckpointSink,
-  type SealResult,
-  type WitnessClient,
-} from '../../src/audit/checkpoints';
-import type { EntryMacKey } from '../../src/audit/entry-mac';
+import type { GatewayKeys } from '../../src/keys/gateway-keys';
+import type { CheckpointSink, SealResult } from '../../src/audit/checkpoints';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +28,7 @@ export interface TestGateway {
   readonly pool: Pool;
   readonly engine: PolicyEngine;
   readonly keys: GatewayKeys;
-  readonly ledger: PgAuditLedger;
+  readonly ledger: AuditLedger;
   readonly sinks: readonly CheckpointSink[];
   /** Seal now, with everything the gateway would seal with (sinks, witnesses, MAC key). */
   seal(): Promise<SealResult>;
@@ -52,15 +41,32 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** Ledger trust, in its configuration form (src/config.ts: CHECKPOINT_*_DIR, LEDGER_*). */
 export interface LedgerTrustOptions {
   readonly exportDir?: string;
   readonly mirrorDir?: string;
-  readonly witnesses?: readonly WitnessClient[];
+  /** As LEDGER_WITNESSES: `<url> <verifier key>` pairs, comma-separated. */
+  readonly witnesses?: string;
   readonly quorum?: number;
-  readonly macKey?: EntryMacKey;
-  /** The gateway's key directory (default: a fresh temp dir). */
+  /** As LEDGER_MAC_KEY (at least 32 characters). */
+  readonly macKey?: string;
+  /** The gateway's data directory, where its keys are (DATA_DIR/keys; default: a fresh temp dir). */
   readonly keysDir?: string;
   readonly origin?: string;
+}
+
+/** The configuration a test gateway runs with: `loadConfig` over a test environment, as `npm start` reads its own. */
+export function testGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
+  return loadConfig({
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')),
+    POLICY_DIR: 'policies',
+    DEV_IDP: 'false',
+    ALLOW_INSECURE_ISSUERS: 'true',
+    AUDIT_PSEUDONYM_KEY: 'test-pseudonym-key-test-pseudonym-key',
+    CHECKPOINT_INTERVAL_MS: '0',
+    LOG_LEVEL: 'silent',
+    ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)),
+  });
 }
 
 export async function startTestGateway(
@@ -82,62 +88,41 @@ export async function startTestGateway(
   const shared = options.sameDatabaseAs;
   const db = shared ? shared.db : (options.database ?? (await createTestDatabase()));
   const issuers = shared ? shared.issuers : await startTestIssuers();
-  const engine = loadPolicyCatalogue('policies');
-  // As in src/gateway.ts: every pool and client has an error listener, so a database lost is a 503, not a crash.
-  const pool = createPool({ connectionString: db.appUrl, max: 5, name: 'test-gateway' }, pino({ level: 'silent' }));
   const trust = options.ledgerTrust ?? {};
-  const ledger = new PgAuditLedger(pool, trust.macKey ? { macKey: trust.macKey } : {});
-  const keys = await loadGatewayKeys(
-    trust.keysDir ?? mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')),
-    {},
-    trust.origin ? { origin: trust.origin } : {},
+  const base = testGatewayConfig({
+    DATA_DIR: trust.keysDir,
+    GATEWAY_AUDIENCE: options.audience ?? issuers.audience,
+    LEDGER_ORIGIN: trust.origin,
+    LEDGER_WITNESSES: trust.witnesses,
+    LEDGER_WITNESS_QUORUM: trust.quorum === undefined ? undefined : String(trust.quorum),
+    LEDGER_MAC_KEY: trust.macKey,
+    CHECKPOINT_EXPORT_DIR: trust.exportDir,
+    CHECKPOINT_MIRROR_DIR: trust.mirrorDir,
+    REFUSAL_SUMMARY_WINDOW_MS: options.refusalWindowMs === undefined ? undefined : String(options.refusalWindowMs),
+    BODY_LIMIT_BYTES: String(options.bodyBytes ?? 32 * 1024),
+    RATE_LIMIT_PER_AGENCY_PER_MINUTE: String(options.perAgencyPerMinute ?? 10_000),
+    RATE_LIMIT_PER_IP_PER_MINUTE: String(options.perIpPerMinute ?? 100_000),
+  });
+  const config: GatewayConfig = options.clientCertificates
+    ? { ...base, transport: { ...base.transport, clientCertificates: options.clientCertificates } }
+    : base;
+  const agencies = [
+    ...issuers.agencies,
+    ...(typeof options.extraAgencies === 'function' ? options.extraAgencies(issuers.agencies) : (options.extraAgencies ?? [])),
+  ];
+  // The gateway as src/gateway.ts assembles it for npm start, without the listener, the pages and the background tasks.
+  const gateway = await assemble(
+    config,
+    { appDatabaseUrl: db.appUrl, agencies, embeddedDatabase: false, webClients: {} },
+    pino({ level: 'silent' }),
+    { background: false, pages: false, poolSize: 5, overrides: { keyContentHashes: false } },
   );
-  const sinks = directorySinks({ exportDir: trust.exportDir, mirrorDir: trust.mirrorDir });
-  const cache = new SubtreeCache();
-  const sealing = {
-    pool,
-    keys,
-    sinks,
-    cache,
-    ...(trust.macKey ? { macKey: trust.macKey } : {}),
-    ...(trust.witnesses ? { witnesses: trust.witnesses } : {}),
-  };
-  const verifier = createTokenVerifier({
-    agencies: [
-      ...issuers.agencies,
-      ...(typeof options.extraAgencies === 'function' ? options.extraAgencies(issuers.agencies) : (options.extraAgencies ?? [])),
-    ],
-    audience: options.audience ?? issuers.audience,
-    allowInsecureIssuers: true,
-  });
-  const gateway = createApp({
-    refusals: anonymousRefusals(pool, options.refusalWindowMs),
-    engine,
-    ledger,
-    verifier,
-    pool,
-    logger: pino({ level: 'silent' }),
-    pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
-    ...(options.clientCertificates ? { clientCertificates: options.clientCertificates } : {}),
-    keys,
-    checkpoints: {
-      sinks,
-      cache,
-      ...(trust.macKey ? { macKey: trust.macKey } : {}),
-      ...(trust.witnesses ? { witnesses: trust.witnesses } : {}),
-      quorum: trust.quorum ?? trust.witnesses?.length ?? 0,
-    },
-    limits: {
-      bodyBytes: options.bodyBytes ?? 32 * 1024,
-      perAgencyPerMinute: options.perAgencyPerMinute ?? 10_000,
-      perIpPerMinute: options.perIpPerMinute ?? 100_000,
-    },
-  });
+  const { pool, ledger, engine, keys, sinks } = gateway;
   // Every response a test provokes is checked against the OpenAPI document; close() fails on any mismatch.
   const undocumented: string[] = [];
   const app = express();
   app.use(recordResponses(responseValidator(), undocumented));
-  app.use(gateway);
+  app.use(gateway.app);
   return {
     app,
     db,
@@ -147,7 +132,7 @@ export async function startTestGateway(
     keys,
     ledger,
     sinks,
-    seal: () => sealWith(sealing),
+    seal: () => gateway.seal(),
     ledgerRows: () => db.asOwner('SELECT * FROM audit_ledger ORDER BY seq'),
     countedRefusals: async (problem) =>
       Number(
@@ -157,8 +142,7 @@ export async function startTestGateway(
       ),
     foldRefusals: () => foldClosedWindows(pool, ledger),
     async close() {
-      await ledger.close();
-      await pool.end();
+      await gateway.close();
       if (!shared) await issuers.close();
       if (!shared && !options.database) await db.drop();
       if (undocumented.length > 0) {

@@ -16,6 +16,8 @@ export interface WitnessProcess {
   readonly vkey: string;
   readonly dir: string;
   readonly client: WitnessClient;
+  /** The witness as the gateway is configured with it (LEDGER_WITNESSES: `<url> <verifier key>`). */
+  readonly spec: string;
   /** Stops the process (its data directory stays, so it can be started again with it). */
   stop(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function startWitness(logVkeys: readonly string[], options: { dir?:
     ...started,
     dir,
     client: new WitnessClient(started.url, started.vkey),
+    spec: `${started.url} ${started.vkey}`,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
