@@ -16,7 +16,8 @@
  *          docs/ARCHITECTURE.md, about 20 minutes)
  *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger
  *          --ledger-only [--ledger-rounds=<n> (3)]: ONLY the ledger appends (5), n rounds on one fresh database each
- *          --seal [--seal-entries=1000000[,10000000]] [--seal-load-seconds=10]: ONLY the ledger-sealing measurements
+ *          --verify-only: ONLY the verification measurement (--verify-entries=<n>), no gateway and no load
+ *          --seal [--seal-entries=1000000[,10000000]] [--seal-load-seconds=10] [--seal-verify]: ONLY the ledger-sealing measurements
  *          (./seal-bench.ts: full vs incremental seal cost at those sizes, answer-to-sealed time under load)
  */
 import { freePort } from '../src/db/free-port';
@@ -43,7 +44,8 @@ import { createDatabase, prepareDatabase } from '../src/db/bootstrap';
 import { startBenchIssuers, type BenchIssuers } from './issuer';
 import { benchAppends, benchVerify, type AppendBenchResult, type VerifyBenchResult } from './ledger-bench';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile';
-import { benchSeal, sealTable } from './seal-bench';
+import { benchSeal, databaseUrl, sealTable } from './seal-bench';
+import { startBulkLoadPostgres } from './ledger-fill';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const AUDIENCE = 'urn:safeguard-gateway';
@@ -426,6 +428,8 @@ async function main(): Promise<void> {
   const o = parseOptions(argv);
   // `--ledger-only`: only the ledger appends (step 5), `--ledger-rounds` times, each ratio from its own round.
   if (argv.includes('--ledger-only')) return runLedgerBench(argv, o);
+  // `--verify-only`: only the verification measurement (with --verify-entries), no gateway, no load.
+  if (argv.includes('--verify-only')) return runVerifyOnly(o);
   const gatewayMain = path.resolve(
     argv.find((a) => a.startsWith('--gateway-main='))?.split('=')[1] ?? path.join(ROOT, 'dist', 'src', 'main.js'),
   );
@@ -447,7 +451,7 @@ async function main(): Promise<void> {
     const prepared = async (name: string) => {
       const ownerUrl = await createDatabase(pg!.adminUrl, name);
       const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: APP_PASSWORD });
-      return { ownerUrl, appUrl };
+      return { ownerUrl, appUrl, superuserUrl: databaseUrl(pg!.adminUrl, name) };
     };
     const gatewayDb = await prepared('bench_gateway');
     issuers = await startBenchIssuers(
@@ -529,7 +533,7 @@ async function main(): Promise<void> {
     if (!o.skipVerify) {
       log(`bench: verification of ${fmt(o.verifyEntries)} entries (filling first)`);
       const verifyDb = await prepared('bench_verify');
-      verify = await benchVerify(verifyDb.ownerUrl, verifyDb.appUrl, o.verifyEntries, log);
+      verify = await benchVerify(verifyDb.superuserUrl, verifyDb.appUrl, o.verifyEntries, log);
       log(
         `  filled in ${fmt(verify.fillSeconds, 1)} s; verified in ${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s, node CPU ${fmt(verify.nodeCpuSeconds, 1)} s), ok=${verify.ok}`,
       );
@@ -668,6 +672,36 @@ async function runLedgerBench(argv: readonly string[], o: Options): Promise<void
   process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
 }
 
+async function runVerifyOnly(o: Options): Promise<void> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const started = new Date();
+  const loadBefore = os.loadavg();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-bench-verify-'));
+  let pg: EmbeddedDatabase | undefined;
+  try {
+    log(`bench: verification only, ${fmt(o.verifyEntries)} entries; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+    pg = await startBulkLoadPostgres(path.join(dir, 'pg-data'), await freePort());
+    const ownerUrl = await createDatabase(pg.adminUrl, 'bench_verify');
+    const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: APP_PASSWORD });
+    const verify = await benchVerify(databaseUrl(pg.adminUrl, 'bench_verify'), appUrl, o.verifyEntries, log);
+    const output = `verifyLedger, ${fmt(verify.entries)} entries: filled in ${fmt(verify.fillSeconds, 1)} s; verified in ${fmt(verify.verifySeconds, 1)} s (${fmt(verify.perSecond)}/s, node CPU ${fmt(verify.nodeCpuSeconds, 1)} s), ok=${verify.ok}\n`;
+    process.stdout.write(
+      `\nSafeguard Gateway ledger verification, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version})\n${output}`,
+    );
+    const results = path.join(ROOT, 'bench', 'results');
+    mkdirSync(results, { recursive: true });
+    const file = path.join(results, `verify-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: loadBefore, loadavgAfter: os.loadavg(), node: process.version }, verify, table: output }, null, 2)}\n`,
+    );
+    process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
+  } finally {
+    await pg?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function runSealBench(argv: readonly string[]): Promise<void> {
   const value = (name: string, fallback: string): string => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
   const sizes = value('seal-entries', '1000000').split(',').map(Number);
@@ -675,7 +709,9 @@ async function runSealBench(argv: readonly string[]): Promise<void> {
   if (!sizes.every((n) => Number.isInteger(n) && n > 0) || !Number.isInteger(seconds) || seconds < 1)
     throw new Error('--seal-entries=<n>[,<n>…] and --seal-load-seconds=<s> must be positive whole numbers');
   const started = new Date();
-  const result = await benchSeal(sizes, seconds, (line) => process.stderr.write(`${line}\n`));
+  const loadavgBefore = os.loadavg();
+  process.stderr.write(`bench: load average ${loadavgBefore.map((l) => l.toFixed(2)).join(' ')}\n`);
+  const result = await benchSeal(sizes, seconds, (line) => process.stderr.write(`${line}\n`), argv.includes('--seal-verify'));
   const output = sealTable(result);
   process.stdout.write(
     `\nSafeguard Gateway ledger sealing, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version})\n${output}`,
@@ -685,7 +721,7 @@ async function runSealBench(argv: readonly string[]): Promise<void> {
   const file = path.join(results, `seal-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: os.loadavg()[0] }, seal: result, table: output }, null, 2)}\n`,
+    `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore, loadavgAfter: os.loadavg() }, seal: result, table: output }, null, 2)}\n`,
   );
   process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
 }

@@ -1,29 +1,34 @@
 /**
- * `npm run bench -- --seal [--seal-entries=1000000,10000000] [--seal-load-seconds=10]`: what sealing costs now
+ * `npm run bench -- --seal [--seal-entries=1000000,10000000] [--seal-load-seconds=10] [--seal-verify]`: what sealing costs now
  * that a checkpoint keeps its compact range (src/audit/checkpoints/seal.ts), and how soon an answer's entry is sealed.
  * Runs on its own embedded PostgreSQL (only this, not the gateway load bench) and prints one table.
  *
- * For each ledger size N: fill N chained entries (bench/ledger-bench.ts fillLedger), seal once from nothing (the
+ * For each ledger size N: fill N real chained entries with their MACs (./ledger-fill.ts), seal once from nothing (the
  * full pass every seal used to make: it reads and re-hashes all N), then append 1,000 entries and seal again (the
- * incremental seal: O(new entries + log n)), five times, median, and the same with 1 new entry.
+ * incremental seal: O(new entries + log n)), five times, median, and the same with 1 new entry. With --seal-verify,
+ * verifyLedger then streams the whole chain of that ledger (the 10M verification figure without a second fill).
  *
  * Answer-to-sealed under load: 32 concurrent appenders write through PgAuditLedger (group commit, each waits for
  * its own commit, as an answer does) for the given seconds while the periodic sealer runs every second; per entry,
  * the time from its commit (recorded_at) to the signing of the first checkpoint covering it (signed_at), both from
  * the database clock: p50 / p99 / max.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
 import pino from 'pino';
 import { freePort } from '../src/db/free-port';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded';
+import type { EmbeddedDatabase } from '../src/db/embedded';
 import { createDatabase, prepareDatabase } from '../src/db/bootstrap';
 import { PgAuditLedger } from '../src/audit/pg-ledger';
 import { sealLedger, startCheckpointer } from '../src/audit/checkpoints';
+import { verifyLedger } from '../src/audit/verify';
 import { loadGatewayKeys, type GatewayKeys } from '../src/keys/gateway-keys';
-import { decisionEntry, fillLedger } from './ledger-bench';
+import { entryMacKey, type EntryMacKey } from '../src/audit/entry-mac';
+import { decisionEntry } from './decision-entry';
+import { fillLedger, startBulkLoadPostgres } from './ledger-fill';
 
 export interface SealSizeResult {
   readonly entries: number;
@@ -34,6 +39,9 @@ export interface SealSizeResult {
   readonly incremental1000Ms: number;
   /** Median of five incremental seals of 1 new entry on top of N. */
   readonly incremental1Ms: number;
+  /** With --seal-verify: verifyLedger (streaming, O(n)) over the same N entries, and its rate. */
+  readonly verifySeconds?: number;
+  readonly verifyPerSecond?: number;
 }
 
 export interface SealLoadResult {
@@ -55,47 +63,61 @@ export interface SealBenchResult {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
 
-async function sealOnce(pool: Pool, keys: GatewayKeys): Promise<number> {
+async function sealOnce(pool: Pool, keys: GatewayKeys, macKey: EntryMacKey): Promise<number> {
   const t = process.hrtime.bigint();
-  const r = await sealLedger(pool, keys.key('ledger'), { jwks: keys.jwks(), noteKey: keys.note() });
+  // As the gateway seals: every new entry's MAC is checked before it is signed.
+  const r = await sealLedger(pool, keys.key('ledger'), { jwks: keys.jwks(), noteKey: keys.note(), macKey });
   if (!r.created) throw new Error('nothing was sealed');
   return ms(t);
 }
 
 async function sizeRun(
-  ownerUrl: string,
+  superuserUrl: string,
   appUrl: string,
   entries: number,
   keys: GatewayKeys,
+  macKey: EntryMacKey,
   log: (l: string) => void,
+  verify: boolean,
 ): Promise<SealSizeResult> {
-  const fillSeconds = await fillLedger(ownerUrl, entries, (done) => {
-    if (done > 0 && done % 1_000_000 === 0) log(`  filled ${done.toLocaleString('en-GB')} entries`);
+  const fillSeconds = await fillLedger(superuserUrl, entries, {
+    macKey,
+    onProgress: (done) => log(`  filled ${done.toLocaleString('en-GB')} entries`),
   });
+  log(`  filled in ${fillSeconds.toFixed(1)} s`);
   const pool = new Pool({ connectionString: appUrl, max: 4 });
-  const ledger = new PgAuditLedger(pool);
+  const ledger = new PgAuditLedger(pool, { macKey });
   try {
-    const fullSealSeconds = (await sealOnce(pool, keys)) / 1000;
+    const fullSealSeconds = (await sealOnce(pool, keys, macKey)) / 1000;
     log(`  full seal of ${entries.toLocaleString('en-GB')} entries: ${fullSealSeconds.toFixed(1)} s`);
     const thousand: number[] = [];
     const one: number[] = [];
     for (let round = 0; round < 5; round++) {
       await Promise.all(Array.from({ length: 1000 }, (_, i) => ledger.append(decisionEntry(entries + round * 1001 + i))));
-      thousand.push(await sealOnce(pool, keys));
+      thousand.push(await sealOnce(pool, keys, macKey));
       await ledger.append(decisionEntry(entries + round * 1001 + 1000));
-      one.push(await sealOnce(pool, keys));
+      one.push(await sealOnce(pool, keys, macKey));
     }
-    return { entries, fillSeconds, fullSealSeconds, incremental1000Ms: median(thousand), incremental1Ms: median(one) };
+    const result = { entries, fillSeconds, fullSealSeconds, incremental1000Ms: median(thousand), incremental1Ms: median(one) };
+    if (!verify) return result;
+    // The same ledger, verified from the start as audit:verify does (the chain: every hash, every link).
+    const t = process.hrtime.bigint();
+    const report = await verifyLedger(pool);
+    const verifySeconds = ms(t) / 1000;
+    if (!report.ok || report.entriesChecked !== entries + 5 * 1001)
+      throw new Error(`verification failed: ${JSON.stringify(report).slice(0, 300)}`);
+    log(`  verified ${report.entriesChecked.toLocaleString('en-GB')} entries in ${verifySeconds.toFixed(1)} s`);
+    return { ...result, verifySeconds, verifyPerSecond: report.entriesChecked / verifySeconds };
   } finally {
     await ledger.close();
     await pool.end();
   }
 }
 
-async function loadRun(appUrl: string, ownerUrl: string, keys: GatewayKeys, seconds: number): Promise<SealLoadResult> {
+async function loadRun(appUrl: string, ownerUrl: string, keys: GatewayKeys, macKey: EntryMacKey, seconds: number): Promise<SealLoadResult> {
   const pool = new Pool({ connectionString: appUrl, max: 6 });
-  const ledger = new PgAuditLedger(pool);
-  const sealer = startCheckpointer({ pool, keys, sinks: [], intervalMs: 1000, logger: pino({ level: 'silent' }) });
+  const ledger = new PgAuditLedger(pool, { macKey });
+  const sealer = startCheckpointer({ pool, keys, macKey, sinks: [], intervalMs: 1000, logger: pino({ level: 'silent' }) });
   const appenders = 32;
   const until = Date.now() + seconds * 1000;
   let n = 0;
@@ -139,26 +161,52 @@ async function loadRun(appUrl: string, ownerUrl: string, keys: GatewayKeys, seco
   }
 }
 
-export async function benchSeal(sizes: readonly number[], loadSeconds: number, log: (line: string) => void): Promise<SealBenchResult> {
+/** The same server and credentials, another database. */
+export function databaseUrl(serverUrl: string, database: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function benchSeal(
+  sizes: readonly number[],
+  loadSeconds: number,
+  log: (line: string) => void,
+  verify = false,
+): Promise<SealBenchResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-seal-bench-'));
   let pg: EmbeddedDatabase | undefined;
   try {
-    pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg-data'), port: await freePort() });
+    pg = await startBulkLoadPostgres(path.join(dir, 'pg-data'), await freePort());
     const keys = await loadGatewayKeys(path.join(dir, 'data'), {});
-    const prepared = async (name: string): Promise<{ ownerUrl: string; appUrl: string }> => {
-      const ownerUrl = await createDatabase((pg as EmbeddedDatabase).adminUrl, name);
+    const macKey = entryMacKey(randomBytes(32).toString('hex'));
+    const adminUrl = (pg as EmbeddedDatabase).adminUrl;
+    const prepared = async (name: string): Promise<{ ownerUrl: string; appUrl: string; superuserUrl: string }> => {
+      const ownerUrl = await createDatabase(adminUrl, name);
       const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: 'bench-seal-app-password-not-secret' });
-      return { ownerUrl, appUrl };
+      return { ownerUrl, appUrl, superuserUrl: databaseUrl(adminUrl, name) };
     };
     const results: SealSizeResult[] = [];
     for (const entries of sizes) {
       log(`bench: sealing at ${entries.toLocaleString('en-GB')} entries (filling first)`);
-      const db = await prepared(`bench_seal_${entries}`);
-      results.push(await sizeRun(db.ownerUrl, db.appUrl, entries, keys, log));
+      const name = `bench_seal_${entries}`;
+      const db = await prepared(name);
+      results.push(await sizeRun(db.superuserUrl, db.appUrl, entries, keys, macKey, log, verify));
+      await dropDatabase(adminUrl, name); // 10M entries are ~13 GB: give the disk back before the next size
     }
     log(`bench: answer-to-sealed under load (${loadSeconds} s, sealer every 1 s)`);
     const db = await prepared('bench_seal_load');
-    const load = await loadRun(db.appUrl, db.ownerUrl, keys, loadSeconds);
+    const load = await loadRun(db.appUrl, db.ownerUrl, keys, macKey, loadSeconds);
     return { sizes: results, load };
   } finally {
     await pg?.stop().catch(() => undefined);
@@ -167,10 +215,14 @@ export async function benchSeal(sizes: readonly number[], loadSeconds: number, l
 }
 
 export function sealTable(r: SealBenchResult): string {
-  const lines = ['ledger size | fill (s) | full seal, as every seal was (s) | incremental seal +1,000 entries (ms) | +1 entry (ms)'];
+  const verified = r.sizes.some((s) => s.verifySeconds !== undefined);
+  const lines = [
+    `ledger size | fill (s) | full seal, as every seal was (s) | incremental seal +1,000 entries (ms) | +1 entry (ms)${verified ? ' | verifyLedger (s, entries/s)' : ''}`,
+  ];
   for (const s of r.sizes) {
+    const v = s.verifySeconds !== undefined ? ` | ${s.verifySeconds.toFixed(1)} (${Math.round(s.verifyPerSecond ?? 0)}/s)` : '';
     lines.push(
-      `${s.entries.toLocaleString('en-GB')} | ${s.fillSeconds.toFixed(1)} | ${s.fullSealSeconds.toFixed(1)} | ${s.incremental1000Ms.toFixed(0)} | ${s.incremental1Ms.toFixed(0)}`,
+      `${s.entries.toLocaleString('en-GB')} | ${s.fillSeconds.toFixed(1)} | ${s.fullSealSeconds.toFixed(1)} | ${s.incremental1000Ms.toFixed(0)} | ${s.incremental1Ms.toFixed(0)}${v}`,
     );
   }
   const l = r.load;
