@@ -47,6 +47,8 @@ type CaslRawRule = RawRuleOf<PolicyAbility>;
 
 export interface CompiledPolicy {
   readonly ability: PolicyAbility;
+  /** The catalogue rules compiled into it, in catalogue order (for an indexed policy: the candidates of its parties). */
+  readonly rules: readonly PolicyRule[];
   /** The catalogue rule a CASL rule was compiled from (by the CASL rule's `origin`). */
   readonly ruleOf: (origin: unknown) => PolicyRule | undefined;
 }
@@ -79,7 +81,7 @@ export function compilePolicy(rules: readonly PolicyRule[]): CompiledPolicy {
 
   // Subjects are plain objects tagged with `subject('Disclosure', ...)`; CASL's default detection reads that tag.
   const ability = createMongoAbility<PolicyAbility>(raw);
-  return { ability, ruleOf: (origin) => origins.get(origin) };
+  return { ability, rules, ruleOf: (origin) => origins.get(origin) };
 }
 
 /**

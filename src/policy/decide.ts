@@ -152,7 +152,7 @@ function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, index: Pol
     const v = judgeField(field, other, index(other));
     return v.kind === 'permitted' ? v.rules : undefined;
   };
-  return assemble(request, verdicts, catalogue, recheck);
+  return assemble(request, verdicts, catalogue, compiled.rules, recheck);
 }
 
 function disclosureOf(request: DecisionInput): DisclosureSubject {
@@ -239,7 +239,13 @@ function cachedRoutes(
   return found;
 }
 
-function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogue: PolicyCatalogue, recheck: Recheck): Decision {
+function assemble(
+  request: DecisionInput,
+  verdicts: readonly Verdict[],
+  catalogue: PolicyCatalogue,
+  candidates: readonly PolicyRule[],
+  recheck: Recheck,
+): Decision {
   const on = request.on ?? englandToday();
   // The request's shape (all but the fields asked for), worked out once for all its withheld fields.
   let shape: string | undefined;
@@ -339,7 +345,7 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
     }
   }
   const unmatched = verdicts.filter((v) => v.kind === 'unmatched').map((v) => v.field);
-  if (unmatched.length > 0) reasons.push(noRule(unmatched), ...nearMisses(request, unmatched, catalogue));
+  if (unmatched.length > 0) reasons.push(noRule(unmatched), ...nearMisses(request, unmatched, candidates));
   for (const gap of agreementGaps) reasons.push(gap.explanation);
 
   // Duty only when every permitted field is granted by at least one rule whose duty binds this discloser today.
@@ -371,11 +377,12 @@ function assemble(request: DecisionInput, verdicts: readonly Verdict[], catalogu
 /**
  * For fields no rule allowed: the permit rules that would have allowed them for these agencies, roles, purpose
  * and subject, but whose conditions on the facts did not hold — so the practitioner learns what is missing.
- * (Explanation only: the decision above is CASL's.)
+ * `candidates` are the index's candidates for these parties (catalogue order), so few rules are looked at; the
+ * parties are still checked, so any superset of them (e.g. the whole catalogue) gives the same answer. (Explanation only: the decision above is CASL's.)
  */
-function nearMisses(request: DecisionInput, fields: readonly Field[], catalogue: PolicyCatalogue): string[] {
+function nearMisses(request: DecisionInput, fields: readonly Field[], candidates: readonly PolicyRule[]): string[] {
   const out: string[] = [];
-  for (const rule of catalogue.rules) {
+  for (const rule of candidates) {
     if (rule.effect !== 'permit' || rule.fields === 'all') continue;
     const grantable = fields.filter((f) => (rule.fields as readonly Field[]).includes(f));
     if (grantable.length === 0) continue;
