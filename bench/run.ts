@@ -213,7 +213,12 @@ async function load(port: number, requests: autocannon.Request[], connections: n
   };
 }
 
-/** One request per agency, each a valid decision request that its own agency may ask (answer 200, audited). */
+/**
+ * One request per agency, each a valid decision request that its own agency may ask (answer 200, audited): Operation
+ * Encompass police → school (a partial permit: the full report is withheld, with its lawful routes) and three s.47
+ * permits. Since the catalogue of issue 8, s.47 sharing needs `significant_harm_suspected`; before it was added here
+ * the three were denials with routes for every field (answers of 4-7 KB instead of 2.5-3 KB).
+ */
 async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Request[]> {
   const ask = async (agencyId: string, body: object, practitioner?: { sub: string; role: string }): Promise<autocannon.Request> => ({
     method: 'POST',
@@ -243,7 +248,7 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
         subjectRole: 'child',
         subjectRef: 'CSC-2026-000002',
         fields: ['name', 'date_of_birth', 'child_protection_plan_status'],
-        facts: {},
+        facts: { significant_harm_suspected: true },
       },
       { sub: 'sw-1', role: 'social_worker' },
     ),
@@ -255,7 +260,7 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
         purpose: 'child_protection_enquiry',
         subjectRole: 'child',
         fields: ['name', 'attendance', 'wellbeing_concerns'],
-        facts: {},
+        facts: { significant_harm_suspected: true },
       },
       { sub: 'dsl-1', role: 'designated_safeguarding_lead' },
     ),
@@ -266,7 +271,7 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
       subjectRole: 'child',
       subjectRef: 'HV-000003',
       fields: ['name', 'physical_health'],
-      facts: {},
+      facts: { significant_harm_suspected: true },
     }),
   ];
 }
