@@ -6,23 +6,18 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import express from 'express';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
-import { contentHash } from '../../src/audit/entry';
+import { contentHash, type AuditLedger } from '../../src/audit/entry';
 import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { pseudonymiser } from '../../src/audit/pseudonym';
-import { requireAuth } from '../../src/auth/middleware';
-import { createTokenVerifier } from '../../src/auth/token-verifier';
 import { syncAgencies } from '../../src/db/registry-sync';
-import { createApp } from '../../src/http/app';
-import { notificationsRouter } from '../../src/http/routes/notifications';
-import { loadGatewayKeys, type GatewayKeys } from '../../src/keys/gateway-keys';
+import { assemble, type Assembled } from '../../src/gateway';
+import { testGatewayConfig } from '../support/gateway-harness';
+import type { GatewayKeys } from '../../src/keys/gateway-keys';
 import { startDispatcher, type Dispatcher } from '../../src/notifications/dispatcher';
 import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart } from '../../src/notifications/school-day';
 import { loadPolicyCatalogue } from '../../src/policy';
@@ -60,8 +55,9 @@ interface Received {
 describe('notifications: outbox → policy → ledger → signed webhook', () => {
   let db: TestDatabase;
   let issuers: TestIssuers;
+  let gateway: Assembled;
   let pool: Pool;
-  let ledger: PgAuditLedger;
+  let ledger: AuditLedger;
   let keys: GatewayKeys;
   let app: express.Express;
   let dispatcher: Dispatcher;
@@ -168,35 +164,22 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
       db.ownerUrl,
       issuers.agencies.map((a) => (a.id.endsWith('-south') ? { ...a, area: 'Southshire' } : a)),
     );
-    pool = new Pool({ connectionString: db.appUrl, max: 10 });
-    ledger = new PgAuditLedger(pool);
-    keys = await loadGatewayKeys(mkdtempSync(path.join(os.tmpdir(), 'sg-keys-')), {});
-    const verifier = createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true });
+    // The gateway as src/gateway.ts assembles it, webhooks to http on loopback allowed (ALLOW_INSECURE_WEBHOOKS);
+    // the test runs its own dispatchers, so the background tasks are off.
+    gateway = await assemble(
+      testGatewayConfig({
+        GATEWAY_AUDIENCE: issuers.audience,
+        ALLOW_INSECURE_WEBHOOKS: 'true',
+        RATE_LIMIT_PER_AGENCY_PER_MINUTE: '100000',
+        RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
+      }),
+      { appDatabaseUrl: db.appUrl, agencies: issuers.agencies, embeddedDatabase: false, webClients: {} },
+      pino({ level: 'silent' }),
+      { background: false, pages: false },
+    );
+    ({ app, pool, ledger, keys } = gateway);
     const logger = pino({ level: 'silent' });
     const pseudonymise = pseudonymiser('test-pseudonym-key-test-pseudonym-key');
-    const gateway = createApp({
-      engine,
-      ledger,
-      verifier,
-      pool,
-      logger,
-      pseudonymise,
-      keys,
-      limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 100_000, perIpPerMinute: 100_000 },
-    });
-    const webhooks = express.Router();
-    webhooks.use(
-      (_req, res, next) => {
-        res.locals.requestId = randomUUID();
-        next();
-      },
-      requireAuth(verifier),
-      express.json(),
-      notificationsRouter({ pool, ledger, allowInsecureWebhooks: true }),
-    );
-    app = express();
-    app.use('/v1', (req, res, next) => (/^\/webhooks(\/|$)/.test(req.path) ? webhooks(req, res, next) : next()));
-    app.use(gateway);
 
     receiver = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -258,8 +241,7 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
   });
   afterAll(async () => {
     await dispatcher.stop();
-    await ledger.close();
-    await pool.end();
+    await gateway.close();
     await new Promise<void>((resolve) => receiver.close(() => resolve()));
     await issuers.close();
     await db.drop();

@@ -2,8 +2,8 @@
  * Faults: the database going away, and the gateway process being killed mid-load. Invariant 1: no answer leaves
  * unless its audit entry is committed; if the ledger cannot be written the answer is 503 and nothing is disclosed.
  *
- *   database down     its OWN embedded PostgreSQL (so stopping it harms no other test), the app built on it as the
- *                     harness does; the server is stopped → 503 problem+json, fail closed; started again → the
+ *   database down     its OWN embedded PostgreSQL (so stopping it harms no other test), the gateway assembled on
+ *                     it as src/gateway.ts assembles it (assemble()); the server is stopped → 503 problem+json, fail closed; started again → the
  *                     same app (same pool) serves again.
  *   killed mid-load   the real gateway (src/main.ts compiled with swc) as a child process on a test database;
  *                     concurrent decisions; `kill -9`; then every 200 a client received must be in the ledger with
@@ -18,18 +18,15 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../../src/http/app';
-import { loadPolicyCatalogue } from '../../src/policy';
-import { PgAuditLedger } from '../../src/audit/pg-ledger';
+import type { Express } from 'express';
+import { assemble, type Assembled } from '../../src/gateway';
 import { verifyLedger } from '../../src/audit/verify';
-import { pseudonymiser } from '../../src/audit/pseudonym';
-import { createTokenVerifier } from '../../src/auth/token-verifier';
-import { loadGatewayKeys } from '../../src/keys/gateway-keys';
 import { createDatabase, prepareDatabase } from '../../src/db/bootstrap';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { compileForNode, ROOT } from '../support/compile-for-node';
 import { startPostgresController, type PostgresController } from '../support/processes';
 import { startTestIssuers, type TestIssuers } from '../support/token-factory';
+import { testGatewayConfig } from '../support/gateway-harness';
 
 const encompass = {
   from: { agencyType: 'police' },
@@ -66,12 +63,11 @@ describe('the database goes down and comes back', () => {
   let buildDir: string;
   let keysDir: string | undefined;
   let server: PostgresController;
+  let gateway: Assembled;
   let pool: Pool;
-  let ledger: PgAuditLedger;
   let issuers: TestIssuers;
   let ownerUrl: string;
-  let app: ReturnType<typeof createApp>;
-  const poolErrors: Error[] = [];
+  let app: Express;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sg-faults-pg-'));
@@ -80,24 +76,24 @@ describe('the database goes down and comes back', () => {
     ownerUrl = await createDatabase(await server.start(), 'sg_faults');
     const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: 'faults-app-password' });
     issuers = await startTestIssuers(['police', 'csc']);
-    pool = new Pool({ connectionString: appUrl, max: 5, connectionTimeoutMillis: 3000 });
-    // As in src/gateway.ts: a dropped idle connection is logged, never a crash.
-    pool.on('error', (e) => void poolErrors.push(e));
-    ledger = new PgAuditLedger(pool, { timeoutMs: 3000 });
-    app = createApp({
-      engine: loadPolicyCatalogue('policies'),
-      ledger,
-      verifier: createTokenVerifier({ agencies: issuers.agencies, audience: issuers.audience, allowInsecureIssuers: true }),
-      pool,
-      logger: pino({ level: 'silent' }),
-      pseudonymise: pseudonymiser('test-pseudonym-key-test-pseudonym-key'),
-      keys: await loadGatewayKeys((keysDir = mkdtempSync(path.join(os.tmpdir(), 'sg-keys-'))), {}),
-      limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 100_000, perIpPerMinute: 100_000 },
+    // The gateway as src/gateway.ts assembles it (its pools log a dropped connection, never crash), with short
+    // timeouts so that an outage is answered quickly.
+    const config = testGatewayConfig({
+      GATEWAY_AUDIENCE: issuers.audience,
+      RATE_LIMIT_PER_AGENCY_PER_MINUTE: '100000',
+      RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
     });
+    keysDir = config.dataDir;
+    gateway = await assemble(
+      config,
+      { appDatabaseUrl: appUrl, agencies: issuers.agencies, embeddedDatabase: false, webClients: {} },
+      pino({ level: 'silent' }),
+      { background: false, pages: false, poolSize: 5, overrides: { ledgerTimeoutMs: 3000, connectionTimeoutMs: 3000 } },
+    );
+    ({ app, pool } = gateway);
   }, 120_000);
   afterAll(async () => {
-    await ledger?.close();
-    await pool?.end().catch(() => undefined);
+    await gateway?.close().catch(() => undefined);
     await issuers?.close();
     await server?.exit();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -1,32 +1,21 @@
 /**
  * A whole gateway for the browser tests, on random ports: a fresh database on the run's real PostgreSQL
  * (tests/support/global-setup.ts), the shipped policies, the real ledger and token verifier, the real development
- * OpenID provider (one issuer per demo agency, its devInteractions login form), and the pages mounted in front of
- * the API exactly as src/http/app.ts mounts them.
+ * OpenID provider (one issuer per demo agency, its devInteractions login form): the gateway as src/gateway.ts
+ * assembles it (assemble()), pages in front of the API.
  */
 import { freePort } from '../../../src/db/free-port';
 import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
-import express from 'express';
-import helmet from 'helmet';
-import { Pool } from 'pg';
 import pino from 'pino';
-import { loadPolicyCatalogue } from '../../../src/policy';
 import { AuditUnavailableError, type AuditLedger } from '../../../src/audit/entry';
-import { PgAuditLedger } from '../../../src/audit/pg-ledger';
-import { pseudonymiser } from '../../../src/audit/pseudonym';
 import { loadAgencyRegistry, type Agency } from '../../../src/auth/registry';
-import { createTokenVerifier } from '../../../src/auth/token-verifier';
 import { startDevIdp, type DevIdp } from '../../../src/devidp/dev-idp';
 import { syncAgencies } from '../../../src/db/registry-sync';
-import { createApp } from '../../../src/http/app';
-import { loadGatewayKeys } from '../../../src/keys/gateway-keys';
-import { webRouter } from '../../../src/web';
-import { webProofs } from '../../../src/web/proofs';
-import { SubtreeCache } from '../../../src/audit/checkpoints';
+import { assemble } from '../../../src/gateway';
+import { testGatewayConfig } from '../../support/gateway-harness';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
 export interface DemoAccount {
@@ -90,57 +79,38 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     agencies = agencies.map((a) => ({ ...a, issuer: devIdp.issuerFor(a.id) }));
     await syncAgencies(db.ownerUrl, agencies);
 
-    const engine = loadPolicyCatalogue('policies');
-    const pool = new Pool({ connectionString: db.appUrl, max: 5 });
-    closers.push(() => pool.end());
-    const realLedger = new PgAuditLedger(pool);
-    closers.push(() => realLedger.close());
-    // The real ledger, with a switch to make appends fail as a database outage would (invariant 1 tests).
+    // The gateway exactly as src/gateway.ts assembles it for npm start (pages in front of the API, sessions in
+    // PostgreSQL), with a switch on its ledger to make appends fail as a database outage would (invariant 1 tests).
     let ledgerDown = false;
-    const ledger: AuditLedger = {
-      append: (entry) =>
-        ledgerDown ? Promise.reject(new AuditUnavailableError('forced by the e2e test', 'database')) : realLedger.append(entry),
-      close: () => realLedger.close(),
-    };
-    const verifier = createTokenVerifier({ agencies, audience: AUDIENCE, allowInsecureIssuers: true });
-    const pseudonymise = pseudonymiser('e2e-pseudonym-key-e2e-pseudonym-key-0000');
-
-    const keys = await loadGatewayKeys(dataDir, {});
-    const web = webRouter({
-      engine,
-      ledger,
-      pool,
-      verifier,
-      pseudonymise,
-      agencies,
+    const gateway = await assemble(
+      testGatewayConfig({
+        DATA_DIR: dataDir,
+        GATEWAY_AUDIENCE: AUDIENCE,
+        AUDIT_PSEUDONYM_KEY: 'e2e-pseudonym-key-e2e-pseudonym-key-0000',
+        WEB_REDIRECT_URI: redirectUri,
+        RATE_LIMIT_PER_AGENCY_PER_MINUTE: '10000',
+        RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
+      }),
+      {
+        appDatabaseUrl: db.appUrl,
+        agencies,
+        embeddedDatabase: false,
+        webClients: Object.fromEntries(agencies.flatMap((a) => (devIdp.webClient(a.id) ? [[a.id, devIdp.webClient(a.id)!]] : []))),
+      },
       logger,
-      ...webProofs({ pool, keys, sinks: [], cache: new SubtreeCache() }),
-      oidc: { redirectUri, clientFor: (id) => devIdp.webClient(id), audience: AUDIENCE, allowInsecureIssuers: true },
-      session: { secret: randomBytes(32).toString('base64url'), secureCookie: false },
-    });
-    const api = createApp({
-      engine,
-      ledger,
-      verifier,
-      pool,
-      logger,
-      pseudonymise,
-      keys,
-      limits: { bodyBytes: 32 * 1024, perAgencyPerMinute: 10_000, perIpPerMinute: 100_000 },
-    });
-    // In front of the API as src/http/app.ts mounts the pages: request id, then the same security headers.
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('query parser', 'simple');
-    app.use((req, res, next) => {
-      const given = req.get('x-request-id');
-      res.locals.requestId = given && /^[A-Za-z0-9._-]{8,64}$/.test(given) ? given : randomUUID();
-      next();
-    });
-    app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } } }));
-    app.use(web);
-    app.use(api);
-    server.on('request', app);
+      {
+        background: false,
+        overrides: {
+          ledger: (writer): AuditLedger => ({
+            append: (entry) =>
+              ledgerDown ? Promise.reject(new AuditUnavailableError('forced by the e2e test', 'database')) : writer.append(entry),
+            close: () => writer.close(),
+          }),
+        },
+      },
+    );
+    closers.push(() => gateway.close());
+    server.on('request', gateway.app);
 
     const account = (role: string): DemoAccount => {
       const found = devIdp.accounts.find((a) => a.role === role);
