@@ -11,7 +11,7 @@
  */
 import type { Pool } from 'pg';
 import { PolicyRefusalError } from '../errors';
-import type { Decision, DecisionInput, PolicyEngine } from '../policy/types';
+import type { DecisionInput, PolicyEngine } from '../policy/types';
 import { englandToday } from '../policy/obligation';
 import { DEFAULT_SCHOOL_CALENDAR, type SchoolCalendar } from '../notifications/school-day';
 import { deriveFacts, sourcesJson } from './derive-facts';
@@ -21,29 +21,9 @@ import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
 import type { ReferralOpener } from '../workflows/referrals';
+import type { AnswerFacts, DecisionAnswer } from './answer';
 
-/** Every fact the decision was made on, with where it came from. */
-export type AnswerFacts = Record<
-  string,
-  { readonly value: boolean | number | string; readonly source: 'asserted' | 'derived'; readonly by?: string; readonly from?: string }
->;
-
-export interface DecisionAnswer {
-  readonly decision: Decision['decision'];
-  readonly permittedFields: Decision['permittedFields'];
-  readonly withheldFields: Decision['withheldFields'];
-  readonly rules: Decision['rules'];
-  readonly lawfulBasis: Decision['lawfulBasis'];
-  readonly reasons: Decision['reasons'];
-  readonly mustRecord: Decision['mustRecord'];
-  readonly referTo?: Decision['referTo'];
-  readonly sharing?: Decision['sharing'];
-  readonly agreementGaps: Decision['agreementGaps'];
-  readonly facts: AnswerFacts;
-  readonly policyVersion: string;
-  /** The referral a `refer` decision opened (src/workflows/referrals.ts): where the decider will find it. */
-  readonly referral?: { readonly id: string; readonly deciderRole: string; readonly dueAt: string };
-}
+export type { AnswerFacts, DecisionAnswer } from './answer';
 
 export interface RecordedDecision {
   readonly answer: DecisionAnswer;

@@ -17,9 +17,8 @@
  *                        accountability information: rule `access-notice-to-data-owner`, no policy decision.
  */
 import { inSnapshot, type Db } from '../db/tx';
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import type { JsonObject, JsonValue } from '../audit/entry';
-import type { Pseudonymiser } from '../audit/pseudonym';
 import { agreementsFor, agreementStatus, englandDate, type AgreementStatus } from '../records/agreements';
 import { decisionFacts } from '../records/facts';
 import type { StoredRecord } from '../records/model';
@@ -38,64 +37,12 @@ import {
   type Purpose,
   type Role,
 } from '../vocabulary/vocabulary';
-import {
-  ACCESS_NOTICE_REASON,
-  ACCESS_NOTICE_RULE,
-  ALERT_RECIPIENTS,
-  ENCOMPASS_RECIPIENT_ROLE,
-  ENCOMPASS_RECIPIENT_TYPES,
-  type OutboxKind,
-} from './events';
+import { ACCESS_NOTICE_REASON, ACCESS_NOTICE_RULE, ALERT_RECIPIENTS, ENCOMPASS_RECIPIENT_ROLE, ENCOMPASS_RECIPIENT_TYPES } from './events';
 import { perpetratorJoins } from './outbox';
 import { buildWorkflowNotice } from '../workflows/notices';
+import type { BuildDeps, BuiltMessage, OutboxMessage, SourceAudit } from './message';
 
-export interface OutboxMessage {
-  readonly id: string;
-  readonly kind: OutboxKind;
-  readonly event: string;
-  readonly targetAgencyId: string;
-  readonly subscriptionId: string;
-  readonly payload: Readonly<Record<string, unknown>>;
-  readonly attempts: number;
-  readonly deadline: Date | null;
-  readonly createdAt: Date;
-}
-
-export interface BuildDeps {
-  readonly pool: Pool;
-  readonly engine: PolicyEngine;
-  readonly pseudonymise: Pseudonymiser;
-  readonly now: Date;
-}
-
-/** What one source (a record, or the household) contributed: names and codes only, for the ledger. */
-export interface SourceAudit extends JsonObject {
-  readonly source: 'record' | 'household';
-  readonly recordId: string | null;
-  readonly householdId: string | null;
-  readonly owningAgencyId: string;
-  readonly owningAgencyType: string | null;
-  readonly fieldsDisclosed: readonly string[];
-  readonly withheldFields: ReadonlyArray<{ readonly field: string; readonly code: string; readonly rule: string | null }>;
-  readonly rules: readonly string[];
-  readonly facts: JsonObject | null;
-}
-
-export interface BuiltMessage {
-  /** The decision over the whole message. */
-  readonly outcome: DecisionOutcome;
-  readonly purpose?: Purpose;
-  readonly recipient: { readonly agencyId: string; readonly agencyType: AgencyType | null; readonly role: Role | null };
-  readonly rules: readonly string[];
-  readonly policyVersion: string;
-  /** Pseudonym of the person the message is about (null for access notices). */
-  readonly subject: string | null;
-  readonly sources: readonly SourceAudit[];
-  /** The message `data`: permitted values only. Absent when nothing may be sent. */
-  readonly body?: JsonObject;
-  /** Why nothing may be sent (a code), when `body` is absent. */
-  readonly refusal?: string;
-}
+export type { BuildDeps, BuiltMessage, OutboxMessage, SourceAudit } from './message';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 

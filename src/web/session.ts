@@ -17,7 +17,7 @@ import { csrfSync } from 'csrf-sync';
 import type { Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/token-verifier';
 import type { AgencyType, Facts, Field, Purpose, Role, SubjectRole } from '../vocabulary/vocabulary';
-import type { DecisionAnswer } from '../decisions/decide-and-record';
+import type { DecisionAnswer } from '../decisions/answer';
 
 /** The answers given so far in "Can I share this?". */
 export interface Journey {

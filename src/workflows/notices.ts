@@ -16,7 +16,7 @@ import type { PoolClient } from 'pg';
 import type { JsonObject } from '../audit/entry';
 import { enqueue } from '../notifications/outbox';
 import { EVENT_OF_KIND, type OutboxKind } from '../notifications/events';
-import type { BuildDeps, BuiltMessage, OutboxMessage } from '../notifications/messages';
+import type { BuildDeps, BuiltMessage, OutboxMessage } from '../notifications/message';
 import { isAgencyType } from '../vocabulary/vocabulary';
 
 export type WorkflowNoticeKind = Extract<

@@ -20,7 +20,7 @@ import type { Pool, PoolClient } from 'pg';
 import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject } from '../audit/entry';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
-import type { DecisionAnswer } from '../decisions/decide-and-record';
+import type { DecisionAnswer } from '../decisions/answer';
 import { ConflictError, InvalidInputError, NotFoundError, NotPermittedError, PolicyRefusalError, UnprocessableError } from '../errors';
 import type { DecisionInput, PolicyEngine } from '../policy/types';
 import { inTransaction } from '../db/tx';
