@@ -716,14 +716,20 @@ async function runSealBench(argv: readonly string[]): Promise<void> {
   const started = new Date();
   const loadavgBefore = os.loadavg();
   process.stderr.write(`bench: load average ${loadavgBefore.map((l) => l.toFixed(2)).join(' ')}\n`);
-  const result = await benchSeal(sizes, seconds, (line) => process.stderr.write(`${line}\n`), argv.includes('--seal-verify'));
+  const results = path.join(ROOT, 'bench', 'results');
+  mkdirSync(results, { recursive: true });
+  const file = path.join(results, `seal-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  // Written after every ledger size (`partial`), then once more with the load figures.
+  const partial = (sizes: unknown): void =>
+    writeFileSync(
+      file,
+      `${JSON.stringify({ started: started.toISOString(), partial: true, machine: { cpus: os.cpus().length, loadavgBefore, loadavgNow: os.loadavg() }, seal: { sizes } }, null, 2)}\n`,
+    );
+  const result = await benchSeal(sizes, seconds, (line) => process.stderr.write(`${line}\n`), argv.includes('--seal-verify'), partial);
   const output = sealTable(result);
   process.stdout.write(
     `\nSafeguard Gateway ledger sealing, ${started.toISOString()} (${os.cpus().length} CPUs, Node ${process.version})\n${output}`,
   );
-  const results = path.join(ROOT, 'bench', 'results');
-  mkdirSync(results, { recursive: true });
-  const file = path.join(results, `seal-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
     `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore, loadavgAfter: os.loadavg() }, seal: result, table: output }, null, 2)}\n`,

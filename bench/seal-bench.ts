@@ -183,6 +183,8 @@ export async function benchSeal(
   loadSeconds: number,
   log: (line: string) => void,
   verify = false,
+  /** After each size (a long run keeps what it measured so far). */
+  onSize?: (sizes: readonly SealSizeResult[]) => void,
 ): Promise<SealBenchResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-seal-bench-'));
   let pg: EmbeddedDatabase | undefined;
@@ -202,6 +204,7 @@ export async function benchSeal(
       const name = `bench_seal_${entries}`;
       const db = await prepared(name);
       results.push(await sizeRun(db.superuserUrl, db.appUrl, entries, keys, macKey, log, verify));
+      onSize?.(results);
       await dropDatabase(adminUrl, name); // 10M entries are ~13 GB: give the disk back before the next size
     }
     log(`bench: answer-to-sealed under load (${loadSeconds} s, sealer every 1 s)`);
