@@ -14,7 +14,8 @@
  *
  * Options: --duration=<s> (10) --connections=<n> (32) --append-entries=<n> (20000) --verify-entries=<n> (500000; 10000000 for the national-size check in
  *          docs/ARCHITECTURE.md, about 20 minutes)
- *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger
+ *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger --denials (three of the four
+ *          requests asked so that they are refused, with routes)
  *          --ledger-only [--ledger-rounds=<n> (3)]: ONLY the ledger appends (5), n rounds on one fresh database each
  *          --verify-only: ONLY the verification measurement (--verify-entries=<n>), no gateway and no load
  *          --seal [--seal-entries=1000000[,10000000]] [--seal-load-seconds=10] [--seal-verify]: ONLY the ledger-sealing measurements
@@ -64,6 +65,8 @@ interface Options {
   logLevel: string;
   skipVerify: boolean;
   skipLedger: boolean;
+  /** Ask the three s.47 requests without the fact that makes them lawful: denials with routes. */
+  denials: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -84,6 +87,7 @@ function parseOptions(argv: readonly string[]): Options {
     logLevel: value('log-level', 'info'),
     skipVerify: argv.includes('--skip-verify'),
     skipLedger: argv.includes('--skip-ledger'),
+    denials: argv.includes('--denials'),
   };
 }
 
@@ -217,9 +221,11 @@ async function load(port: number, requests: autocannon.Request[], connections: n
  * One request per agency, each a valid decision request that its own agency may ask (answer 200, audited): Operation
  * Encompass police → school (a partial permit: the full report is withheld, with its lawful routes) and three s.47
  * permits. Since the catalogue of issue 8, s.47 sharing needs `significant_harm_suspected`; before it was added here
- * the three were denials with routes for every field (answers of 4-7 KB instead of 2.5-3 KB).
+ * the three were denials with routes for every field (answers of 4-7 KB instead of 2.5-3 KB); `--denials` asks them
+ * that way still, to measure the dearest path (a deny that works out the lawful routes of every field).
  */
-async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Request[]> {
+async function decisionRequests(issuers: BenchIssuers, denials: boolean): Promise<autocannon.Request[]> {
+  const s47Facts = denials ? {} : { significant_harm_suspected: true };
   const ask = async (agencyId: string, body: object, practitioner?: { sub: string; role: string }): Promise<autocannon.Request> => ({
     method: 'POST',
     path: '/v1/decisions',
@@ -248,7 +254,7 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
         subjectRole: 'child',
         subjectRef: 'CSC-2026-000002',
         fields: ['name', 'date_of_birth', 'child_protection_plan_status'],
-        facts: { significant_harm_suspected: true },
+        facts: s47Facts,
       },
       { sub: 'sw-1', role: 'social_worker' },
     ),
@@ -260,7 +266,7 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
         purpose: 'child_protection_enquiry',
         subjectRole: 'child',
         fields: ['name', 'attendance', 'wellbeing_concerns'],
-        facts: { significant_harm_suspected: true },
+        facts: s47Facts,
       },
       { sub: 'dsl-1', role: 'designated_safeguarding_lead' },
     ),
@@ -271,7 +277,7 @@ async function decisionRequests(issuers: BenchIssuers): Promise<autocannon.Reque
       subjectRole: 'child',
       subjectRef: 'HV-000003',
       fields: ['name', 'physical_health'],
-      facts: { significant_harm_suspected: true },
+      facts: s47Facts,
     }),
   ];
 }
@@ -477,7 +483,7 @@ async function main(): Promise<void> {
       ownerUrl: gatewayDb.ownerUrl,
       appUrl: gatewayDb.appUrl,
       agenciesFile,
-      requests: await decisionRequests(issuers),
+      requests: await decisionRequests(issuers, o.denials),
       gatewayMain,
     };
     const cpuLine = (c: CpuUse, rps?: number) =>
