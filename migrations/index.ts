@@ -8,6 +8,7 @@ import { Workflows1796153923569 } from './1796153923569-Workflows';
 import { LedgerWitnessing1796154223477 } from './1796154223477-LedgerWitnessing';
 import { AnonymousRefusals1796155273884 } from './1796155273884-AnonymousRefusals';
 import { SharedSessionsAndLimits1796156508049 } from './1796156508049-SharedSessionsAndLimits';
+import { LedgerRefs1796162200000 } from './1796162200000-LedgerRefs';
 
 export const MIGRATIONS = [
   AppRoleAndAgencies1763880000000,
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   LedgerWitnessing1796154223477,
   AnonymousRefusals1796155273884,
   SharedSessionsAndLimits1796156508049,
+  LedgerRefs1796162200000,
 ] as const;

@@ -216,7 +216,7 @@ export async function assemble(
       });
       closers.push(() => dispatcher.stop());
       // Referrals and requests for information past their time limits: flagged in the ledger, webhooks queued.
-      const sweeper = startWorkflowSweeper({ pool, ledger, logger, intervalMs: config.workflows.sweepIntervalMs });
+      const sweeper = startWorkflowSweeper({ pool, ledger, pseudonymise, logger, intervalMs: config.workflows.sweepIntervalMs });
       closers.push(() => sweeper.stop());
     }
     // The pages' sessions live in PostgreSQL: any instance continues a practitioner's session.

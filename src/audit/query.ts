@@ -27,7 +27,10 @@ export interface LedgerFilters {
   readonly requestId?: string;
   /** Entries about one person: their pseudonym (decisions' `subjectRef`, disclosures' and messages' `subject`). */
   readonly subjectPseudonym?: string;
-  /** A search box: entries matching ANY of these (an audit reference, a request id, a person's pseudonym). */
+  /**
+   * A search box: entries matching ANY of these (an audit reference, a request id, the pseudonym of a person, case,
+   * record, household, referral or request for information: wherever an entry names one).
+   */
   readonly anyOf?: { readonly entryId?: string; readonly requestId?: string; readonly subjectPseudonym?: string };
 }
 
@@ -205,8 +208,16 @@ function whereOf(filters: LedgerFilters): { params: unknown[]; where: string[] }
     };
     if (filters.anyOf.entryId !== undefined && UUID.test(filters.anyOf.entryId)) alt((p) => `entry_id = ${p}::uuid`, filters.anyOf.entryId);
     if (filters.anyOf.requestId !== undefined) alt((p) => `request_id = ${p}`, filters.anyOf.requestId);
+    // The words searched may be a case reference, a person id or a record, referral or request id: all are in the
+    // ledger only as pseudonyms, so the pseudonym of the words is matched wherever an entry names one.
     if (filters.anyOf.subjectPseudonym !== undefined)
-      alt((p) => `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p})`, filters.anyOf.subjectPseudonym);
+      alt(
+        (p) =>
+          `(payload->>'subjectRef' = ${p} OR payload->>'subject' = ${p} OR payload->>'recordId' = ${p} OR payload->>'householdId' = ${p}` +
+          ` OR payload->>'referralId' = ${p} OR payload->>'informationRequestId' = ${p} OR payload->'referral'->>'id' = ${p}` +
+          ` OR payload->'pathIds' ? ${p})`,
+        filters.anyOf.subjectPseudonym,
+      );
     where.push(alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'false');
   }
   return { params, where };

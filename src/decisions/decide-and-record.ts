@@ -147,7 +147,8 @@ export async function decideAndRecord(
       ...(planned
         ? {
             referral: {
-              id: planned.id,
+              // The referral by pseudonym only (the answer gives the caller its id).
+              id: deps.pseudonymise(planned.id),
               deciderRole: planned.deciderRole,
               dueAt: planned.dueAt.toISOString(),
               fields: [...planned.referredFields],

@@ -12,12 +12,17 @@
  * lock until COMMIT — so reading `seq > cursor` misses nothing.) Several processes may run it: the cursor row is
  * locked with SKIP LOCKED, so one reads while the others move on.
  *
+ * The ledger names the record (and household) only by its pseudonym: the notice names it again by its id, found by
+ * that pseudonym in the agency's own records (`ledger_ref`, ../records/ledger-refs.ts), never kept in the ledger.
+ *
  * Not notified: an agency reading its own record back (`access: own_record`), a disclosure with no field disclosed,
  * and access notices themselves. A subscription hears of disclosures recorded after it was created.
  */
 import type { Pool } from 'pg';
 import type { JsonObject } from '../audit/entry';
-import { inTransaction } from '../db/tx';
+import type { Pseudonymiser } from '../audit/pseudonym';
+import { inTransaction, type Db } from '../db/tx';
+import { fillLedgerRefs, idsOfLedgerRefs, isPseudonym } from '../records/ledger-refs';
 import { EVENT_OF_KIND } from './events';
 import { enqueue, type NewOutboxMessage } from './outbox';
 
@@ -100,11 +105,32 @@ export function noticesOf(row: LedgerRow): Notice[] {
 }
 
 /**
+ * Notices name the agency's record and household by id: the ledger's pseudonyms are turned back into the ids of the
+ * owner's own rows (a ref the owner does not hold names nothing: null). Entries written before the ledger kept
+ * pseudonyms hold the id itself, which is kept.
+ */
+async function withIds(db: Db, pseudonymise: Pseudonymiser, notices: readonly Notice[]): Promise<Notice[]> {
+  const refs = (key: 'recordId' | 'householdId'): string[] =>
+    notices.map((n) => n[key]).filter((v): v is string => v !== null && isPseudonym(v));
+  const recordRefs = refs('recordId');
+  const householdRefs = refs('householdId');
+  if (recordRefs.length === 0 && householdRefs.length === 0) return [...notices];
+  const owners = [...new Set(notices.map((n) => n.owningAgencyId))];
+  await fillLedgerRefs(db, pseudonymise, owners);
+  const records = await idsOfLedgerRefs(db, 'records', recordRefs, owners);
+  const households = await idsOfLedgerRefs(db, 'households', householdRefs, owners);
+  const idOf = (v: string | null, ids: ReadonlyMap<string, string>): string | null =>
+    v !== null && isPseudonym(v) ? (ids.get(v) ?? null) : v;
+  return notices.map((n) => ({ ...n, recordId: idOf(n.recordId, records), householdId: idOf(n.householdId, households) }));
+}
+
+/**
  * Reads up to `batchSize` ledger entries after the cursor and queues their notices. Returns how many entries were
  * read and notices queued, or null when another process holds the cursor.
  */
 export async function enqueueAccessNotices(
   pool: Pool,
+  pseudonymise: Pseudonymiser,
   batchSize = 500,
 ): Promise<{ readonly read: number; readonly queued: number } | null> {
   return inTransaction(pool, async (client) => {
@@ -120,9 +146,10 @@ export async function enqueueAccessNotices(
     );
     const lastRow = rows[rows.length - 1];
     if (!lastRow) return { read: 0, queued: 0 };
-    const notices = rows.flatMap(noticesOf);
     let queued = 0;
-    if (notices.length > 0) {
+    const found = rows.flatMap(noticesOf);
+    if (found.length > 0) {
+      const notices = await withIds(client, pseudonymise, found);
       const owners = [...new Set(notices.map((n) => n.owningAgencyId))];
       const { rows: subscriptions } = await client.query<{ id: string; agency_id: string; created_at: Date }>(
         `SELECT id, agency_id, created_at FROM webhook_subscriptions

@@ -228,7 +228,12 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         endpoint,
         deadline: row.deadline?.toISOString() ?? null,
         subject: built.subject,
-        disclosures: built.sources.map((s) => ({ ...s })),
+        // The records and households by pseudonym only (the message itself names them to its recipient).
+        disclosures: built.sources.map((s) => ({
+          ...s,
+          recordId: s.recordId === null ? null : options.pseudonymise(s.recordId),
+          householdId: s.householdId === null ? null : options.pseudonymise(s.householdId),
+        })),
         policyVersion: built.policyVersion,
         sent: hash !== null,
         refusal: built.refusal ?? null,
@@ -359,7 +364,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       // Catch up with the ledger in bounded steps (a full batch means there may be more).
       for (let i = 0; i < NOTICE_BATCHES_PER_RUN; i++) {
-        const step = await enqueueAccessNotices(pool, NOTICE_BATCH);
+        const step = await enqueueAccessNotices(pool, options.pseudonymise, NOTICE_BATCH);
         noticesQueued += step?.queued ?? 0;
         if (!step || step.read < NOTICE_BATCH) break;
       }

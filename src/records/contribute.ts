@@ -219,7 +219,7 @@ export async function createHousehold(
   ]);
   await record(deps, ctx, 'created', {
     action: 'create_household',
-    householdId: id,
+    householdId: deps.pseudonymise(id),
     fields: ['address', 'area'],
     contentHash: contentHash({ id, ...input }),
   });
@@ -258,8 +258,8 @@ export async function addHouseholdMember(
   await onHouseholdMemberWritten(client, householdId); // transactional outbox: perpetrator-move alerts
   await record(deps, ctx, 'created', {
     action: 'add_household_member',
-    householdId,
-    membershipId: id,
+    householdId: deps.pseudonymise(householdId),
+    membershipId: deps.pseudonymise(id),
     subject: deps.pseudonymise(input.personId),
     subjectRole: input.subjectRole,
     fields: input.to !== undefined ? ['from', 'to'] : ['from'],
@@ -299,7 +299,7 @@ function recordAnswer(r: StoredRecord, status: number): Answer {
 function contributionPayload(deps: ContributionDeps, r: StoredRecord, action: string): JsonObject {
   return {
     action,
-    recordId: r.id,
+    recordId: deps.pseudonymise(r.id),
     recordKind: r.kind,
     version: r.version,
     subject: deps.pseudonymise(r.subjectPersonId),

@@ -377,7 +377,8 @@ export async function seedStory(
         records: result.records,
         agreements,
         agencies: [...used],
-        recordIds: story.records.map((r) => storyId('record', r.key)),
+        // Which records, without naming them (the ledger holds no record id): a keyed hash of the id list.
+        recordIdsHash: contentHash(story.records.map((r) => storyId('record', r.key))),
         contentHash: contentHash({ story, now: now.toISOString() }),
       },
     });

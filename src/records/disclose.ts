@@ -8,7 +8,7 @@
  *      facts: the record's facts plus the facts the gateway derives (./facts.ts; agreement_in_force from the data
  *      sharing agreements, never from the caller);
  *   2. the policy engine decides, field by field;
- *   3. ONE ledger entry per record (kind `disclosure`: record id, owning agency, fields disclosed by name, withheld
+ *   3. ONE ledger entry per record (kind `disclosure`: the record's pseudonym, owning agency, fields disclosed by name, withheld
  *      fields with codes, rule ids, policy version, and the content hash of exactly what is sent for that record);
  *   4. every entry is COMMITTED before anything is returned. If the ledger fails, this throws and nothing leaves
  *      (the HTTP layer answers 503).
@@ -298,7 +298,8 @@ function judge(
     rules: decision.rules,
     payload: {
       view: env.view,
-      recordId: record.id,
+      // The record and its subject by pseudonym only (the receipt and the answer name the record to the caller).
+      recordId: deps.pseudonymise(record.id),
       recordKind: record.kind,
       owningAgencyId: record.owningAgencyId,
       owningAgencyType: owner?.type ?? null,
@@ -416,7 +417,7 @@ export async function readChronology(deps: DisclosureDeps, ctx: ReadContext, per
       view: 'chronology_signals',
       subject: deps.pseudonymise(personId),
       flagged: signals.filter((s) => s.flagged).map((s) => s.signal),
-      evidence: signals.flatMap((s) => s.evidence.map((e) => e.id)),
+      evidence: signals.flatMap((s) => s.evidence.map((e) => deps.pseudonymise(e.id))),
       contentHash: contentHash(signals),
     },
   };

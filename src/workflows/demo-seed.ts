@@ -173,8 +173,9 @@ async function seedNight(deps: WorkflowSeedDeps, registry: readonly Agency[], no
         actor: null,
         payload: {
           story: 'northshire-workflows',
-          records: NIGHT.map((n) => storyId('record', n.key)),
-          persons: NEW_PEOPLE.map((p) => storyId('person', p.key)),
+          // By pseudonym only, as every ledger entry names records and persons.
+          records: NIGHT.map((n) => deps.pseudonymise(storyId('record', n.key))),
+          persons: NEW_PEOPLE.map((p) => deps.pseudonymise(storyId('person', p.key))),
         },
       });
     }

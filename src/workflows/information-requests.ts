@@ -227,7 +227,7 @@ export async function createInformationRequest(
       actor: actorOf(p),
       purpose,
       payload: {
-        informationRequestId: id,
+        informationRequestId: deps.pseudonymise(id),
         template: template ?? null,
         priority,
         agenciesAsked: agencies,
@@ -428,7 +428,7 @@ export async function listInformationRequests(
 
 /** Flags every agency asked that has not answered by the deadline: a ledger entry each, then `information_request.overdue`. */
 export async function flagOverdueInformationRequests(
-  deps: Pick<InformationRequestDeps, 'pool' | 'ledger' | 'now'>,
+  deps: Pick<InformationRequestDeps, 'pool' | 'ledger' | 'pseudonymise' | 'now'>,
   requestId: string = randomUUID(),
 ): Promise<number> {
   const now = deps.now?.() ?? new Date();
@@ -454,7 +454,7 @@ export async function flagOverdueInformationRequests(
         actor: null,
         purpose: t.purpose as Purpose,
         payload: {
-          informationRequestId: t.request_id,
+          informationRequestId: deps.pseudonymise(t.request_id),
           agencyId: t.agency_id,
           requesterAgencyId: t.requester_agency_id,
           deadline: t.deadline.toISOString(),

@@ -101,7 +101,7 @@ export async function respondToInformationRequest(
         actor: actorOf(p),
         purpose,
         payload: {
-          informationRequestId: id,
+          informationRequestId: deps.pseudonymise(id),
           requesterAgencyId: r.requester_agency_id,
           recordsReleased: 0,
           late,
@@ -180,8 +180,8 @@ export async function respondToInformationRequest(
           rules: j.decision.rules,
           payload: {
             view: 'information_request_release',
-            informationRequestId: id,
-            ...judgementAudit(j),
+            informationRequestId: deps.pseudonymise(id),
+            ...judgementAudit(j, deps.pseudonymise),
             subject: deps.pseudonymise(j.record.subjectPersonId),
             to: { agencyId: to.agencyId, agencyType: to.agencyType, role: to.role },
             policyVersion: j.decision.policyVersion,
@@ -197,7 +197,7 @@ export async function respondToInformationRequest(
       actor: actorOf(p),
       purpose,
       payload: {
-        informationRequestId: id,
+        informationRequestId: deps.pseudonymise(id),
         requesterAgencyId: r.requester_agency_id,
         late,
         recordsReleased: judged.filter((j) => j.decision.permittedFields.length > 0).length,
@@ -292,8 +292,8 @@ export async function readPicture(deps: InformationRequestDeps, p: Principal, id
         rules: j.decision.rules,
         payload: {
           view: 'information_request_picture',
-          informationRequestId: id,
-          ...judgementAudit(j),
+          informationRequestId: deps.pseudonymise(id),
+          ...judgementAudit(j, deps.pseudonymise),
           subject: deps.pseudonymise(j.record.subjectPersonId),
           policyVersion: j.decision.policyVersion,
           contentHash: contentHash(sent),

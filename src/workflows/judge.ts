@@ -6,6 +6,7 @@
  * Facts a requester asserted (e.g. Cafcass: court proceedings are active) are added only where the record says
  * nothing, and never a fact the gateway derives.
  */
+import type { Pseudonymiser } from '../audit/pseudonym';
 import type { PoolClient } from 'pg';
 import type { JsonObject, JsonValue } from '../audit/entry';
 import { agreementsFor, agreementStatus, englandDate } from '../records/agreements';
@@ -91,9 +92,10 @@ export async function judgeRecord(
 }
 
 /** The audit side of a judgement: names, codes and rule ids only. */
-export function judgementAudit(j: Judgement): JsonObject {
+export function judgementAudit(j: Judgement, pseudonymise: Pseudonymiser): JsonObject {
   return {
-    recordId: j.record.id,
+    // The record by pseudonym only: the ledger never names a record (judgementView names it to the recipient).
+    recordId: pseudonymise(j.record.id),
     recordKind: j.record.kind,
     owningAgencyId: j.record.owningAgencyId,
     owningAgencyType: j.ownerType,

@@ -20,6 +20,7 @@ import type { Pool, PoolClient } from 'pg';
 import { contentHash, type AppendedEntry, type AuditLedger, type JsonObject } from '../audit/entry';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
+import type { Pseudonymiser } from '../audit/pseudonym';
 import type { DecisionAnswer } from '../decisions/answer';
 import { ConflictError, InvalidInputError, NotFoundError, NotPermittedError, PolicyRefusalError, UnprocessableError } from '../errors';
 import type { DecisionInput, PolicyEngine } from '../policy/types';
@@ -39,6 +40,8 @@ export interface ReferralDeps {
   readonly pool: Pool;
   readonly ledger: AuditLedger;
   readonly engine: PolicyEngine;
+  /** Referral ids reach the ledger only as pseudonyms. */
+  readonly pseudonymise: Pseudonymiser;
   readonly settings: WorkflowSettings;
   readonly now?: () => Date;
 }
@@ -399,7 +402,7 @@ export async function decideReferral(
       purpose: request.purpose as DecisionInput['purpose'],
       rules: decision.withheldFields.filter((w) => w.code === 'needs_referral' && w.rule).map((w) => w.rule as string),
       payload: {
-        referralId: r.id,
+        referralId: deps.pseudonymise(r.id),
         decisionEntryId: r.decision_entry_id,
         decisionEntrySeq: Number(r.decision_entry_seq),
         deciderRole: r.decider_role,
@@ -437,7 +440,7 @@ export async function decideReferral(
 
 /** Flags undecided referrals past their time limit: a ledger entry each, then `referral.overdue`. Returns how many. */
 export async function flagOverdueReferrals(
-  deps: Pick<ReferralDeps, 'pool' | 'ledger' | 'now'>,
+  deps: Pick<ReferralDeps, 'pool' | 'ledger' | 'pseudonymise' | 'now'>,
   requestId: string = randomUUID(),
 ): Promise<number> {
   const now = deps.now?.() ?? new Date();
@@ -454,7 +457,7 @@ export async function flagOverdueReferrals(
         requestId,
         actor: null,
         payload: {
-          referralId: r.id,
+          referralId: deps.pseudonymise(r.id),
           agencyId: r.agency_id,
           deciderRole: r.decider_role,
           dueAt: r.due_at.toISOString(),

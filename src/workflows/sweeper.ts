@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { AuditLedger } from '../audit/entry';
+import type { Pseudonymiser } from '../audit/pseudonym';
 import { periodicTask } from '../periodic-task';
 import { flagOverdueInformationRequests } from './information-requests';
 import { flagOverdueReferrals } from './referrals';
@@ -22,7 +23,13 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-export function startWorkflowSweeper(deps: { pool: Pool; ledger: AuditLedger; logger: Logger; intervalMs: number }): Sweeper {
+export function startWorkflowSweeper(deps: {
+  pool: Pool;
+  ledger: AuditLedger;
+  pseudonymise: Pseudonymiser;
+  logger: Logger;
+  intervalMs: number;
+}): Sweeper {
   const once = async (): Promise<SweepResult> => ({
     referrals: await flagOverdueReferrals(deps),
     informationRequests: await flagOverdueInformationRequests(deps),

@@ -184,7 +184,7 @@ export async function dailyTriage(
         view: 'triage_daily',
         date,
         family: deps.pseudonymise(f.key),
-        records: judged.map(judgementAudit),
+        records: judged.map((j) => judgementAudit(j, deps.pseudonymise)),
         signalsFlagged: shown ? signals.filter((s) => s.flagged).map((s) => s.signal) : [],
         to: { agencyType: recipient.agencyType, role: recipient.role },
         policyVersion: deps.engine.version,

@@ -192,7 +192,7 @@ describe('records exchange: contributions', () => {
       expect(row.payload).toEqual(
         expect.objectContaining({
           action: 'create_record',
-          recordId: res.body.id,
+          recordId: gw.pseudonymise(res.body.id), // the record by pseudonym, never its id
           recordKind: 'incident',
           fields: ['children_present', 'incident_summary'],
           contentHash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
@@ -200,6 +200,7 @@ describe('records exchange: contributions', () => {
       );
       expect(JSON.stringify(row.payload)).not.toContain('particular');
       expect(JSON.stringify(row.payload)).not.toContain(childId);
+      expect(JSON.stringify(row.payload)).not.toContain(res.body.id);
     });
 
     it('needs an Idempotency-Key (400)', async () => {

@@ -188,7 +188,13 @@ describe('workflows: requests for information', () => {
     const entries = await gw.ledgerRows();
     const disclosure = entries.find((e) => e.entry_id === release.auditEntryId) as { kind: string; payload: Record<string, unknown> };
     expect(disclosure.kind).toBe('disclosure');
-    expect(disclosure.payload).toMatchObject({ view: 'information_request_release', informationRequestId: rfiId, recordId: incidentId });
+    // The request and the record by pseudonym only (the release above names the record to its recipient).
+    expect(disclosure.payload).toMatchObject({
+      view: 'information_request_release',
+      informationRequestId: gw.pseudonymise(rfiId),
+      recordId: gw.pseudonymise(incidentId),
+    });
+    expect(JSON.stringify(disclosure.payload)).not.toContain(incidentId);
     expect(JSON.stringify(disclosure.payload)).not.toContain('neighbour');
     expect(entries.find((e) => e.entry_id === res.body.auditEntryId)).toMatchObject({ kind: 'information_response', outcome: 'answered' });
     const queued = await gw.db.asOwner(`SELECT target_agency_id FROM outbox WHERE kind = 'information_request_answered'`);
@@ -211,8 +217,8 @@ describe('workflows: requests for information', () => {
     const pool = new Pool({ connectionString: gw.db.appUrl, max: 2 });
     const ledger = new PgAuditLedger(pool);
     try {
-      expect(await flagOverdueInformationRequests({ pool, ledger })).toBe(1);
-      expect(await flagOverdueInformationRequests({ pool, ledger })).toBe(0);
+      expect(await flagOverdueInformationRequests({ pool, ledger, pseudonymise: gw.pseudonymise })).toBe(1);
+      expect(await flagOverdueInformationRequests({ pool, ledger, pseudonymise: gw.pseudonymise })).toBe(0);
     } finally {
       await ledger.close();
       await pool.end();

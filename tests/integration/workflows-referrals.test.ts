@@ -93,7 +93,7 @@ describe('workflows: referrals', () => {
     const decision = entries.find((e) => e.entry_id === res.body.auditEntryId) as {
       payload: { referral: { id: string; fields: string[] } };
     };
-    expect(decision.payload.referral.id).toBe(res.body.referral.id);
+    expect(decision.payload.referral.id).toBe(gw.pseudonymise(res.body.referral.id)); // the answer names it, the ledger by pseudonym
     expect(decision.payload.referral.fields).toEqual(['refuge_address']);
 
     const queue = await as('manager').get('/v1/referrals').expect(200);
@@ -187,7 +187,7 @@ describe('workflows: referrals', () => {
     };
     expect(entry).toMatchObject({ kind: 'referral_decision', outcome: 'share', practitioner: 'tm-1' });
     expect(entry.payload).toMatchObject({
-      referralId: id,
+      referralId: gw.pseudonymise(id),
       decisionEntryId: asked.auditEntryId,
       fieldsReleased: ['refuge_address'],
       fieldsNotReleased: [],
@@ -289,15 +289,15 @@ describe('workflows: referrals', () => {
     const pool = new Pool({ connectionString: gw.db.appUrl, max: 2 });
     const ledger = new PgAuditLedger(pool);
     try {
-      expect(await flagOverdueReferrals({ pool, ledger })).toBe(1);
-      expect(await flagOverdueReferrals({ pool, ledger })).toBe(0); // raised once
+      expect(await flagOverdueReferrals({ pool, ledger, pseudonymise: gw.pseudonymise })).toBe(1);
+      expect(await flagOverdueReferrals({ pool, ledger, pseudonymise: gw.pseudonymise })).toBe(0); // raised once
     } finally {
       await ledger.close();
       await pool.end();
     }
     const flagged = (await gw.ledgerRows()).filter((e) => e.kind === 'referral' && e.outcome === 'overdue');
     expect(flagged).toHaveLength(1);
-    expect((flagged[0] as { payload: { referralId: string } }).payload.referralId).toBe(id);
+    expect((flagged[0] as { payload: { referralId: string } }).payload.referralId).toBe(gw.pseudonymise(id)); // never the id
     const queued = await gw.db.asOwner(`SELECT event FROM outbox WHERE kind = 'referral_overdue' AND payload->>'referralId' = $1`, [id]);
     expect(queued).toEqual([{ event: 'referral.overdue' }]);
   });

@@ -10,6 +10,7 @@ import { assemble } from '../../src/gateway';
 import { foldClosedWindows } from '../../src/audit/anonymous-refusals';
 import type { PolicyEngine } from '../../src/policy/types';
 import type { AuditLedger } from '../../src/audit/entry';
+import { pseudonymiser, type Pseudonymiser } from '../../src/audit/pseudonym';
 import type { Agency } from '../../src/auth/registry';
 import type { ClientCertificateOptions } from '../../src/auth/client-certificate';
 import type { GatewayKeys } from '../../src/keys/gateway-keys';
@@ -30,6 +31,8 @@ export interface TestGateway {
   readonly keys: GatewayKeys;
   readonly ledger: AuditLedger;
   readonly sinks: readonly CheckpointSink[];
+  /** The gateway's pseudonymiser (its AUDIT_PSEUDONYM_KEY): the ledger names persons, records and cases by these. */
+  readonly pseudonymise: Pseudonymiser;
   /** Seal now, with everything the gateway would seal with (sinks, witnesses, MAC key). */
   seal(): Promise<SealResult>;
   /** Ledger rows as the owner sees them, oldest first. */
@@ -132,6 +135,7 @@ export async function startTestGateway(
     keys,
     ledger,
     sinks,
+    pseudonymise: pseudonymiser(config.pseudonymKey),
     seal: () => gateway.seal(),
     ledgerRows: () => db.asOwner('SELECT * FROM audit_ledger ORDER BY seq'),
     countedRefusals: async (problem) =>
