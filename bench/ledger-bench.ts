@@ -43,6 +43,13 @@ export interface AppendBenchResult {
   readonly rawIndexedPerSecond: number;
   readonly ratioToPlain: number;
   readonly ratioToIndexed: number;
+  /** CPU of the whole PostgreSQL server (every backend and helper process) per entry or row, when the bench knows its pid: less disturbed by other load on the machine than the rates. */
+  readonly postgresCpuMicros?: {
+    readonly ledger: number;
+    readonly rawPlain: number;
+    readonly rawIntegrity: number;
+    readonly rawIndexed: number;
+  };
 }
 
 const COLUMNS =
@@ -69,7 +76,9 @@ export async function benchAppends(
   entries: number,
   window = 1024,
   maxBatch = 256,
+  postgresCpuSeconds?: () => number,
 ): Promise<AppendBenchResult> {
+  const pgCpu = postgresCpuSeconds ?? (() => 0);
   const owner = new Client({ connectionString: ownerUrl });
   await owner.connect();
   const pool = new Pool({ connectionString: appUrl, max: 10 });
@@ -83,6 +92,7 @@ export async function benchAppends(
     // The entries exist before the clock starts (as the raw rows do): only append() and the ledger are timed.
     const prepared = Array.from({ length: entries }, (_, i) => decisionEntry(i));
     const commitsBefore = await commits(owner);
+    const pgBefore = pgCpu();
     const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     let next = 0;
@@ -95,6 +105,7 @@ export async function benchAppends(
     await Promise.all(Array.from({ length: window }, caller));
     const ledgerSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpuBefore);
+    const pgLedger = pgCpu() - pgBefore;
     const commitsAfter = await commits(owner);
 
     // The same rows, as stored.
@@ -115,9 +126,14 @@ export async function benchAppends(
     // Warm up every table's plans.
     for (const t of ['bench_plain', 'bench_integrity', 'bench_indexed']) await rawInsert(owner, t, values.slice(0, 256), maxBatch);
     await owner.query('TRUNCATE bench_plain, bench_integrity, bench_indexed');
+    const pg0 = pgCpu();
     const plainSeconds = await rawInsert(owner, 'bench_plain', values, maxBatch);
+    const pg1 = pgCpu();
     const integritySeconds = await rawInsert(owner, 'bench_integrity', values, maxBatch);
+    const pg2 = pgCpu();
     const indexedSeconds = await rawInsert(owner, 'bench_indexed', values, maxBatch);
+    const pg3 = pgCpu();
+    const perRow = (seconds: number) => Math.round((seconds * 1e6) / values.length);
     await owner.query('DROP TABLE bench_plain, bench_integrity, bench_indexed');
 
     const ledgerPerSecond = entries / ledgerSeconds;
@@ -136,6 +152,16 @@ export async function benchAppends(
       rawIndexedPerSecond,
       ratioToPlain: ledgerPerSecond / rawPlainPerSecond,
       ratioToIndexed: ledgerPerSecond / rawIndexedPerSecond,
+      ...(postgresCpuSeconds
+        ? {
+            postgresCpuMicros: {
+              ledger: Math.round((pgLedger * 1e6) / entries),
+              rawPlain: perRow(pg1 - pg0),
+              rawIntegrity: perRow(pg2 - pg1),
+              rawIndexed: perRow(pg3 - pg2),
+            },
+          }
+        : {}),
     };
   } finally {
     await ledger.close();

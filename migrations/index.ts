@@ -9,6 +9,7 @@ import { LedgerWitnessing1796154223477 } from './1796154223477-LedgerWitnessing'
 import { AnonymousRefusals1796155273884 } from './1796155273884-AnonymousRefusals';
 import { SharedSessionsAndLimits1796156508049 } from './1796156508049-SharedSessionsAndLimits';
 import { LedgerRefs1796162200000 } from './1796162200000-LedgerRefs';
+import { LedgerCheaperChecks1796163000000 } from './1796163000000-LedgerCheaperChecks';
 
 export const MIGRATIONS = [
   AppRoleAndAgencies1763880000000,
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AnonymousRefusals1796155273884,
   SharedSessionsAndLimits1796156508049,
   LedgerRefs1796162200000,
+  LedgerCheaperChecks1796163000000,
 ] as const;

@@ -114,32 +114,77 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Version of the hash preimage layout; bump only together with a verifier that knows both. */
 export const ENTRY_HASH_VERSION = 1;
 
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The entry hash preimage (below) cut around the three values only the writer knows: it is
+ * `head + prevHash + middle + recordedAt + tail + seq + ',"v":1}'`, members in RFC 8785 order (by name). The writer
+ * makes the parts once per entry, when the entry is prepared, and hashes each entry of a batch with one
+ * concatenation; the verifier makes them from the stored row. Both go through `hashFromParts`.
+ */
+export interface EntryHashParts {
+  readonly head: string;
+  readonly middle: string;
+  readonly tail: string;
+}
+
+type HashedFields = Omit<LedgerHashInput, 'seq' | 'recordedAt' | 'prevHash' | 'payload'>;
+
+/** `payloadCanonical` is the RFC 8785 canonical JSON of the payload. */
+export function entryHashParts(e: HashedFields, payloadCanonical: string): EntryHashParts {
+  const j = (v: string | null): string => JSON.stringify(v);
+  return {
+    head:
+      `{"agencyId":${j(e.agencyId)},"agencyType":${j(e.agencyType)},"clientId":${j(e.clientId)},"entryId":${j(e.entryId)}` +
+      `,"issuer":${j(e.issuer)},"kind":${j(e.kind)},"outcome":${j(e.outcome)},"payload":${payloadCanonical}` +
+      `,"practitioner":${j(e.practitioner)},"prevHash":`,
+    middle: `,"purpose":${j(e.purpose)},"recordedAt":`,
+    tail: `,"requestId":${j(e.requestId)},"role":${j(e.role)},"rules":${canonicalJson(e.rules)},"seq":`,
+  };
+}
+
+/** entry_hash from the parts and what the writer adds (see `entryHash`). */
+export function hashFromParts(parts: EntryHashParts, seq: number, recordedAt: Date, prevHash: string): string {
+  if (!Number.isFinite(seq)) throw new Error('seq must be a finite number');
+  const preimage = `${parts.head}${JSON.stringify(prevHash)}${parts.middle}${JSON.stringify(recordedAt.toISOString())}${parts.tail}${JSON.stringify(seq)},"v":${ENTRY_HASH_VERSION}}`;
+  return createHash('sha256').update(preimage, 'utf8').digest('hex');
+}
+
+const HASH_INPUT_KEYS = [
+  'seq',
+  'entryId',
+  'recordedAt',
+  'kind',
+  'outcome',
+  'requestId',
+  'agencyId',
+  'agencyType',
+  'clientId',
+  'practitioner',
+  'role',
+  'issuer',
+  'purpose',
+  'rules',
+  'payload',
+  'prevHash',
+] as const satisfies ReadonlyArray<keyof LedgerHashInput>;
+
 /**
  * entry_hash = hex SHA-256 of the RFC 8785 canonical JSON of
  * `{ v, seq, entryId, recordedAt (ISO 8601, ms), kind, outcome, requestId, agencyId, agencyType, clientId,
  *    practitioner, role, issuer, purpose, rules, payload, prevHash }` — absent values are `null`, never omitted.
  */
 export function entryHash(row: LedgerHashInput): string {
-  const preimage = {
-    v: ENTRY_HASH_VERSION,
-    seq: row.seq,
-    entryId: row.entryId,
-    recordedAt: row.recordedAt.toISOString(),
-    kind: row.kind,
-    outcome: row.outcome,
-    requestId: row.requestId,
-    agencyId: row.agencyId,
-    agencyType: row.agencyType,
-    clientId: row.clientId,
-    practitioner: row.practitioner,
-    role: row.role,
-    issuer: row.issuer,
-    purpose: row.purpose,
-    rules: row.rules,
-    payload: row.payload,
-    prevHash: row.prevHash,
-  };
-  return createHash('sha256').update(canonicalJson(preimage), 'utf8').digest('hex');
+  // A member that is undefined (not a stored row) is left out by RFC 8785: the general serialiser says how.
+  if (HASH_INPUT_KEYS.some((k) => row[k] === undefined)) {
+    const preimage: Record<string, unknown> = { v: ENTRY_HASH_VERSION };
+    for (const k of HASH_INPUT_KEYS) preimage[k] = k === 'recordedAt' ? row.recordedAt.toISOString() : row[k];
+    return createHash('sha256').update(canonicalJson(preimage), 'utf8').digest('hex');
+  }
+  return hashFromParts(entryHashParts(row, canonicalJson(row.payload)), row.seq, row.recordedAt, row.prevHash);
 }
 
 /** The content hash key of this process (`useContentHashKey`), or null: unkeyed. */
@@ -202,10 +247,78 @@ function checkJsonStrings(value: unknown, path: string): void {
   }
 }
 
+/** Deeper payloads (or a cycle) take the careful path, which says what is wrong. */
+const MAX_FAST_DEPTH = 64;
+
+/**
+ * The canonical JSON of a payload made of plain objects, arrays, storable strings, finite numbers, booleans and
+ * null, in one walk over the payload as given — what the careful path (a JSON round trip, then `canonicalJson`)
+ * gives for it. `null` for anything else (a non-finite number, text PostgreSQL cannot store, a `toJSON`, a class
+ * instance, a BigInt, a cycle): the careful path then refuses it with its reason, or handles it as JSON.stringify
+ * does.
+ */
+function fastCanonicalPayload(value: unknown, depth: number): string | null {
+  switch (typeof value) {
+    case 'string':
+      return UNSTORABLE.test(value) ? null : JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : null;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return null;
+  }
+  if (value === null) return 'null';
+  if (depth > MAX_FAST_DEPTH) return null;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      // As JSON.stringify: undefined, functions and symbols in an array are null.
+      const member = v === undefined || typeof v === 'function' || typeof v === 'symbol' ? 'null' : fastCanonicalPayload(v, depth + 1);
+      if (member === null) return null;
+      text += i === 0 ? member : `,${member}`;
+    }
+    return `${text}]`;
+  }
+  if (!isPlainObject(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return null;
+  const record = value as Record<string, unknown>;
+  let text = '{';
+  for (const key of Object.keys(record).sort()) {
+    const v = record[key];
+    // As JSON.stringify: undefined, function and symbol members are left out.
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    if (UNSTORABLE.test(key)) return null;
+    const member = fastCanonicalPayload(v, depth + 1);
+    if (member === null) return null;
+    text += `${text.length === 1 ? '' : ','}${JSON.stringify(key)}:${member}`;
+  }
+  return `${text}}`;
+}
+
+/** The careful path: a JSON round trip that refuses non-finite numbers and text PostgreSQL cannot store, naming where. */
+function carefulCanonicalPayload(payload: JsonObject): string {
+  // JSON.stringify throws on cycles and BigInt; NaN/Infinity would silently become null, so refuse them first.
+  const payloadJson = JSON.stringify(payload, (_k, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError('payload contains a non-finite number');
+    return v;
+  });
+  const parsed = JSON.parse(payloadJson) as JsonValue;
+  checkJsonStrings(parsed, '');
+  return canonicalJson(parsed);
+}
+
 /** A validated new entry: the hash preimage less what only the writer knows (seq, time, predecessor). */
-export type PreparedEntry = Omit<LedgerHashInput, 'seq' | 'recordedAt' | 'prevHash'> & {
-  /** `payload` is the payload exactly as jsonb will give it back (a JSON round trip); this is its JSON text. */
+export type PreparedEntry = Omit<LedgerHashInput, 'seq' | 'recordedAt' | 'prevHash' | 'payload'> & {
+  /**
+   * The payload's RFC 8785 canonical JSON: what jsonb stores, and (as jsonb gives it back, parsed and made
+   * canonical again, which comes to the same text) what the entry hash covers.
+   */
   readonly payloadJson: string;
+  /** The entry hash preimage less seq, time and predecessor (`entryHashParts`). */
+  readonly hashParts: EntryHashParts;
 };
 
 /** Validates and normalises a new entry; throws TypeError naming what is wrong (no entry content in the message). */
@@ -215,15 +328,10 @@ export function prepareEntry(entry: NewAuditEntry, maxPayloadBytes: number): Pre
   if (entry.payload === null || typeof entry.payload !== 'object' || Array.isArray(entry.payload)) {
     throw new TypeError('payload must be a JSON object');
   }
-  // JSON.stringify throws on cycles and BigInt; NaN/Infinity would silently become null, so refuse them first.
-  const payloadJson = JSON.stringify(entry.payload, (_k, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError('payload contains a non-finite number');
-    return v;
-  });
+  const payloadJson = fastCanonicalPayload(entry.payload, 0) ?? carefulCanonicalPayload(entry.payload);
+  // The canonical text has the same members as JSON.stringify's, so the same length.
   if (Buffer.byteLength(payloadJson, 'utf8') > maxPayloadBytes) throw new TypeError(`payload is larger than ${maxPayloadBytes} bytes`);
-  const payload = JSON.parse(payloadJson) as JsonValue;
-  checkJsonStrings(payload, '');
-  return {
+  const fields: HashedFields = {
     entryId: randomUUID(),
     kind: knownKind(entry.kind),
     outcome: storableText(entry.outcome, 'outcome', false) as string,
@@ -236,7 +344,6 @@ export function prepareEntry(entry: NewAuditEntry, maxPayloadBytes: number): Pre
     issuer: a ? storableText(a.issuer, 'actor.issuer', false) : null,
     purpose: storableText(entry.purpose, 'purpose', true),
     rules,
-    payload,
-    payloadJson,
   };
+  return { ...fields, payloadJson, hashParts: entryHashParts(fields, payloadJson) };
 }

@@ -28,7 +28,7 @@ export interface LedgerRow {
 export type LedgerColumn = keyof LedgerRow;
 
 /** Every column in table order, with its PostgreSQL type. A column missing here, or not in LedgerRow, does not compile. */
-const COLUMN_TYPES = {
+export const LEDGER_COLUMN_TYPES = {
   seq: 'bigint',
   entry_id: 'uuid',
   recorded_at: 'timestamptz',
@@ -47,6 +47,8 @@ const COLUMN_TYPES = {
   prev_hash: 'text',
   entry_hash: 'text',
 } as const satisfies Record<LedgerColumn, string>;
+
+const COLUMN_TYPES = LEDGER_COLUMN_TYPES;
 
 export const LEDGER_COLUMN_NAMES = Object.keys(COLUMN_TYPES) as readonly LedgerColumn[];
 

@@ -4,14 +4,14 @@
  * ROLLBACK by hand.
  *
  *   BEGIN [ISOLATION LEVEL …] [READ ONLY]; [SET LOCAL synchronous_commit = on;] [SET LOCAL statement_timeout = n;]
- *   [SELECT pg_advisory_xact_lock(key)]   — one round trip
+ *   [SELECT pg_advisory_xact_lock(key);] [an opening query, e.g. a read that must follow the lock]   — one round trip
  *   → work(client) → COMMIT, CHECKED: PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an
  *   error, so a COMMIT that did not commit is an error here.
  *
  * On any failure the transaction is rolled back and the original error rethrown. A connection whose ROLLBACK
  * failed is in an unknown state: `inTransaction` destroys it rather than return it to the pool.
  */
-import type { ClientBase, Pool, PoolClient } from 'pg';
+import type { ClientBase, Pool, PoolClient, QueryResult } from 'pg';
 import { SafeguardError } from '../errors';
 
 /** A pool or one connection: whatever a query can be sent on. Functions that only query take a `Db`. */
@@ -29,6 +29,11 @@ export interface TxOptions {
   readonly statementTimeoutMs?: number;
   /** `pg_advisory_xact_lock(key)`, taken right after BEGIN and held until COMMIT/ROLLBACK (a 64-bit integer, decimal). */
   readonly advisoryLock?: string;
+  /**
+   * One parameterless statement sent last in the opening round trip, after the advisory lock: its own snapshot, taken
+   * once the lock is held, sees what the lock's previous holder committed. Its result is `work`'s second argument.
+   */
+  readonly openingQuery?: string;
 }
 
 const ISOLATION_SQL: Record<Isolation, string> = {
@@ -54,6 +59,10 @@ export function beginStatement(options: TxOptions = {}): string {
     if (!INT64.test(options.advisoryLock)) throw new RangeError('advisoryLock must be a 64-bit integer in decimal');
     parts.push(`SELECT pg_advisory_xact_lock(${options.advisoryLock})`);
   }
+  if (options.openingQuery !== undefined) {
+    if (options.openingQuery.includes(';')) throw new RangeError('openingQuery must be one statement');
+    parts.push(options.openingQuery);
+  }
   return parts.join('; ');
 }
 
@@ -72,10 +81,19 @@ class RollbackFailed extends SafeguardError {
   }
 }
 
-async function run<T>(client: ClientBase, work: (client: ClientBase) => Promise<T>, options: TxOptions): Promise<T> {
+/** The result of the opening round trip's last statement (`openingQuery`, or the lock, or BEGIN). */
+export type OpeningResult = QueryResult<Record<string, unknown>>;
+
+async function run<T>(
+  client: ClientBase,
+  work: (client: ClientBase, opening: OpeningResult) => Promise<T>,
+  options: TxOptions,
+): Promise<T> {
   try {
-    await client.query(beginStatement(options));
-    const result = await work(client);
+    // Several statements in one simple query: node-pg answers with one result per statement.
+    const opened = (await client.query(beginStatement(options))) as OpeningResult | OpeningResult[];
+    const opening = Array.isArray(opened) ? (opened[opened.length - 1] as OpeningResult) : opened;
+    const result = await work(client, opening);
     await commit(client);
     return result;
   } catch (error) {
@@ -93,11 +111,11 @@ async function run<T>(client: ClientBase, work: (client: ClientBase) => Promise<
  */
 export async function transaction<T, C extends ClientBase>(
   client: C,
-  work: (client: C) => Promise<T>,
+  work: (client: C, opening: OpeningResult) => Promise<T>,
   options: TxOptions = {},
 ): Promise<T> {
   try {
-    return await run(client, work as (client: ClientBase) => Promise<T>, options);
+    return await run(client, work as (client: ClientBase, opening: OpeningResult) => Promise<T>, options);
   } catch (e) {
     throw e instanceof RollbackFailed ? e.original : e;
   }
