@@ -70,7 +70,10 @@ export interface PreparedEnvironment {
   readonly agencies: readonly Agency[];
   readonly embeddedDatabase: boolean;
   readonly devIdpBaseUrl?: string;
-  /** Each agency's web client at its identity provider (registry `webClient`, or the dev IdP's demo client): the pages sign practitioners in with it. */
+  /**
+   * Each agency's web client at its identity provider (registry `webClient`, or the dev IdP's demo client): the pages
+   * sign practitioners in with it.
+   */
   readonly webClients: Readonly<Record<string, WebClient>>;
 }
 

@@ -45,7 +45,10 @@ export const LEDGER_LOCK_KEY = '7378432305101449588';
 export interface PgAuditLedgerOptions {
   /** Most entries written by one transaction (default 256). */
   readonly maxBatch?: number;
-  /** Longest wait for a pooled connection, and statement_timeout for each statement of a flush (including the lock wait), in ms (default 10 000): a stuck database fails closed. */
+  /**
+   * Longest wait for a pooled connection, and statement_timeout for each statement of a flush (including the lock
+   * wait), in ms (default 10 000): a stuck database fails closed.
+   */
   readonly timeoutMs?: number;
   /** Largest accepted payload as JSON (default 64 KiB). */
   readonly maxPayloadBytes?: number;

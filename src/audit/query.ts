@@ -1,7 +1,8 @@
 /**
  * The auditor's view of the ledger: filtered, newest first, keyset-paged by seq (stable under concurrent appends:
- * a page never repeats or skips an entry). Parameterised SQL only; the cursor is opaque (base64url), signed (HMAC under a key derived from AUDIT_PSEUDONYM_KEY), bound to the
- * filters it was issued for, and validated — a bad cursor is an InvalidCursorError (code invalid_cursor; a 400 bad_request at the HTTP edge).
+ * a page never repeats or skips an entry). Parameterised SQL only; the cursor is opaque (base64url), signed (HMAC under
+ * a key derived from AUDIT_PSEUDONYM_KEY), bound to the filters it was issued for, and validated — a bad cursor is an
+ * InvalidCursorError (code invalid_cursor; a 400 bad_request at the HTTP edge).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';

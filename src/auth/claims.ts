@@ -59,7 +59,8 @@ function idTokenSign(input: ClaimsInput, profile: TokenProfile): boolean {
 }
 
 const ID_TOKEN =
-  'This is an ID token, not an access token: an ID token tells a client who signed in and is never accepted by an API. Send the access token your sign-in service issued for the gateway.';
+  'This is an ID token, not an access token: an ID token tells a client who signed in and is never accepted by an API. Send the access ' +
+  'token your sign-in service issued for the gateway.';
 
 interface RoleChoice {
   readonly role?: Role;

@@ -180,7 +180,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (!named) {
         return err(
           invalidToken(
-            'This opaque access token could be checked by more than one agency\'s sign-in service: name your agency in the "X-Agency-Id" header.',
+            'This opaque access token could be checked by more than one agency\'s sign-in service: name your agency in the "X-Agency-Id" ' +
+              'header.',
           ),
         );
       }

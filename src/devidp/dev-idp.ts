@@ -382,7 +382,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       resolve();
     });
   });
-  // The mutual-TLS listener: the same app; client certificates requested, verified against the dev CA by oidc-provider's certificateAuthorized.
+  // The mutual-TLS listener: the same app; client certificates requested, verified against the dev CA by
+  // oidc-provider's certificateAuthorized.
   let tlsServer: https.Server | undefined;
   const stop = (s: http.Server | https.Server): Promise<void> =>
     new Promise((resolve) => {

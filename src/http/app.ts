@@ -64,7 +64,10 @@ export interface AppDeps {
   readonly webhooks?: { readonly allowInsecure: boolean };
   /** Outbox settings (the school calendar for Operation Encompass deadlines). */
   readonly notifications?: OutboxSettings;
-  /** Signed ledger checkpoints: where they are exported, the shared subtree cache, the periodic sealer if this process runs it (absent: no export, on-demand sealing only). */
+  /**
+   * Signed ledger checkpoints: where they are exported, the shared subtree cache, the periodic sealer if this process
+   * runs it (absent: no export, on-demand sealing only).
+   */
   readonly checkpoints?: {
     readonly sinks: readonly CheckpointSink[];
     readonly cache: SubtreeCache;

@@ -70,7 +70,8 @@ export const responseSchemas: Record<string, object> = {
       summary: {
         type: 'string',
         description:
-          'The one wording used everywhere, e.g. "chain intact to entry 19; sealed and signed to entry 12; entries 13 to 19 not sealed yet"',
+          'The one wording used everywhere, e.g. "chain intact to entry 19; sealed and signed to entry 12; entries 13 to 19 not sealed ' +
+          'yet"',
       },
       ok: { type: 'boolean' },
       entriesChecked: { type: 'integer' },

@@ -128,7 +128,8 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'Safeguard Gateway',
       version: '0.1.0',
       description:
-        'Secure information sharing between agencies protecting children living with domestic abuse. Every decision is recorded in an immutable, hash-chained audit ledger before the answer is sent.',
+        'Secure information sharing between agencies protecting children living with domestic abuse. Every decision is recorded in an ' +
+        'immutable, hash-chained audit ledger before the answer is sent.',
     },
     servers: [{ url: '/' }],
     security: [{ agencyToken: [] }],
@@ -186,7 +187,8 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/audit/entries/{entryId}/proof': {
         get: {
           summary:
-            'A receipt for one entry: its hash and, once sealed, the signed checkpoint (JWS) and the Merkle inclusion proof (auditor, or the agency that made the entry)',
+            'A receipt for one entry: its hash and, once sealed, the signed checkpoint (JWS) and the Merkle inclusion proof (auditor, or ' +
+            'the agency that made the entry)',
           parameters: [
             { name: 'entryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
             {
@@ -217,7 +219,8 @@ export function openApiDocument(): Record<string, unknown> {
         },
         post: {
           summary:
-            'Seal the ledger now (auditor role): a new signed checkpoint, exported; refused if the database no longer matches the last checkpoint',
+            'Seal the ledger now (auditor role): a new signed checkpoint, exported; refused if the database no longer matches the last ' +
+            'checkpoint',
           responses: {
             '201': { description: 'Sealed', content: json(ref('SealResult')) },
             '200': { description: 'Nothing new to seal', content: json(ref('SealResult')) },
@@ -229,7 +232,8 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           operationId: 'getLedgerCheckpoint',
           summary:
-            "The latest ledger checkpoint as a C2SP tlog-checkpoint signed note (Ed25519), with the witnesses' cosignature lines (no authentication). Verify it with Go golang.org/x/mod/sumdb/note and the key at /v1/audit/checkpoint/key",
+            "The latest ledger checkpoint as a C2SP tlog-checkpoint signed note (Ed25519), with the witnesses' cosignature lines (no " +
+            'authentication). Verify it with Go golang.org/x/mod/sumdb/note and the key at /v1/audit/checkpoint/key',
           security: [],
           responses: {
             '200': {
@@ -256,7 +260,8 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           operationId: 'listLedgerCheckpointKeys',
           summary:
-            'Every note key version (newest first, old ones kept after a rotation), the JWKS, the witnesses and the quorum (no authentication)',
+            'Every note key version (newest first, old ones kept after a rotation), the JWKS, the witnesses and the quorum (no ' +
+            'authentication)',
           security: [],
           responses: {
             '200': {

@@ -53,13 +53,15 @@ export const decisionRequestSchema = {
       type: 'string',
       pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
       description:
-        'A person your agency knows (POST /v1/persons): the gateway then works out household facts (perpetrator_joined_household_with_children) itself.',
+        'A person your agency knows (POST /v1/persons): the gateway then works out household facts ' +
+        '(perpetrator_joined_household_with_children) itself.',
     },
     fields: { type: 'array', minItems: 1, maxItems: FIELDS.length, uniqueItems: true, items: fieldSchema },
     facts: {
       ...decisionFactsSchema,
       description:
-        'What is known, as asserted by the caller. Facts only the gateway works out (perpetrator_joined_household_with_children, before_next_school_day_start) are refused here.',
+        'What is known, as asserted by the caller. Facts only the gateway works out (perpetrator_joined_household_with_children, ' +
+        'before_next_school_day_start) are refused here.',
     },
   },
 } as const;

@@ -34,7 +34,8 @@ export const EVENT_SUBSCRIBERS: { readonly [E in WebhookEvent]: readonly AgencyT
 
 export const EVENT_DESCRIPTIONS: { readonly [E in WebhookEvent]: string } = {
   'operation_encompass.notification':
-    'Operation Encompass: the police attended a domestic abuse incident a child at your school or setting was present at (to your designated safeguarding lead, before the next school day).',
+    'Operation Encompass: the police attended a domestic abuse incident a child at your school or setting was present at (to your ' +
+    'designated safeguarding lead, before the next school day).',
   'household.perpetrator_joined': 'A person recorded as a perpetrator joined a household with children in your area.',
   'record.disclosed': 'A record your agency holds was disclosed to another agency: who, for what purpose, which fields (names only).',
   'referral.decided': 'A referral one of your practitioners asked for has been decided: the outcome and the fields released (names only).',

@@ -56,7 +56,8 @@ import { describeTest, discloserPhrase, fieldList, purposePhrase, recipientPhras
 export const EVALUATION_FAILED_REASON =
   'The sharing policy could not be evaluated, so nothing may be shared. Ask your information governance team.';
 export const NO_FIELDS_REASON =
-  'The request named no fields, so nothing may be shared. Ask for the specific fields you need: policies grant fields, never whole records.';
+  'The request named no fields, so nothing may be shared. Ask for the specific fields you need: policies grant fields, never whole ' +
+  'records.';
 
 /** The engine plus what tests and tools need to see: the validated catalogue. */
 export interface PolicyCatalogueEngine extends PolicyEngine {
@@ -378,7 +379,8 @@ function assemble(
  * For fields no rule allowed: the permit rules that would have allowed them for these agencies, roles, purpose
  * and subject, but whose conditions on the facts did not hold — so the practitioner learns what is missing.
  * `candidates` are the index's candidates for these parties (catalogue order), so few rules are looked at; the
- * parties are still checked, so any superset of them (e.g. the whole catalogue) gives the same answer. (Explanation only: the decision above is CASL's.)
+ * parties are still checked, so any superset of them (e.g. the whole catalogue) gives the same answer. (Explanation
+ * only: the decision above is CASL's.)
  */
 function nearMisses(request: DecisionInput, fields: readonly Field[], candidates: readonly PolicyRule[]): string[] {
   const out: string[] = [];

@@ -171,7 +171,8 @@ function toPolicyRule(raw: RawRule, file: string, fail: (problem: string) => nev
     case 'permit':
       if (!raw.lawfulBasis)
         fail(
-          'a permit rule must cite its lawfulBasis (statute, ukGdprArticle6, and Article 9 / DPA 2018 Schedule 1 conditions where they apply)',
+          'a permit rule must cite its lawfulBasis (statute, ukGdprArticle6, and Article 9 / DPA 2018 Schedule 1 conditions where they ' +
+            'apply)',
         );
       if (raw.fields === 'all') fail('fields: all is only for deny and refer rules; a permit rule must list the fields it grants');
       if (raw.referTo !== undefined) fail('referTo belongs on refer rules only');

@@ -106,7 +106,8 @@ export async function registerPerson(
   if (candidates.size > 1) {
     throw new ConflictError(
       'identity_conflict',
-      'The identifiers given belong to different people in the gateway, so they cannot be matched automatically. Check them with your records team.',
+      'The identifiers given belong to different people in the gateway, so they cannot be matched automatically. Check them with your ' +
+        'records team.',
       {
         errors: given.map((k) => ({ pointer: `/identifiers/${k}`, detail: 'matches a person' })),
       },
@@ -252,7 +253,8 @@ export async function addHouseholdMember(
   }
   const id = randomUUID();
   await client.query(
-    'INSERT INTO household_members (id, household_id, person_id, subject_role, from_date, to_date, recorded_by_agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    'INSERT INTO household_members (id, household_id, person_id, subject_role, from_date, to_date, recorded_by_agency_id) VALUES ($1, ' +
+      '$2, $3, $4, $5, $6, $7)',
     [id, householdId, input.personId, input.subjectRole, input.from, input.to ?? null, agencyId],
   );
   await onHouseholdMemberWritten(client, householdId); // transactional outbox: perpetrator-move alerts

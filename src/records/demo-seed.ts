@@ -324,7 +324,8 @@ export async function seedStory(
       ]);
       for (const [i, m] of h.members.entries()) {
         await db.query(
-          'INSERT INTO household_members (id, household_id, person_id, subject_role, from_date, to_date, recorded_by_agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          'INSERT INTO household_members (id, household_id, person_id, subject_role, from_date, to_date, recorded_by_agency_id) VALUES ' +
+            '($1, $2, $3, $4, $5, $6, $7)',
           [
             storyId('membership', `${h.key}/${i}`),
             id,

@@ -109,7 +109,8 @@ export const OWN_RECORD_RULE = 'own-agency-record';
 const OWN_RECORD_REASON =
   'Your agency holds this record (it contributed it): reading it back is not a disclosure to another agency, so no sharing rule is needed.';
 const UNREGISTERED_OWNER_REASON =
-  "The agency that holds this record is not in the gateway's trust registry any more, so nothing from it may be shared. Ask your information governance team.";
+  "The agency that holds this record is not in the gateway's trust registry any more, so nothing from it may be shared. Ask your " +
+  'information governance team.';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -55,14 +55,16 @@ export async function idempotent(
       response_headers: Record<string, string> | null;
       response_body: JsonObject | null;
     }>(
-      'SELECT request_hash, response_status, response_headers, response_body FROM idempotency_keys WHERE agency_id = $1 AND idempotency_key = $2',
+      'SELECT request_hash, response_status, response_headers, response_body FROM idempotency_keys WHERE agency_id = $1 AND ' +
+        'idempotency_key = $2',
       [scope.agencyId, scope.key],
     );
     const row = rows[0];
     if (!row || row.request_hash !== scope.requestHash) {
       throw new ConflictError(
         'idempotency_key_reused',
-        'This Idempotency-Key was already used for a different request. Use a new key for a new contribution; reuse a key only to retry exactly the same request.',
+        'This Idempotency-Key was already used for a different request. Use a new key for a new contribution; reuse a key only to retry ' +
+          'exactly the same request.',
         { errors: [{ pointer: '/headers/idempotency-key', detail: 'already used for a different request' }] },
       );
     }

@@ -147,7 +147,8 @@ export const readQuerySchema = {
     onBehalfOf: {
       ...uuid,
       description:
-        'The person on whose behalf you ask, when you act for someone (e.g. a subject access request). The gateway works out from its records whether they are the subject or an alleged perpetrator.',
+        'The person on whose behalf you ask, when you act for someone (e.g. a subject access request). The gateway works out from its ' +
+        'records whether they are the subject or an alleged perpetrator.',
     },
   },
 } as const;

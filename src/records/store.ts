@@ -22,7 +22,8 @@ interface RecordRow {
 }
 
 export const RECORD_COLUMNS =
-  'id, kind, subject_person_id, subject_role, owning_agency_id, classification, occurred_at, fields, facts, version, created_at, updated_at';
+  'id, kind, subject_person_id, subject_role, owning_agency_id, classification, occurred_at, fields, facts, version, created_at, ' +
+  'updated_at';
 
 export function recordOf(row: RecordRow): StoredRecord {
   if (!isRecordKind(row.kind) || !isSubjectRole(row.subject_role)) throw new Error(`record ${row.id} holds a word outside the vocabulary`);

@@ -150,7 +150,8 @@ export function parseIfMatch(header: string | undefined): number {
   if (header === undefined || header.trim() === '') {
     throw new InvalidInputError(
       'invalid_input',
-      'A record update needs an If-Match header with the version you read, e.g. If-Match: "3", so that it cannot overwrite a change you have not seen.',
+      'A record update needs an If-Match header with the version you read, e.g. If-Match: "3", so that it cannot overwrite a change you ' +
+        'have not seen.',
       {
         errors: [{ pointer: '/headers/if-match', detail: 'If-Match is required' }],
       },
@@ -177,7 +178,8 @@ export function parseIdempotencyKey(header: string | undefined): string {
     throw new InvalidInputError(
       'invalid_input',
       header === undefined
-        ? 'Every contribution needs an Idempotency-Key header (8 to 128 letters, digits, ".", "_", ":" or "-", e.g. a UUID), so that a retry never writes twice.'
+        ? 'Every contribution needs an Idempotency-Key header (8 to 128 letters, digits, ".", "_", ":" or "-", e.g. a UUID), so that a ' +
+            'retry never writes twice.'
         : 'The Idempotency-Key header must be 8 to 128 letters, digits, ".", "_", ":" or "-" (e.g. a UUID).',
       { errors: [{ pointer: '/headers/idempotency-key', detail: 'Idempotency-Key is required: 8 to 128 of A-Z a-z 0-9 . _ : -' }] },
     );

@@ -110,7 +110,9 @@ function readFilters(
   if (form.kind && !isAuditKind(form.kind)) errors.push({ text: 'Select a kind of entry from the list', href: '#kind' });
   if (form.q && !SEARCH.test(form.q))
     errors.push({
-      text: 'Enter an audit reference, a request id or a case reference, using only letters, numbers, spaces, hyphens, full stops, colons and slashes',
+      text:
+        'Enter an audit reference, a request id or a case reference, using only letters, numbers, spaces, hyphens, full stops, ' +
+        'colons and slashes',
       href: '#q',
     });
   const filters: LedgerFilters =

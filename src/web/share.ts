@@ -379,7 +379,10 @@ function nextStep(stored: StoredAnswer, calendar: SchoolCalendar): string {
     facts.requester_acts_for_alleged_perpetrator === true ||
     answer.rules.some((r) => PERPETRATOR_RULES.test(r));
   if (answer.decision === 'deny' && perpetratorAsking) {
-    return 'Do not share anything. Tell the police and the MARAC that the alleged perpetrator is trying to find this information, and record the request and your refusal.';
+    return (
+      'Do not share anything. Tell the police and the MARAC that the alleged perpetrator is trying to find this information, and ' +
+      'record the request and your refusal.'
+    );
   }
   if (answer.decision === 'deny') return 'Do not share anything. Record that you were asked, that you did not share, and why.';
   if (answer.decision === 'refer')

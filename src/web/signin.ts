@@ -26,7 +26,10 @@ export interface OidcOptions {
   readonly clientFor: (agencyId: string) => WebClient | undefined;
   /** The resource indicator for the gateway's access tokens (the API audience). */
   readonly audience: string;
-  /** Scopes to ask for (default `openid profile decisions records:read audit:read`; each issuer grants only what the client may have). Authorisation uses what the token grants. */
+  /**
+   * Scopes to ask for (default `openid profile decisions records:read audit:read`; each issuer grants only what the
+   * client may have). Authorisation uses what the token grants.
+   */
   readonly scope?: string;
   /** Plain-http issuers: the development IdP only. */
   readonly allowInsecureIssuers: boolean;

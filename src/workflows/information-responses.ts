@@ -207,7 +207,8 @@ export async function respondToInformationRequest(
     for (const [i, j] of judged.entries()) {
       if (j.decision.permittedFields.length === 0) continue;
       await client.query(
-        'INSERT INTO information_request_releases (id, request_id, agency_id, record_id, fields_released, ledger_entry_id) VALUES ($1, $2, $3, $4, $5, $6)',
+        'INSERT INTO information_request_releases (id, request_id, agency_id, record_id, fields_released, ledger_entry_id) VALUES ($1, ' +
+          '$2, $3, $4, $5, $6)',
         [randomUUID(), id, p.agency.id, j.record.id, [...j.decision.permittedFields], (entries[i] as AppendedEntry).entryId],
       );
     }

@@ -59,7 +59,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         get: {
           operationId: 'listReferrals',
           summary:
-            "The decider's queue (referrals routed to your role at your agency), or the referrals you asked for (view=mine); scope decisions",
+            "The decider's queue (referrals routed to your role at your agency), or the referrals you asked for (view=mine); scope " +
+            'decisions',
           parameters: queryParams(referralQuerySchema),
           responses: {
             '200': { description: 'Referrals, open ones first by time limit', content: json('ReferralList') },
@@ -71,7 +72,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         get: {
           operationId: 'getReferral',
           summary:
-            'One referral: what was asked, what the decider must decide, the decision and its reasons (the asker, or a decider of its role)',
+            'One referral: what was asked, what the decider must decide, the decision and its reasons (the asker, or a decider of its ' +
+            'role)',
           parameters: [idParam],
           responses: { '200': { description: 'The referral', content: json('Referral') }, ...problems(401, 403, 404, 429) },
         },
@@ -80,7 +82,9 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         post: {
           operationId: 'decideReferral',
           summary:
-            'Decide a referral: share, share some or do not share, with reasons. Only fields a refer rule sends to your role can be released — never one a deny rule withholds; the asker cannot decide their own referral. Recorded as a referral_decision ledger entry pointing at the original decision; referral.decided is sent.',
+            'Decide a referral: share, share some or do not share, with reasons. Only fields a refer rule sends to your role can be ' +
+            'released — never one a deny rule withholds; the asker cannot decide their own referral. Recorded as a referral_decision ' +
+            'ledger entry pointing at the original decision; referral.decided is sent.',
           parameters: [idParam],
           requestBody: { required: true, content: json('ReferralDecision') },
           responses: {
@@ -93,7 +97,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         post: {
           operationId: 'createInformationRequest',
           summary:
-            "Ask several agencies what they hold about a subject, for one purpose, by a priority deadline (MASH, children's social care, Cafcass, MARAC); or the Cafcass safeguarding checks template. information_request.received goes to each agency asked.",
+            "Ask several agencies what they hold about a subject, for one purpose, by a priority deadline (MASH, children's social care, " +
+            'Cafcass, MARAC); or the Cafcass safeguarding checks template. information_request.received goes to each agency asked.',
           requestBody: { required: true, content: json('NewInformationRequest') },
           responses: {
             '201': { description: 'Created; Location', content: json('InformationRequest') },
@@ -114,7 +119,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         get: {
           operationId: 'getInformationRequest',
           summary:
-            'A request for information and its status per agency (awaiting, answered, declined, overdue); an agency asked sees only its own',
+            'A request for information and its status per agency (awaiting, answered, declined, overdue); an agency asked sees only its ' +
+            'own',
           parameters: [idParam],
           responses: { '200': { description: 'The request', content: json('InformationRequest') }, ...problems(401, 403, 404, 429) },
         },
@@ -123,7 +129,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         post: {
           operationId: 'respondToInformationRequest',
           summary:
-            'Answer a request your agency was asked: release records of your own (each decided by the sharing policy for the requester and recorded as a disclosure) or decline with a reason. information_request.answered goes to the requester.',
+            'Answer a request your agency was asked: release records of your own (each decided by the sharing policy for the requester ' +
+            'and recorded as a disclosure) or decline with a reason. information_request.answered goes to the requester.',
           parameters: [idParam],
           requestBody: { required: true, content: json('InformationResponse') },
           responses: {
@@ -139,7 +146,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         get: {
           operationId: 'getInformationPicture',
           summary:
-            "The requester's combined picture of everything released, oldest first, decided again for the reader and recorded per record before the answer",
+            "The requester's combined picture of everything released, oldest first, decided again for the reader and recorded per record " +
+            'before the answer',
           parameters: [idParam],
           responses: { '200': { description: 'The picture', content: json('InformationPicture') }, ...problems(401, 403, 404, 429, 503) },
         },
@@ -148,7 +156,8 @@ export function workflowsOpenApi(): { paths: Record<string, unknown>; schemas: R
         get: {
           operationId: 'getDailyTriage',
           summary:
-            'The daily domestic abuse triage list: police incidents of the 24 hours before the meeting that involve children, by family, with chronology signals; filtered by policy for your agency and recorded as a disclosure per family',
+            'The daily domestic abuse triage list: police incidents of the 24 hours before the meeting that involve children, by family, ' +
+            'with chronology signals; filtered by policy for your agency and recorded as a disclosure per family',
           parameters: queryParams(triageQuerySchema),
           responses: { '200': { description: 'The list', content: json('TriageList') }, ...problems(400, 401, 403, 429, 503) },
         },

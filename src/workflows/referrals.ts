@@ -319,7 +319,8 @@ export async function decideReferral(
     if (!p.practitioner) throw new NotPermittedError('not_permitted', 'A referral is decided by a named person, not by a system client.');
     if (isAsker(r, p)) {
       throw new PolicyRefusalError(
-        'You asked for this referral, so you cannot decide it: another person in the role must decide, so that the decision is independent.',
+        'You asked for this referral, so you cannot decide it: another person in the role must decide, so that the decision is ' +
+          'independent.',
       );
     }
     if (r.status !== 'open')

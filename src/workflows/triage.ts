@@ -7,9 +7,9 @@
  * Only families the caller's agency knows (one of the members registered or matched by it, as the records exchange
  * requires) are considered. Filtered by policy for the agency asking: each incident is decided from the police to the
  * caller's agency type and role, for the purpose asked (default `mash_triage`), on the stored record
- * (src/workflows/judge.ts). A family of which nothing may be shared is not listed at all (not even its signals). One `disclosure` ledger entry per family
- * (view `triage_daily`: which records, which fields by name, withheld codes, rules, flagged signals, content hash),
- * every entry committed before the list is sent.
+ * (src/workflows/judge.ts). A family of which nothing may be shared is not listed at all (not even its signals). One
+ * `disclosure` ledger entry per family (view `triage_daily`: which records, which fields by name, withheld codes,
+ * rules, flagged signals, content hash), every entry committed before the list is sent.
  */
 import { contentHash, type AppendedEntry, type JsonObject, type NewAuditEntry } from '../audit/entry';
 import type { Pseudonymiser } from '../audit/pseudonym';

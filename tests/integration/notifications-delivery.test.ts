@@ -409,7 +409,8 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
     const absent = await ok<{ id: string }>(
       post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })),
     );
-    const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs((nhsStem += 1000)) } }))).id; // no school knows this child
+    // No school knows this child.
+    const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs((nhsStem += 1000)) } }))).id;
     await ok(post('/v1/records', 'police', incident(other, inTimeIncidentAt(1))));
     expect((await outboxRows()).length).toBe(before + 1);
     expect(await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = $1", [absent.id])).toHaveLength(1);

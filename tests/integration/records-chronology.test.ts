@@ -93,7 +93,8 @@ describe('records exchange: chronology over the demo story', () => {
     const flag = signal(res.body.signals, 'incidents_in_28_days');
     expect(flag.flagged).toBe(true);
     expect(res.text).not.toContain('Maisie cut her hand');
-    // Under the MASH agreement the police incidents are shared for triage (without the full report); the health visitor's note is not (its agreement lapsed).
+    // Under the MASH agreement the police incidents are shared for triage (without the full report); the health
+    // visitor's note is not (its agreement lapsed).
     const shared = res.body.items as Item[];
     expect(shared.find((i) => i.recordId === record('incident-5'))?.fields).not.toHaveProperty('incident_full_report');
 

@@ -3,8 +3,8 @@
  * unless its audit entry is committed; if the ledger cannot be written the answer is 503 and nothing is disclosed.
  *
  *   database down     its OWN embedded PostgreSQL (so stopping it harms no other test), the gateway assembled on
- *                     it as src/gateway.ts assembles it (assemble()); the server is stopped → 503 problem+json, fail closed; started again → the
- *                     same app (same pool) serves again.
+ *                     it as src/gateway.ts assembles it (assemble()); the server is stopped → 503 problem+json, fail
+ *                     closed; started again → the same app (same pool) serves again.
  *   killed mid-load   the real gateway (src/main.ts compiled with swc) as a child process on a test database;
  *                     concurrent decisions; `kill -9`; then every 200 a client received must be in the ledger with
  *                     the entry hash of its receipt, and the chain must verify.

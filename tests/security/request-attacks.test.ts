@@ -210,27 +210,33 @@ describe('body size and shape', () => {
   it.each([
     [
       '__proto__ at the top level',
-      '{"__proto__":{"polluted":"yes"},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
+      '{"__proto__":{"polluted":"yes"},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},' +
+        '"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
       '/__proto__',
     ],
     [
       'constructor.prototype at the top level',
-      '{"constructor":{"prototype":{"polluted":"yes"}},"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
+      '{"constructor":{"prototype":{"polluted":"yes"}},"from":{"agencyType":"police"},"to":{"agencyType":"school",' +
+        '"role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
       '/constructor',
     ],
     [
       '__proto__ in facts',
-      '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"__proto__":{"polluted":"yes","child_present_at_incident":true}}}',
+      '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},' +
+        '"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"__proto__":{"polluted":"yes",' +
+        '"child_present_at_incident":true}}}',
       '/facts/__proto__',
     ],
     [
       'constructor.prototype in facts',
-      '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"constructor":{"prototype":{"polluted":"yes"}}}}',
+      '{"from":{"agencyType":"police"},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},' +
+        '"purpose":"operation_encompass","subjectRole":"child","fields":["name"],"facts":{"constructor":{"prototype":{"polluted":"yes"}}}}',
       '/facts/constructor',
     ],
     [
       '__proto__ inside from',
-      '{"from":{"agencyType":"police","__proto__":{"agencyType":"school","polluted":"yes"}},"to":{"agencyType":"school","role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
+      '{"from":{"agencyType":"police","__proto__":{"agencyType":"school","polluted":"yes"}},"to":{"agencyType":"school",' +
+        '"role":"designated_safeguarding_lead"},"purpose":"operation_encompass","subjectRole":"child","fields":["name"]}',
       '/from/__proto__',
     ],
   ])('prototype pollution: %s → 400, and no object is polluted', async (_what, body, pointer) => {

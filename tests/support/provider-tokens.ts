@@ -139,7 +139,9 @@ const entraV2: ProviderCase = {
     aud: ENTRA_API,
     iss,
     ...time(now),
-    aio: 'AXQAi/8IAAAAtAaZLo3ChMif6KOnttRB7eBq4/DccQzjcJGxPYy/C3jDaNGxXd6wNIIVGRghNRnwJ1lOcAnNZcjvkoyrFxCttv33140RioOFJ4bCCGVuoCag1uOTT22222gHwLPYQ/uf79QX+0KIijdrmp69RctzmQ==',
+    aio:
+      'AXQAi/8IAAAAtAaZLo3ChMif6KOnttRB7eBq4/DccQzjcJGxPYy/C3jDaNGxXd6wNIIVGRghNRnwJ1lOcAnNZcjvkoyrFxCttv33140RioOFJ4bCCGVuoCag1uOTT22' +
+      '222gHwLPYQ/uf79QX+0KIijdrmp69RctzmQ==',
     azp: ENTRA_WEB,
     azpacr: '0',
     name: 'Abe Lincoln',

@@ -1,4 +1,7 @@
-/** The workflows' time limits (src/workflows/settings.ts): defaults, per rule / agency / priority, Cafcass capped by the hearing, bad files refused. */
+/**
+ * The workflows' time limits (src/workflows/settings.ts): defaults, per rule / agency / priority, Cafcass capped by the
+ * hearing, bad files refused.
+ */
 import {
   cafcassChecksDeadline,
   DEFAULT_WORKFLOW_SETTINGS,

@@ -37,7 +37,10 @@ export interface CheckpointRecord {
   readonly consistency: { readonly fromTreeSize: number; readonly proof: readonly string[] } | null;
   /** The same checkpoint as a C2SP signed note (./note.ts), signed by the gateway's note key; null before notes existed. */
   readonly note: string | null;
-  /** The compact range of the tree (./merkle.ts), hex, leftmost first; null before it was kept. Needs no signature: it must fold to the signed root. */
+  /**
+   * The compact range of the tree (./merkle.ts), hex, leftmost first; null before it was kept. Needs no signature: it
+   * must fold to the signed root.
+   */
   readonly compactRange: readonly string[] | null;
   /**
    * In exported copies only: the entry hashes this checkpoint sealed (entries fromSeq..treeSize), so verification can

@@ -20,7 +20,8 @@ interface CheckpointRow {
 }
 
 const CHECKPOINT_COLUMNS =
-  'tree_size::text AS tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size::text AS prev_tree_size, consistency_proof, note, compact_range';
+  'tree_size::text AS tree_size, root_hash, last_entry_hash, signed_at, jws, kid, prev_tree_size::text AS prev_tree_size, ' +
+  'consistency_proof, note, compact_range';
 
 function toRecord(row: CheckpointRow): CheckpointRecord {
   return {
@@ -198,7 +199,8 @@ export async function latestCosignedCheckpoint(db: Db, quorum: number): Promise<
 export async function cosignaturesBetween(db: Db, after: number, to: number): Promise<Map<number, string[]>> {
   const rows = await rowsOf<{ tree_size: string; cosignature: string }>(
     db,
-    'SELECT tree_size::text AS tree_size, cosignature FROM ledger_cosignatures WHERE tree_size > $1::bigint AND tree_size <= $2::bigint ORDER BY tree_size, witness',
+    'SELECT tree_size::text AS tree_size, cosignature FROM ledger_cosignatures WHERE tree_size > $1::bigint AND tree_size <= $2::bigint ' +
+      'ORDER BY tree_size, witness',
     [String(after), String(to)],
   );
   const out = new Map<number, string[]>();

@@ -36,7 +36,10 @@ export interface CheckpointVerifyReport {
   readonly exportedCheckpoints: number;
   /** Highest seq in the database (0 for an empty ledger). */
   readonly lastSeq: number;
-  /** The largest tree size whose signed (and, with witnesses, cosigned) root the database still matches, with nothing contradicting it below. */
+  /**
+   * The largest tree size whose signed (and, with witnesses, cosigned) root the database still matches, with nothing
+   * contradicting it below.
+   */
   readonly trustedUpTo: number;
   /** With witnesses: the largest tree size at least `quorum` witnesses cosigned and the database still matches. */
   readonly cosignedUpTo?: number;

@@ -99,7 +99,8 @@ export function ledgerProofsRouter(deps: LedgerProofsDeps): Router {
       );
       throw new GatewayError(
         'internal',
-        'The gateway could not prove this entry against its signed checkpoint. This has been logged for the auditors; nothing was disclosed.',
+        'The gateway could not prove this entry against its signed checkpoint. This has been logged for the auditors; nothing was ' +
+          'disclosed.',
       );
     }
     const entry = await deps.ledger.append({

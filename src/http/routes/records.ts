@@ -392,7 +392,8 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
       '/v1/records': {
         post: {
           summary:
-            'Contribute a record (vocabulary fields allowed for its kind, and facts) about a person your agency knows (scope records:write)',
+            'Contribute a record (vocabulary fields allowed for its kind, and facts) about a person your agency knows (scope ' +
+            'records:write)',
           parameters: [idempotencyKey],
           requestBody: { required: true, content: json('CreateRecord') },
           responses: {
@@ -404,7 +405,8 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
       '/v1/records/{recordId}': {
         get: {
           summary:
-            'One record, field by field as the sharing policy allows for your purpose; the disclosure is recorded in the ledger before the answer (scope records:read)',
+            'One record, field by field as the sharing policy allows for your purpose; the disclosure is recorded in the ledger before ' +
+            'the answer (scope records:read)',
           parameters: [uuidParam('recordId'), ...readParameters],
           responses: {
             '200': {
@@ -430,7 +432,8 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
       '/v1/subjects/{personId}/records': {
         get: {
           summary:
-            'Every record about a person, each filtered by the sharing policy for your purpose and recorded in the ledger before the answer (scope records:read)',
+            'Every record about a person, each filtered by the sharing policy for your purpose and recorded in the ledger before the ' +
+            'answer (scope records:read)',
           parameters: [uuidParam('personId'), ...readParameters],
           responses: {
             '200': { description: 'One entry per record, each with its audit receipt', content: json('SubjectRecords') },
@@ -441,7 +444,8 @@ export function recordsOpenApi(): { paths: Record<string, unknown>; schemas: Rec
       '/v1/subjects/{personId}/chronology': {
         get: {
           summary:
-            "A time-ordered chronology across agencies, each item filtered and audited like the records, with cumulative risk signals over all the person's records (scope records:read)",
+            'A time-ordered chronology across agencies, each item filtered and audited like the records, with cumulative risk signals ' +
+            "over all the person's records (scope records:read)",
           parameters: [uuidParam('personId'), ...readParameters],
           responses: {
             '200': {

@@ -94,7 +94,8 @@ export function subjectDisclosuresOpenApi(problems: (...statuses: number[]) => R
         get: {
           operationId: 'getSubjectDisclosures',
           summary:
-            "Every disclosure of one person's data — when, by whom, to whom, which fields, why (UK GDPR Art 15(1)(c)); auditor or data protection officer; the report is itself recorded",
+            "Every disclosure of one person's data — when, by whom, to whom, which fields, why (UK GDPR Art 15(1)(c)); auditor or data " +
+            'protection officer; the report is itself recorded',
           parameters: [
             {
               name: 'ref',
