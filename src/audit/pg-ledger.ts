@@ -70,7 +70,10 @@ interface Committed {
   readonly results: readonly AppendedEntry[];
 }
 
-/** The head of the chain, read after the lock. recorded_at comes from the database clock (one clock for every process) and never goes backwards in seq. */
+/**
+ * The head of the chain, read after the lock. recorded_at comes from the database clock (one clock for every process)
+ * and never goes backwards in seq.
+ */
 const READ_HEAD = `SELECT l.seq::text AS seq, l.entry_hash,
               GREATEST(date_trunc('milliseconds', clock_timestamp()), l.recorded_at) AS now
          FROM (SELECT 1) AS one
