@@ -16,7 +16,8 @@
  *          docs/ARCHITECTURE.md, about 20 minutes)
  *          --workers2 --profile --log-level=<pino level> (info) --skip-verify --skip-ledger --denials (three of the four
  *          requests asked so that they are refused, with routes)
- *          --ledger-only [--ledger-rounds=<n> (3)]: ONLY the ledger appends (5), n rounds on one fresh database each
+ *          --ledger-only [--ledger-rounds=<n> (3)] [--ledger-max-batch=<n> (256; the raw side uses the same)]: ONLY the
+ *          ledger appends (5), n rounds on one fresh database each
  *          --verify-only: ONLY the verification measurement (--verify-entries=<n>), no gateway and no load
  *          --seal [--seal-entries=1000000[,10000000]] [--seal-load-seconds=10] [--seal-verify]: ONLY the ledger-sealing measurements
  *          (./seal-bench.ts: full vs incremental seal cost at those sizes, answer-to-sealed time under load)
@@ -643,6 +644,8 @@ async function main(): Promise<void> {
 async function runLedgerBench(argv: readonly string[], o: Options): Promise<void> {
   const rounds = Number(argv.find((a) => a.startsWith('--ledger-rounds='))?.split('=')[1] ?? '3');
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--ledger-rounds must be a positive whole number');
+  const maxBatch = Number(argv.find((a) => a.startsWith('--ledger-max-batch='))?.split('=')[1] ?? '256');
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error('--ledger-max-batch must be a positive whole number');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = new Date();
   const loadBefore = os.loadavg()[0] ?? 0;
@@ -655,7 +658,7 @@ async function runLedgerBench(argv: readonly string[], o: Options): Promise<void
     for (let r = 0; r < rounds; r++) {
       const ownerUrl = await createDatabase(pg.adminUrl, `bench_ledger_${r}`);
       const { appUrl } = await prepareDatabase({ ownerUrl, appPassword: APP_PASSWORD });
-      const a = await benchAppends(ownerUrl, appUrl, o.appendEntries, undefined, undefined, () => treeCpuSeconds(pgPid));
+      const a = await benchAppends(ownerUrl, appUrl, o.appendEntries, Math.max(1024, 4 * maxBatch), maxBatch, () => treeCpuSeconds(pgPid));
       const c = a.postgresCpuMicros;
       all.push(a);
       log(
@@ -685,7 +688,7 @@ async function runLedgerBench(argv: readonly string[], o: Options): Promise<void
   const file = path.join(results, `ledger-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: loadBefore, node: process.version }, options: o, goals: GOALS, appends, rounds: all, table: output }, null, 2)}\n`,
+    `${JSON.stringify({ started: started.toISOString(), machine: { cpus: os.cpus().length, loadavgBefore: loadBefore, node: process.version }, options: { ...o, ledgerMaxBatch: maxBatch }, goals: GOALS, appends, rounds: all, table: output }, null, 2)}\n`,
   );
   process.stdout.write(`Results: ${path.relative(ROOT, file)}\n`);
 }
