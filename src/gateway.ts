@@ -140,12 +140,6 @@ export interface AssembleOverrides {
    * (`useContentHashKey`), so the HTTP harness keeps the unkeyed form its tests assert.
    */
   readonly keyContentHashes?: boolean;
-  /**
-   * Where the pages' sessions live (default 'postgres', as every deployment). The browser tests keep them in memory,
-   * as they always did: with the PostgreSQL store their journeys lose an answer now and then (a Continue stays on the
-   * same page) — reported, not yet understood.
-   */
-  readonly sessions?: 'postgres' | 'memory';
 }
 
 /**
@@ -229,10 +223,7 @@ export async function assemble(
       closers.push(() => sweeper.stop());
     }
     // The pages' sessions live in PostgreSQL: any instance continues a practitioner's session.
-    const sessions =
-      pages && (overrides.sessions ?? 'postgres') === 'postgres'
-        ? postgresSessionStore(pool, (message) => logger.error({ store: 'web_sessions' }, message))
-        : undefined;
+    const sessions = pages ? postgresSessionStore(pool, (message) => logger.error({ store: 'web_sessions' }, message)) : undefined;
     if (sessions) closers.push(async () => sessions.close());
     const web = !pages
       ? undefined

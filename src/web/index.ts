@@ -30,7 +30,15 @@ import { adminRouter } from './admin';
 import { subjectReportRouter } from './subject-report';
 import { consoleRouter } from './console';
 import { AUDITOR_ROLES, NON_SHARING_ROLES, pageContext, type WebAgency } from './page';
-import { exposeCsrfToken, isCsrfError, loadPrincipal, sessionMiddleware, webPrincipal, type SessionOptions } from './session';
+import {
+  exposeCsrfToken,
+  isCsrfError,
+  loadPrincipal,
+  saveSessionBeforeRedirect,
+  sessionMiddleware,
+  webPrincipal,
+  type SessionOptions,
+} from './session';
 import { shareRouter } from './share';
 import { signInRouter, type OidcOptions } from './signin';
 import { createRenderer, govukFrontendDist, publicDir, type Renderer } from './views';
@@ -112,6 +120,7 @@ export function webRouter(deps: WebDeps): Router {
   });
   pages.use(express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 300 }));
   pages.use(sessionMiddleware(deps.session));
+  pages.use(saveSessionBeforeRedirect);
   pages.use(loadPrincipal(deps.verifier));
   pages.use(exposeCsrfToken);
 

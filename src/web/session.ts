@@ -109,6 +109,24 @@ export function sessionMiddleware(options: SessionOptions): RequestHandler {
   });
 }
 
+/**
+ * A redirect waits until a changed session is stored. express-session saves a changed session when the answer ends,
+ * but it sends the headers first and holds back only the last byte of the body while the store writes: a browser
+ * follows a 303 as soon as it has the headers, so with a store that takes a round trip (PostgreSQL) the next page
+ * could load the session as it was before the answer just given ("Continue" staying on the same page). Only a
+ * session changed since it was loaded is saved here — what express-session itself would have saved.
+ */
+export function saveSessionBeforeRedirect(req: Request, res: Response, next: NextFunction): void {
+  const loaded = req.session ? JSON.stringify(req.session) : undefined;
+  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
+  res.redirect = ((...args: unknown[]): void => {
+    const current = req.session as typeof req.session | null | undefined;
+    if (!current || JSON.stringify(current) === loaded) return redirect(...args);
+    current.save((err) => (err ? next(err) : redirect(...args)));
+  }) as Response['redirect'];
+  next();
+}
+
 export const csrf = csrfSync({
   getTokenFromRequest: (req: Request) => {
     const body: unknown = req.body;

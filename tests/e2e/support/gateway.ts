@@ -79,9 +79,8 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     agencies = agencies.map((a) => ({ ...a, issuer: devIdp.issuerFor(a.id) }));
     await syncAgencies(db.ownerUrl, agencies);
 
-    // The gateway exactly as src/gateway.ts assembles it for npm start (pages in front of the API), with its sessions
-    // in memory (see AssembleOverrides.sessions) and a switch on its ledger to make appends fail as a database outage
-    // would (invariant 1 tests).
+    // The gateway exactly as src/gateway.ts assembles it for npm start (pages in front of the API, sessions in
+    // PostgreSQL), with a switch on its ledger to make appends fail as a database outage would (invariant 1 tests).
     let ledgerDown = false;
     const gateway = await assemble(
       testGatewayConfig({
@@ -102,7 +101,6 @@ export async function startE2eGateway(): Promise<E2eGateway> {
       {
         background: false,
         overrides: {
-          sessions: 'memory',
           ledger: (writer): AuditLedger => ({
             append: (entry) =>
               ledgerDown ? Promise.reject(new AuditUnavailableError('forced by the e2e test', 'database')) : writer.append(entry),
