@@ -12,6 +12,7 @@
  *             permitted now are sent, after one `disclosure` entry per record has committed.
  */
 import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import { contentHash, type AppendedEntry, type JsonObject, type JsonValue } from '../audit/entry';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
@@ -108,29 +109,7 @@ export async function respondToInformationRequest(
           reasonHash: contentHash({ reason }),
         },
       });
-      await client.query(
-        `UPDATE information_request_targets SET status = 'declined', decline_reason = $3, responded_at = $4, responded_by_client = $5,
-                responded_by_practitioner = $6, responded_by_name = $7, responded_by_role = $8, response_entry_id = $9
-          WHERE request_id = $1 AND agency_id = $2`,
-        [
-          id,
-          p.agency.id,
-          reason,
-          now.toISOString(),
-          p.clientId,
-          p.practitioner?.subject ?? null,
-          p.practitioner?.name?.slice(0, 200) ?? null,
-          p.role,
-          entry.entryId,
-        ],
-      );
-      await queueNotice(
-        client,
-        'information_request_answered',
-        [r.requester_agency_id],
-        { informationRequestId: id, agencyId: p.agency.id },
-        `${id}:${p.agency.id}`,
-      );
+      await recordTargetResponse(client, { id, requesterAgencyId: r.requester_agency_id }, p, now, entry.entryId, reason);
       return { informationRequest: await viewFromDb(client, p, id, now), releases: [], auditEntryId: entry.entryId };
     }
 
@@ -212,27 +191,7 @@ export async function respondToInformationRequest(
         [randomUUID(), id, p.agency.id, j.record.id, [...j.decision.permittedFields], (entries[i] as AppendedEntry).entryId],
       );
     }
-    await client.query(
-      `UPDATE information_request_targets SET status = 'answered', responded_at = $3, responded_by_client = $4, responded_by_practitioner = $5,
-              responded_by_name = $6, responded_by_role = $7, response_entry_id = $8 WHERE request_id = $1 AND agency_id = $2`,
-      [
-        id,
-        p.agency.id,
-        now.toISOString(),
-        p.clientId,
-        p.practitioner?.subject ?? null,
-        p.practitioner?.name?.slice(0, 200) ?? null,
-        p.role,
-        entry.entryId,
-      ],
-    );
-    await queueNotice(
-      client,
-      'information_request_answered',
-      [r.requester_agency_id],
-      { informationRequestId: id, agencyId: p.agency.id },
-      `${id}:${p.agency.id}`,
-    );
+    await recordTargetResponse(client, { id, requesterAgencyId: r.requester_agency_id }, p, now, entry.entryId, null);
     return {
       informationRequest: await viewFromDb(client, p, id, now),
       releases: judged.map((j, i) => ({
@@ -245,6 +204,45 @@ export async function respondToInformationRequest(
       auditEntryId: entry.entryId,
     };
   });
+}
+
+/**
+ * The responding agency's answer on its target row — declined (with its reason) or answered — who gave it and the
+ * ledger entry that recorded it, and the requester told through the outbox. Runs in the response's transaction,
+ * after that entry has committed.
+ */
+async function recordTargetResponse(
+  client: PoolClient,
+  request: { readonly id: string; readonly requesterAgencyId: string },
+  p: Principal,
+  now: Date,
+  entryId: string,
+  declineReason: string | null,
+): Promise<void> {
+  await client.query(
+    `UPDATE information_request_targets SET status = $3, decline_reason = $4, responded_at = $5, responded_by_client = $6,
+            responded_by_practitioner = $7, responded_by_name = $8, responded_by_role = $9, response_entry_id = $10
+      WHERE request_id = $1 AND agency_id = $2`,
+    [
+      request.id,
+      p.agency.id,
+      declineReason === null ? 'answered' : 'declined',
+      declineReason,
+      now.toISOString(),
+      p.clientId,
+      p.practitioner?.subject ?? null,
+      p.practitioner?.name?.slice(0, 200) ?? null,
+      p.role,
+      entryId,
+    ],
+  );
+  await queueNotice(
+    client,
+    'information_request_answered',
+    [request.requesterAgencyId],
+    { informationRequestId: request.id, agencyId: p.agency.id },
+    `${request.id}:${p.agency.id}`,
+  );
 }
 
 export interface Picture {
