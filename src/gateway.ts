@@ -10,7 +10,7 @@
  *   serve    — assemble → listen (and the mutual-TLS listener). Runs in every worker (or in the one process).
  */
 import type { Express } from 'express';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { GatewayConfig } from './config';
 import { createPool, type ManagedPool } from './db/pool';
 import { loadPolicyCatalogue, type PolicyCatalogueEngine } from './policy';
@@ -44,25 +44,7 @@ import { entryMacKey } from './audit/entry-mac';
 import { startDispatcher } from './notifications/dispatcher';
 import { startWorkflowSweeper } from './workflows/sweeper';
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'safeguard-gateway', pid: process.pid },
-    // Tokens, cookies and secrets never reach the log.
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'res.headers["set-cookie"]',
-        '*.password',
-        '*.client_secret',
-        '*.access_token',
-        '*.token',
-      ],
-      censor: '[redacted]',
-    },
-  });
-}
+export { createLogger } from './logger';
 
 /** What `prepare` hands to every serving process (plain data: it crosses process boundaries as JSON). */
 export interface PreparedEnvironment {
