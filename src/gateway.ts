@@ -34,9 +34,12 @@ import { webProofs } from './web/proofs';
 import {
   directorySinks,
   parseWitnessList,
+  sealerThreadData,
   sealWith,
   startCheckpointer,
+  startSealerThread,
   SubtreeCache,
+  type Checkpointer,
   type CheckpointSink,
   type SealResult,
 } from './audit/checkpoints';
@@ -88,8 +91,10 @@ export interface Assembled {
   readonly keys: GatewayKeys;
   /** Where signed checkpoints are exported (and mirrored). */
   readonly sinks: readonly CheckpointSink[];
-  /** Seals the ledger now, with everything the sealer seals with (sinks, witnesses, MAC key). */
+  /** Seals the ledger now, on this thread, with everything the sealer seals with (sinks, witnesses, MAC key). */
   seal(): Promise<SealResult>;
+  /** The periodic sealer, when this process runs one (its `sealNow` seals where it runs: the sealer thread by default). */
+  readonly checkpointer?: Checkpointer;
   /** Refusals of unidentified callers, counted per source (the listener reports the ones Node's parser refuses). */
   readonly refusals: ReturnType<typeof anonymousRefusals>;
   /** Synchronous, first thing when stopping: from now on the pools' connection errors are expected. */
@@ -105,6 +110,11 @@ export interface AssembleOptions {
   readonly pages?: boolean;
   /** Connections in the request pool (default 10). */
   readonly poolSize?: number;
+  /**
+   * Where the periodic sealer runs: in a worker thread of this process, with its own pool (default), or on the serving
+   * thread ('in-process', for an embedder that wants no thread).
+   */
+  readonly sealer?: 'thread' | 'in-process';
   /** Test seams: narrow, typed, and no second wiring. */
   readonly overrides?: AssembleOverrides;
 }
@@ -174,11 +184,23 @@ export async function assemble(
     const cache = new SubtreeCache();
     const witnesses = parseWitnessList(config.ledger.witnesses);
     const sealing = { pool, keys, sinks, cache, macKey, witnesses };
-    const checkpointer =
-      background && config.checkpoints.intervalMs > 0 && config.checkpoints.sealer
-        ? startCheckpointer({ ...sealing, intervalMs: config.checkpoints.intervalMs, logger })
-        : undefined;
-    if (checkpointer) closers.push(() => checkpointer.stop());
+    // The periodic sealer runs in a thread of its own (src/audit/checkpoints/sealer-thread.ts): under load its seals
+    // (every new entry read back, re-hashed, MAC-checked, Merkle-hashed) would otherwise take the serving thread's time.
+    const periodic = background && config.checkpoints.intervalMs > 0 && config.checkpoints.sealer;
+    let checkpointer: Checkpointer | undefined;
+    if (periodic && (options.sealer ?? 'thread') === 'thread') {
+      const data = sealerThreadData(config, prepared.appDatabaseUrl, keys, {
+        logLevel: logger.level,
+        connectionTimeoutMs: overrides.connectionTimeoutMs,
+      });
+      checkpointer = startSealerThread({ data, logger, cache });
+    } else if (periodic) {
+      checkpointer = startCheckpointer({ ...sealing, intervalMs: config.checkpoints.intervalMs, logger });
+    }
+    if (checkpointer) {
+      const started = checkpointer;
+      closers.push(() => started.stop());
+    }
     const pseudonymise = pseudonymiser(config.pseudonymKey);
     // Content hashes in the ledger are keyed: a small value cannot be confirmed by hashing guesses.
     if (overrides.keyContentHashes ?? true) useContentHashKey(config.pseudonymKey);
@@ -267,6 +289,7 @@ export async function assemble(
       keys,
       sinks,
       seal: () => sealWith(sealing),
+      ...(checkpointer ? { checkpointer } : {}),
       refusals,
       markClosing,
       close: () => {

@@ -1,5 +1,5 @@
 /**
- * Compiles a TypeScript entry point and the relative modules it requires (swc, no type-check) into a temp dir
+ * Compiles a TypeScript entry point and the relative modules it requires or resolves (swc, no type-check) into a temp dir
  * mirroring the repository, so a separate `node` process can run the real code (Node loads the ESM-only packages
  * itself there, which Jest's module loader cannot).
  */
@@ -31,8 +31,9 @@ export function compileForNode(entry: string, outRoot: string, options: { withAs
     const out = path.join(outRoot, path.relative(ROOT, file)).replace(/\.ts$/, '.js');
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, code);
-    for (const m of code.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
-      const base = path.resolve(path.dirname(file), m[1] as string);
+    // require.resolve too: a module a worker thread runs is named so (src/audit/checkpoints/sealer-handle.ts).
+    for (const m of code.matchAll(/require(?:\.resolve)?\((["'])(\.{1,2}\/[^"']+)\1\)/g)) {
+      const base = path.resolve(path.dirname(file), m[2] as string);
       const found = [`${base}.ts`, path.join(base, 'index.ts')].find((c) => {
         try {
           readFileSync(c);

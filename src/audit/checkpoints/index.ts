@@ -27,14 +27,17 @@
  * shows that the database was rolled back, and from which tree size trust is lost.
  *
  * The parts: statement.ts (payload, signing, checking), sinks.ts (export and mirror directories), store.ts (reading
- * the database), seal.ts (one seal), sealer.ts (the periodic sealer), verify.ts (verification), note.ts (C2SP signed
- * notes and cosignatures), witnesses.ts (the C2SP tlog-witness client).
+ * the database), seal.ts (one seal), sealer.ts (the periodic sealer; sealer-thread.ts runs it in a worker thread,
+ * sealer-handle.ts is the serving thread's side of it, sealer-protocol.ts what the two send), verify.ts
+ * (verification), note.ts (C2SP signed notes and cosignatures), witnesses.ts (the C2SP tlog-witness client).
  */
 export * from './statement';
 export * from './sinks';
 export * from './store';
 export * from './seal';
 export * from './sealer';
+export * from './sealer-protocol';
+export * from './sealer-handle';
 export * from './verify';
 export * from './note';
 export * from './witnesses';

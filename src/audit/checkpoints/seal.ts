@@ -254,8 +254,8 @@ async function sealRange(
   const macFrom = options.macKey ? await macStartSeq(client) : Number.POSITIVE_INFINITY;
   let checked = 0;
   for await (const row of ledgerRowsWithMac(client, m, n, batchSize)) {
-    // The sealer shares the serving thread: every 200 entries it lets waiting requests run, so a second's worth of
-    // entries (tens of ms of hashing) is never one block in front of them.
+    // A seal on the serving thread (on demand, or with the sealer in-process) lets waiting requests run every 200
+    // entries, so a second's worth of entries (tens of ms of hashing) is never one block in front of them.
     if (++checked % 200 === 0) await yieldToEventLoop();
     const seq = seqOf(row);
     if (seq !== acc.size + 1) throw missing(seq);

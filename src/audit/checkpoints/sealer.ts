@@ -1,8 +1,9 @@
 /**
  * The periodic sealer: seals the ledger every `intervalMs` (default 1000: an answer's entry is sealed, exported and
  * sent to the witnesses within about a second); a tick with nothing new costs one indexed query. Only the first
- * worker runs one; the lifecycle is src/periodic-task.ts. `sealWith` is the one way the gateway seals (periodic or on
- * demand), with every option wired.
+ * worker runs one, in a thread of its own (./sealer-thread.ts; ./sealer-handle.ts is the serving thread's side)
+ * unless assemble is told 'in-process'; the lifecycle is src/periodic-task.ts. `sealWith` is the one way the gateway
+ * seals (periodic or on demand), with every option wired.
  */
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
