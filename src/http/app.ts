@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response, type Router } from 'express';
-import helmet from 'helmet';
+import { securityHeaders } from './security-headers';
 import { requestLog } from './request-log';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
   app.use(requestLog(deps.logger));
-  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } } }));
+  app.use(securityHeaders());
   app.use(countRequest);
   // Health and metrics come BEFORE the per-address limit: an orchestrator probing a busy gateway from one address
   // must never get a 429 and restart a healthy gateway (whatever limiter implementation sits below).

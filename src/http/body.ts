@@ -7,7 +7,9 @@
  *   syntax            strict JSON (body-parser, `strict`): not JSON → 400.
  *   duplicate keys    `{"from":…,"from":…}` means two things (JSON.parse keeps the last): 400 naming the key and
  *                     where it is. Found with jsonc-parser's scanner over the raw text (escapes decoded, so
- *                     `"from"` and `"\u0066rom"` are the same key).
+ *                     `"from"` and `"\u0066rom"` are the same key). The scanner runs only when a body may have
+ *                     one: every member of valid JSON has exactly one `:` outside strings, so a body whose parsed
+ *                     objects hold as many members as it has such colons has no duplicate (a byte count, no tokens).
  *   depth             deeper than MAX_JSON_DEPTH levels → 400, before any recursive code sees it.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -46,16 +48,44 @@ export function firstDuplicateKey(text: string): { key: string; pointer: string 
   return found;
 }
 
-/** Iterative (no recursion, so no stack overflow on hostile input). */
-function tooDeep(value: unknown, max: number): boolean {
+/**
+ * How deep the parsed body nests (stopping at `max`) and how many object members it holds. Iterative (no recursion,
+ * so no stack overflow on hostile input).
+ */
+function shapeOf(value: unknown, max: number): { readonly tooDeep: boolean; readonly members: number } {
   const stack: Array<[unknown, number]> = [[value, 0]];
+  let members = 0;
   while (stack.length) {
     const [v, depth] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+    if (depth >= max) return { tooDeep: true, members };
+    const children = Object.values(v as Record<string, unknown>);
+    if (!Array.isArray(v)) members += children.length;
+    for (const child of children) stack.push([child, depth + 1]);
   }
-  return false;
+  return { tooDeep: false, members };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/**
+ * The `:` bytes outside strings of a JSON text in UTF-8: in valid JSON, one per object member as written. (Quote,
+ * backslash and colon are ASCII, and never part of a multi-byte UTF-8 sequence.)
+ */
+export function membersWritten(raw: Buffer): number {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i];
+    if (inString) {
+      if (b === BACKSLASH) i++;
+      else if (b === QUOTE) inString = false;
+    } else if (b === QUOTE) inString = true;
+    else if (b === COLON) count++;
+  }
+  return count;
 }
 
 /** Printable form of what the caller sent in a header: control characters escaped, at most 60 characters. */
@@ -130,24 +160,24 @@ function checkDuplicatesAndDepth(req: Request, _res: Response, next: NextFunctio
   const raw = (req as WithRawBody)[RAW_BODY];
   delete (req as WithRawBody)[RAW_BODY];
   // Depth first: the scanner below recurses once per level.
-  if (tooDeep(req.body, MAX_JSON_DEPTH))
-    return next(new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
-  if (raw !== undefined && raw.length > 0) {
+  const shape = shapeOf(req.body, MAX_JSON_DEPTH);
+  if (shape.tooDeep) return next(new GatewayError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
+  // Fewer members parsed than written: JSON.parse kept only the last of a repeated key. Find which, and where.
+  if (raw !== undefined && raw.length > 0 && membersWritten(raw) !== shape.members) {
     const duplicate = firstDuplicateKey(raw.toString('utf8'));
-    if (duplicate) {
-      const shown = JSON.stringify(duplicate.key.slice(0, 100));
-      return next(
-        new GatewayError(
-          'bad_request',
-          `The request body gives ${shown} twice at ${duplicate.pointer.slice(0, 200)}: a body that could mean two things is refused. Send each member once.`,
-          {
-            errors: [
-              { pointer: duplicate.pointer.slice(0, 200), detail: `${shown} appears more than once`, word: duplicate.key.slice(0, 100) },
-            ],
-          },
-        ),
-      );
-    }
+    if (!duplicate) return next(new GatewayError('bad_request', 'The request body gives a member twice: send each member once.'));
+    const shown = JSON.stringify(duplicate.key.slice(0, 100));
+    return next(
+      new GatewayError(
+        'bad_request',
+        `The request body gives ${shown} twice at ${duplicate.pointer.slice(0, 200)}: a body that could mean two things is refused. Send each member once.`,
+        {
+          errors: [
+            { pointer: duplicate.pointer.slice(0, 200), detail: `${shown} appears more than once`, word: duplicate.key.slice(0, 100) },
+          ],
+        },
+      ),
+    );
   }
   next();
 }

@@ -3,12 +3,17 @@
  * method, path (never the query: it may carry case words), client address, the caller's agency, status and time.
  * No headers are read or copied (tokens and cookies never reach the log), and no child logger or serializer is
  * made per request — pino-http did both, about an eighth of the gateway's CPU per decision under load.
+ *
+ * The line is built here, member by member, from values that are never secret, so it is written by a child logger
+ * without the root logger's redaction paths: their wildcards (`*.password`, `*.token`) walked every line, about 8 µs
+ * each (three times the cost of writing it). Everything else the gateway logs is still redacted.
  */
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal';
 
-export function requestLog(logger: Logger): RequestHandler {
+export function requestLog(root: Logger): RequestHandler {
+  const logger = root.child({}, { redact: [] });
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     let done = false;
