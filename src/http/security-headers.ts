@@ -34,7 +34,7 @@ export function helmetHeaders(options: Readonly<HelmetOptions> = HELMET_OPTIONS)
   let finished = false;
   const request = { method: 'GET', url: '/', headers: {} };
   helmet(options)(request as unknown as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
-    if (err !== undefined) throw err instanceof Error ? err : new Error(String(err));
+    if (err !== undefined) throw err instanceof Error ? err : new Error('helmet refused its configuration');
     finished = true;
   });
   // Every helmet middleware is synchronous; if one ever is not, recording would be wrong: refuse to start.

@@ -20,7 +20,9 @@ function app(headers: express.RequestHandler): express.Express {
 describe('security headers', () => {
   it('sets on an answer exactly the headers helmet sets (and removes what it removes)', async () => {
     const ours = await request(app(securityHeaders())).get('/x').expect(200);
-    const theirs = await request(app(helmet(HELMET_OPTIONS))).get('/x').expect(200);
+    const theirs = await request(app(helmet(HELMET_OPTIONS)))
+      .get('/x')
+      .expect(200);
     const without = (h: Record<string, unknown>): Record<string, unknown> => {
       const { date: _date, ...rest } = h;
       return rest;
