@@ -206,7 +206,11 @@ export function useContentHashKey(secret: string | null): void {
  * `useContentHashKey` has been called (always, in the gateway), `sha256:<hex>` otherwise.
  */
 export function contentHash(value: unknown): string {
-  const text = canonicalJson(value);
+  return contentHashOfCanonical(canonicalJson(value));
+}
+
+/** `contentHash` of a value whose RFC 8785 text the caller has already made (and sends as it is). */
+export function contentHashOfCanonical(text: string): string {
   if (contentKey) return `hmac-sha256:${createHmac('sha256', contentKey).update(text, 'utf8').digest('hex')}`;
   return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }

@@ -16,7 +16,8 @@ import { englandToday } from '../policy/obligation';
 import { DEFAULT_SCHOOL_CALENDAR, type SchoolCalendar } from '../notifications/school-day';
 import { deriveFacts, sourcesJson } from './derive-facts';
 import { subjectDerivations } from './subject-facts';
-import { contentHash, type AppendedEntry, type AuditLedger } from '../audit/entry';
+import { contentHashOfCanonical, type AppendedEntry, type AuditLedger } from '../audit/entry';
+import { canonicalJson } from '../audit/canonical-json';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { Principal } from '../auth/principal';
 import { actorOf } from '../audit/actor';
@@ -27,6 +28,8 @@ export type { AnswerFacts, DecisionAnswer } from './answer';
 
 export interface RecordedDecision {
   readonly answer: DecisionAnswer;
+  /** The answer's RFC 8785 JSON: the text whose keyed hash is the entry's `answerHash` (the API sends it as it is). */
+  readonly answerJson: string;
   readonly entry: AppendedEntry;
 }
 
@@ -116,6 +119,7 @@ export async function decideAndRecord(
     ? { ...decided, referral: { id: planned.id, deciderRole: planned.deciderRole, dueAt: planned.dueAt.toISOString() } }
     : decided;
 
+  const answerJson = canonicalJson(answer);
   const entry = await deps.ledger.append({
     kind: 'decision',
     outcome: decision.decision,
@@ -158,9 +162,9 @@ export async function decideAndRecord(
       sharing: decision.sharing ?? null,
       agreementGaps: decision.agreementGaps.map((g) => ({ rule: g.rule, agreement: g.agreement })),
       policyVersion: decision.policyVersion,
-      answerHash: contentHash(answer),
+      answerHash: contentHashOfCanonical(answerJson),
     },
   });
   if (planned && deps.referrals) await deps.referrals.open(planned, principal, input, decided, entry, context.subjectRef);
-  return { answer, entry };
+  return { answer, answerJson, entry };
 }

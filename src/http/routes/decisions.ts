@@ -3,6 +3,9 @@
  * Authentication ran before this handler (src/http/app.ts). Here: scope check, vocabulary validation (unknown word
  * → 400 naming it), then src/decisions/decide-and-record.ts, which returns only once the ledger has COMMITTED the
  * decision. Only then is the answer sent; if the ledger fails, the error handler answers 503 and nothing leaves.
+ *
+ * The body is the answer's canonical JSON, the very text whose keyed hash the entry holds (`answerHash`), with the
+ * entry's id and receipt added as its last members: the answer is serialised once, not once to hash and again to send.
  */
 import { Router } from 'express';
 import type { DecisionInput } from '../../policy/types';
@@ -30,14 +33,16 @@ export function decisionsRouter(deps: DecisionServiceDeps): Router {
       ...request
     } = validateDecisionRequest(req.body ?? {});
     const input: DecisionInput = { ...request, to, facts: request.facts ?? {} };
-    const { answer, entry } = await decideAndRecord(deps, principalOf(res), input, {
+    const { answer, answerJson, entry } = await decideAndRecord(deps, principalOf(res), input, {
       requestId: requestIdOf(res),
       subjectRef,
       subjectPersonId,
       toAgencyId,
     });
     decisionsTotal.inc({ outcome: answer.decision });
-    res.status(200).json({ ...answer, auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
+    const recorded = JSON.stringify({ auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
+    // Both texts are JSON objects, and the answer has neither member: `{…answer…,` + `…recorded…}` is one object.
+    res.status(200).type('application/json').send(`${answerJson.slice(0, -1)},${recorded.slice(1)}`);
   });
   return router;
 }
