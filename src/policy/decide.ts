@@ -147,10 +147,12 @@ function evaluate(request: DecisionInput, catalogue: PolicyCatalogue, index: Pol
   }
   const disclosure = disclosureOf(request);
   const compiled = index(disclosure);
-  const verdicts = fields.map((field) => judgeField(field, disclosure, compiled));
+  // A rule's conditions read the disclosure, never the field: each is evaluated once per request, not once per field.
+  const holds = new Map<object, boolean>();
+  const verdicts = fields.map((field) => judgeField(field, disclosure, compiled, holds));
   const recheck = (hypothetical: DecisionInput, field: Field): readonly PolicyRule[] | undefined => {
     const other = disclosureOf(hypothetical);
-    const v = judgeField(field, other, index(other));
+    const v = judgeField(field, other, index(other), new Map());
     return v.kind === 'permitted' ? v.rules : undefined;
   };
   return assemble(request, verdicts, catalogue, compiled.rules, recheck);
@@ -168,8 +170,17 @@ function disclosureOf(request: DecisionInput): DisclosureSubject {
   } satisfies Disclosure);
 }
 
-function judgeField(field: Field, disclosure: DisclosureSubject, compiled: CompiledPolicy): Verdict {
+function judgeField(field: Field, disclosure: DisclosureSubject, compiled: CompiledPolicy, holds: Map<object, boolean>): Verdict {
   const { ability } = compiled;
+  /** Whether a CASL rule's conditions hold for `disclosure` (remembered in `holds`, which belongs to this disclosure). */
+  const conditionsHold = (caslRule: { matchesConditions(subject: DisclosureSubject): boolean }): boolean => {
+    let held = holds.get(caslRule);
+    if (held === undefined) {
+      held = caslRule.matchesConditions(disclosure);
+      holds.set(caslRule, held);
+    }
+    return held;
+  };
   /**
    * The catalogue rules CASL finds for this action and field whose conditions hold, highest precedence first
    * (the first is what `ability.relevantRuleFor` would return; we want them all, to name every contributor).
@@ -177,7 +188,7 @@ function judgeField(field: Field, disclosure: DisclosureSubject, compiled: Compi
   const matching = (action: PolicyAction, inverted: boolean): PolicyRule[] => {
     const found: PolicyRule[] = [];
     for (const caslRule of ability.rulesFor(action, DISCLOSURE, field)) {
-      if (caslRule.inverted !== inverted || !caslRule.matchesConditions(disclosure)) continue;
+      if (caslRule.inverted !== inverted || !conditionsHold(caslRule)) continue;
       const rule = compiled.ruleOf(caslRule.origin);
       if (!rule) throw new Error(`CASL rule without a catalogue rule (${action} ${field})`);
       if (!found.includes(rule)) found.push(rule);

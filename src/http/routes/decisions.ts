@@ -42,7 +42,10 @@ export function decisionsRouter(deps: DecisionServiceDeps): Router {
     decisionsTotal.inc({ outcome: answer.decision });
     const recorded = JSON.stringify({ auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
     // Both texts are JSON objects, and the answer has neither member: `{…answer…,` + `…recorded…}` is one object.
-    res.status(200).type('application/json').send(`${answerJson.slice(0, -1)},${recorded.slice(1)}`);
+    res
+      .status(200)
+      .type('application/json')
+      .send(`${answerJson.slice(0, -1)},${recorded.slice(1)}`);
   });
   return router;
 }
