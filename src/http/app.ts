@@ -2,9 +2,10 @@
  * The Express application: middleware order is part of the security design, so it is spelled out here.
  *
  *   request id → structured log → security headers → health + metrics (never rate limited) → per-IP limit →
- *   [ /v1: one Authorization header → authenticate → per-agency limit → body (src/http/body.ts: encoding, UTF-8,
- *   strict JSON, no duplicate keys, depth; size-capped) → route ] → not found → error handler (audits refusals,
- *   answers problem+json). Requests Node's HTTP parser refuses are answered in src/http/server.ts.
+ *   [ /v1: public checkpoint routes; then one Authorization header → authenticate → per-agency limit → body
+ *   (src/http/body.ts: encoding, UTF-8, strict JSON, no duplicate keys, depth; size-capped) → route ] →
+ *   OpenAPI document, gateway JWKS, pages → not found → error handler (audits refusals, answers problem+json).
+ *   Requests Node's HTTP parser refuses are answered in src/http/server.ts.
  *
  * Authentication runs before the body is parsed, so nobody unauthenticated makes the gateway read a body.
  */
@@ -124,15 +125,6 @@ export function createApp(deps: AppDeps): express.Express {
     ),
   );
 
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
-  app.get('/.well-known/jwks.json', (_req, res) => {
-    res.setHeader('Cache-Control', 'public, max-age=300');
-    res.json(deps.keys.jwks());
-  });
-  if (deps.web) app.use(deps.web);
-
   const v1 = express.Router();
   v1.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -219,6 +211,16 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use('/v1', v1);
+  // After the API: an API request does not walk the pages' router (no page is under /v1, and the pages' "not found"
+  // for browsers leaves /v1 alone).
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(deps.keys.jwks());
+  });
+  if (deps.web) app.use(deps.web);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     const path = req.originalUrl.split('?')[0] ?? '';
