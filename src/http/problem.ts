@@ -7,6 +7,7 @@ import type { Response } from 'express';
 import { ProblemDocument } from 'http-problem-details';
 import type { Logger } from 'pino';
 import { AuditUnavailableError } from '../audit/entry';
+import { SealerUnavailableError } from '../audit/checkpoints/sealer-handle';
 import { GatewayError, RefusalError, type ErrorCode, type RefusalCode } from '../errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -92,6 +93,12 @@ export function problemFor(err: unknown, logger: Pick<Logger, 'error'>): Gateway
       'The audit ledger could not record this request, so nothing was disclosed. Try again shortly.',
       { retryAfterSeconds: 5 },
     );
+  }
+  if (err instanceof SealerUnavailableError) {
+    // The sealer thread is being restarted (src/audit/checkpoints/sealer-handle.ts): nothing was sealed, try again.
+    return new GatewayError('not_ready', 'The ledger sealer is restarting, so nothing was sealed. Try again shortly.', {
+      retryAfterSeconds: 5,
+    });
   }
   const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
   switch (type) {

@@ -18,6 +18,7 @@ import {
 } from '../../src/errors';
 import { InvalidCursorError } from '../../src/audit/query';
 import { problemFor, REFUSAL_PROBLEMS } from '../../src/http/problem';
+import { SealerUnavailableError } from '../../src/audit/checkpoints/sealer-handle';
 import { AuditUnavailableError } from '../../src/audit/entry';
 import { CheckpointError } from '../../src/audit/checkpoints';
 import { LedgerIntegrityError } from '../../src/audit/receipts';
@@ -82,5 +83,14 @@ describe('the error base', () => {
       }),
     );
     expect(Object.keys(REFUSAL_PROBLEMS).sort()).toEqual(Object.values(REFUSAL_CODES).flat().sort());
+  });
+
+  it('a sealer thread being restarted is a 503 with Retry-After, never a 500', () => {
+    const logged: unknown[] = [];
+    const problem = problemFor(new SealerUnavailableError('the sealer thread is not running'), { error: (o: unknown) => logged.push(o) });
+    expect(problem.status).toBe(503);
+    expect(problem.code).toBe('not_ready');
+    expect(problem.extras.retryAfterSeconds).toBe(5);
+    expect(logged).toEqual([]);
   });
 });
