@@ -15,6 +15,7 @@ const police: AuditActor = {
   agencyId: 'test-police',
   agencyType: 'police',
   clientId: 'police-client',
+  practitioner: null,
   role: 'police_officer',
   issuer: 'https://idp.test/police',
 };
