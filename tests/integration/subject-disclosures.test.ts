@@ -29,7 +29,7 @@ describe('GET /v1/audit/subjects/{ref}/disclosures', () => {
     childId = (
       await post('/v1/persons', 'police', { identifiers: { nhs_number: '9990000018' }, fields: { name: 'Amy Example' } }).expect(201)
     ).body.id;
-    const at = new Date(Date.now() - 5 * 3_600_000).toISOString();
+    const at = new Date(Date.now() - 60_000).toISOString();
     await post('/v1/records', 'police', {
       kind: 'incident',
       subjectPersonId: childId,
@@ -51,7 +51,7 @@ describe('GET /v1/audit/subjects/{ref}/disclosures', () => {
         subjectRole: 'child',
         subjectRef: 'NP-2026-DISC-1',
         fields: ['name', 'incident_date'],
-        facts: { child_present_at_incident: true, hours_since_incident: 5 },
+        facts: { child_present_at_incident: true, hours_since_incident: 0 },
       })
       .expect(200);
     decisionEntry = decided.body.auditEntryId;
