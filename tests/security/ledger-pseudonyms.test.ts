@@ -20,7 +20,6 @@ import { syncAgencies } from '../../src/db/registry-sync';
 import { startDispatcher, type Dispatcher } from '../../src/notifications/dispatcher';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
 
-const HOUR = 3600_000;
 const SCOPES = 'records:read records:write decisions webhooks';
 const CASE_REFERENCE = 'PRIV-CASE-2026-7731';
 
