@@ -33,7 +33,7 @@ const encompass = {
   purpose: 'operation_encompass',
   subjectRole: 'child',
   fields: ['name', 'incident_date', 'child_involvement'],
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 
 interface Answer {

@@ -14,7 +14,7 @@ const encompass = {
   purpose: 'operation_encompass',
   subjectRole: 'child',
   fields: ['name'],
-  facts: { child_present_at_incident: true, hours_since_incident: 10 },
+  facts: { child_present_at_incident: true, hours_since_incident: 0 },
 };
 
 let gw: TestGateway;
