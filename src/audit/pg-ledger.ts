@@ -3,16 +3,19 @@
  * COMMITTED before any answer leaves the gateway (invariant 1). What an entry is, and its hash, is ./entry.ts.
  *
  * Group commit: concurrent `append` calls queue up; one flush at a time per process takes up to `maxBatch` queued
- * entries and writes them in ONE transaction (src/db/tx.ts), in three round trips:
+ * entries and writes them at once, one of two ways:
  *
- *   BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL statement_timeout; SELECT pg_advisory_xact_lock(LEDGER_LOCK_KEY);
- *   read the last (seq, entry_hash) and the database clock   — one round trip, the read after the lock
- *   → chain the batch (hashes and MACs) → one INSERT … SELECT FROM ROWS FROM (unnest(column arrays)) → COMMIT (checked).
- *
- * The advisory lock serialises appenders across processes sharing the database; within a process the queue does.
- * Under load more entries wait while a flush is in flight, so the next batch is bigger: throughput grows with load
- * while every caller still waits for the COMMIT of its own entry. On any error the batch is rolled back and every
- * waiter in it is rejected with `AuditUnavailableError` (nothing of that batch is stored).
+ *   - ONE ROUND TRIP, when this process wrote the last batch: the batch is chained onto that batch's last entry and
+ *     written by ONE autocommit statement that takes the advisory lock first (INSERT_ON_KNOWN_HEAD; the connection
+ *     has synchronous_commit = on and the statement timeout). If another appender wrote since, the batch's first seq
+ *     and prev_hash are taken: PRIMARY KEY and UNIQUE refuse the statement whole, nothing is stored, and the batch
+ *     is written the second way. recorded_at is then this process's clock, never before its predecessor's.
+ *   - THREE ROUND TRIPS otherwise (the first batch, after another appender, after any error), in ONE transaction
+ *     (src/db/tx.ts):
+ *       BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL statement_timeout; SELECT pg_advisory_xact_lock(KEY);
+ *       read the last (seq, entry_hash) and the database clock   — one round trip, the read after the lock
+ *       → chain the batch (hashes and MACs) → one INSERT … SELECT FROM ROWS FROM (unnest(column arrays)) → COMMIT
+ *       (checked).
  *
  * Where the time goes, and what keeps it small (bench: `npm run bench -- --ledger-only`):
  *   - what does not depend on the chain (validation, the payload's canonical JSON, the hash preimage around seq,
@@ -143,6 +146,34 @@ const INSERT_BATCH = (() => {
       FROM ROWS FROM (jsonb_array_elements($3::jsonb), ${sources}) WITH ORDINALITY AS b(payload, ${arrays.join(', ')}, ord)`;
 })();
 
+/**
+ * INSERT_BATCH as ONE autocommit statement that first takes the advisory lock (held until the statement's own
+ * transaction commits): appenders in every process still write one at a time. Its snapshot predates the lock, so it
+ * never reads the head: it is sent only by the process that wrote the head it chains onto, and PRIMARY KEY (seq) and
+ * UNIQUE (prev_hash) — checked against what is committed, not against the snapshot — refuse it whole if anybody
+ * appended since.
+ */
+const INSERT_ON_KNOWN_HEAD = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LEDGER_LOCK_KEY}))
+  ${INSERT_BATCH.replace('FROM ROWS FROM', 'FROM lock, ROWS FROM')}`;
+if (!INSERT_ON_KNOWN_HEAD.includes('FROM lock, ROWS FROM')) throw new Error('INSERT_ON_KNOWN_HEAD could not be made');
+
+/** The last entry this process wrote, if it was the last entry of the ledger when written. */
+interface Head {
+  readonly seq: number;
+  readonly entryHash: string;
+  readonly recordedAt: Date;
+}
+
+function headOf(results: readonly AppendedEntry[]): Head | null {
+  const last = results[results.length - 1];
+  return last ? { seq: last.seq, entryHash: last.entryHash, recordedAt: last.recordedAt } : null;
+}
+
+/** A refusal of INSERT_ON_KNOWN_HEAD because the head moved: its first seq or prev_hash exists already (23505). */
+function isStaleHead(cause: unknown): boolean {
+  return typeof cause === 'object' && cause !== null && (cause as { code?: unknown }).code === '23505';
+}
+
 /** An element of a PostgreSQL array literal: NULL, or the text double-quoted with backslash and quote escaped. */
 function cell(value: string | null): string {
   if (value === null) return 'NULL';
@@ -164,6 +195,10 @@ export class PgAuditLedger implements AuditLedger {
   private readonly macKey: EntryMacKey | undefined;
   private queue: Waiter[] = [];
   private flushing: Promise<void> | null = null;
+  /** Where the next batch chains on without reading the head (null: read it, after the lock). */
+  private head: Head | null = null;
+  /** Connections already given the ledger's session settings (synchronous_commit, statement_timeout). */
+  private readonly configured = new WeakSet<PoolClient>();
   private closed = false;
 
   constructor(
@@ -253,6 +288,24 @@ export class PgAuditLedger implements AuditLedger {
     } catch (cause) {
       return fail(cause);
     }
+    const known = this.head;
+    this.head = null;
+    if (known) {
+      try {
+        const results = await this.insertOnKnownHead(client, batch, known, settlePrevious);
+        client.release();
+        settlePrevious();
+        this.head = headOf(results);
+        return { batch, results };
+      } catch (cause) {
+        if (!isStaleHead(cause)) {
+          client.release(cause instanceof Error ? cause : true);
+          return fail(cause);
+        }
+        // Another appender wrote since this process's last batch: nothing of this batch was stored (the statement
+        // failed as a whole). Chain it onto the head read after the lock instead, on the same (idle) connection.
+      }
+    }
     let results: AppendedEntry[];
     try {
       // statement_timeout also bounds the wait for the advisory lock: a stuck appender elsewhere fails us closed.
@@ -270,7 +323,28 @@ export class PgAuditLedger implements AuditLedger {
     }
     client.release();
     settlePrevious();
+    this.head = headOf(results);
     return { batch, results };
+  }
+
+  /**
+   * The one-round-trip path: the batch chained onto the head this process wrote last, in ONE autocommit statement
+   * that takes the advisory lock before it inserts a row (INSERT_ON_KNOWN_HEAD). If anybody appended since, the
+   * batch's first seq and prev_hash are taken already: PRIMARY KEY and UNIQUE refuse the statement as a whole
+   * (`isStaleHead`). recorded_at is this process's clock, never before its predecessor's.
+   */
+  private async insertOnKnownHead(client: PoolClient, batch: readonly Waiter[], head: Head, sent: () => void): Promise<AppendedEntry[]> {
+    if (!this.configured.has(client)) {
+      // Session settings of the ledger's own connections: what the locked path sets per transaction.
+      await client.query(`SET synchronous_commit = on; SET statement_timeout = ${this.timeoutMs}`);
+      this.configured.add(client);
+    }
+    const recordedAt = new Date(Math.max(Date.now(), head.recordedAt.getTime()));
+    const { params, results } = this.chain(batch, head.seq + 1, head.entryHash, recordedAt);
+    const insert = client.query(INSERT_ON_KNOWN_HEAD, params);
+    sent();
+    await insert;
+    return results;
   }
 
   /** A pooled connection within timeoutMs (a pool exhausted by other work must not hold callers forever). */
@@ -305,10 +379,18 @@ export class PgAuditLedger implements AuditLedger {
     const head = opening.rows[0] as HeadRow | undefined;
     if (!head) throw new Error('could not read the head of the ledger');
     const first = head.seq === null ? 1 : Number(head.seq) + 1;
-    let prevHash = head.entry_hash ?? GENESIS_HASH;
     const recordedAt = head.now;
     if (!Number.isSafeInteger(first + batch.length)) throw new Error('ledger seq is beyond the safe integer range');
+    const { params, results } = this.chain(batch, first, head.entry_hash ?? GENESIS_HASH, recordedAt);
+    const insert = client.query(INSERT_BATCH, params);
+    whileInserting();
+    await insert;
+    return results;
+  }
 
+  /** The batch chained from `first` after `prevHash` at `recordedAt`: the INSERT's parameters and each entry's result. */
+  private chain(batch: readonly Waiter[], first: number, after: string, recordedAt: Date): { params: unknown[]; results: AppendedEntry[] } {
+    let prevHash = after;
     const n = batch.length;
     const payloads = new Array<string>(n);
     const columns = STATIC_COLUMNS.map(() => new Array<string>(n));
@@ -330,7 +412,7 @@ export class PgAuditLedger implements AuditLedger {
       prevHash = hash;
     }
     const literal = (cells: string[]): string => `{${cells.join(',')}}`;
-    const insert = client.query(INSERT_BATCH, [
+    const params = [
       first,
       recordedAt,
       `[${payloads.join(',')}]`,
@@ -338,10 +420,8 @@ export class PgAuditLedger implements AuditLedger {
       literal(prevHashes),
       literal(hashes),
       literal(macs),
-    ]);
-    whileInserting();
-    await insert;
-    return results;
+    ];
+    return { params, results };
   }
 }
 
