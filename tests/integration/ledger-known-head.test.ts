@@ -15,7 +15,6 @@ const police: AuditActor = {
   agencyId: 'test-police',
   agencyType: 'police',
   clientId: 'police-client',
-  practitioner: null,
   role: 'police_officer',
   issuer: 'https://idp.test/police',
 };
