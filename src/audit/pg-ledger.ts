@@ -9,7 +9,9 @@
  *     written by ONE autocommit statement that takes the advisory lock first (INSERT_ON_KNOWN_HEAD; the connection
  *     has synchronous_commit = on and the statement timeout). If another appender wrote since, the batch's first seq
  *     and prev_hash are taken: PRIMARY KEY and UNIQUE refuse the statement whole, nothing is stored, and the batch
- *     is written the second way. recorded_at is then this process's clock, never before its predecessor's.
+ *     is written the second way. It also stores nothing, and the batch goes the second way, when that entry is no
+ *     longer the head with that hash (deleted or rewritten by hand) or this process's clock is more than a second
+ *     from the database's. recorded_at is then this process's clock, never before its predecessor's.
  *   - THREE ROUND TRIPS otherwise (the first batch, after another appender, after any error), in ONE transaction
  *     (src/db/tx.ts):
  *       BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL statement_timeout; SELECT pg_advisory_xact_lock(KEY);
@@ -148,13 +150,20 @@ const INSERT_BATCH = (() => {
 
 /**
  * INSERT_BATCH as ONE autocommit statement that first takes the advisory lock (held until the statement's own
- * transaction commits): appenders in every process still write one at a time. Its snapshot predates the lock, so it
- * never reads the head: it is sent only by the process that wrote the head it chains onto, and PRIMARY KEY (seq) and
- * UNIQUE (prev_hash) — checked against what is committed, not against the snapshot — refuse it whole if anybody
- * appended since.
+ * transaction commits): appenders in every process still write one at a time. It is sent only by the process that
+ * wrote the head it chains onto, and it inserts nothing (rowCount 0) unless
+ *   - that head is still the entry before the batch, with the hash the batch chains onto (an entry deleted or
+ *     rewritten by hand since is not chained onto: the batch goes the locked way, which reads what is there), and
+ *   - the batch's time, this process's clock, is within CLOCK_TOLERANCE of the database clock (a process whose clock
+ *     is off writes the locked way, on the database clock).
+ * Its snapshot predates the lock: an entry another appender committed while this one waited is not in it, but
+ * PRIMARY KEY (seq) and UNIQUE (prev_hash), checked against what is committed, refuse the statement whole (23505).
  */
+const CLOCK_TOLERANCE = "interval '1 second'";
 const INSERT_ON_KNOWN_HEAD = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LEDGER_LOCK_KEY}))
-  ${INSERT_BATCH.replace('FROM ROWS FROM', 'FROM lock, ROWS FROM')}`;
+  ${INSERT_BATCH.replace('FROM ROWS FROM', 'FROM lock, ROWS FROM')}
+     WHERE EXISTS (SELECT 1 FROM audit_ledger p WHERE p.seq = $1::bigint - 1 AND p.entry_hash = ($${4 + STATIC_COLUMNS.length}::text[])[1])
+       AND $2::timestamptz BETWEEN clock_timestamp() - ${CLOCK_TOLERANCE} AND clock_timestamp() + ${CLOCK_TOLERANCE}`;
 if (!INSERT_ON_KNOWN_HEAD.includes('FROM lock, ROWS FROM')) throw new Error('INSERT_ON_KNOWN_HEAD could not be made');
 
 /** The last entry this process wrote, if it was the last entry of the ledger when written. */
@@ -293,10 +302,14 @@ export class PgAuditLedger implements AuditLedger {
     if (known) {
       try {
         const results = await this.insertOnKnownHead(client, batch, known, settlePrevious);
-        client.release();
-        settlePrevious();
-        this.head = headOf(results);
-        return { batch, results };
+        if (results) {
+          client.release();
+          settlePrevious();
+          this.head = headOf(results);
+          return { batch, results };
+        }
+        // The head is not what this process wrote last (deleted or rewritten), or this clock is off: nothing was
+        // stored. The batch goes the locked way, on the head read after the lock, on the same (idle) connection.
       } catch (cause) {
         if (!isStaleHead(cause)) {
           client.release(cause instanceof Error ? cause : true);
@@ -329,13 +342,18 @@ export class PgAuditLedger implements AuditLedger {
 
   /**
    * The one-round-trip path: the batch chained onto the head this process wrote last, in ONE autocommit statement
-   * that takes the advisory lock before it inserts a row (INSERT_ON_KNOWN_HEAD). If anybody appended since, the
-   * batch's first seq and prev_hash are taken already: PRIMARY KEY and UNIQUE refuse the statement as a whole
-   * (`isStaleHead`). recorded_at is this process's clock, never before its predecessor's.
+   * that takes the advisory lock before it inserts a row (INSERT_ON_KNOWN_HEAD). Returns null when the statement
+   * stored nothing because that head is gone or changed, or this process's clock is off; throws 23505
+   * (`isStaleHead`) when anybody appended since. recorded_at is this process's clock, never before its predecessor's.
    */
-  private async insertOnKnownHead(client: PoolClient, batch: readonly Waiter[], head: Head, sent: () => void): Promise<AppendedEntry[]> {
+  private async insertOnKnownHead(
+    client: PoolClient,
+    batch: readonly Waiter[],
+    head: Head,
+    sent: () => void,
+  ): Promise<AppendedEntry[] | null> {
     if (!this.configured.has(client)) {
-      // Session settings of the ledger's own connections: what the locked path sets per transaction.
+      // Session settings of the ledger's own connections (its pool is its own): what the locked path sets per transaction.
       await client.query(`SET synchronous_commit = on; SET statement_timeout = ${this.timeoutMs}`);
       this.configured.add(client);
     }
@@ -343,8 +361,11 @@ export class PgAuditLedger implements AuditLedger {
     const { params, results } = this.chain(batch, head.seq + 1, head.entryHash, recordedAt);
     const insert = client.query(INSERT_ON_KNOWN_HEAD, params);
     sent();
-    await insert;
-    return results;
+    const { rowCount } = await insert;
+    if (rowCount === batch.length) return results;
+    if (rowCount === 0) return null;
+    // One statement inserts all of its rows or none: anything else is a database that does not behave.
+    throw new Error(`the ledger stored ${String(rowCount)} of a batch of ${batch.length}`);
   }
 
   /** A pooled connection within timeoutMs (a pool exhausted by other work must not hold callers forever). */

@@ -93,6 +93,64 @@ describe('ledger writer: chaining onto its own last entry', () => {
     }
   });
 
+  /** Statements of the two kinds A has sent so far. */
+  const counts = (): { begins: number; oneTrips: number } => ({
+    begins: sentA.filter((s) => s.startsWith('BEGIN')).length,
+    oneTrips: sentA.filter((s) => s.startsWith('WITH lock AS MATERIALIZE')).length,
+  });
+  const tamper = async (sql: string): Promise<void> => {
+    await db.asOwner('ALTER TABLE audit_ledger DISABLE TRIGGER USER');
+    try {
+      await db.asOwner(sql);
+    } finally {
+      await db.asOwner('ALTER TABLE audit_ledger ENABLE TRIGGER USER');
+    }
+  };
+
+  it('does not chain onto its own last entry once that entry is deleted by hand: the batch goes the locked way, onto what is there', async () => {
+    const last = await a.append(decision('req-a-6'));
+    expect(counts().oneTrips).toBeGreaterThan(0);
+    await tamper(`DELETE FROM audit_ledger WHERE seq = ${last.seq}`);
+    const before = counts();
+    const next = await a.append(decision('req-a-7'));
+    // The one statement was sent and stored nothing; the locked transaction read the head that is there.
+    expect(counts()).toEqual({ begins: before.begins + 1, oneTrips: before.oneTrips + 1 });
+    expect(next.seq).toBe(last.seq);
+    expect(next.prevHash).not.toBe(last.entryHash);
+    const [prev] = await db.asOwner<{ entry_hash: string }>('SELECT entry_hash FROM audit_ledger WHERE seq = $1', [last.seq - 1]);
+    expect(next.prevHash).toBe(prev?.entry_hash);
+  });
+
+  it('does not chain onto its own last entry once that entry is rewritten by hand', async () => {
+    const last = await a.append(decision('req-a-8'));
+    await tamper(`UPDATE audit_ledger SET entry_hash = repeat('ab', 32) WHERE seq = ${last.seq}`);
+    const before = counts();
+    const next = await a.append(decision('req-a-9'));
+    expect(counts()).toEqual({ begins: before.begins + 1, oneTrips: before.oneTrips + 1 });
+    expect(next.seq).toBe(last.seq + 1);
+    expect(next.prevHash).toBe('ab'.repeat(32));
+  });
+
+  it("writes the locked way, on the database's clock, when this process's clock is off by more than a second", async () => {
+    await a.append(decision('req-a-10'));
+    const hourAhead = Date.now() + 3_600_000;
+    const spy = jest.spyOn(Date, 'now').mockReturnValue(hourAhead);
+    let next;
+    const before = counts();
+    try {
+      next = await a.append(decision('req-a-11'));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(counts()).toEqual({ begins: before.begins + 1, oneTrips: before.oneTrips + 1 });
+    // The locked path's time is the database's (the same host here): within seconds of now, not an hour ahead.
+    expect(Math.abs(next.recordedAt.getTime() - Date.now())).toBeLessThan(60_000);
+    // And with the clock right again, the next batch is one statement.
+    const after = counts();
+    await a.append(decision('req-a-12'));
+    expect(counts()).toEqual({ begins: after.begins, oneTrips: after.oneTrips + 1 });
+  });
+
   it('never lets an entry time go backwards, whatever the clocks of the writers', async () => {
     const rows = await db.asOwner<{ t: Date }>('SELECT recorded_at AS t FROM audit_ledger ORDER BY seq');
     for (let i = 1; i < rows.length; i++)
