@@ -247,7 +247,9 @@ async function decisionRequests(issuers: BenchIssuers, denials: boolean): Promis
       subjectRole: 'child',
       subjectRef: 'NP-2026-000001',
       fields: ['name', 'incident_date', 'child_involvement', 'incident_full_report'],
-      facts: { child_present_at_incident: true, hours_since_incident: 10 },
+      // 0 hours: the notice is always before the next school day starts, so it is the partial permit it is meant to
+      // be at any time of day (10 hours made it late during school hours: a refer that opened a referral).
+      facts: { child_present_at_incident: true, hours_since_incident: 0 },
     }),
     await ask(
       'bench-csc',
