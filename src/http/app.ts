@@ -8,9 +8,21 @@
  *   Requests Node's HTTP parser refuses are answered in src/http/server.ts.
  *
  * Authentication runs before the body is parsed, so nobody unauthenticated makes the gateway read a body.
+ *
+ * `POST /v1/decisions`, the busiest route, is matched by the first layer and runs exactly that list for it — request
+ * id, log, headers, count, per-IP limit, no-store, one Authorization header, authenticate, per-agency limit, body,
+ * scope, decision — with the same handler instances (so the same limiters), errors to the same error handler
+ * (src/http/pipeline.ts). It skips only the layers that could never answer it.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import { securityHeaders } from './security-headers';
 import { requestLog } from './request-log';
 import type { Logger } from 'pino';
@@ -32,7 +44,8 @@ import { jsonBody } from './body';
 import { oneAuthorizationHeader } from './headers';
 import { recordRefusal } from './refusals';
 import { anonymousRefusals, type AnonymousRefusals } from '../audit/anonymous-refusals';
-import { decisionsRouter } from './routes/decisions';
+import { decisionHandlers, decisionsRouter } from './routes/decisions';
+import { pipeline, type Handler } from './pipeline';
 import { recordsRouter } from './routes/records';
 import { notificationsRouter } from './routes/notifications';
 import type { OutboxSettings } from '../notifications/outbox';
@@ -94,6 +107,28 @@ export interface AppDeps {
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+const DECISIONS = '/v1/decisions';
+const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
+/** A body that is not JSON is refused by its media type (415), not misread as an empty request (400). */
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  if (hasBody && !req.is(JSON_TYPES)) {
+    return next(
+      new GatewayError(
+        'unsupported_media_type',
+        `The request body must be JSON (Content-Type: application/json); this one was ${req.get('content-type')?.slice(0, 80) ?? 'not labelled'}.`,
+      ),
+    );
+  }
+  next();
+};
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -102,60 +137,34 @@ export function createApp(deps: AppDeps): express.Express {
   // No generated ETags: answers are no-store and per request, so hashing every body bought nothing (records set their own).
   app.set('etag', false);
 
-  app.use((req, res, next) => {
+  // Every request: request id, log line, security headers, request count.
+  const requestId: RequestHandler = (req, res, next) => {
     const given = req.get('x-request-id');
     const id = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     next();
-  });
-  app.use(requestLog(deps.logger));
-  app.use(securityHeaders());
-  app.use(countRequest);
-  // Health and metrics come BEFORE the per-address limit: an orchestrator probing a busy gateway from one address
-  // must never get a 429 and restart a healthy gateway (whatever limiter implementation sits below).
-  app.use(healthRouter({ pool: deps.pool, verifier: deps.verifier, policyVersion: deps.engine.version }));
-  app.use(metricsRouter());
-
-  app.use(
-    rateLimit(
-      sharedRateLimiter(deps.pool, 'address', deps.limits.perIpPerMinute),
-      (req) => ipKeyGenerator(req.ip ?? 'unknown'),
-      'Too many requests from this address.',
-    ),
+  };
+  const front: RequestHandler[] = [requestId, requestLog(deps.logger), securityHeaders(), countRequest];
+  const perAddress = rateLimit(
+    sharedRateLimiter(deps.pool, 'address', deps.limits.perIpPerMinute),
+    (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+    'Too many requests from this address.',
   );
-
-  const v1 = express.Router();
-  v1.use((_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
-  v1.use(oneAuthorizationHeader);
-  v1.use(requireAuth(deps.verifier, deps.clientCertificates));
-  v1.use(
+  // Every /v1 request: no-store, one Authorization header, the token, the agency's limit, the JSON body.
+  const api: Handler[] = [
+    noStore,
+    oneAuthorizationHeader,
+    requireAuth(deps.verifier, deps.clientCertificates),
     rateLimit(
       sharedRateLimiter(deps.pool, 'agency', deps.limits.perAgencyPerMinute),
       (_req, res) => (res.locals.principal as Principal).agency.id,
       'Your agency has sent too many requests this minute.',
     ),
-  );
-  v1.use((req, _res, next) => {
-    // A body that is not JSON is refused by its media type (415), not misread as an empty request (400).
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined ||
-      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    if (hasBody && !req.is(JSON_TYPES)) {
-      return next(
-        new GatewayError(
-          'unsupported_media_type',
-          `The request body must be JSON (Content-Type: application/json); this one was ${req.get('content-type')?.slice(0, 80) ?? 'not labelled'}.`,
-        ),
-      );
-    }
-    next();
-  });
-  // Encoding, charset, strict JSON, duplicate keys, depth (src/http/body.ts).
-  v1.use(jsonBody({ limitBytes: deps.limits.bodyBytes, types: JSON_TYPES }));
+    jsonOnly,
+    // Encoding, charset, strict JSON, duplicate keys, depth (src/http/body.ts).
+    ...jsonBody({ limitBytes: deps.limits.bodyBytes, types: JSON_TYPES }),
+  ];
   const workflows = {
     pool: deps.pool,
     ledger: deps.ledger,
@@ -163,16 +172,34 @@ export function createApp(deps: AppDeps): express.Express {
     pseudonymise: deps.pseudonymise,
     settings: deps.workflows ?? DEFAULT_WORKFLOW_SETTINGS,
   };
-  v1.use(
-    decisionsRouter({
-      engine: deps.engine,
-      ledger: deps.ledger,
-      pseudonymise: deps.pseudonymise,
-      pool: deps.pool,
-      referrals: referralOpener(workflows),
-      ...(deps.notifications ? { schoolCalendar: deps.notifications.schoolCalendar } : {}),
-    }),
-  );
+  const decisions = {
+    engine: deps.engine,
+    ledger: deps.ledger,
+    pseudonymise: deps.pseudonymise,
+    pool: deps.pool,
+    referrals: referralOpener(workflows),
+    ...(deps.notifications ? { schoolCalendar: deps.notifications.schoolCalendar } : {}),
+  };
+  const onError = errorHandler(deps);
+
+  // The busiest route, matched once: exactly `POST /v1/decisions` runs the handlers the layers below would run for
+  // it, in the same order and with the same limiters, without walking every router on the way (src/http/pipeline.ts).
+  // Any other spelling of it (a trailing slash, capitals) takes the long way to the same handlers.
+  const decide = pipeline([...front, perAddress, ...api, ...decisionHandlers(decisions)], onError);
+  app.use((req, res, next) => {
+    if (req.method === 'POST' && (req.url === DECISIONS || req.url.startsWith(`${DECISIONS}?`))) return decide(req, res, next);
+    next();
+  });
+  app.use(...front);
+  // Health and metrics come BEFORE the per-address limit: an orchestrator probing a busy gateway from one address
+  // must never get a 429 and restart a healthy gateway (whatever limiter implementation sits below).
+  app.use(healthRouter({ pool: deps.pool, verifier: deps.verifier, policyVersion: deps.engine.version }));
+  app.use(metricsRouter());
+  app.use(perAddress);
+
+  const v1 = express.Router();
+  v1.use(...api);
+  v1.use(decisionsRouter(decisions));
   v1.use(workflowsRouter(workflows));
   v1.use(
     recordsRouter({
@@ -234,7 +261,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     next(new GatewayError('not_found', `There is nothing at ${req.method} ${req.originalUrl.split('?')[0] ?? ''}.`));
   });
-  app.use(errorHandler(deps));
+  app.use(onError);
   return app;
 }
 

@@ -54,7 +54,9 @@ export function responseValidator(doc: Record<string, unknown> = openApiDocument
         `^${t
           .split(/\{[^}]+\}/)
           .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-          .join('[^/]+')}$`,
+          .join('[^/]+')}/?$`,
+        // As Express matches routes (not strict, not case-sensitive): `/v1/decisions/` is the documented path too.
+        'i',
       ),
     }))
     .sort((a, b) => a.params - b.params);

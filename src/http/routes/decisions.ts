@@ -7,7 +7,7 @@
  * The body is the answer's canonical JSON, the very text whose keyed hash the entry holds (`answerHash`), with the
  * entry's id and receipt added as its last members: the answer is serialised once, not once to hash and again to send.
  */
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { DecisionInput } from '../../policy/types';
 import { principalOf, requireScope } from '../../auth/middleware';
 import { decideAndRecord, type DecisionServiceDeps } from '../../decisions/decide-and-record';
@@ -23,29 +23,37 @@ type DecisionRequest = Omit<DecisionInput, 'to'> & {
 };
 const validateDecisionRequest = bodyValidator<DecisionRequest>(decisionRequestSchema, 'decision request');
 
+/** POST /v1/decisions after authentication and the body: the scope check, then the decision. */
+export function decisionHandlers(deps: DecisionServiceDeps): RequestHandler[] {
+  return [
+    requireScope('decisions'),
+    async (req, res) => {
+      const {
+        subjectRef,
+        subjectPersonId,
+        to: { agencyId: toAgencyId, ...to },
+        ...request
+      } = validateDecisionRequest(req.body ?? {});
+      const input: DecisionInput = { ...request, to, facts: request.facts ?? {} };
+      const { answer, answerJson, entry } = await decideAndRecord(deps, principalOf(res), input, {
+        requestId: requestIdOf(res),
+        subjectRef,
+        subjectPersonId,
+        toAgencyId,
+      });
+      decisionsTotal.inc({ outcome: answer.decision });
+      const recorded = JSON.stringify({ auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
+      // Both texts are JSON objects, and the answer has neither member: `{…answer…,` + `…recorded…}` is one object.
+      res
+        .status(200)
+        .type('application/json')
+        .send(`${answerJson.slice(0, -1)},${recorded.slice(1)}`);
+    },
+  ];
+}
+
 export function decisionsRouter(deps: DecisionServiceDeps): Router {
   const router = Router();
-  router.post('/decisions', requireScope('decisions'), async (req, res) => {
-    const {
-      subjectRef,
-      subjectPersonId,
-      to: { agencyId: toAgencyId, ...to },
-      ...request
-    } = validateDecisionRequest(req.body ?? {});
-    const input: DecisionInput = { ...request, to, facts: request.facts ?? {} };
-    const { answer, answerJson, entry } = await decideAndRecord(deps, principalOf(res), input, {
-      requestId: requestIdOf(res),
-      subjectRef,
-      subjectPersonId,
-      toAgencyId,
-    });
-    decisionsTotal.inc({ outcome: answer.decision });
-    const recorded = JSON.stringify({ auditEntryId: entry.entryId, receipt: { seq: entry.seq, entryHash: entry.entryHash } });
-    // Both texts are JSON objects, and the answer has neither member: `{…answer…,` + `…recorded…}` is one object.
-    res
-      .status(200)
-      .type('application/json')
-      .send(`${answerJson.slice(0, -1)},${recorded.slice(1)}`);
-  });
+  router.post('/decisions', ...decisionHandlers(deps));
   return router;
 }
