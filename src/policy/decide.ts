@@ -182,32 +182,39 @@ function judgeField(field: Field, disclosure: DisclosureSubject, compiled: Compi
     return held;
   };
   /**
-   * The catalogue rules CASL finds for this action and field whose conditions hold, highest precedence first
-   * (the first is what `ability.relevantRuleFor` would return; we want them all, to name every contributor).
+   * The catalogue rules CASL finds for this action and field whose conditions hold, highest precedence first, split
+   * into permits and denies, and CASL's own answer: `ability.can` is "the relevant rule — the first of `rulesFor`
+   * whose conditions hold — exists and is not inverted" (CASL's relevantRuleFor), worked out here on the same
+   * list with each rule's conditions evaluated once (`conditionsHold`), not again by `can`.
    */
-  const matching = (action: PolicyAction, inverted: boolean): PolicyRule[] => {
-    const found: PolicyRule[] = [];
+  const matching = (action: PolicyAction): { permits: PolicyRule[]; denies: PolicyRule[]; can: boolean } => {
+    const permits: PolicyRule[] = [];
+    const denies: PolicyRule[] = [];
+    let relevant: { readonly inverted: boolean } | undefined;
     for (const caslRule of ability.rulesFor(action, DISCLOSURE, field)) {
-      if (caslRule.inverted !== inverted || !conditionsHold(caslRule)) continue;
+      if (!conditionsHold(caslRule)) continue;
+      relevant ??= caslRule;
       const rule = compiled.ruleOf(caslRule.origin);
       if (!rule) throw new Error(`CASL rule without a catalogue rule (${action} ${field})`);
+      const found = caslRule.inverted ? denies : permits;
       if (!found.includes(rule)) found.push(rule);
     }
-    return found;
+    return { permits, denies, can: relevant !== undefined && !relevant.inverted };
   };
 
-  const denies = matching('disclose', true);
-  const permits = matching('disclose', false);
-  const mayDisclose = ability.can('disclose', disclosure, field);
-  if (mayDisclose !== (denies.length === 0 && permits.length > 0)) {
+  const disclose = matching('disclose');
+  // CASL's precedence and "any deny wins" must agree (src/policy/compile.ts orders the rules so): else fail closed.
+  if (disclose.can !== (disclose.denies.length === 0 && disclose.permits.length > 0)) {
     throw new Error(`CASL and the matched rules disagree about disclosing ${field}`);
   }
-  if (denies.length > 0) return { field, kind: 'denied', rules: denies };
-  if (mayDisclose) return { field, kind: 'permitted', rules: permits };
+  if (disclose.denies.length > 0) return { field, kind: 'denied', rules: disclose.denies };
+  if (disclose.can) return { field, kind: 'permitted', rules: disclose.permits };
 
-  const refers = matching('refer', false);
-  const mayRefer = ability.can('refer', disclosure, field);
-  if (mayRefer !== refers.length > 0) throw new Error(`CASL and the matched rules disagree about referring ${field}`);
+  const refer = matching('refer');
+  const refers = refer.permits;
+  const mayRefer = refer.can;
+  if (mayRefer !== (refer.denies.length === 0 && refers.length > 0))
+    throw new Error(`CASL and the matched rules disagree about referring ${field}`);
   if (mayRefer) return { field, kind: 'referred', rules: refers };
   return { field, kind: 'unmatched' };
 }
