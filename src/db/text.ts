@@ -17,8 +17,30 @@ function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** Whether any string (value or member name) in `value` is one PostgreSQL cannot store. Iterative, no pointers made. */
+function hasUnstorable(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      for (const k in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+        if (UNSTORABLE.test(k)) return true;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return false;
+}
+
 /** The JSON Pointer of the first string (value or member name) PostgreSQL cannot store, or undefined. Iterative. */
 export function findUnstorable(value: unknown): { readonly pointer: string; readonly inKey: boolean } | undefined {
+  // Almost every body has none: look without making a pointer for every node, and make them only to say where.
+  if (!hasUnstorable(value)) return undefined;
   const stack: Array<[unknown, string]> = [[value, '']];
   while (stack.length > 0) {
     const [v, pointer] = stack.pop()!;

@@ -33,8 +33,9 @@ export function requestLog(root: Logger): RequestHandler {
       else if (status >= 500) logger.error(line, `${req.method} ${path} ${status} failed`);
       else logger.info(line, `${req.method} ${path} ${status} ${Math.round(ms)}ms`);
     };
-    res.once('finish', finish);
-    res.once('close', finish);
+    // `on`, not `once`: `finish` runs its body once anyway, and `once` wraps every listener in a new function.
+    res.on('finish', finish);
+    res.on('close', finish);
     next();
   };
 }
