@@ -251,6 +251,19 @@ function checkJsonStrings(value: unknown, path: string): void {
   }
 }
 
+/** What JSON.stringify escapes in a string (quote, backslash, controls) and every UTF-16 surrogate. */
+const NEEDS_CARE = /["\\\u0000-\u001f\uD800-\uDFFF]/;
+
+/**
+ * A string as JSON.stringify writes it, or null if PostgreSQL cannot store it. Most strings of a payload (words,
+ * ids, hashes) hold nothing JSON escapes and no surrogate: they are quoted as they are, without a call into
+ * JSON.stringify for each (about half the cost of a payload's canonical JSON).
+ */
+function jsonString(value: string): string | null {
+  if (!NEEDS_CARE.test(value)) return `"${value}"`;
+  return UNSTORABLE.test(value) ? null : JSON.stringify(value);
+}
+
 /** Deeper payloads (or a cycle) take the careful path, which says what is wrong. */
 const MAX_FAST_DEPTH = 64;
 
@@ -264,7 +277,7 @@ const MAX_FAST_DEPTH = 64;
 function fastCanonicalPayload(value: unknown, depth: number): string | null {
   switch (typeof value) {
     case 'string':
-      return UNSTORABLE.test(value) ? null : JSON.stringify(value);
+      return jsonString(value);
     case 'number':
       return Number.isFinite(value) ? JSON.stringify(value) : null;
     case 'boolean':
@@ -294,10 +307,10 @@ function fastCanonicalPayload(value: unknown, depth: number): string | null {
     const v = record[key];
     // As JSON.stringify: undefined, function and symbol members are left out.
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    if (UNSTORABLE.test(key)) return null;
-    const member = fastCanonicalPayload(v, depth + 1);
+    const name = jsonString(key);
+    const member = name === null ? null : fastCanonicalPayload(v, depth + 1);
     if (member === null) return null;
-    text += `${text.length === 1 ? '' : ','}${JSON.stringify(key)}:${member}`;
+    text += `${text.length === 1 ? '' : ','}${name}:${member}`;
   }
   return `${text}}`;
 }
