@@ -1,0 +1,58 @@
+/** HMPPS Auth TokenData (hmpps-template-typescript) (client_id, authorities[], scope[], grant_type, auth_source). */
+import type { ProviderCase } from './provider-case';
+
+export const hmpps: ProviderCase = {
+  profile: 'hmpps',
+  issuerPath: '/auth/issuer',
+  agency: {
+    id: 'p-hmpps',
+    name: 'Probation Service North (HMPPS Auth)',
+    agencyType: 'probation',
+    clientIds: ['safeguarding-gateway-client', 'probation-web'],
+    allowedRoles: ['system', 'probation_officer'],
+    tokenProfile: 'hmpps',
+    audience: 'safeguard-gateway',
+    roleMap: { ROLE_PROBATION_OFFICER: 'probation_officer' },
+    scopeMap: { ROLE_SAFEGUARDING_DECISIONS: 'decisions', read: 'records:read' },
+  },
+  header: { typ: 'JWT' },
+  app: (iss, now) => ({
+    sub: 'safeguarding-gateway-client',
+    grant_type: 'client_credentials',
+    scope: ['read'],
+    auth_source: 'none',
+    iss,
+    exp: now + 1200,
+    iat: now,
+    aud: 'safeguard-gateway',
+    authorities: ['ROLE_SAFEGUARDING_DECISIONS'],
+    jti: 'Jk3lRUF9bBq3n4Vw2tYxZ0aB1cD',
+    client_id: 'safeguarding-gateway-client',
+  }),
+  person: (iss, now) => ({
+    sub: 'JSMITH_GEN',
+    user_name: 'JSMITH_GEN',
+    auth_source: 'delius',
+    iss,
+    authorities: ['ROLE_PROBATION', 'ROLE_PROBATION_OFFICER', 'ROLE_SAFEGUARDING_DECISIONS'],
+    client_id: 'probation-web',
+    user_uuid: '6f4a2b1c-3d5e-4f7a-9b8c-0d1e2f3a4b5c',
+    grant_type: 'authorization_code',
+    user_id: '2500012345',
+    scope: ['read', 'write'],
+    name: 'John Smith',
+    exp: now + 1200,
+    iat: now,
+    aud: 'safeguard-gateway',
+    jti: 'Yx8wV7u6T5s4R3q2P1o0N9m8L7k',
+  }),
+  idToken: (iss, now) => ({
+    header: { typ: 'JWT' },
+    payload: { sub: 'JSMITH_GEN', iss, aud: 'probation-web', iat: now, exp: now + 1200, nonce: 'n1', at_hash: 'aBcD', name: 'John Smith' },
+  }),
+  unmappedRole: (p) => ({ ...p, authorities: ['ROLE_PROBATION', 'ROLE_GLOBAL_SEARCH'] }),
+  expected: {
+    app: { role: 'system', scopes: ['records:read', 'decisions'] },
+    person: { role: 'probation_officer', scopes: ['records:read', 'write', 'decisions'], subject: 'JSMITH_GEN', name: 'John Smith' },
+  },
+};
