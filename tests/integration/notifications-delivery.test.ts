@@ -3,248 +3,36 @@
  * outbox row (same transaction) → dispatcher → policy decision → ledger entry COMMITTED → signed JWS POSTed to a real
  * HTTP receiver on 127.0.0.1. Real tokens, real PostgreSQL, the real ledger, the shipped policies; nothing mocked.
  * The webhook routes are mounted in front of the real app, as src/http/app.ts is to mount them (see the report).
+ * The gateway, receiver and helpers are in tests/support/notifications-gateway.ts; alerts when a perpetrator moves,
+ * and nothing sent while the ledger is down, are in notifications-alerts.test.ts.
  */
-import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import express from 'express';
-import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
+import type express from 'express';
+import { decodeProtectedHeader } from 'jose';
 import { Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
-import { contentHash, type AuditLedger } from '../../src/audit/entry';
+import { contentHash } from '../../src/audit/entry';
 import { PgAuditLedger } from '../../src/audit/pg-ledger';
 import { pseudonymiser } from '../../src/audit/pseudonym';
-import { syncAgencies } from '../../src/db/registry-sync';
-import { assemble, type Assembled } from '../../src/gateway';
-import { testGatewayConfig } from '../support/gateway-harness';
 import type { GatewayKeys } from '../../src/keys/gateway-keys';
 import { startDispatcher, type Dispatcher } from '../../src/notifications/dispatcher';
 import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart } from '../../src/notifications/school-day';
-import { loadPolicyCatalogue } from '../../src/policy';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { claimsOf, OE_FIELDS, useNotificationsGateway } from '../support/notifications-gateway';
 import { inTimeIncidentAt } from '../support/school-day';
-import { startTestIssuers, type TestIssuers } from '../support/token-factory';
-
-const FULL_REPORT = 'FULL-REPORT: officers attended at 22:10 and found (synthetic) details.';
-const HOUR = 60 * 60 * 1000;
-const OE_FIELDS = ['name', 'date_of_birth', 'incident_date', 'incident_summary', 'children_present', 'child_involvement'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A valid NHS number (mod 11 check digit) from a 9-digit stem. */
-function nhs(stem: number): string {
-  for (let s = stem; ; s++) {
-    const digits = String(s).padStart(9, '0').split('').map(Number);
-    const check = 11 - (digits.reduce((sum, d, i) => sum + d * (10 - i), 0) % 11);
-    if (check === 10) continue;
-    return `${digits.join('')}${check === 11 ? 0 : check}`;
-  }
-}
-
-/** The payload of a compact JWS as text, unverified (only to find a message; every assertion on content verifies first). */
-const claimsOf = (jws: string): string => Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8');
-
-interface Received {
-  readonly path: string;
-  readonly status: number;
-  readonly contentType: string | undefined;
-  readonly messageId: string;
-  readonly body: string;
-  readonly ledgerHadIt: boolean;
-}
 
 describe('notifications: outbox → policy → ledger → signed webhook', () => {
+  const gw = useNotificationsGateway();
+  const { received, statusFor, engine, nextNhs, auth, post, ok, outboxRows, ledgerFor, deliveredTo, drain, settled, verify, incident } = gw;
   let db: TestDatabase;
-  let issuers: TestIssuers;
-  let gateway: Assembled;
-  let pool: Pool;
-  let ledger: AuditLedger;
-  let keys: GatewayKeys;
   let app: express.Express;
+  let keys: GatewayKeys;
   let dispatcher: Dispatcher;
-  let receiver: http.Server;
   let receiverUrl: string;
-  const received: Received[] = [];
-  const statusFor: Record<string, number> = {};
-  const tokens: Record<string, string> = {};
-  const engine = loadPolicyCatalogue('policies');
   let childId: string;
-  let nhsStem = 100000000;
-
-  const auth = (r: request.Test, who: string) => r.set('Authorization', `Bearer ${tokens[who]}`);
-  const post = (p: string, who: string, body: unknown) =>
-    auth(request(app).post(p), who)
-      .set('Idempotency-Key', randomUUID())
-      .send(body as object);
-  const ok = async <T>(res: Promise<request.Response> | request.Response, status = 201): Promise<T> => {
-    const r = await res;
-    if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text}`);
-    return r.body as T;
-  };
-  const outboxRows = (where = 'true', params: unknown[] = []) =>
-    db.asOwner<{
-      id: string;
-      kind: string;
-      target_agency_id: string;
-      status: string;
-      attempts: number;
-      deadline: Date | null;
-      last_error: string | null;
-      last_status_code: number | null;
-      payload: Record<string, unknown>;
-    }>(
-      `SELECT id, kind, target_agency_id, status, attempts, deadline, last_error, last_status_code, payload FROM outbox WHERE ${where} ORDER BY created_at, id`,
-      params,
-    );
-  const ledgerFor = (outboxId: string) =>
-    db.asOwner<{ seq: string; kind: string; outcome: string; purpose: string | null; rules: string[]; payload: Record<string, unknown> }>(
-      "SELECT seq, kind, outcome, purpose, rules, payload FROM audit_ledger WHERE payload->>'outboxId' = $1 ORDER BY seq",
-      [outboxId],
-    );
-  const deliveredTo = (p: string) => received.filter((r) => r.path === p);
-
-  async function drain(done: () => Promise<boolean>, tries = 40): Promise<void> {
-    for (let i = 0; i < tries; i++) {
-      await dispatcher.runOnce();
-      if (await done()) return;
-      await sleep(15);
-    }
-    throw new Error('the outbox did not settle');
-  }
-  const settled = (id: string) => async () => (await outboxRows('id = $1', [id]))[0]?.status !== 'pending';
-
-  async function verify(jws: string) {
-    const jwks = (await request(app).get('/.well-known/jwks.json')).body as JSONWebKeySet;
-    const { payload, protectedHeader } = await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ['ES256'] });
-    return {
-      header: protectedHeader,
-      claims: JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown> & { data: Record<string, unknown> },
-    };
-  }
-
-  async function newChild(name: string): Promise<string> {
-    const id = nhs((nhsStem += 1000));
-    const child = (
-      await ok<{ id: string }>(
-        post('/v1/persons', 'police', { identifiers: { nhs_number: id }, fields: { name, date_of_birth: '2018-03-01' } }),
-      )
-    ).id;
-    await ok(post('/v1/persons', 'school', { identifiers: { nhs_number: id } }), 200); // the school knows the child: it is "their" pupil
-    return child;
-  }
-  const incident = (subjectPersonId: string, at: Date, extra: Record<string, unknown> = {}) => ({
-    kind: 'incident',
-    subjectPersonId,
-    subjectRole: 'child',
-    classification: 'OFFICIAL-SENSITIVE',
-    occurredAt: at.toISOString(),
-    fields: {
-      incident_date: at.toISOString(),
-      incident_summary: 'Shouting and a broken window; the children were upstairs.',
-      children_present: 2,
-      child_involvement: ['heard'],
-      incident_full_report: FULL_REPORT,
-      offence_type: 'Criminal damage (domestic)',
-    },
-    facts: { child_present_at_incident: true },
-    ...extra,
-  });
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    issuers = await startTestIssuers([
-      'police',
-      'school',
-      'csc',
-      'mash',
-      'probation',
-      { agencyType: 'childrens_social_care', id: 'test-csc-south' },
-      { agencyType: 'mash', id: 'test-mash-south' },
-    ]);
-    await syncAgencies(
-      db.ownerUrl,
-      issuers.agencies.map((a) => (a.id.endsWith('-south') ? { ...a, area: 'Southshire' } : a)),
-    );
-    // The gateway as src/gateway.ts assembles it, webhooks to http on loopback allowed (ALLOW_INSECURE_WEBHOOKS);
-    // the test runs its own dispatchers, so the background tasks are off.
-    gateway = await assemble(
-      testGatewayConfig({
-        GATEWAY_AUDIENCE: issuers.audience,
-        ALLOW_INSECURE_WEBHOOKS: 'true',
-        RATE_LIMIT_PER_AGENCY_PER_MINUTE: '100000',
-        RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
-      }),
-      { appDatabaseUrl: db.appUrl, agencies: issuers.agencies, embeddedDatabase: false, webClients: {} },
-      pino({ level: 'silent' }),
-      { background: false, pages: false },
-    );
-    ({ app, pool, ledger, keys } = gateway);
-    const logger = pino({ level: 'silent' });
-    const pseudonymise = pseudonymiser('test-pseudonym-key-test-pseudonym-key');
-
-    receiver = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const p = req.url ?? '/';
-        const status = statusFor[p] ?? 200;
-        // Was the ledger entry for exactly this message already committed when it arrived?
-        db.asOwner("SELECT 1 FROM audit_ledger WHERE kind IN ('notification', 'alert') AND payload->>'contentHash' = $1", [
-          contentHash(body),
-        ]).then(
-          (rows) => {
-            received.push({
-              path: p,
-              status,
-              contentType: req.headers['content-type'],
-              messageId: String(req.headers['x-notification-id']),
-              body,
-              ledgerHadIt: rows.length === 1,
-            });
-            res.writeHead(status).end();
-          },
-          () => res.writeHead(500).end(),
-        );
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const address = receiver.address();
-    receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-
-    dispatcher = startDispatcher({
-      pool,
-      ledger,
-      engine,
-      keys,
-      logger,
-      pseudonymise,
-      intervalMs: 60_000,
-      autoStart: false,
-      allowInsecureWebhooks: true,
-      maxAttempts: 3,
-      backoffBaseMs: 5,
-      backoffMaxMs: 20,
-      timeoutMs: 5000,
-    });
-
-    const mint = (agency: string, role: string, scope: string) => issuers.token({ agency, sub: `${role}-1`, role, scope });
-    tokens.police = await mint('test-police', 'police_officer', 'records:read records:write webhooks');
-    tokens.school = await mint('test-school', 'designated_safeguarding_lead', 'records:read records:write webhooks');
-    tokens.probation = await mint('test-probation', 'probation_officer', 'records:read records:write');
-    for (const a of ['test-csc', 'test-mash', 'test-csc-south', 'test-mash-south'])
-      tokens[a] = await issuers.token({ agency: a, scope: 'webhooks' });
-
-    await ok(post('/v1/webhooks', 'school', { url: `${receiverUrl}/school`, events: ['operation_encompass.notification'] }));
-    for (const a of ['test-csc', 'test-mash', 'test-csc-south', 'test-mash-south'])
-      await ok(post('/v1/webhooks', a, { url: `${receiverUrl}/${a}`, events: ['household.perpetrator_joined'] }));
-    childId = await newChild('Amy Example');
-  });
-  afterAll(async () => {
-    await dispatcher.stop();
-    await gateway.close();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
-    await issuers.close();
-    await db.drop();
+  beforeAll(() => {
+    ({ db, app, keys, dispatcher, receiverUrl, childId } = gw);
   });
 
   it('Operation Encompass: the school gets a JWS verifiable with the gateway JWKS, holding only the permitted fields, after its ledger entry is committed', async () => {
@@ -410,164 +198,11 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
       post('/v1/records', 'police', incident(childId, inTimeIncidentAt(1), { facts: { child_present_at_incident: false } })),
     );
     // No school knows this child.
-    const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs((nhsStem += 1000)) } }))).id;
+    const other = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nextNhs() } }))).id;
     await ok(post('/v1/records', 'police', incident(other, inTimeIncidentAt(1))));
     expect((await outboxRows()).length).toBe(before + 1);
     expect(await outboxRows("kind = 'operation_encompass' AND payload->>'recordId' = $1", [absent.id])).toHaveLength(1);
     await drain(async () => (await outboxRows("status = 'pending'")).length === 0);
-  });
-
-  describe('perpetrator moves', () => {
-    let perpetratorId: string;
-    let northHousehold: string;
-
-    beforeAll(async () => {
-      perpetratorId = (
-        await ok<{ id: string }>(
-          post('/v1/persons', 'police', {
-            identifiers: { pnc_id: '09/481516Q' },
-            fields: { name: 'Carl Example', date_of_birth: '1988-07-07' },
-          }),
-        )
-      ).id;
-      await ok(
-        post('/v1/records', 'police', {
-          kind: 'incident',
-          subjectPersonId: perpetratorId,
-          subjectRole: 'perpetrator',
-          classification: 'OFFICIAL-SENSITIVE',
-          occurredAt: new Date(Date.now() - 30 * 24 * HOUR).toISOString(),
-          fields: {
-            offence_type: 'Assault (domestic)',
-            arrest_made: true,
-            incident_full_report: FULL_REPORT,
-            previous_domestic_abuse_convictions: 'Two (2019, 2022)',
-          },
-        }),
-      );
-      northHousehold = (
-        await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Testshire', address: '7 North Lane, Testshire' }))
-      ).id;
-      await ok(post(`/v1/households/${northHousehold}/members`, 'police', { personId: childId, subjectRole: 'child', from: '2019-05-01' }));
-    });
-
-    it("alerts the MASH and children's social care of the household's area — and not another area's — through the policy and the ledger", async () => {
-      const before = received.length;
-      const joinedOn = inTimeIncidentAt(24).toISOString().slice(0, 10);
-      // Recorded as a perpetrator on a police record; joins as "other household member": still a perpetrator move.
-      const membership = await ok<{ id: string }>(
-        post(`/v1/households/${northHousehold}/members`, 'police', {
-          personId: perpetratorId,
-          subjectRole: 'other_household_member',
-          from: joinedOn,
-        }),
-      );
-      const rows = await outboxRows("kind = 'perpetrator_alert' AND payload->>'membershipId' = $1", [membership.id]);
-      expect(rows.map((r) => r.target_agency_id).sort()).toEqual(['test-csc', 'test-mash']);
-
-      await drain(async () => (await outboxRows("kind = 'perpetrator_alert' AND status = 'pending'")).length === 0);
-      const got = received.slice(before).filter((r) => rows.some((row) => row.id === r.messageId));
-      expect(got.map((g) => g.path).sort()).toEqual(['/test-csc', '/test-mash']);
-      expect(received.slice(before).some((r) => r.path.endsWith('-south'))).toBe(false);
-      expect(got.every((g) => g.ledgerHadIt)).toBe(true);
-
-      const csc = await verify(got.find((g) => g.path === '/test-csc')!.body);
-      expect(csc.claims).toEqual(expect.objectContaining({ aud: 'test-csc', event: 'household.perpetrator_joined' }));
-      const data = csc.claims.data as {
-        purpose: string;
-        subject: unknown;
-        household: unknown;
-        sources: Array<{ source: string; fields: Record<string, unknown> }>;
-      };
-      expect(data.purpose).toBe('child_protection_enquiry');
-      expect(data.subject).toEqual({ personId: perpetratorId, subjectRole: 'perpetrator' });
-      expect(data.household).toEqual({ householdId: northHousehold, area: 'Testshire', joinedOn });
-      const household = data.sources.find((s) => s.source === 'household');
-      expect(household?.fields).toEqual(expect.objectContaining({ current_address: '7 North Lane, Testshire', name: 'Carl Example' }));
-      const record = data.sources.find((s) => s.source === 'record');
-      expect(record?.fields).toEqual(
-        expect.objectContaining({ offence_type: 'Assault (domestic)', previous_domestic_abuse_convictions: 'Two (2019, 2022)' }),
-      );
-      expect(JSON.stringify(data)).not.toContain('FULL-REPORT');
-      // Nothing about the child is in the alert.
-      expect(JSON.stringify(data)).not.toMatch(/Amy|2018-03-01/);
-      expect(JSON.stringify(data)).not.toContain(childId);
-
-      const mash = await verify(got.find((g) => g.path === '/test-mash')!.body);
-      expect((mash.claims.data as { purpose: string }).purpose).toBe('mash_triage');
-
-      for (const row of rows) {
-        const entries = await ledgerFor(row.id);
-        expect(entries.map((e) => e.kind)).toEqual(['alert', 'notification_attempt']);
-        expect(entries[0]?.rules).toEqual(expect.arrayContaining(['perpetrator-joined-household-alert']));
-        expect(entries[0]?.outcome).toBe('permit_partial');
-        expect(JSON.stringify(entries)).not.toMatch(/Carl|North Lane|FULL-REPORT/);
-      }
-    });
-
-    it('alerts the other area when the perpetrator joins a household there', async () => {
-      const south = (await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Southshire', address: '2 South Street' }))).id;
-      const southChild = (await ok<{ id: string }>(post('/v1/persons', 'police', { identifiers: { nhs_number: nhs((nhsStem += 1000)) } })))
-        .id;
-      await ok(post(`/v1/households/${south}/members`, 'police', { personId: southChild, subjectRole: 'child', from: '2021-01-01' }));
-      expect(await outboxRows("payload->>'householdId' = $1", [south])).toEqual([]); // no perpetrator there yet
-      await ok(
-        post(`/v1/households/${south}/members`, 'police', {
-          personId: perpetratorId,
-          subjectRole: 'perpetrator',
-          from: new Date().toISOString().slice(0, 10),
-        }),
-      );
-      const rows = await outboxRows("payload->>'householdId' = $1", [south]);
-      expect(rows.map((r) => r.target_agency_id).sort()).toEqual(['test-csc-south', 'test-mash-south']);
-    });
-
-    it('raises no alert for a perpetrator joining a household with no child', async () => {
-      const empty = (await ok<{ id: string }>(post('/v1/households', 'police', { area: 'Testshire', address: '9 Quiet Road' }))).id;
-      await ok(
-        post(`/v1/households/${empty}/members`, 'police', { personId: perpetratorId, subjectRole: 'perpetrator', from: '2026-01-01' }),
-      );
-      expect(await outboxRows("payload->>'householdId' = $1", [empty])).toEqual([]);
-    });
-  });
-
-  it('sends nothing — notification or alert — while the ledger cannot record it, and sends it once the ledger is back', async () => {
-    const record = await ok<{ id: string }>(post('/v1/records', 'police', incident(childId, inTimeIncidentAt(3))));
-    // Pending now: this notification, and the alerts to the southern agencies queued by the previous test.
-    const pending = await outboxRows("status = 'pending'");
-    expect(pending.map((r) => r.kind).sort()).toEqual(['operation_encompass', 'perpetrator_alert', 'perpetrator_alert']);
-    expect(pending.some((r) => r.payload.recordId === record.id)).toBe(true);
-    const before = received.length;
-    await db.asOwner('REVOKE INSERT ON audit_ledger FROM safeguard_app');
-    try {
-      expect((await dispatcher.runOnce()).deferred).toBe(3);
-      await sleep(30);
-      expect((await dispatcher.runOnce()).deferred).toBe(3);
-    } finally {
-      await db.asOwner('GRANT INSERT ON audit_ledger TO safeguard_app');
-    }
-    expect(received.length).toBe(before); // no HTTP request reached any receiver
-    for (const row of pending) {
-      expect(await outboxRows('id = $1', [row.id])).toEqual([
-        expect.objectContaining({ status: 'pending', attempts: 0, last_error: 'audit_unavailable' }),
-      ]);
-      expect(await ledgerFor(row.id)).toEqual([]);
-    }
-
-    await drain(async () => (await outboxRows("status = 'pending'")).length === 0);
-    for (const row of pending) {
-      expect(received.filter((r) => r.messageId === row.id)).toEqual([expect.objectContaining({ status: 200, ledgerHadIt: true })]);
-      expect((await ledgerFor(row.id)).map((e) => e.kind)).toEqual([
-        row.kind === 'perpetrator_alert' ? 'alert' : 'notification',
-        'notification_attempt',
-      ]);
-    }
-    expect(
-      received
-        .slice(before)
-        .map((r) => r.path)
-        .sort(),
-    ).toEqual(['/school', '/test-csc-south', '/test-mash-south']);
   });
 
   it('tells a data owner who subscribed when its records are disclosed: who, purpose, field names — never values', async () => {
