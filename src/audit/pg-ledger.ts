@@ -12,6 +12,8 @@
  *     is written the second way. It also stores nothing, and the batch goes the second way, when that entry is no
  *     longer the head with that hash (deleted or rewritten by hand) or this process's clock is more than a second
  *     from the database's. recorded_at is then this process's clock, never before its predecessor's.
+ *     After a refusal it stays on the second way while another appender writes too (its head read after the lock is
+ *     not this process's own last entry), and comes back once it finds its own entry at the head again.
  *   - THREE ROUND TRIPS otherwise (the first batch, after another appender, after any error), in ONE transaction
  *     (src/db/tx.ts):
  *       BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL statement_timeout; SELECT pg_advisory_xact_lock(KEY);
@@ -206,6 +208,8 @@ export class PgAuditLedger implements AuditLedger {
   private flushing: Promise<void> | null = null;
   /** Where the next batch chains on without reading the head (null: read it, after the lock). */
   private head: Head | null = null;
+  /** The last entry this process committed (either way), to tell whether anybody else appended since. */
+  private lastWritten: Head | null = null;
   /** Connections already given the ledger's session settings (synchronous_commit, statement_timeout). */
   private readonly configured = new WeakSet<PoolClient>();
   private closed = false;
@@ -305,7 +309,7 @@ export class PgAuditLedger implements AuditLedger {
         if (results) {
           client.release();
           settlePrevious();
-          this.head = headOf(results);
+          this.head = this.lastWritten = headOf(results);
           return { batch, results };
         }
         // The head is not what this process wrote last (deleted or rewritten), or this clock is off: nothing was
@@ -319,10 +323,10 @@ export class PgAuditLedger implements AuditLedger {
         // failed as a whole). Chain it onto the head read after the lock instead, on the same (idle) connection.
       }
     }
-    let results: AppendedEntry[];
+    let written: { results: AppendedEntry[]; alone: boolean };
     try {
       // statement_timeout also bounds the wait for the advisory lock: a stuck appender elsewhere fails us closed.
-      results = await transaction(client, (c, opening) => this.writeBatch(c, batch, opening, settlePrevious), {
+      written = await transaction(client, (c, opening) => this.writeBatch(c, batch, opening, settlePrevious), {
         synchronousCommit: true,
         statementTimeoutMs: this.timeoutMs,
         advisoryLock: LEDGER_LOCK_KEY,
@@ -336,7 +340,11 @@ export class PgAuditLedger implements AuditLedger {
     }
     client.release();
     settlePrevious();
-    this.head = headOf(results);
+    const { results } = written;
+    this.lastWritten = headOf(results);
+    // While another appender is writing too, a one-statement batch would mostly be refused (and cost a round trip
+    // for nothing): chain without reading the head only once this process finds its own entry at the head again.
+    this.head = written.alone ? this.lastWritten : null;
     return { batch, results };
   }
 
@@ -390,15 +398,21 @@ export class PgAuditLedger implements AuditLedger {
     });
   }
 
-  /** Chains the batch onto the head read after the lock, sends its INSERT, then settles the previous batch while PostgreSQL inserts. */
+  /**
+   * Chains the batch onto the head read after the lock, sends its INSERT, then settles the previous batch while
+   * PostgreSQL inserts; says whether the head was this process's own last entry (nobody else appending).
+   */
   private async writeBatch(
     client: PoolClient,
     batch: readonly Waiter[],
     opening: OpeningResult,
     whileInserting: () => void,
-  ): Promise<AppendedEntry[]> {
+  ): Promise<{ results: AppendedEntry[]; alone: boolean }> {
     const head = opening.rows[0] as HeadRow | undefined;
     if (!head) throw new Error('could not read the head of the ledger');
+    // Nobody appended since this process's last entry (or it has written none yet: it assumes so until refused).
+    const mine = this.lastWritten;
+    const alone = mine === null || (head.seq !== null && Number(head.seq) === mine.seq && head.entry_hash === mine.entryHash);
     const first = head.seq === null ? 1 : Number(head.seq) + 1;
     const recordedAt = head.now;
     if (!Number.isSafeInteger(first + batch.length)) throw new Error('ledger seq is beyond the safe integer range');
@@ -406,7 +420,7 @@ export class PgAuditLedger implements AuditLedger {
     const insert = client.query(INSERT_BATCH, params);
     whileInserting();
     await insert;
-    return results;
+    return { results, alone };
   }
 
   /** The batch chained from `first` after `prevHash` at `recordedAt`: the INSERT's parameters and each entry's result. */

@@ -107,6 +107,28 @@ describe('ledger writer: chaining onto its own last entry', () => {
     }
   };
 
+  it('while another writer appends too it stays on the locked way (no statement sent only to be refused), and comes back alone', async () => {
+    await a.append(decision('req-a-20'));
+    const start = counts();
+    // B and A take turns: after A's first refusal, each of A's batches finds B's entry at the head.
+    for (let i = 0; i < 3; i++) {
+      await b.append(decision(`req-b-2${i}`));
+      await a.append(decision(`req-a-2${i + 1}`));
+    }
+    // One one-statement try (refused: B had written), then the locked way only.
+    expect(counts()).toEqual({ begins: start.begins + 3, oneTrips: start.oneTrips + 1 });
+    // B stops. A's next batch is locked and finds its own entry at the head; the one after is one statement again.
+    await a.append(decision('req-a-24'));
+    await a.append(decision('req-a-25'));
+    expect(counts()).toEqual({ begins: start.begins + 4, oneTrips: start.oneTrips + 2 });
+    const check = new Pool({ connectionString: db.appUrl, max: 1 });
+    try {
+      expect(await verifyLedger(check)).toMatchObject({ ok: true });
+    } finally {
+      await check.end();
+    }
+  });
+
   it('does not chain onto its own last entry once that entry is deleted by hand: the batch goes the locked way, onto what is there', async () => {
     const last = await a.append(decision('req-a-6'));
     expect(counts().oneTrips).toBeGreaterThan(0);
