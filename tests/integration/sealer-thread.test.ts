@@ -121,7 +121,12 @@ describe('the sealer thread, as assemble starts it', () => {
     expect(sealed.treeSize).toBe(last);
     for (const dir of [exportDir, mirrorDir]) {
       const sink = new DirectoryCheckpointSink(dir);
-      const size = await until(`the export to ${dir}`, async () => ((await sink.latestSize()) ?? 0) >= last || undefined);
+      // The checkpoint is committed before it is exported, and a sink lists its directory once (then only its own
+      // writes move it on): an observer looks with a new sink each time, or it could keep an empty first listing.
+      const size = await until(
+        `the export to ${dir}`,
+        async () => ((await new DirectoryCheckpointSink(dir).latestSize()) ?? 0) >= last || undefined,
+      );
       expect(size).toBe(true);
       expect((await sink.get(last))?.jws).toBe(sealed.jws);
     }
