@@ -206,10 +206,10 @@ export class PgAuditLedger implements AuditLedger {
   private readonly macKey: EntryMacKey | undefined;
   private queue: Waiter[] = [];
   private flushing: Promise<void> | null = null;
-  /** Where the next batch chains on without reading the head (null: read it, after the lock). */
-  private head: Head | null = null;
   /** The last entry this process committed (either way), to tell whether anybody else appended since. */
   private lastWritten: Head | null = null;
+  /** Whether the next batch chains onto `lastWritten` without reading the head (false: read it, after the lock). */
+  private chainOnOwn = false;
   /** Connections already given the ledger's session settings (synchronous_commit, statement_timeout). */
   private readonly configured = new WeakSet<PoolClient>();
   private closed = false;
@@ -301,15 +301,16 @@ export class PgAuditLedger implements AuditLedger {
     } catch (cause) {
       return fail(cause);
     }
-    const known = this.head;
-    this.head = null;
+    const known = this.chainOnOwn ? this.lastWritten : null;
+    this.chainOnOwn = false;
     if (known) {
       try {
         const results = await this.insertOnKnownHead(client, batch, known, settlePrevious);
         if (results) {
           client.release();
           settlePrevious();
-          this.head = this.lastWritten = headOf(results);
+          this.lastWritten = headOf(results);
+          this.chainOnOwn = true;
           return { batch, results };
         }
         // The head is not what this process wrote last (deleted or rewritten), or this clock is off: nothing was
@@ -344,7 +345,7 @@ export class PgAuditLedger implements AuditLedger {
     this.lastWritten = headOf(results);
     // While another appender is writing too, a one-statement batch would mostly be refused (and cost a round trip
     // for nothing): chain without reading the head only once this process finds its own entry at the head again.
-    this.head = written.alone ? this.lastWritten : null;
+    this.chainOnOwn = written.alone;
     return { batch, results };
   }
 
