@@ -17,41 +17,37 @@ function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-/** Whether any string (value or member name) in `value` is one PostgreSQL cannot store. Iterative, no pointers made. */
-function hasUnstorable(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v === 'string') {
-      if (UNSTORABLE.test(v)) return true;
-    } else if (Array.isArray(v)) {
-      for (const item of v) stack.push(item);
-    } else if (v !== null && typeof v === 'object') {
-      for (const k in v) {
-        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
-        if (UNSTORABLE.test(k)) return true;
-        stack.push((v as Record<string, unknown>)[k]);
-      }
-    }
-  }
-  return false;
+/** A place in the walked value: the pointer to it is made from its parents only when something there is reported. */
+interface Place {
+  readonly value: unknown;
+  readonly up: Place | null;
+  /** Its pointer segment under `up`, escaped ('' for the root). */
+  readonly segment: string;
 }
 
-/** The JSON Pointer of the first string (value or member name) PostgreSQL cannot store, or undefined. Iterative. */
+function pointerTo(place: Place): string {
+  let pointer = '';
+  for (let p: Place | null = place; p?.up; p = p.up) pointer = `/${p.segment}${pointer}`;
+  return pointer;
+}
+
+/**
+ * The JSON Pointer of the first string (value or member name) PostgreSQL cannot store, or undefined. Iterative; a
+ * pointer is made only for what it reports (almost every body has nothing to report).
+ */
 export function findUnstorable(value: unknown): { readonly pointer: string; readonly inKey: boolean } | undefined {
-  // Almost every body has none: look without making a pointer for every node, and make them only to say where.
-  if (!hasUnstorable(value)) return undefined;
-  const stack: Array<[unknown, string]> = [[value, '']];
+  const stack: Place[] = [{ value, up: null, segment: '' }];
   while (stack.length > 0) {
-    const [v, pointer] = stack.pop()!;
+    const place = stack.pop()!;
+    const v = place.value;
     if (typeof v === 'string') {
-      if (UNSTORABLE.test(v)) return { pointer: pointer || '/', inKey: false };
+      if (UNSTORABLE.test(v)) return { pointer: pointerTo(place) || '/', inKey: false };
     } else if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push([item, `${pointer}/${i}`]));
+      v.forEach((item, i) => stack.push({ value: item, up: place, segment: String(i) }));
     } else if (v !== null && typeof v === 'object') {
       for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
-        if (UNSTORABLE.test(k)) return { pointer: `${pointer}/${escapePointer(printable(k))}`, inKey: true };
-        stack.push([child, `${pointer}/${escapePointer(k)}`]);
+        if (UNSTORABLE.test(k)) return { pointer: `${pointerTo(place)}/${escapePointer(printable(k))}`, inKey: true };
+        stack.push({ value: child, up: place, segment: escapePointer(k) });
       }
     }
   }
