@@ -4,7 +4,6 @@
  * real TLS a certificate-bound token accepted only with its own client certificate. Every token is really signed
  * and verified over real HTTP discovery + JWKS from local test issuers; nothing is mocked.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -18,6 +17,7 @@ import { principalOf, requireAuth, requireRole, requireScope } from '../../src/a
 import { sendProblem } from '../../src/http/problem';
 import type { TestIssuers } from '../support/token-factory';
 import { REALM, bearer, useTrustedIssuers } from '../support/jwt-verifier';
+import { selfSignedCertificate } from '../support/self-signed';
 
 const trust = useTrustedIssuers();
 let issuers: TestIssuers;
@@ -107,29 +107,7 @@ describe('through Express (requireAuth, requireRole, requireScope)', () => {
 
   it('over TLS: a certificate-bound token works only with its client certificate', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-mtls-'));
-    const make = (name: string): void => {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          `/CN=${name}`,
-          '-keyout',
-          path.join(dir, `${name}.key`),
-          '-out',
-          path.join(dir, `${name}.crt`),
-        ],
-        { stdio: 'ignore' },
-      );
-    };
+    const make = (name: string): void => selfSignedCertificate(name, path.join(dir, `${name}.key`), path.join(dir, `${name}.crt`));
     make('server');
     make('client');
     make('intruder');

@@ -19,6 +19,7 @@ import { createTlsServer, loadTransportConfig } from '../../src/auth/tls-listene
 import { certificateFromHeader } from '../../src/auth/client-certificate';
 import { startDevIdp, type DevIdp } from '../../src/devidp/dev-idp';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness';
+import { selfSignedCertificate } from '../support/self-signed';
 
 const AUDIENCE = 'urn:safeguard-gateway';
 let dir: string;
@@ -101,27 +102,7 @@ beforeAll(async () => {
   make('northshire-police');
   make('northshire-csc');
   // A certificate for the same name that no trusted CA signed.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=northshire-police',
-      '-keyout',
-      file('intruder.key.pem'),
-      '-out',
-      file('intruder.crt.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCertificate('northshire-police', file('intruder.key.pem'), file('intruder.crt.pem'));
   const registry = loadAgencyRegistry('config/agencies.dev.json');
   idp = await startDevIdp({
     host: '127.0.0.1',
