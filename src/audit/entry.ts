@@ -10,7 +10,7 @@
  * Entries are hash-chained: each carries the SHA-256 of its predecessor, so any later edit, deletion, insertion or
  * reordering is found by `verifyLedger` (./verify.ts).
  */
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHmac, hash, randomUUID } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import type { AgencyType, Purpose, Role } from '../vocabulary/vocabulary';
 import { isAuditKind, type AuditKind } from './kinds';
@@ -150,7 +150,8 @@ export function entryHashParts(e: HashedFields, payloadCanonical: string): Entry
 export function hashFromParts(parts: EntryHashParts, seq: number, recordedAt: Date, prevHash: string): string {
   if (!Number.isFinite(seq)) throw new Error('seq must be a finite number');
   const preimage = `${parts.head}${JSON.stringify(prevHash)}${parts.middle}${JSON.stringify(recordedAt.toISOString())}${parts.tail}${JSON.stringify(seq)},"v":${ENTRY_HASH_VERSION}}`;
-  return createHash('sha256').update(preimage, 'utf8').digest('hex');
+  // One-shot SHA-256 (node:crypto `hash`): the same digest as createHash, without a Hash object per entry.
+  return hash('sha256', preimage, 'hex');
 }
 
 const HASH_INPUT_KEYS = [
@@ -182,7 +183,7 @@ export function entryHash(row: LedgerHashInput): string {
   if (HASH_INPUT_KEYS.some((k) => row[k] === undefined)) {
     const preimage: Record<string, unknown> = { v: ENTRY_HASH_VERSION };
     for (const k of HASH_INPUT_KEYS) preimage[k] = k === 'recordedAt' ? row.recordedAt.toISOString() : row[k];
-    return createHash('sha256').update(canonicalJson(preimage), 'utf8').digest('hex');
+    return hash('sha256', canonicalJson(preimage), 'hex');
   }
   return hashFromParts(entryHashParts(row, canonicalJson(row.payload)), row.seq, row.recordedAt, row.prevHash);
 }
@@ -212,7 +213,7 @@ export function contentHash(value: unknown): string {
 /** `contentHash` of a value whose RFC 8785 text the caller has already made (and sends as it is). */
 export function contentHashOfCanonical(text: string): string {
   if (contentKey) return `hmac-sha256:${createHmac('sha256', contentKey).update(text, 'utf8').digest('hex')}`;
-  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+  return `sha256:${hash('sha256', text, 'hex')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@
  * RFC order (leaf side first), `rangePieces` splits a range into perfect aligned subtrees and `foldPieces` combines
  * their roots into the range's MTH. The verifiers are RFC 9162 §2.1.3.2 and §2.1.4.2, step by step.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export const HASH_BYTES = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
@@ -41,12 +41,14 @@ export interface Subtree {
   readonly level: number;
 }
 
+// One-shot SHA-256 (node:crypto `hash`) over the prefixed input: the same digests as createHash().update()…, at
+// about half the cost for inputs this small (verification and sealing hash every leaf and node).
 export function leafHash(leafData: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(leafData).digest();
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, leafData]), 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right], 1 + left.length + right.length), 'buffer');
 }
 
 /** MTH of the empty list. */
