@@ -10,6 +10,7 @@ import { AnonymousRefusals1796155273884 } from './1796155273884-AnonymousRefusal
 import { SharedSessionsAndLimits1796156508049 } from './1796156508049-SharedSessionsAndLimits';
 import { LedgerRefs1796162200000 } from './1796162200000-LedgerRefs';
 import { LedgerCheaperChecks1796163000000 } from './1796163000000-LedgerCheaperChecks';
+import { LedgerChainsOnto1796164000000 } from './1796164000000-LedgerChainsOnto';
 
 export const MIGRATIONS = [
   AppRoleAndAgencies1763880000000,
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   SharedSessionsAndLimits1796156508049,
   LedgerRefs1796162200000,
   LedgerCheaperChecks1796163000000,
+  LedgerChainsOnto1796164000000,
 ] as const;

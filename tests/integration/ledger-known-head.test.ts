@@ -71,7 +71,8 @@ describe('ledger writer: chaining onto its own last entry', () => {
     expect(second.prevHash).toBe(first.entryHash);
     expect(third.map((e) => e.seq)).toEqual([first.seq + 2, first.seq + 3]);
     expect(sentA.filter((s) => s.startsWith('BEGIN'))).toHaveLength(1);
-    expect(sentA.filter((s) => s.startsWith('WITH lock AS MATERIALIZE'))).toHaveLength(2);
+    // req-a-4 arrived while req-a-3's batch was on its way: it went as a batch of its own, chained onto req-a-3's.
+    expect(sentA.filter((s) => s.startsWith('WITH lock AS MATERIALIZE'))).toHaveLength(3);
 
     // Another writer (another instance) appends: A's knowledge of the head is now stale.
     const other = await b.append(decision('req-b-1'));

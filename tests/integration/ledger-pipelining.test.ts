@@ -1,0 +1,138 @@
+/**
+ * The ledger writer sends its next batch while the one before is still committing, chained onto the head that one
+ * leaves; the database checks, after the appenders' lock, that the batch before committed (audit_ledger_chains_onto).
+ * Real PostgreSQL: a test connection holds the appenders' advisory lock so that two batches wait on the wire, then
+ * lets them go — or kills the first one's connection first.
+ */
+import { Client, Pool, type PoolClient } from 'pg';
+import type { AuditActor, NewAuditEntry } from '../../src/audit/entry';
+import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
+import { entryMacKey } from '../../src/audit/entry-mac';
+import { verifyLedger } from '../../src/audit/verify';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+const police: AuditActor = {
+  agencyId: 'test-police',
+  agencyType: 'police',
+  clientId: 'police-client',
+  role: 'police_officer',
+  issuer: 'https://idp.test/police',
+};
+const decision = (requestId: string): NewAuditEntry => ({
+  kind: 'decision',
+  outcome: 'permit',
+  requestId,
+  actor: police,
+  purpose: 'operation_encompass',
+  payload: { requestId },
+});
+const ONE_STATEMENT = 'WITH lock AS MATERIALIZED';
+
+/** A pool whose connections note, in order, which backend sent which statement. */
+function watchedPool(url: string, sent: Array<{ pid: number; sql: string }>): Pool {
+  const pool = new Pool({ connectionString: url, max: 2 });
+  pool.on('connect', (client: PoolClient) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    const pid = (client as unknown as { processID: number }).processID;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      if (typeof args[0] === 'string') sent.push({ pid, sql: args[0].trimStart() });
+      return query(...args);
+    };
+  });
+  return pool;
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ledger writer: the next batch on the wire while the one before commits', () => {
+  let db: TestDatabase;
+  let admin: Client;
+  let holder: Client;
+  const sent: Array<{ pid: number; sql: string }> = [];
+  let pool: Pool;
+  let ledger: PgAuditLedger;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const adminUrl = new URL(process.env.SG_TEST_ADMIN_URL as string);
+    adminUrl.pathname = `/${db.name}`;
+    admin = new Client({ connectionString: adminUrl.toString() });
+    holder = new Client({ connectionString: db.ownerUrl });
+    await Promise.all([admin.connect(), holder.connect()]);
+    pool = watchedPool(db.appUrl, sent);
+    ledger = new PgAuditLedger(pool, { macKey: entryMacKey('pipelining-test-mac-key-pipelining-test') });
+  });
+  afterAll(async () => {
+    await ledger.close();
+    await pool.end();
+    await Promise.all([admin.end(), holder.end()]);
+    await db.drop();
+  });
+
+  const waitingOnLock = async (): Promise<number> => {
+    const { rows } = await admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    return rows[0]?.n ?? 0;
+  };
+  /** Two appends, the second made once the first's batch is on the wire; both wait for the lock the test holds. */
+  const twoOnTheWire = async (x: string, y: string): Promise<[Promise<unknown>, Promise<unknown>, number]> => {
+    await holder.query('SELECT pg_advisory_lock($1)', [LEDGER_LOCK_KEY]);
+    const before = sent.length;
+    const first = ledger.append(decision(x));
+    await until('the first batch waits for the lock', async () => (await waitingOnLock()) === 1);
+    const second = ledger.append(decision(y));
+    await until('both batches wait for the lock', async () => (await waitingOnLock()) === 2);
+    const firstPid = sent.slice(before).find((s) => s.sql.startsWith(ONE_STATEMENT))?.pid;
+    if (firstPid === undefined) throw new Error('the first batch was not sent as one statement');
+    // Neither may settle before its commit.
+    first.catch(() => undefined);
+    second.catch(() => undefined);
+    return [first, second, firstPid];
+  };
+
+  it('commits both, the second chained onto the first, each in one statement and no transaction block', async () => {
+    await ledger.append(decision('req-0')); // the locked way: it reads the head, then chains onto its own entries
+    const start = sent.length;
+    const [first, second] = await twoOnTheWire('req-1', 'req-2');
+    const early = await Promise.race([first.then(() => 'settled'), new Promise((r) => setTimeout(() => r('waiting'), 200))]);
+    expect(early).toBe('waiting');
+    await holder.query('SELECT pg_advisory_unlock($1)', [LEDGER_LOCK_KEY]);
+    const [a, b] = (await Promise.all([first, second])) as Array<{ seq: number; entryHash: string; prevHash: string }>;
+    expect(b?.seq).toBe((a?.seq ?? 0) + 1);
+    expect(b?.prevHash).toBe(a?.entryHash);
+    const statements = sent.slice(start).map((s) => s.sql);
+    expect(statements.filter((s) => s.startsWith(ONE_STATEMENT))).toHaveLength(2);
+    expect(statements.filter((s) => s.startsWith('BEGIN'))).toHaveLength(0);
+    expect(await verifyLedger(pool)).toMatchObject({ ok: true, entriesChecked: 3 });
+  });
+
+  it('when the batch before does not commit, the next is not chained onto it: it is written onto what is there', async () => {
+    const [head] = await db.asOwner<{ seq: string; entry_hash: string }>(
+      'SELECT seq::text, entry_hash FROM audit_ledger ORDER BY seq DESC LIMIT 1',
+    );
+    const [first, second, firstPid] = await twoOnTheWire('req-lost', 'req-kept');
+    await admin.query('SELECT pg_terminate_backend($1)', [firstPid]);
+    await holder.query('SELECT pg_advisory_unlock($1)', [LEDGER_LOCK_KEY]);
+    await expect(first).rejects.toMatchObject({ name: 'AuditUnavailableError' });
+    const kept = (await second) as { seq: number; prevHash: string };
+    // The second batch's one statement stored nothing (its predecessor never committed); the locked way chained it
+    // onto the real head.
+    expect(kept.seq).toBe(Number(head?.seq) + 1);
+    expect(kept.prevHash).toBe(head?.entry_hash);
+    const rows = await db.asOwner<{ request_id: string }>('SELECT request_id FROM audit_ledger ORDER BY seq');
+    expect(rows.map((r) => r.request_id)).toEqual(['req-0', 'req-1', 'req-2', 'req-kept']);
+    expect(await verifyLedger(pool)).toMatchObject({ ok: true, entriesChecked: 4 });
+    // And the writer carries on.
+    const next = await ledger.append(decision('req-after'));
+    const [keptRow] = await db.asOwner<{ entry_hash: string }>('SELECT entry_hash FROM audit_ledger WHERE seq = $1', [kept.seq]);
+    expect(next.prevHash).toBe(keptRow?.entry_hash);
+  });
+});
