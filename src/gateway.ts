@@ -159,7 +159,8 @@ export async function assemble(
     );
     closers.push(() => pool.end());
     // The ledger has a pool of its own: a contribution holds a connection from `pool` in its transaction while it
-    // waits for its ledger entry, so sharing one pool could exhaust it under load. One flush runs at a time.
+    // waits for its ledger entry, so sharing one pool could exhaust it under load. At most two batches are on the wire
+    // (src/audit/pg-ledger.ts): two connections.
     const ledgerPool = createPool(
       { connectionString: prepared.appDatabaseUrl, max: 2, name: 'safeguard-gateway-ledger', ...timeouts },
       logger,

@@ -223,6 +223,8 @@ export class PgAuditLedger implements AuditLedger {
   private chainOnOwn = false;
   /** Connections already given the ledger's session settings (synchronous_commit, statement_timeout). */
   private readonly configured = new WeakSet<PoolClient>();
+  /** Settling of committed batches, held until the next batch is on the wire (`release`). */
+  private held: Array<() => void> = [];
   private readonly whenIdle: Array<() => void> = [];
   private closed = false;
 
@@ -267,26 +269,42 @@ export class PgAuditLedger implements AuditLedger {
   }
 
   /**
-   * Starts the next batch if it may go now: when nothing is on the wire (chained onto this process's own last entry
-   * if `chainOnOwn`, else the locked way), or while one batch is on the wire, once that batch was sent the
-   * one-statement way (chained onto the head it leaves: `wireHead`).
+   * Starts the next batch if it may go now, and says whether it started one:
+   *   - when nothing is on the wire: chained onto this process's own last entry if `chainOnOwn`, else the locked way;
+   *   - while one batch is on the wire, sent the one-statement way: only a FULL batch (maxBatch entries waiting), chained
+   *     onto the head the one on the wire leaves (`wireHead`). Waiting would not make it bigger, only later. A batch
+   *     that is not full waits, and grows, while the one before commits: more entries per commit (group commit).
+   * A committed batch's callers are answered once the next batch is on the wire (or at once if none is started):
+   * their work, and their next appends, overlap PostgreSQL's.
    */
-  private kick(): void {
+  private kick(): boolean {
+    let started = false;
     while (this.queue.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
       let after: Head | null;
       if (this.inFlight === 0) after = this.chainOnOwn ? this.lastWritten : null;
-      else if (this.wireHead) after = this.wireHead;
-      else return;
+      else if (this.wireHead && this.queue.length >= this.maxBatch) after = this.wireHead;
+      else break;
       this.chainOnOwn = false;
       this.wireHead = null;
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight += 1;
-      void this.flush(batch, after).finally(() => {
+      started = true;
+      void this.flush(batch, after).then((committed) => {
         this.inFlight -= 1;
-        this.kick();
+        if (committed) this.held.push(committed);
+        if (!this.kick()) this.release();
         if (this.inFlight === 0 && this.queue.length === 0) for (const done of this.whenIdle.splice(0)) done();
       });
     }
+    return started;
+  }
+
+  /** Answers the callers of every committed batch held back until now. */
+  private release(): void {
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    for (const settleBatch of held) settleBatch();
   }
 
   /**
@@ -298,18 +316,21 @@ export class PgAuditLedger implements AuditLedger {
   }
 
   /**
-   * Writes one batch and settles its waiters: resolved once it is COMMITTED, rejected if it could not be. Chained
-   * onto `after` the one-statement way if given (falling back to the locked way when that head is not the
-   * ledger's), else the locked way. Never throws.
+   * Writes one batch, chained onto `after` the one-statement way if given (falling back to the locked way when that
+   * head is not the ledger's), else the locked way. Once it is COMMITTED, returns what resolves its waiters; if it
+   * could not be, rejects them and returns null. Releases what is held (`release`) once its INSERT is on the wire,
+   * or when it fails first. Never throws.
    */
-  private async flush(batch: Waiter[], after: Head | null): Promise<void> {
-    const fail = (cause: unknown): void => {
+  private async flush(batch: Waiter[], after: Head | null): Promise<(() => void) | null> {
+    const fail = (cause: unknown): null => {
+      this.release();
       const error = new AuditUnavailableError(
         `could not commit ${batch.length} audit entr${batch.length === 1 ? 'y' : 'ies'}: ${cause instanceof Error ? cause.message : String(cause)}`,
         'database',
         { cause },
       );
       for (const w of batch) w.reject(error);
+      return null;
     };
     let client: PoolClient;
     try {
@@ -324,13 +345,14 @@ export class PgAuditLedger implements AuditLedger {
           // On the wire: the next batch may chain onto the head this one leaves, while this one commits.
           sent = head;
           this.wireHead = head;
+          this.release();
           this.kick();
         });
         if (results) {
           client.release();
           this.written(headOf(results));
           if (this.inFlight === 1) this.chainOnOwn = true;
-          return settle(batch, results);
+          return () => settle(batch, results);
         }
         // The head is not the one this batch chains onto (deleted or rewritten by hand, or the batch before it on
         // the wire did not commit), or this clock is off: nothing was stored. The batch goes the locked way, on
@@ -350,7 +372,7 @@ export class PgAuditLedger implements AuditLedger {
     let written: { results: AppendedEntry[]; alone: boolean };
     try {
       // statement_timeout also bounds the wait for the advisory lock: a stuck appender elsewhere fails us closed.
-      written = await transaction(client, (c, opening) => this.writeBatch(c, batch, opening), {
+      written = await transaction(client, (c, opening) => this.writeBatch(c, batch, opening, () => this.release()), {
         synchronousCommit: true,
         statementTimeoutMs: this.timeoutMs,
         advisoryLock: LEDGER_LOCK_KEY,
@@ -368,7 +390,7 @@ export class PgAuditLedger implements AuditLedger {
     // While another appender is writing too, a one-statement batch would mostly be refused (and cost a round trip
     // for nothing): chain without reading the head only once this process finds its own entry at the head again.
     if (this.inFlight === 1) this.chainOnOwn = written.alone;
-    settle(batch, results);
+    return () => settle(batch, results);
   }
 
   /**
@@ -425,13 +447,14 @@ export class PgAuditLedger implements AuditLedger {
   }
 
   /**
-   * Chains the batch onto the head read after the lock and inserts it; says whether the head was this process's own
-   * last entry (nobody else appending).
+   * Chains the batch onto the head read after the lock and inserts it, telling `onWire` once the INSERT is sent;
+   * says whether the head was this process's own last entry (nobody else appending).
    */
   private async writeBatch(
     client: PoolClient,
     batch: readonly Waiter[],
     opening: OpeningResult,
+    onWire: () => void,
   ): Promise<{ results: AppendedEntry[]; alone: boolean }> {
     const head = opening.rows[0] as HeadRow | undefined;
     if (!head) throw new Error('could not read the head of the ledger');
@@ -442,7 +465,9 @@ export class PgAuditLedger implements AuditLedger {
     const recordedAt = head.now;
     if (!Number.isSafeInteger(first + batch.length)) throw new Error('ledger seq is beyond the safe integer range');
     const { params, results } = this.chain(batch, first, head.entry_hash ?? GENESIS_HASH, recordedAt);
-    await client.query(INSERT_BATCH, params);
+    const insert = client.query(INSERT_BATCH, params);
+    onWire();
+    await insert;
     return { results, alone };
   }
 

@@ -71,7 +71,8 @@ describe('ledger writer: chaining onto its own last entry', () => {
     expect(second.prevHash).toBe(first.entryHash);
     expect(third.map((e) => e.seq)).toEqual([first.seq + 2, first.seq + 3]);
     expect(sentA.filter((s) => s.startsWith('BEGIN'))).toHaveLength(1);
-    // req-a-4 arrived while req-a-3's batch was on its way: it went as a batch of its own, chained onto req-a-3's.
+    // req-a-4 arrived while req-a-3's batch was on its way: it waited for that commit (a batch that is not full is not
+    // sent before the one on the wire commits), then went as one statement chained onto it.
     expect(sentA.filter((s) => s.startsWith('WITH lock AS MATERIALIZE'))).toHaveLength(3);
 
     // Another writer (another instance) appends: A's knowledge of the head is now stale.

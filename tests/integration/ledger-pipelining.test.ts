@@ -1,6 +1,7 @@
 /**
- * The ledger writer sends its next batch while the one before is still committing, chained onto the head that one
- * leaves; the database checks, after the appenders' lock, that the batch before committed (audit_ledger_chains_onto).
+ * The ledger writer sends its next batch while the one before is still committing — when that next batch is full —
+ * chained onto the head the one before leaves; the database checks, after the appenders' lock, that the batch before
+ * committed (audit_ledger_chains_onto). The writer here has batches of one entry, so one waiting entry is a full batch.
  * Real PostgreSQL: a test connection holds the appenders' advisory lock so that two batches wait on the wire, then
  * lets them go — or kills the first one's connection first.
  */
@@ -66,7 +67,7 @@ describe('ledger writer: the next batch on the wire while the one before commits
     holder = new Client({ connectionString: db.ownerUrl });
     await Promise.all([admin.connect(), holder.connect()]);
     pool = watchedPool(db.appUrl, sent);
-    ledger = new PgAuditLedger(pool, { macKey: entryMacKey('pipelining-test-mac-key-pipelining-test') });
+    ledger = new PgAuditLedger(pool, { maxBatch: 1, macKey: entryMacKey('pipelining-test-mac-key-pipelining-test') });
   });
   afterAll(async () => {
     await ledger.close();
@@ -134,5 +135,30 @@ describe('ledger writer: the next batch on the wire while the one before commits
     const next = await ledger.append(decision('req-after'));
     const [keptRow] = await db.asOwner<{ entry_hash: string }>('SELECT entry_hash FROM audit_ledger WHERE seq = $1', [kept.seq]);
     expect(next.prevHash).toBe(keptRow?.entry_hash);
+  });
+
+  it('a batch that is not full waits, and grows, while the one before commits', async () => {
+    const others: Array<{ pid: number; sql: string }> = [];
+    const otherPool = watchedPool(db.appUrl, others);
+    const writer = new PgAuditLedger(otherPool, { macKey: entryMacKey('pipelining-test-mac-key-pipelining-test') });
+    try {
+      await writer.append(decision('req-big-0'));
+      await holder.query('SELECT pg_advisory_lock($1)', [LEDGER_LOCK_KEY]);
+      const first = writer.append(decision('req-big-1'));
+      await until('the first batch waits for the lock', async () => (await waitingOnLock()) === 1);
+      const rest = [writer.append(decision('req-big-2')), writer.append(decision('req-big-3'))];
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await waitingOnLock()).toBe(1);
+      await holder.query('SELECT pg_advisory_unlock($1)', [LEDGER_LOCK_KEY]);
+      const [a, b, c] = (await Promise.all([first, ...rest])) as Array<{ seq: number; entryHash: string; prevHash: string }>;
+      // The two that waited went together, in one statement chained onto the first.
+      expect([b?.seq, c?.seq]).toEqual([(a?.seq ?? 0) + 1, (a?.seq ?? 0) + 2]);
+      expect(b?.prevHash).toBe(a?.entryHash);
+      expect(others.filter((o) => o.sql.startsWith(ONE_STATEMENT))).toHaveLength(2);
+      expect(await verifyLedger(otherPool)).toMatchObject({ ok: true });
+    } finally {
+      await writer.close();
+      await otherPool.end();
+    }
   });
 });
