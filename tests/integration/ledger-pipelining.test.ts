@@ -6,27 +6,12 @@
  * lets them go — or kills the first one's connection first.
  */
 import { Client, Pool, type PoolClient } from 'pg';
-import type { AuditActor, NewAuditEntry } from '../../src/audit/entry';
 import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
 import { entryMacKey } from '../../src/audit/entry-mac';
 import { verifyLedger } from '../../src/audit/verify';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { decision } from '../support/audit-entries';
 
-const police: AuditActor = {
-  agencyId: 'test-police',
-  agencyType: 'police',
-  clientId: 'police-client',
-  role: 'police_officer',
-  issuer: 'https://idp.test/police',
-};
-const decision = (requestId: string): NewAuditEntry => ({
-  kind: 'decision',
-  outcome: 'permit',
-  requestId,
-  actor: police,
-  purpose: 'operation_encompass',
-  payload: { requestId },
-});
 const ONE_STATEMENT = 'WITH lock AS MATERIALIZED';
 
 /** A pool whose connections note, in order, which backend sent which statement. */
