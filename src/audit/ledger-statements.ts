@@ -104,6 +104,14 @@ export const INSERT_ON_KNOWN_HEAD = `WITH lock AS MATERIALIZED (SELECT pg_adviso
        AND $2::timestamptz BETWEEN clock_timestamp() - ${CLOCK_TOLERANCE} AND clock_timestamp() + ${CLOCK_TOLERANCE}`;
 if (!INSERT_ON_KNOWN_HEAD.includes('FROM head, ROWS FROM')) throw new Error('INSERT_ON_KNOWN_HEAD could not be made');
 
+/**
+ * The two batch INSERTs as named statements: PostgreSQL parses and plans each once per connection (the first time
+ * that connection sends it), then only binds and executes it. At the gateway's usual dozen entries a batch, parsing
+ * and planning this statement again for every batch was a large share of PostgreSQL's work per entry.
+ */
+export const INSERT_BATCH_NAME = 'safeguard-audit-insert-batch-v1';
+export const INSERT_ON_KNOWN_HEAD_NAME = 'safeguard-audit-insert-on-known-head-v1';
+
 /** An element of a PostgreSQL array literal: NULL, or the text double-quoted with backslash and quote escaped. */
 function cell(value: string | null): string {
   if (value === null) return 'NULL';

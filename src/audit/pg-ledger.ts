@@ -48,7 +48,9 @@ import {
 } from './entry';
 import {
   INSERT_BATCH,
+  INSERT_BATCH_NAME,
   INSERT_ON_KNOWN_HEAD,
+  INSERT_ON_KNOWN_HEAD_NAME,
   LEDGER_LOCK_KEY,
   READ_HEAD,
   STATIC_COLUMNS,
@@ -311,7 +313,7 @@ export class PgAuditLedger implements AuditLedger {
     }
     const recordedAt = new Date(Math.max(Date.now(), head.recordedAt.getTime()));
     const { params, results } = this.chain(batch, head.seq + 1, head.entryHash, recordedAt);
-    const insert = client.query(INSERT_ON_KNOWN_HEAD, params);
+    const insert = client.query({ name: INSERT_ON_KNOWN_HEAD_NAME, text: INSERT_ON_KNOWN_HEAD, values: params });
     const leaves = headOf(results);
     if (leaves) onWire(leaves);
     const { rowCount } = await insert;
@@ -362,7 +364,7 @@ export class PgAuditLedger implements AuditLedger {
     const recordedAt = head.now;
     if (!Number.isSafeInteger(first + batch.length)) throw new Error('ledger seq is beyond the safe integer range');
     const { params, results } = this.chain(batch, first, head.entry_hash ?? GENESIS_HASH, recordedAt);
-    const insert = client.query(INSERT_BATCH, params);
+    const insert = client.query({ name: INSERT_BATCH_NAME, text: INSERT_BATCH, values: params });
     onWire();
     await insert;
     return { results, alone };

@@ -4,12 +4,14 @@
  * UNIQUE refuse that statement whole and the batch is written on the head read after the lock instead. Real
  * PostgreSQL; the statements each writer sends are read off its connections.
  */
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { type AuditActor, type NewAuditEntry } from '../../src/audit/entry';
 import { PgAuditLedger } from '../../src/audit/pg-ledger';
+import { INSERT_BATCH_NAME, INSERT_ON_KNOWN_HEAD_NAME } from '../../src/audit/ledger-statements';
 import { entryMacKey } from '../../src/audit/entry-mac';
 import { verifyLedger } from '../../src/audit/verify';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { watchedPool } from '../support/watched-pool';
 
 const police: AuditActor = {
   agencyId: 'test-police',
@@ -21,19 +23,6 @@ const police: AuditActor = {
 
 function decision(requestId: string): NewAuditEntry {
   return { kind: 'decision', outcome: 'permit', requestId, actor: police, purpose: 'operation_encompass', payload: { requestId } };
-}
-
-/** A pool whose connections note the first words of every statement sent on them. */
-function watchedPool(url: string, sent: string[]): Pool {
-  const pool = new Pool({ connectionString: url, max: 2 });
-  pool.on('connect', (client: PoolClient) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      if (typeof args[0] === 'string') sent.push(args[0].trimStart().slice(0, 24));
-      return query(...args);
-    };
-  });
-  return pool;
 }
 
 describe('ledger writer: chaining onto its own last entry', () => {
@@ -48,8 +37,8 @@ describe('ledger writer: chaining onto its own last entry', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    poolA = watchedPool(db.appUrl, sentA);
-    poolB = watchedPool(db.appUrl, sentB);
+    poolA = watchedPool(db.appUrl, (sql) => sentA.push(sql.slice(0, 24)));
+    poolB = watchedPool(db.appUrl, (sql) => sentB.push(sql.slice(0, 24)));
     a = new PgAuditLedger(poolA, { macKey });
     b = new PgAuditLedger(poolB, { macKey });
   });
@@ -173,6 +162,22 @@ describe('ledger writer: chaining onto its own last entry', () => {
     const after = counts();
     await a.append(decision('req-a-12'));
     expect(counts()).toEqual({ begins: after.begins, oneTrips: after.oneTrips + 1 });
+  });
+
+  it('sends both batch INSERTs as named statements: PostgreSQL parses and plans each once per connection, not per batch', async () => {
+    // One connection, so that the session whose prepared statements are read is the one that wrote.
+    const pool = new Pool({ connectionString: db.appUrl, max: 1 });
+    const writer = new PgAuditLedger(pool, { macKey });
+    try {
+      // The first batch goes the locked way (INSERT_BATCH); the next ones chain onto it (INSERT_ON_KNOWN_HEAD).
+      for (const id of ['req-named-1', 'req-named-2', 'req-named-3']) await writer.append(decision(id));
+      const { rows } = await pool.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements');
+      expect(rows.map((r) => r.name).sort()).toEqual([INSERT_BATCH_NAME, INSERT_ON_KNOWN_HEAD_NAME].sort());
+      expect(rows.find((r) => r.name === INSERT_ON_KNOWN_HEAD_NAME)?.statement).toContain('audit_ledger_chains_onto');
+    } finally {
+      await writer.close();
+      await pool.end();
+    }
   });
 
   it('never lets an entry time go backwards, whatever the clocks of the writers', async () => {

@@ -5,28 +5,15 @@
  * Real PostgreSQL: a test connection holds the appenders' advisory lock so that two batches wait on the wire, then
  * lets them go — or kills the first one's connection first.
  */
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, Pool } from 'pg';
 import { LEDGER_LOCK_KEY, PgAuditLedger } from '../../src/audit/pg-ledger';
 import { entryMacKey } from '../../src/audit/entry-mac';
 import { verifyLedger } from '../../src/audit/verify';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { watchedPool } from '../support/watched-pool';
 import { decision } from '../support/audit-entries';
 
 const ONE_STATEMENT = 'WITH lock AS MATERIALIZED';
-
-/** A pool whose connections note, in order, which backend sent which statement. */
-function watchedPool(url: string, sent: Array<{ pid: number; sql: string }>): Pool {
-  const pool = new Pool({ connectionString: url, max: 2 });
-  pool.on('connect', (client: PoolClient) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    const pid = (client as unknown as { processID: number }).processID;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      if (typeof args[0] === 'string') sent.push({ pid, sql: args[0].trimStart() });
-      return query(...args);
-    };
-  });
-  return pool;
-}
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -51,7 +38,7 @@ describe('ledger writer: the next batch on the wire while the one before commits
     admin = new Client({ connectionString: adminUrl.toString() });
     holder = new Client({ connectionString: db.ownerUrl });
     await Promise.all([admin.connect(), holder.connect()]);
-    pool = watchedPool(db.appUrl, sent);
+    pool = watchedPool(db.appUrl, (sql, pid) => sent.push({ pid, sql }));
     ledger = new PgAuditLedger(pool, { maxBatch: 1, macKey: entryMacKey('pipelining-test-mac-key-pipelining-test') });
   });
   afterAll(async () => {
@@ -124,7 +111,7 @@ describe('ledger writer: the next batch on the wire while the one before commits
 
   it('a batch that is not full waits, and grows, while the one before commits', async () => {
     const others: Array<{ pid: number; sql: string }> = [];
-    const otherPool = watchedPool(db.appUrl, others);
+    const otherPool = watchedPool(db.appUrl, (sql, pid) => others.push({ pid, sql }));
     const writer = new PgAuditLedger(otherPool, { macKey: entryMacKey('pipelining-test-mac-key-pipelining-test') });
     try {
       await writer.append(decision('req-big-0'));
