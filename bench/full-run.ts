@@ -20,6 +20,26 @@ import { formatProfile } from './profile';
 import { fmt, msPerRequest, pct, table } from './report';
 import { databaseUrl } from './seal-bench';
 
+/** What is left of the main thread's wall time when it is neither on a core nor waiting for one: waiting for I/O. */
+const idleOf = (s: NonNullable<CpuUse['schedule']>): number => Math.max(0, 1 - s.mainThreadOnCpu - s.mainThreadWaitingForCpu);
+
+/** The table's rows for how the scheduler served a run (none where /proc has no schedstat). */
+function scheduleRows(c: CpuUse, withPostgres: boolean): Array<[string, string, string, string]> {
+  if (!c.schedule) return [];
+  const { mainThreadOnCpu, mainThreadWaitingForCpu, postgresWaitingForCpu } = c.schedule;
+  return [
+    [
+      '  main thread: on a core / waiting for one / idle',
+      `${pct(mainThreadOnCpu)} / ${pct(mainThreadWaitingForCpu)} / ${pct(idleOf(c.schedule))}`,
+      '',
+      '',
+    ],
+    ...(withPostgres
+      ? [['  PostgreSQL waiting for a core (cores)', String(postgresWaitingForCpu), '', ''] as [string, string, string, string]]
+      : []),
+  ];
+}
+
 export async function runFullBench(argv: readonly string[], o: Options): Promise<void> {
   const gatewayMain = path.resolve(
     argv.find((a) => a.startsWith('--gateway-main='))?.split('=')[1] ?? path.join(ROOT, 'dist', 'src', 'main.js'),
@@ -68,19 +88,23 @@ export async function runFullBench(argv: readonly string[], o: Options): Promise
     };
     const cpuLine = (c: CpuUse, rps?: number) =>
       `CPU cores: server ${c.server}, PostgreSQL ${c.postgres}, load generator ${c.loadGenerator}${rps ? `; server CPU per request ${msPerRequest(c, rps)} ms` : ''}`;
+    const scheduleLine = (c: CpuUse) =>
+      c.schedule
+        ? `; main thread on a core ${pct(c.schedule.mainThreadOnCpu)}, waiting for a core ${pct(c.schedule.mainThreadWaitingForCpu)}, idle ${pct(idleOf(c.schedule))}; PostgreSQL waiting for a core ${c.schedule.postgresWaitingForCpu} cores`
+        : '';
 
     log(
       `bench: gateway (${path.relative(ROOT, gatewayMain)}), 1 worker, ${o.connections} connections, ${o.duration} s, LOG_LEVEL=${o.logLevel}`,
     );
     const gw1 = await runGateway(ctx, 1, o.logLevel, false);
     log(
-      `  ${fmt(gw1.load.requestsPerSecond)} decisions/s, p50 ${gw1.load.p50Ms} ms, p99 ${gw1.load.p99Ms} ms, non-2xx ${gw1.load.non2xx}, errors ${gw1.load.errors}; ${cpuLine(gw1.cpu, gw1.load.requestsPerSecond)}; ${fmt(gw1.meanFlush, 1)} entries per ledger commit`,
+      `  ${fmt(gw1.load.requestsPerSecond)} decisions/s, p50 ${gw1.load.p50Ms} ms, p99 ${gw1.load.p99Ms} ms, non-2xx ${gw1.load.non2xx}, errors ${gw1.load.errors}; ${cpuLine(gw1.cpu, gw1.load.requestsPerSecond)}; ${fmt(gw1.meanFlush, 1)} entries per ledger commit${scheduleLine(gw1.cpu)}`,
     );
 
     log('bench: bare Express route, same load');
     const bare = await runBare(ctx);
     log(
-      `  ${fmt(bare.load.requestsPerSecond)} req/s, p50 ${bare.load.p50Ms} ms, p99 ${bare.load.p99Ms} ms; ${cpuLine(bare.cpu, bare.load.requestsPerSecond)}`,
+      `  ${fmt(bare.load.requestsPerSecond)} req/s, p50 ${bare.load.p50Ms} ms, p99 ${bare.load.p99Ms} ms; ${cpuLine(bare.cpu, bare.load.requestsPerSecond)}${scheduleLine(bare.cpu)}`,
     );
 
     let gw2: GatewayRun | undefined;
@@ -153,10 +177,12 @@ export async function runFullBench(argv: readonly string[], o: Options): Promise
       ['  CPU cores: gateway / PostgreSQL / load generator', cores(gw1.cpu), '', ''],
       ['  gateway CPU per decision (ms)', msPerRequest(gw1.cpu, gw1.load.requestsPerSecond), '', ''],
       ['  ledger entries per commit (group commit)', fmt(gw1.meanFlush, 1), '', ''],
+      ...scheduleRows(gw1.cpu, true),
       ['gateway start to ready (node dist/src/main.js, ms)', fmt(gw1.readyMs), `< ${fmt(GOALS.readyMs)}`, yes(gw1.readyMs < GOALS.readyMs)],
       ['bare Express req/s (same load)', fmt(bare.load.requestsPerSecond), '', ''],
       ['  CPU cores: server / - / load generator', cores(bare.cpu), '', ''],
       ['  server CPU per request (ms)', msPerRequest(bare.cpu, bare.load.requestsPerSecond), '', ''],
+      ...scheduleRows(bare.cpu, false),
       ['  gateway / bare', pct(ratio), `≥ ${pct(GOALS.ratioToBare)}`, yes(ratio >= GOALS.ratioToBare)],
     ];
     if (gw2) {

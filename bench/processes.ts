@@ -1,6 +1,7 @@
 /**
- * The processes a bench measures: waiting until one answers 200, stopping it, and the CPU it (with all its
- * descendants) and PostgreSQL use during a measurement (Linux /proc).
+ * The processes a bench measures: waiting until one answers 200, stopping it, the CPU it (with all its descendants)
+ * and PostgreSQL use during a measurement, and how the scheduler served them: time on a core against time runnable
+ * but waiting for one (Linux /proc).
  */
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -66,6 +67,46 @@ export function treeCpuSeconds(rootPid: number | undefined): number {
   return ticks / 100;
 }
 
+/** Nanoseconds on a core and runnable-but-waiting for one, so far (/proc/<pid>/task/<tid>/schedstat); zeros where unknown. */
+function schedstat(pid: number, tid = pid): { onCpu: number; waiting: number } {
+  try {
+    const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return Number.isFinite(onCpu) && Number.isFinite(waiting)
+      ? { onCpu: onCpu as number, waiting: waiting as number }
+      : { onCpu: 0, waiting: 0 };
+  } catch {
+    return { onCpu: 0, waiting: 0 };
+  }
+}
+
+/** The pids of a process and its live descendants. */
+function treePids(rootPid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parents.set(Number(name), Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const pids: number[] = [];
+  const todo = [rootPid];
+  while (todo.length) {
+    const pid = todo.pop() as number;
+    if (pids.includes(pid)) continue;
+    pids.push(pid);
+    for (const [child, parent] of parents) if (parent === pid) todo.push(child);
+  }
+  return pids;
+}
+
+/** Nanoseconds PostgreSQL's processes (single-threaded: one schedstat each) spent waiting for a core, so far. */
+function treeWaitingNs(rootPid: number | undefined): number {
+  return rootPid === undefined ? 0 : treePids(rootPid).reduce((sum, pid) => sum + schedstat(pid).waiting, 0);
+}
+
 /** The postmaster's pid, from postmaster.pid in the cluster directory. */
 export function postmasterPid(clusterDir: string): number | undefined {
   try {
@@ -81,6 +122,16 @@ export interface CpuUse {
   readonly server: number;
   readonly postgres: number;
   readonly loadGenerator: number;
+  /**
+   * How the scheduler served them, as fractions of the measurement's wall time: the server's main (JavaScript)
+   * thread on a core and runnable but waiting for one (what is left of 1 is the thread idle: waiting for I/O, e.g. a
+   * ledger commit), and PostgreSQL's processes waiting for a core (in cores). Absent where /proc has no schedstat.
+   */
+  readonly schedule?: {
+    readonly mainThreadOnCpu: number;
+    readonly mainThreadWaitingForCpu: number;
+    readonly postgresWaitingForCpu: number;
+  };
 }
 
 export async function measured<T>(
@@ -91,16 +142,34 @@ export async function measured<T>(
 ): Promise<{ result: T; cpu: CpuUse }> {
   const s0 = treeCpuSeconds(serverPid);
   const p0 = treeCpuSeconds(pgPid);
+  const main0 = serverPid === undefined ? undefined : schedstat(serverPid);
+  const pgWait0 = treeWaitingNs(pgPid);
   const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
   const result = await run();
+  const elapsedNs = Number(process.hrtime.bigint() - t0);
   const c1 = process.cpuUsage(c0);
+  const main1 = serverPid === undefined ? undefined : schedstat(serverPid);
+  const pgWait1 = treeWaitingNs(pgPid);
   const cores = (x: number) => Math.round((100 * x) / seconds) / 100;
+  // Of the wall time the run really took (the load generator's start and finish included), so that the parts add up.
+  const ofWall = (ns: number) => Math.round((100 * ns) / elapsedNs) / 100;
+  const known = main0 !== undefined && main1 !== undefined && main1.onCpu > main0.onCpu;
   return {
     result,
     cpu: {
       server: cores(treeCpuSeconds(serverPid) - s0),
       postgres: cores(treeCpuSeconds(pgPid) - p0),
       loadGenerator: cores((c1.user + c1.system) / 1e6),
+      ...(known
+        ? {
+            schedule: {
+              mainThreadOnCpu: ofWall(main1.onCpu - main0.onCpu),
+              mainThreadWaitingForCpu: ofWall(main1.waiting - main0.waiting),
+              postgresWaitingForCpu: ofWall(pgWait1 - pgWait0),
+            },
+          }
+        : {}),
     },
   };
 }
