@@ -9,7 +9,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { freePort } from '../src/db/free-port';
-import { AUDIENCE, ROOT, type Options } from './options';
+import { AUDIENCE, ROOT, gatewayNodeOptions, type Options } from './options';
 import { measured, postmasterPid, stopChild, waitFor, type CpuUse } from './processes';
 import { summariseProfile, type ProfileSummary } from './profile';
 
@@ -63,6 +63,8 @@ export interface GatewayRun {
   readonly workers: number;
   readonly logLevel: string;
   readonly main: string;
+  /** The Node options it ran with: `npm start`'s (`gatewayNodeOptions`). */
+  readonly nodeOptions: readonly string[];
   /** From spawning `node dist/src/main.js` (external database, no tsc) to the first 200 from /readyz. */
   readonly readyMs: number;
   readonly warmup: LoadResult;
@@ -71,6 +73,8 @@ export interface GatewayRun {
   /** Ledger entries per committed transaction during the measured load (group commit batch size). */
   readonly meanFlush: number;
   readonly logBytes: number;
+  /** The serving process's peak resident memory (VmHWM; WORKERS=2: the primary's), in MiB. */
+  readonly peakRssMb?: number;
   readonly profile?: ProfileSummary;
 }
 
@@ -86,13 +90,25 @@ export interface Context {
   readonly gatewayMain: string;
 }
 
+/** VmHWM of a process (Linux /proc), in MiB. */
+function peakRssOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runGateway(ctx: Context, workers: number, logLevel: string, profile: boolean): Promise<GatewayRun> {
   const { o } = ctx;
   const port = await freePort();
   const logFile = path.join(ctx.dir, `gateway-w${workers}-${logLevel}-${Date.now()}.log`);
   const logFd = openSync(logFile, 'a');
   const profileDir = path.join(ctx.dir, `profile-${Date.now()}`);
-  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ctx.gatewayMain], {
+  const args = [...gatewayNodeOptions(), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ctx.gatewayMain];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -130,6 +146,7 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
     await new Promise((r) => setTimeout(r, 1200)); // statistics are flushed at most once a second
     const after = await ledgerStats(ctx.ownerUrl);
     const flush = { entries: after.entries - before.entries, transactions: after.commits - before.commits };
+    const peakRssMb = peakRssOf(child.pid);
     await stopChild(child);
     let summary: ProfileSummary | undefined;
     if (profile) {
@@ -153,12 +170,14 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
       workers,
       logLevel,
       main: path.relative(ROOT, ctx.gatewayMain),
+      nodeOptions: gatewayNodeOptions(),
       readyMs,
       warmup,
       load: result,
       cpu,
       meanFlush: flush.entries / Math.max(1, flush.transactions),
       logBytes: statSync(logFile).size,
+      ...(peakRssMb !== undefined ? { peakRssMb } : {}),
       ...(summary ? { profile: summary } : {}),
     };
   } finally {

@@ -2,6 +2,7 @@
  * The bench's command-line options (parsed by bench/run.ts; documented in its header), its speed goals, and the
  * settings every part of it shares: the repository root, the tokens' audience, the bench databases' app password.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -52,4 +53,19 @@ export function parseOptions(argv: readonly string[]): Options {
     skipLedger: argv.includes('--skip-ledger'),
     denials: argv.includes('--denials'),
   };
+}
+
+/**
+ * The Node options `npm start` runs the gateway with (package.json's start script, between `node` and
+ * `dist/src/main.js`): the bench runs the gateway as `npm start` does, so that what it measures is what is deployed.
+ */
+export function gatewayNodeOptions(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const start = pkg.scripts?.start ?? '';
+  const match = /(?:^|&&\s*)node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/src\/main\.js\b/.exec(start);
+  if (!match) throw new Error(`package.json's start script does not run node … dist/src/main.js: ${start}`);
+  return (match[1] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((o) => o !== '');
 }
