@@ -13,7 +13,32 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
 const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-const built = spawnSync(process.execPath, [tsc, '-b', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+const TOPS = ['src', 'migrations', 'bench'];
+
+/** Whether every TypeScript source has its compiled file: tsc -b trusts its build info and never restores a deleted one. */
+function outputsPresent(dir) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return true;
+  }
+  for (const e of entries) {
+    const file = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!outputsPresent(file)) return false;
+      continue;
+    }
+    if (!e.name.endsWith('.ts') || e.name.endsWith('.d.ts')) continue;
+    if (!existsSync(path.join(dist, path.relative(root, dir), `${e.name.slice(0, -3)}.js`))) return false;
+  }
+  return true;
+}
+// A compiled file deleted by hand (or by a half-finished clean) would otherwise be missing at start: build it all again.
+const force = !TOPS.every((top) => outputsPresent(path.join(root, top)));
+const built = spawnSync(process.execPath, [tsc, '-b', ...(force ? ['--force'] : []), path.join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
 if (built.status !== 0) process.exit(built.status ?? 1);
 
 function prune(dir) {
@@ -35,4 +60,4 @@ function prune(dir) {
     if (!existsSync(source)) rmSync(file, { force: true });
   }
 }
-for (const top of ['src', 'migrations', 'bench']) prune(path.join(dist, top));
+for (const top of TOPS) prune(path.join(dist, top));
