@@ -20,6 +20,7 @@
  */
 import type { Pool } from 'pg';
 import type { JsonObject } from '../audit/entry';
+import type { AuditKind } from '../audit/kinds';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import { inTransaction, type Db } from '../db/tx';
 import { fillLedgerRefs, idsOfLedgerRefs, isPseudonym } from '../records/ledger-refs';
@@ -57,6 +58,9 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 const text = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 const names = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** The kinds of entry that can call for a notice: every other entry's payload is not even read (`enqueueAccessNotices`). */
+export const NOTICE_KINDS = ['disclosure', 'notification', 'alert'] as const satisfies readonly AuditKind[];
 
 /** The notices one ledger entry calls for (pure). */
 export function noticesOf(row: LedgerRow): Notice[] {
@@ -139,10 +143,18 @@ export async function enqueueAccessNotices(
     ]);
     const last = cursor.rows[0];
     if (!last) return null;
-    const { rows } = await client.query<LedgerRow>(
-      `SELECT seq::text AS seq, entry_id, recorded_at, kind, agency_id, agency_type, role, purpose, payload
-         FROM audit_ledger WHERE seq > $1 ORDER BY seq LIMIT $2`,
-      [last.last_seq, batchSize],
+    // The next `batchSize` entries after the cursor, of which only those that can call for a notice come back, and
+    // the last one (the cursor moves past it), with how many there were: most entries are decisions, whose rows and
+    // payloads would be sent and parsed here for nothing.
+    const { rows } = await client.query<LedgerRow & { scanned: number }>(
+      `SELECT seq::text AS seq, entry_id, recorded_at, kind, agency_id, agency_type, role, purpose,
+              CASE WHEN kind = ANY ($3::text[]) THEN payload END AS payload, scanned::int AS scanned
+         FROM (SELECT w.*, max(w.seq) OVER () AS last, count(*) OVER () AS scanned
+                 FROM (SELECT seq, entry_id, recorded_at, kind, agency_id, agency_type, role, purpose, payload
+                         FROM audit_ledger WHERE seq > $1 ORDER BY seq LIMIT $2) AS w) AS window_rows
+        WHERE kind = ANY ($3::text[]) OR seq = last
+        ORDER BY seq`,
+      [last.last_seq, batchSize, NOTICE_KINDS],
     );
     const lastRow = rows[rows.length - 1];
     if (!lastRow) return { read: 0, queued: 0 };
@@ -183,6 +195,6 @@ export async function enqueueAccessNotices(
       queued = await enqueue(client, messages);
     }
     await client.query('UPDATE outbox_cursors SET last_seq = $2, updated_at = now() WHERE name = $1', [ACCESS_NOTICE_CURSOR, lastRow.seq]);
-    return { read: rows.length, queued };
+    return { read: lastRow.scanned, queued };
   });
 }

@@ -21,6 +21,7 @@ import { DEFAULT_SCHOOL_CALENDAR, nextSchoolDayStart } from '../../src/notificat
 import type { TestDatabase } from '../support/db';
 import { claimsOf, OE_FIELDS, useNotificationsGateway } from '../support/notifications-gateway';
 import { inTimeIncidentAt } from '../support/school-day';
+import { decision } from '../support/audit-entries';
 
 describe('notifications: outbox → policy → ledger → signed webhook', () => {
   const gw = useNotificationsGateway();
@@ -259,6 +260,47 @@ describe('notifications: outbox → policy → ledger → signed webhook', () =>
         disclosedTo: { agencyId: 'test-school', agencyType: 'school', role: 'designated_safeguarding_lead' },
       }),
     );
+  });
+
+  it('finds a disclosure behind more decisions than one read of the ledger holds, and tells it exactly once', async () => {
+    // 520 decisions (more than the 500 entries the notice reader takes at a time), then one disclosure.
+    const pool = new Pool({ connectionString: db.appUrl, max: 2 });
+    const ledger = new PgAuditLedger(pool);
+    try {
+      await Promise.all(Array.from({ length: 520 }, (_, i) => ledger.append(decision(`req-behind-${i}`))));
+    } finally {
+      await ledger.close();
+      await pool.end();
+    }
+    const count = deliveredTo('/police').length;
+    // Reading a subject's records discloses each of them, and reading one of them again discloses it again.
+    const disclosed = (
+      await ok<{ records: Array<{ recordId: string; fields: Record<string, unknown> }> }>(
+        auth(request(app).get(`/v1/subjects/${childId}/records?purpose=operation_encompass`), 'school'),
+        200,
+      )
+    ).records.filter((r) => Object.keys(r.fields).length > 0);
+    expect(disclosed.length).toBeGreaterThan(0);
+    const again = disclosed[0]!.recordId;
+    expect((await auth(request(app).get(`/v1/records/${again}?purpose=operation_encompass`), 'school')).status).toBe(200);
+    await drain(async () => deliveredTo('/police').length >= count + disclosed.length + 1);
+    await dispatcher.runOnce();
+    const notices = (
+      await Promise.all(
+        deliveredTo('/police')
+          .slice(count)
+          .map((r) => verify(r.body)),
+      )
+    ).map((n) => n.claims.data as { recordId: string; via: string });
+    expect(notices).toHaveLength(disclosed.length + 1);
+    expect(notices.filter((n) => n.recordId === again)).toHaveLength(2);
+    expect(notices.every((n) => n.via === 'request')).toBe(true);
+    // The cursor has moved past every entry read, decisions included.
+    const [cursor] = await db.asOwner<{ last_seq: string; head: string }>(
+      "SELECT last_seq::text, (SELECT max(seq)::text FROM audit_ledger) AS head FROM outbox_cursors WHERE name = 'access_notices'",
+    );
+    expect(Number(cursor!.last_seq)).toBeGreaterThan(520);
+    expect(Number(cursor!.last_seq)).toBeLessThanOrEqual(Number(cursor!.head));
   });
 
   it('delivers each message exactly once when several dispatchers (gateway processes) run at the same time', async () => {
