@@ -37,9 +37,8 @@ export async function stopChild(child: ChildProcess, ms = 15_000): Promise<void>
   clearTimeout(timer);
 }
 
-/** CPU seconds (user + system) used so far by a process and all its descendants, ended ones included (Linux /proc; 100 ticks/s). */
-export function treeCpuSeconds(rootPid: number | undefined): number {
-  if (rootPid === undefined) return 0;
+/** Every live process: its parent and its CPU ticks, its own and those of its children that ended (Linux /proc). */
+function processTable(): Map<number, { ppid: number; ticks: number }> {
   const stats = new Map<number, { ppid: number; ticks: number }>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -54,17 +53,27 @@ export function treeCpuSeconds(rootPid: number | undefined): number {
       // The process ended meanwhile.
     }
   }
-  let ticks = 0;
+  return stats;
+}
+
+/** The pids of a process and its live descendants. */
+function treePids(rootPid: number, stats = processTable()): number[] {
+  const pids: number[] = [];
   const todo = [rootPid];
-  const seen = new Set<number>();
   while (todo.length) {
     const pid = todo.pop() as number;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    ticks += stats.get(pid)?.ticks ?? 0;
+    if (pids.includes(pid)) continue;
+    pids.push(pid);
     for (const [child, s] of stats) if (s.ppid === pid) todo.push(child);
   }
-  return ticks / 100;
+  return pids;
+}
+
+/** CPU seconds (user + system) used so far by a process and all its descendants, ended ones included (Linux /proc; 100 ticks/s). */
+export function treeCpuSeconds(rootPid: number | undefined): number {
+  if (rootPid === undefined) return 0;
+  const stats = processTable();
+  return treePids(rootPid, stats).reduce((sum, pid) => sum + (stats.get(pid)?.ticks ?? 0), 0) / 100;
 }
 
 /** Nanoseconds on a core and runnable-but-waiting for one, so far (/proc/<pid>/task/<tid>/schedstat); zeros where unknown. */
@@ -77,29 +86,6 @@ function schedstat(pid: number, tid = pid): { onCpu: number; waiting: number } {
   } catch {
     return { onCpu: 0, waiting: 0 };
   }
-}
-
-/** The pids of a process and its live descendants. */
-function treePids(rootPid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parents.set(Number(name), Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  const pids: number[] = [];
-  const todo = [rootPid];
-  while (todo.length) {
-    const pid = todo.pop() as number;
-    if (pids.includes(pid)) continue;
-    pids.push(pid);
-    for (const [child, parent] of parents) if (parent === pid) todo.push(child);
-  }
-  return pids;
 }
 
 /** Nanoseconds PostgreSQL's processes (single-threaded: one schedstat each) spent waiting for a core, so far. */
