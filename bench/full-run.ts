@@ -23,19 +23,17 @@ import { databaseUrl } from './seal-bench';
 /** What is left of the main thread's wall time when it is neither on a core nor waiting for one: waiting for I/O. */
 const idleOf = (s: NonNullable<CpuUse['schedule']>): number => Math.max(0, 1 - s.mainThreadOnCpu - s.mainThreadWaitingForCpu);
 
+/** The main thread's three shares, as the log line and the table both show them. */
+const mainThreadShares = (s: NonNullable<CpuUse['schedule']>): string =>
+  `${pct(s.mainThreadOnCpu)} / ${pct(s.mainThreadWaitingForCpu)} / ${pct(idleOf(s))}`;
+
 /** The table's rows for how the scheduler served a run (none where /proc has no schedstat). */
 function scheduleRows(c: CpuUse, withPostgres: boolean): Array<[string, string, string, string]> {
   if (!c.schedule) return [];
-  const { mainThreadOnCpu, mainThreadWaitingForCpu, postgresWaitingForCpu } = c.schedule;
   return [
-    [
-      '  main thread: on a core / waiting for one / idle',
-      `${pct(mainThreadOnCpu)} / ${pct(mainThreadWaitingForCpu)} / ${pct(idleOf(c.schedule))}`,
-      '',
-      '',
-    ],
+    ['  main thread: on a core / waiting for one / idle', mainThreadShares(c.schedule), '', ''],
     ...(withPostgres
-      ? [['  PostgreSQL waiting for a core (cores)', String(postgresWaitingForCpu), '', ''] as [string, string, string, string]]
+      ? [['  PostgreSQL waiting for a core (cores)', String(c.schedule.postgresWaitingForCpu), '', ''] as [string, string, string, string]]
       : []),
   ];
 }
@@ -90,7 +88,7 @@ export async function runFullBench(argv: readonly string[], o: Options): Promise
       `CPU cores: server ${c.server}, PostgreSQL ${c.postgres}, load generator ${c.loadGenerator}${rps ? `; server CPU per request ${msPerRequest(c, rps)} ms` : ''}`;
     const scheduleLine = (c: CpuUse) =>
       c.schedule
-        ? `; main thread on a core ${pct(c.schedule.mainThreadOnCpu)}, waiting for a core ${pct(c.schedule.mainThreadWaitingForCpu)}, idle ${pct(idleOf(c.schedule))}; PostgreSQL waiting for a core ${c.schedule.postgresWaitingForCpu} cores`
+        ? `; main thread on a core / waiting for one / idle ${mainThreadShares(c.schedule)}; PostgreSQL waiting for a core ${c.schedule.postgresWaitingForCpu} cores`
         : '';
 
     log(

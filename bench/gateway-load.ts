@@ -107,7 +107,8 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
   const logFile = path.join(ctx.dir, `gateway-w${workers}-${logLevel}-${Date.now()}.log`);
   const logFd = openSync(logFile, 'a');
   const profileDir = path.join(ctx.dir, `profile-${Date.now()}`);
-  const args = [...gatewayNodeOptions(), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ctx.gatewayMain];
+  const nodeOptions = gatewayNodeOptions();
+  const args = [...nodeOptions, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ctx.gatewayMain];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
@@ -170,7 +171,7 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
       workers,
       logLevel,
       main: path.relative(ROOT, ctx.gatewayMain),
-      nodeOptions: gatewayNodeOptions(),
+      nodeOptions,
       readyMs,
       warmup,
       load: result,

@@ -70,16 +70,15 @@ function treePids(rootPid: number, stats = processTable()): number[] {
 }
 
 /** CPU seconds (user + system) used so far by a process and all its descendants, ended ones included (Linux /proc; 100 ticks/s). */
-export function treeCpuSeconds(rootPid: number | undefined): number {
+export function treeCpuSeconds(rootPid: number | undefined, stats = processTable()): number {
   if (rootPid === undefined) return 0;
-  const stats = processTable();
   return treePids(rootPid, stats).reduce((sum, pid) => sum + (stats.get(pid)?.ticks ?? 0), 0) / 100;
 }
 
-/** Nanoseconds on a core and runnable-but-waiting for one, so far (/proc/<pid>/task/<tid>/schedstat); zeros where unknown. */
-function schedstat(pid: number, tid = pid): { onCpu: number; waiting: number } {
+/** Nanoseconds a process's main thread spent on a core and runnable but waiting for one, so far (/proc/<pid>/task/<pid>/schedstat); zeros where unknown. */
+function schedstat(pid: number): { onCpu: number; waiting: number } {
   try {
-    const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
     return Number.isFinite(onCpu) && Number.isFinite(waiting)
       ? { onCpu: onCpu as number, waiting: waiting as number }
       : { onCpu: 0, waiting: 0 };
@@ -89,8 +88,8 @@ function schedstat(pid: number, tid = pid): { onCpu: number; waiting: number } {
 }
 
 /** Nanoseconds PostgreSQL's processes (single-threaded: one schedstat each) spent waiting for a core, so far. */
-function treeWaitingNs(rootPid: number | undefined): number {
-  return rootPid === undefined ? 0 : treePids(rootPid).reduce((sum, pid) => sum + schedstat(pid).waiting, 0);
+function treeWaitingNs(rootPid: number | undefined, stats: Map<number, { ppid: number; ticks: number }>): number {
+  return rootPid === undefined ? 0 : treePids(rootPid, stats).reduce((sum, pid) => sum + schedstat(pid).waiting, 0);
 }
 
 /** The postmaster's pid, from postmaster.pid in the cluster directory. */
@@ -126,17 +125,20 @@ export async function measured<T>(
   seconds: number,
   run: () => Promise<T>,
 ): Promise<{ result: T; cpu: CpuUse }> {
-  const s0 = treeCpuSeconds(serverPid);
-  const p0 = treeCpuSeconds(pgPid);
+  // One read of /proc before the run and one after: every figure of each side comes from the same table.
+  const before = processTable();
+  const s0 = treeCpuSeconds(serverPid, before);
+  const p0 = treeCpuSeconds(pgPid, before);
   const main0 = serverPid === undefined ? undefined : schedstat(serverPid);
-  const pgWait0 = treeWaitingNs(pgPid);
+  const pgWait0 = treeWaitingNs(pgPid, before);
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const result = await run();
   const elapsedNs = Number(process.hrtime.bigint() - t0);
   const c1 = process.cpuUsage(c0);
+  const after = processTable();
   const main1 = serverPid === undefined ? undefined : schedstat(serverPid);
-  const pgWait1 = treeWaitingNs(pgPid);
+  const pgWait1 = treeWaitingNs(pgPid, after);
   const cores = (x: number) => Math.round((100 * x) / seconds) / 100;
   // Of the wall time the run really took (the load generator's start and finish included), so that the parts add up.
   const ofWall = (ns: number) => Math.round((100 * ns) / elapsedNs) / 100;
@@ -144,8 +146,8 @@ export async function measured<T>(
   return {
     result,
     cpu: {
-      server: cores(treeCpuSeconds(serverPid) - s0),
-      postgres: cores(treeCpuSeconds(pgPid) - p0),
+      server: cores(treeCpuSeconds(serverPid, after) - s0),
+      postgres: cores(treeCpuSeconds(pgPid, after) - p0),
       loadGenerator: cores((c1.user + c1.system) / 1e6),
       ...(known
         ? {
