@@ -40,7 +40,7 @@ import type { Principal } from '../auth/principal';
 import type { Pseudonymiser } from '../audit/pseudonym';
 import type { GatewayKeys } from '../keys/gateway-keys';
 import { problemFor, sendProblem } from './problem';
-import { jsonBody } from './body';
+import { jsonBody, jsonTypeChecker } from './body';
 import { oneAuthorizationHeader } from './headers';
 import { recordRefusal } from './refusals';
 import { anonymousRefusals, type AnonymousRefusals } from '../audit/anonymous-refusals';
@@ -113,12 +113,13 @@ const noStore: RequestHandler = (_req, res, next) => {
   next();
 };
 
+const isJson = jsonTypeChecker(JSON_TYPES);
 /** A body that is not JSON is refused by its media type (415), not misread as an empty request (400). */
 const jsonOnly: RequestHandler = (req, _res, next) => {
   const hasBody =
     req.headers['transfer-encoding'] !== undefined ||
     (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-  if (hasBody && !req.is(JSON_TYPES)) {
+  if (hasBody && !isJson(req)) {
     return next(
       new GatewayError(
         'unsupported_media_type',
@@ -139,8 +140,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Every request: request id, log line, security headers, request count.
   const requestId: RequestHandler = (req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     next();

@@ -12,6 +12,7 @@
  *                     objects hold as many members as it has such colons has no duplicate (a byte count, no tokens).
  *   depth             deeper than MAX_JSON_DEPTH levels → 400, before any recursive code sees it.
  */
+import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { visit, type JSONPath } from 'jsonc-parser';
 import { GatewayError } from '../errors';
@@ -182,6 +183,22 @@ function checkDuplicatesAndDepth(req: Request, _res: Response, next: NextFunctio
   next();
 }
 
+/**
+ * Whether a request's Content-Type is one of `types` (type-is, as `req.is`). `application/json` as nearly every
+ * client writes it (alone, or with `; charset=utf-8`) is taken as it is, without parsing the header: the answer is
+ * the same, and `jsonOnly` and the body reader each ask once per request.
+ */
+export function jsonTypeChecker(types: readonly string[]): (req: IncomingMessage) => boolean {
+  const list = [...types];
+  const plain = list.includes('application/json');
+  return (req) => {
+    const type = req.headers['content-type'];
+    if (plain && (type === 'application/json' || type === 'application/json; charset=utf-8')) return true;
+    // Only ever called inside the app (jsonOnly, body-parser's `type`): Express has given the request its prototype.
+    return typeof (req as Request).is(list) === 'string';
+  };
+}
+
 /** The JSON body reader of the API: use in place of express.json(). */
 export function jsonBody(options: {
   readonly limitBytes: number;
@@ -192,7 +209,7 @@ export function jsonBody(options: {
     express.json({
       limit: options.limitBytes,
       strict: true,
-      type: [...options.types],
+      type: jsonTypeChecker(options.types),
       verify: (req, _res, buf) => {
         (req as WithRawBody)[RAW_BODY] = buf;
       },

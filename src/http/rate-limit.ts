@@ -138,8 +138,10 @@ export function rateLimit(limiter: SharedRateLimiter, keyOf: (req: Request, res:
   const policy = `${name}; q=${limiter.limit}; w=${WINDOW_SECONDS}`;
   const answer = (res: Response, next: NextFunction, a: Allowance): void => {
     const seconds = Math.max(1, Math.ceil((a.resetAt - Date.now()) / 1000));
-    res.append('RateLimit-Policy', policy);
-    res.append('RateLimit', `${name}; r=${a.remaining}; t=${seconds}`);
+    // Node's own appendHeader: one more line of each header per limiter (Express's res.append does the same, by way of
+    // res.get and res.set).
+    res.appendHeader('RateLimit-Policy', policy);
+    res.appendHeader('RateLimit', `${name}; r=${a.remaining}; t=${seconds}`);
     if (a.allowed) return next();
     next(new GatewayError('rate_limited', `${detail} Try again in ${seconds} seconds.`, { retryAfterSeconds: seconds }));
   };
