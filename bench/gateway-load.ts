@@ -12,23 +12,24 @@ import { freePort } from '../src/db/free-port';
 import { AUDIENCE, ROOT, gatewayNodeOptions, type Options } from './options';
 import { measured, postmasterPid, stopChild, waitFor, type CpuUse } from './processes';
 import { summariseProfile, type ProfileSummary } from './profile';
+import { alternate, sliceCount, type LoadResult, type Slice } from './slices';
 
-export interface LoadResult {
-  readonly requestsPerSecond: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  readonly total: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly connections: number;
-  readonly durationSeconds: number;
-}
+export type { LoadResult } from './slices';
 
-async function load(port: number, requests: autocannon.Request[], connections: number, duration: number): Promise<LoadResult> {
-  const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections, duration, pipelining: 1, timeout: 10, requests });
+/** One load run; with `latencies`, every response's time (ms) is added to it as well (for a slice, ./slices.ts). */
+async function load(
+  port: number,
+  requests: autocannon.Request[],
+  connections: number,
+  duration: number,
+  latencies?: number[],
+): Promise<LoadResult> {
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const run = autocannon({ url: `http://127.0.0.1:${port}`, connections, duration, pipelining: 1, timeout: 10, requests }, (e, r) =>
+      e ? reject(e instanceof Error ? e : new Error(String(e))) : resolve(r),
+    );
+    if (latencies) run.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
+  });
   return {
     requestsPerSecond: result.requests.total / duration,
     p50Ms: result.latency.p50,
@@ -76,6 +77,10 @@ export interface GatewayRun {
   /** The serving process's peak resident memory (VmHWM; WORKERS=2: the primary's), in MiB. */
   readonly peakRssMb?: number;
   readonly profile?: ProfileSummary;
+  /** Measured in alternating slices with the bare Express route (./slices.ts): how many, how long each. */
+  readonly slices?: { readonly count: number; readonly seconds: number };
+  /** The bare Express route's figures from the slices between the gateway's. */
+  readonly bare?: { readonly load: LoadResult; readonly cpu: CpuUse };
 }
 
 export interface Context {
@@ -101,14 +106,30 @@ function peakRssOf(pid: number | undefined): number | undefined {
   }
 }
 
-export async function runGateway(ctx: Context, workers: number, logLevel: string, profile: boolean): Promise<GatewayRun> {
+/**
+ * The gateway under load, `o.duration` seconds measured. With `alongside` (the bare route, started and warmed), the
+ * two are measured in alternating slices (./slices.ts) and the bare route's figures come back with the gateway's.
+ */
+export async function runGateway(
+  ctx: Context,
+  workers: number,
+  logLevel: string,
+  profile: boolean,
+  alongside?: BareServer,
+): Promise<GatewayRun> {
   const { o } = ctx;
   const port = await freePort();
   const logFile = path.join(ctx.dir, `gateway-w${workers}-${logLevel}-${Date.now()}.log`);
   const logFd = openSync(logFile, 'a');
   const profileDir = path.join(ctx.dir, `profile-${Date.now()}`);
   const nodeOptions = gatewayNodeOptions();
-  const args = [...nodeOptions, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ctx.gatewayMain];
+  const args = [
+    ...nodeOptions,
+    // More options for a closer look, e.g. BENCH_GATEWAY_NODE_OPTIONS=--perf-basic-prof-only-functions for Linux perf.
+    ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ctx.gatewayMain,
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
@@ -141,9 +162,14 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
     const readyMs = Date.now() - spawnedAt;
     const warmup = await load(port, ctx.requests, o.connections, 3);
     const before = await ledgerStats(ctx.ownerUrl);
-    const { result, cpu } = await measured(child.pid, postmasterPid(ctx.clusterDir), o.duration, () =>
-      load(port, ctx.requests, o.connections, o.duration),
-    );
+    const gatewaySlice =
+      (seconds: number): Slice =>
+      (latencies) =>
+        measured(child.pid, postmasterPid(ctx.clusterDir), seconds, () => load(port, ctx.requests, o.connections, seconds, latencies));
+    const count = sliceCount(o.duration);
+    const seconds = o.duration / count;
+    const sliced = alongside ? await alternate(gatewaySlice(seconds), alongside.slice(seconds), count) : undefined;
+    const { result, cpu } = sliced ? sliced.a : await gatewaySlice(o.duration)();
     await new Promise((r) => setTimeout(r, 1200)); // statistics are flushed at most once a second
     const after = await ledgerStats(ctx.ownerUrl);
     const flush = { entries: after.entries - before.entries, transactions: after.commits - before.commits };
@@ -180,6 +206,7 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
       logBytes: statSync(logFile).size,
       ...(peakRssMb !== undefined ? { peakRssMb } : {}),
       ...(summary ? { profile: summary } : {}),
+      ...(sliced ? { slices: { count, seconds }, bare: { load: sliced.b.result, cpu: sliced.b.cpu } } : {}),
     };
   } finally {
     await stopChild(child);
@@ -187,7 +214,13 @@ export async function runGateway(ctx: Context, workers: number, logLevel: string
   }
 }
 
-export async function runBare(ctx: Context): Promise<{ load: LoadResult; cpu: CpuUse }> {
+/** The bare Express route (./bare.ts), running and warmed: `slice(s)` measures it under the same load for s seconds. */
+export interface BareServer {
+  slice(seconds: number): Slice;
+  stop(): Promise<void>;
+}
+
+export async function startBare(ctx: Context): Promise<BareServer> {
   const { o } = ctx;
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(__dirname, 'bare.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -197,9 +230,13 @@ export async function runBare(ctx: Context): Promise<{ load: LoadResult; cpu: Cp
       child.once('exit', (code) => reject(new Error(`the bare Express server exited (code ${code})`)));
     });
     await load(port, ctx.requests, o.connections, 3);
-    const { result, cpu } = await measured(child.pid, undefined, o.duration, () => load(port, ctx.requests, o.connections, o.duration));
-    return { load: result, cpu };
-  } finally {
+  } catch (e) {
     await stopChild(child);
+    throw e;
   }
+  return {
+    slice: (seconds) => (latencies) =>
+      measured(child.pid, undefined, seconds, () => load(port, ctx.requests, o.connections, seconds, latencies)),
+    stop: () => stopChild(child),
+  };
 }

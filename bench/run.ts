@@ -10,7 +10,11 @@
  *   6. verifyLedger speed on a ledger of 1,000,000 entries;
  *   7. optionally (--workers2) the gateway again with WORKERS=2; (--profile) a CPU profile of the gateway under load.
  *
+ * Steps 3 and 4 take turns: the gateway and the bare route are measured in alternating slices of about 2.5 s
+ * (./slices.ts), so that the ratio compares them on the same host at the same moments.
+ *
  * Prints a table and writes bench/results/<timestamp>.json (git-ignored). Speed goals live here, never in tests.
+ * BENCH_GATEWAY_NODE_OPTIONS adds Node options to the gateway's (e.g. --perf-basic-prof-only-functions, for perf).
  *
  * This file reads the mode and hands over: ./full-run.ts is the whole run (1-7), ./single-measures.ts the modes that
  * run one ledger measurement alone; ./options.ts holds the options below and the speed goals, ./gateway-load.ts the
