@@ -9,22 +9,61 @@ collectDefaultMetrics({ register: registry });
 for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
   registry.removeSingleMetric(name);
 
-const requests = new Counter({
+/**
+ * A counter whose increments are tallied in a Map and handed to prom-client when the metrics are read (its `collect`,
+ * which prom-client calls on every scrape and `get()`): a request costs one Map update, not prom-client's label
+ * hashing and validation. What a scrape shows is the same.
+ */
+function tallied<L extends string>(options: {
+  name: string;
+  help: string;
+  labelNames: readonly L[];
+}): {
+  readonly counter: Counter<L>;
+  inc(labels: Record<L, string>, key: string): void;
+} {
+  const pending = new Map<string, { labels: Record<L, string>; n: number }>();
+  const counter = new Counter<L>({
+    ...options,
+    registers: [registry],
+    collect() {
+      for (const p of pending.values()) {
+        if (p.n === 0) continue;
+        this.inc(p.labels, p.n);
+        p.n = 0;
+      }
+    },
+  });
+  return {
+    counter,
+    inc(labels, key) {
+      const p = pending.get(key);
+      if (p) p.n += 1;
+      else if (pending.size < 10_000) pending.set(key, { labels, n: 1 });
+      else counter.inc(labels);
+    },
+  };
+}
+
+const requests = tallied({
   name: 'safeguard_http_requests_total',
   help: 'HTTP requests by method and status',
   labelNames: ['method', 'status'] as const,
-  registers: [registry],
 });
 
-export const decisionsTotal = new Counter({
+const decisions = tallied({
   name: 'safeguard_decisions_total',
   help: 'Disclosure decisions by outcome, through the API and the pages (each one recorded in the audit ledger)',
   labelNames: ['outcome'] as const,
-  registers: [registry],
 });
 
+/** One more decision with this outcome. */
+export const decisionsTotal = {
+  inc: ({ outcome }: { outcome: string }): void => decisions.inc({ outcome }, outcome),
+};
+
 export function countRequest(req: Request, res: Response, next: NextFunction): void {
-  res.on('finish', () => requests.inc({ method: req.method, status: String(res.statusCode) }));
+  res.on('finish', () => requests.inc({ method: req.method, status: String(res.statusCode) }, `${req.method} ${res.statusCode}`));
   next();
 }
 

@@ -121,5 +121,10 @@ describe('HTTP edges', () => {
     expect(types.get('nodejs_active_handles_total')).toBeUndefined();
     expect(types.get('nodejs_active_resources')).toBe('gauge');
     expect(text).toMatch(/^safeguard_decisions_total\{outcome="permit"\} \d+$/m);
+    // Counted between scrapes and handed over at each one: the next scrape shows this one, and three requests more.
+    const count = (t: string): number => Number(/^safeguard_http_requests_total\{method="GET",status="200"\} (\d+)$/m.exec(t)?.[1] ?? 0);
+    for (let i = 0; i < 3; i++) await request(gw.app).get('/healthz').expect(200);
+    const next = await request(gw.app).get('/metrics').expect(200);
+    expect(count(next.text)).toBe(count(text) + 4);
   });
 });
