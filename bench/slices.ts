@@ -54,10 +54,11 @@ export function combineLoads(slices: readonly LoadResult[], latencies: readonly 
   const first = slices[0];
   if (!first) throw new Error('no slices to combine');
   const total = sum(slices.map((s) => s.total));
+  const seconds = sum(slices.map((s) => s.durationSeconds));
   const sorted = [...latencies].sort((x, y) => x - y);
   const at = (p: number): number => Math.round(percentile(sorted, p));
   return {
-    requestsPerSecond: total / sum(slices.map((s) => s.durationSeconds)),
+    requestsPerSecond: total / seconds,
     p50Ms: at(0.5),
     p90Ms: at(0.9),
     p99Ms: at(0.99),
@@ -67,7 +68,7 @@ export function combineLoads(slices: readonly LoadResult[], latencies: readonly 
     errors: sum(slices.map((s) => s.errors)),
     timeouts: sum(slices.map((s) => s.timeouts)),
     connections: first.connections,
-    durationSeconds: sum(slices.map((s) => s.durationSeconds)),
+    durationSeconds: seconds,
   };
 }
 
@@ -98,17 +99,15 @@ export type Slice = (latencies?: number[]) => Promise<Measured>;
 
 /** Runs `count` slices of each side in turn (a, b, a, b…) and gives each side's slices together. */
 export async function alternate(a: Slice, b: Slice, count: number): Promise<{ a: Measured; b: Measured }> {
-  const sides = [
-    { slice: a, runs: [] as Measured[], latencies: [] as number[] },
-    { slice: b, runs: [] as Measured[], latencies: [] as number[] },
-  ] as const;
+  const sides = [a, b].map((slice) => ({ slice, runs: [] as Measured[], latencies: [] as number[] }));
   for (let i = 0; i < count; i++) for (const side of sides) side.runs.push(await side.slice(side.latencies));
-  const [x, y] = sides.map((side) => ({
+  const [x, y] = sides.map((side): Measured => ({
     result: combineLoads(
       side.runs.map((m) => m.result),
       side.latencies,
     ),
     cpu: combineCpu(side.runs.map((m) => m.cpu)),
   }));
-  return { a: x as Measured, b: y as Measured };
+  if (!x || !y) throw new Error('two sides were measured');
+  return { a: x, b: y };
 }

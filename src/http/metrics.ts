@@ -19,8 +19,7 @@ function tallied<L extends string>(options: {
   help: string;
   labelNames: readonly L[];
 }): {
-  readonly counter: Counter<L>;
-  inc(labels: Record<L, string>, key: string): void;
+  inc(labels: Record<L, string>): void;
 } {
   const pending = new Map<string, { labels: Record<L, string>; n: number }>();
   const counter = new Counter<L>({
@@ -35,8 +34,8 @@ function tallied<L extends string>(options: {
     },
   });
   return {
-    counter,
-    inc(labels, key) {
+    inc(labels) {
+      const key = options.labelNames.map((name) => labels[name]).join('\n');
       const p = pending.get(key);
       if (p) p.n += 1;
       else if (pending.size < 10_000) pending.set(key, { labels, n: 1 });
@@ -59,11 +58,11 @@ const decisions = tallied({
 
 /** One more decision with this outcome. */
 export const decisionsTotal = {
-  inc: ({ outcome }: { outcome: string }): void => decisions.inc({ outcome }, outcome),
+  inc: ({ outcome }: { outcome: string }): void => decisions.inc({ outcome }),
 };
 
 export function countRequest(req: Request, res: Response, next: NextFunction): void {
-  res.on('finish', () => requests.inc({ method: req.method, status: String(res.statusCode) }, `${req.method} ${res.statusCode}`));
+  res.on('finish', () => requests.inc({ method: req.method, status: String(res.statusCode) }));
   next();
 }
 
