@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { RequestListener } from 'node:http';
+import type { Express } from 'express';
+import { expressClasses } from '../http/server';
 import { ConfigError, integer, text, type Env } from '../env';
 import type { ClientCertificateOptions } from './client-certificate';
 
@@ -50,7 +51,7 @@ export function loadTransportConfig(env: Env): TransportConfig {
 }
 
 /** An HTTPS server for `listener` that requests client certificates and refuses any that does not chain to the CA. */
-export function createTlsServer(settings: Omit<TlsSettings, 'port'>, listener: RequestListener): https.Server {
+export function createTlsServer(settings: Omit<TlsSettings, 'port'>, app: Express): https.Server {
   const read = (file: string, what: string): Buffer => {
     try {
       return readFileSync(file);
@@ -66,8 +67,10 @@ export function createTlsServer(settings: Omit<TlsSettings, 'port'>, listener: R
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
+      // The app's req/res prototypes from the start, as on the HTTP listener (src/http/server.ts).
+      ...expressClasses(app),
     },
-    listener,
+    app,
   );
   if (settings.clientCaFile) {
     server.on('secureConnection', (socket: TLSSocket) => {
