@@ -11,7 +11,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Express } from 'express';
-import { expressClasses } from '../http/server';
+import { expressClasses } from '../http/express-classes';
 import { ConfigError, integer, text, type Env } from '../env';
 import type { ClientCertificateOptions } from './client-certificate';
 

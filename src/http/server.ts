@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import http, { type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
+import { expressClasses } from './express-classes';
 import { GatewayError, type ErrorCode } from '../errors';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
 
@@ -64,37 +64,7 @@ export function answerClientErrors<S extends Server>(server: S, options: ServerO
   return server;
 }
 
-/**
- * Node's own constructor run on a new object whose prototype is `prototype`. Node's IncomingMessage and
- * ServerResponse are plain constructor functions (Readable.call(this…) inside), so they are called, not
- * Reflect.construct-ed: V8 optimises a constructor call, and a Reflect.construct with another new.target made a bare
- * Express route four times slower, not faster.
- */
-function withPrototype<C extends abstract new (...args: never[]) => object>(Base: C, prototype: object): C {
-  function Derived(this: object, ...args: ConstructorParameters<C>): void {
-    (Base as unknown as (this: object, ...a: ConstructorParameters<C>) => void).call(this, ...args);
-  }
-  Derived.prototype = prototype;
-  return Derived as unknown as C;
-}
-
-/**
- * The request and response classes a server for `app` builds its `req` and `res` with: Node's own, with the app's
- * `request` and `response` (Express's `req.get`, `res.json`…, which inherit Node's) as their prototypes from the
- * start. Express sets those prototypes on every request (`Object.setPrototypeOf` in `app.handle`); made this way,
- * that call finds them already set and changes nothing. Changed on every request, it left V8's property caches for
- * these objects unable to settle, all along the request's path, Node's HTTP code included: measured with
- * autocannon, a bare Express route served about 2.5 times as many requests a second with these classes.
- * Behaviour is the same either way: the same methods on the same objects.
- */
-export function expressClasses(app: Pick<Express, 'request' | 'response'>): Pick<http.ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
-  return {
-    IncomingMessage: withPrototype<typeof http.IncomingMessage>(http.IncomingMessage, app.request),
-    ServerResponse: withPrototype<typeof http.ServerResponse>(http.ServerResponse, app.response),
-  };
-}
-
-/** An HTTP server for `app` (an Express app: ./expressClasses) with the clientError handler; not yet listening. */
+/** An HTTP server for `app` (an Express app: ./express-classes.ts) with the clientError handler; not yet listening. */
 export function createServer(app: Express, options: ServerOptions = {}): Server {
   return answerClientErrors(http.createServer(expressClasses(app), app), options);
 }

@@ -11,7 +11,11 @@ import { createServer } from '../../src/http/server';
 
 const app = express();
 app.post('/echo', express.json(), (req, res) => {
-  res.status(201).set('X-Seen', req.get('x-probe') ?? 'none').json({ got: req.body as unknown, ownPrototype: Object.getPrototypeOf(req) === app.request });
+  const ownPrototype = Object.getPrototypeOf(req) === app.request;
+  res
+    .status(201)
+    .set('X-Seen', req.get('x-probe') ?? 'none')
+    .json({ got: req.body as unknown, ownPrototype });
 });
 
 let server: Server;
@@ -29,7 +33,13 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-function send(agent: http.Agent, method: string, path: string, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+function send(agent: http.Agent, method: string, path: string, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: '127.0.0.1', port, method, path, agent, headers: { 'content-type': 'application/json', 'x-probe': 'p-1' } },
