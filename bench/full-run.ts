@@ -190,7 +190,12 @@ export async function runFullBench(argv: readonly string[], o: Options): Promise
       ...(gw1.peakRssMb !== undefined
         ? [['  gateway peak resident memory (MiB)', fmt(gw1.peakRssMb), '', ''] as [string, string, string, string]]
         : []),
-      ['bare Express req/s (same load, slices in between)', fmt(bare.load.requestsPerSecond), '', ''],
+      [
+        `bare Express req/s (same load, slices in between${o.barePresetPrototypes ? '; preset prototypes' : ''})`,
+        fmt(bare.load.requestsPerSecond),
+        '',
+        '',
+      ],
       ['  CPU cores: server / - / load generator', cores(bare.cpu), '', ''],
       ['  server CPU per request (ms)', msPerRequest(bare.cpu, bare.load.requestsPerSecond), '', ''],
       ...scheduleRows(bare.cpu, false),

@@ -223,7 +223,9 @@ export interface BareServer {
 export async function startBare(ctx: Context): Promise<BareServer> {
   const { o } = ctx;
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, 'bare.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, 'bare.js'), String(port), ...(o.barePresetPrototypes ? ['preset'] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout?.on('data', (d: Buffer) => d.toString('utf8').includes('listening') && resolve());

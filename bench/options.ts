@@ -31,6 +31,12 @@ export interface Options {
   skipLedger: boolean;
   /** Ask the three s.47 requests without the fact that makes them lawful: denials with routes. */
   denials: boolean;
+  /**
+   * Build the bare route's requests and responses as the gateway's servers do (src/http/express-classes.ts) rather
+   * than as a default Express server does: the same framework without its per-request prototype change, for a
+   * stricter baseline than the default (which is what `ratioToBare` is against unless this is given).
+   */
+  barePresetPrototypes: boolean;
 }
 
 export function parseOptions(argv: readonly string[]): Options {
@@ -52,6 +58,7 @@ export function parseOptions(argv: readonly string[]): Options {
     skipVerify: argv.includes('--skip-verify'),
     skipLedger: argv.includes('--skip-ledger'),
     denials: argv.includes('--denials'),
+    barePresetPrototypes: argv.includes('--bare-preset-prototypes'),
   };
 }
 

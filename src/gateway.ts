@@ -24,6 +24,7 @@ import { pseudonymiser } from './audit/pseudonym';
 import { useContentHashKey } from './audit/entry';
 import { createApp } from './http/app';
 import { answerClientErrors, listen } from './http/server';
+import { expressClasses } from './http/express-classes';
 import { sourceOf } from './http/refusals';
 import { anonymousRefusals, startRefusalFolder } from './audit/anonymous-refusals';
 import { ERROR_STATUS, type ErrorCode } from './errors';
@@ -323,11 +324,12 @@ export async function serve(config: GatewayConfig, prepared: PreparedEnvironment
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    // Mutual TLS: the same app on an HTTPS listener that asks for (and, with a CA, verifies) client certificates.
+    // Mutual TLS: the same app on an HTTPS listener that asks for (and, with a CA, verifies) client certificates,
+    // building requests and responses as the HTTP listener does (src/http/express-classes.ts).
     let tlsUrl: string | undefined;
     const tls = config.transport.tls;
     if (tls) {
-      const secure = answerClientErrors(createTlsServer(tls, app), serverOptions);
+      const secure = answerClientErrors(createTlsServer(tls, app, expressClasses(app)), serverOptions);
       await new Promise<void>((resolve, reject) => {
         secure.once('error', reject);
         secure.listen(tls.port, config.host, () => resolve());

@@ -10,8 +10,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Express } from 'express';
-import { expressClasses } from '../http/express-classes';
+import type { RequestListener, ServerOptions } from 'node:http';
 import { ConfigError, integer, text, type Env } from '../env';
 import type { ClientCertificateOptions } from './client-certificate';
 
@@ -50,8 +49,16 @@ export function loadTransportConfig(env: Env): TransportConfig {
   };
 }
 
-/** An HTTPS server for `listener` that requests client certificates and refuses any that does not chain to the CA. */
-export function createTlsServer(settings: Omit<TlsSettings, 'port'>, app: Express): https.Server {
+/**
+ * An HTTPS server for `listener` that requests client certificates and refuses any that does not chain to the CA.
+ * `classes`: the request and response classes it builds (the composition root gives the app's, as for the HTTP
+ * listener: src/http/express-classes.ts).
+ */
+export function createTlsServer(
+  settings: Omit<TlsSettings, 'port'>,
+  listener: RequestListener,
+  classes: Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> = {},
+): https.Server {
   const read = (file: string, what: string): Buffer => {
     try {
       return readFileSync(file);
@@ -67,10 +74,9 @@ export function createTlsServer(settings: Omit<TlsSettings, 'port'>, app: Expres
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
-      // The app's req/res prototypes from the start, as on the HTTP listener (src/http/server.ts).
-      ...expressClasses(app),
+      ...classes,
     },
-    app,
+    listener,
   );
   if (settings.clientCaFile) {
     server.on('secureConnection', (socket: TLSSocket) => {
