@@ -5,7 +5,6 @@
  * assembles it (assemble()), pages in front of the API.
  */
 import { freePort } from '../../../src/db/free-port';
-import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { loadAgencyRegistry, type Agency } from '../../../src/auth/registry';
 import { startDevIdp, type DevIdp } from '../../../src/devidp/dev-idp';
 import { syncAgencies } from '../../../src/db/registry-sync';
 import { assemble } from '../../../src/gateway';
+import { listen } from '../../../src/http/server';
 import { testGatewayConfig } from '../../support/gateway-harness';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
@@ -51,18 +51,10 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     closers.push(() => db.drop());
     const logger = pino({ level: process.env.E2E_LOG_LEVEL ?? 'silent' });
 
-    // The gateway's port first: the IdP must know the callback it may redirect to.
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const address = server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    // The gateway's port first: the IdP must know the callback it may redirect to. The server itself is made once the
+    // app is, as `npm start` makes it (src/http/server.ts).
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
     const redirectUri = `${url}/auth/callback`;
 
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-e2e-'));
@@ -110,7 +102,14 @@ export async function startE2eGateway(): Promise<E2eGateway> {
       },
     );
     closers.push(() => gateway.close());
-    server.on('request', gateway.app);
+    const server = await listen(gateway.app, port, '127.0.0.1');
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
 
     const account = (role: string): DemoAccount => {
       const found = devIdp.accounts.find((a) => a.role === role);
