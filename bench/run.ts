@@ -7,7 +7,7 @@
  *      file) → autocannon POST /v1/decisions with several agencies' tokens: audited decisions/s, p50/p99 latency;
  *   4. the same load against a bare Express route (./bare.ts) on the same machine → ratio;
  *   5. ledger appends/s through PgAuditLedger vs raw batched multi-row INSERTs of the same rows (./ledger-bench.ts);
- *   6. verifyLedger speed on a ledger of 1,000,000 entries;
+ *   6. verifyLedger speed on a ledger of --verify-entries entries (500,000 by default; the goal is a rate);
  *   7. optionally (--workers2) the gateway again with WORKERS=2; (--profile) a CPU profile of the gateway under load.
  *
  * Steps 3 and 4 take turns: the gateway and the bare route are measured in alternating slices of about 2.5 s

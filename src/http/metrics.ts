@@ -50,16 +50,12 @@ const requests = tallied({
   labelNames: ['method', 'status'] as const,
 });
 
-const decisions = tallied({
+/** Decisions by outcome: `decisionsTotal.inc({ outcome })`, once per answered decision. */
+export const decisionsTotal = tallied({
   name: 'safeguard_decisions_total',
   help: 'Disclosure decisions by outcome, through the API and the pages (each one recorded in the audit ledger)',
   labelNames: ['outcome'] as const,
 });
-
-/** One more decision with this outcome. */
-export const decisionsTotal = {
-  inc: ({ outcome }: { outcome: string }): void => decisions.inc({ outcome }),
-};
 
 export function countRequest(req: Request, res: Response, next: NextFunction): void {
   res.on('finish', () => requests.inc({ method: req.method, status: String(res.statusCode) }));
